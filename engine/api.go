@@ -1,0 +1,76 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/store"
+)
+
+// Errors faces map to exit codes (errors.Is).
+var (
+	ErrUsage     = errors.New("usage")               // bad arguments
+	ErrLockHeld  = errors.New("lock held")           // someone else holds the branch lock
+	ErrNotLocked = errors.New("branch not locked")   // staging without your lock
+	ErrStale     = errors.New("stale plan")          // plan no longer matches hosts or journal
+	ErrHostsFail = errors.New("some hosts failed")   // partial failure of plan or push
+	ErrNotFound  = errors.New("not found")           // unknown host, branch, plan
+	ErrCancelled = errors.New("cancelled")           // ctx cancelled
+)
+
+// StageRequest describes an entry to stage under the caller's lock.
+type StageRequest struct {
+	Kind    journal.Kind
+	Content []byte // file, template
+	Source  string // local file name it came from, for messages
+	Path    string // file, template target
+	Mode    uint32 // 0: 0644
+	Owner   string // "": root
+	Group   string // "": root
+	Command string
+	Guard   journal.Guard
+}
+
+// PlanRequest selects what to dry-run.
+type PlanRequest struct {
+	Branch string   // "": every branch with assigned hosts… or the only branch
+	Hosts  []string // host names, IDs or addresses; empty: every host of the branch
+}
+
+// PushOptions tune a push.
+type PushOptions struct {
+	AllowReboot bool
+	Parallel    int // hosts at once; 0: engine default
+}
+
+// HostView is a host with what the engine derives for display.
+type HostView struct {
+	store.Host
+	Branch   string `json:"branch"`   // effective branch (assignment, else classification, else "")
+	Head     uint64 `json:"head"`     // head of that branch
+	Behind   int    `json:"behind"`   // head - position, when known
+	Vars     map[string]string `json:"vars,omitempty"`
+	ClassErr string `json:"class_error,omitempty"`
+}
+
+// AddHostRequest adds a host not found by scanning.
+type AddHostRequest struct {
+	Addr string
+	Port int
+	User string
+	Name string // optional display name; learned from the host otherwise
+}
+
+// JournalView is a branch's journal with where each host stands.
+type JournalView struct {
+	Branch    store.Branch      `json:"branch"`
+	Entries   []journal.Entry   `json:"entries"`
+	Staged    []journal.Entry   `json:"staged"`
+	Lock      *store.Lock       `json:"lock,omitempty"`
+	Positions map[string]uint64 `json:"positions"` // host name → position
+}
+
+var _ = time.Second
+var _ = context.Background

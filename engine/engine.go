@@ -1,0 +1,74 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/store"
+)
+
+// Options configure an Engine.
+type Options struct {
+	Store     store.Store
+	Remote    Remote           // how hosts are reached; see remote.Client
+	Operator  string           // who is acting, e.g. "alice@jump1"
+	ClassFile string           // classification file (ISconf main.cf semantics); "" for none
+	Parallel  int              // hosts planned/pushed at once; 0: 16
+	Clock     func() time.Time // nil: time.Now
+}
+
+// Engine is discoterm's headless core. Every face drives it through these
+// methods and renders its events.
+type Engine struct {
+	opts Options
+	bus  bus
+	mu   sync.Mutex // serialises read-modify-write of in-memory state
+}
+
+// New builds an engine over a store.
+func New(opts Options) (*Engine, error) {
+	if opts.Store == nil {
+		return nil, fmt.Errorf("engine: no store")
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = 16
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Operator == "" {
+		opts.Operator = DefaultOperator()
+	}
+	return &Engine{opts: opts}, nil
+}
+
+// Subscribe returns a channel of every event from now on and a function
+// that ends the subscription.
+func (e *Engine) Subscribe() (<-chan Event, func()) { return e.bus.subscribe(4096) }
+
+// Operator is who the engine acts as.
+func (e *Engine) Operator() string { return e.opts.Operator }
+
+// StorePath is the store's file.
+func (e *Engine) StorePath() string { return e.opts.Store.Path() }
+
+func (e *Engine) now() time.Time { return e.opts.Clock() }
+
+func (e *Engine) emit(ev Event) {
+	if ev.Time.IsZero() {
+		ev.Time = e.now()
+	}
+	e.bus.publish(ev)
+}
+
+func (e *Engine) logf(level Level, format string, args ...any) {
+	e.emit(Event{Type: EventLog, Level: level, Message: fmt.Sprintf(format, args...)})
+}
+
+var (
+	_ = context.Background
+	_ = journal.KindFile
+)

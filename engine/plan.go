@@ -1,0 +1,191 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/discoterm/discoterm/engine/journal"
+)
+
+// Effect is what a pending entry would do on a host.
+type Effect string
+
+// The effects a plan predicts.
+const (
+	EffectCreate    Effect = "created"
+	EffectModify    Effect = "modified"
+	EffectDelete    Effect = "deleted"
+	EffectUnchanged Effect = "unchanged"
+	EffectRun       Effect = "would run"
+	EffectSkip      Effect = "skipped by guard"
+	EffectReboot    Effect = "would reboot"
+	EffectError     Effect = "error" // e.g. template failed to render on this host
+)
+
+// Change is one pending entry's predicted effect on one host.
+type Change struct {
+	Seq     uint64       `json:"seq"`
+	Staged  bool         `json:"staged,omitempty"` // not yet committed; Seq is what approve will give it
+	Kind    journal.Kind `json:"kind"`
+	Path    string       `json:"path,omitempty"`
+	Command string       `json:"command,omitempty"`
+	Guard   string       `json:"guard,omitempty"` // human text of the guard and how it evaluated
+	Effect  Effect       `json:"effect"`
+	// Files and templates.
+	Diff     string `json:"diff,omitempty"` // unified diff, "" when unchanged or binary
+	Binary   bool   `json:"binary,omitempty"`
+	OldHash  string `json:"old_hash,omitempty"`
+	NewHash  string `json:"new_hash,omitempty"`
+	OldMode  string `json:"old_mode,omitempty"` // octal, "" when absent
+	NewMode  string `json:"new_mode,omitempty"`
+	OldOwner string `json:"old_owner,omitempty"` // "user:group"
+	NewOwner string `json:"new_owner,omitempty"`
+	Err      string `json:"error,omitempty"`
+}
+
+// Summary is a one-line description of the change's subject.
+func (c Change) Summary() string {
+	switch c.Kind {
+	case journal.KindFile, journal.KindTemplate:
+		return c.Path
+	case journal.KindExec:
+		return c.Command
+	}
+	return string(c.Kind)
+}
+
+// PathState is what a host had at a path when planned: the fingerprint part.
+type PathState struct {
+	Path   string `json:"path"`
+	Exists bool   `json:"exists"`
+	Hash   string `json:"hash,omitempty"`
+	Mode   string `json:"mode,omitempty"`
+	Owner  string `json:"owner,omitempty"` // user:group
+}
+
+// Fingerprint is the host state a plan was computed against. A push refuses
+// a host whose fingerprint no longer matches.
+type Fingerprint struct {
+	Branch   string      `json:"branch"`
+	Position uint64      `json:"position"`
+	Hash     string      `json:"hash"` // hash of the last applied entry
+	Paths    []PathState `json:"paths"`
+}
+
+// HostPlan is the dry-run of one host.
+type HostPlan struct {
+	HostID      string      `json:"host_id"`
+	Name        string      `json:"name"`
+	Addr        string      `json:"addr"`
+	Position    uint64      `json:"position"`
+	Fingerprint Fingerprint `json:"fingerprint"`
+	Changes     []Change    `json:"changes"`
+	Err         string      `json:"error,omitempty"` // host could not be planned: unreachable, corrupt state, …
+	// Rendered template contents by seq, so push installs exactly what was reviewed.
+	Rendered map[uint64]string `json:"rendered,omitempty"` // seq → blob sum
+	Duration time.Duration     `json:"duration"`
+}
+
+// Pending counts the changes that would do something.
+func (h HostPlan) Pending() int {
+	n := 0
+	for _, c := range h.Changes {
+		if c.Effect != EffectUnchanged && c.Effect != EffectSkip {
+			n++
+		}
+	}
+	return n
+}
+
+// Plan is a dry-run's result: for each host, the entries it would apply and
+// what each would change.
+type Plan struct {
+	ID       string          `json:"id"`
+	Branch   string          `json:"branch"`
+	Created  time.Time       `json:"created"`
+	Author   string          `json:"author"`
+	Head     uint64          `json:"head"`     // journal head when planned
+	HeadHash string          `json:"head_hash"`
+	Staged   []journal.Entry `json:"staged,omitempty"` // staged entries covered, in order; committed on approve
+	Hosts    []HostPlan      `json:"hosts"`
+	Approved bool            `json:"approved"`
+	Pushed   bool            `json:"pushed"`
+}
+
+// Entries counts the distinct entries the plan covers.
+func (p *Plan) Entries() int {
+	seen := map[uint64]bool{}
+	for _, h := range p.Hosts {
+		for _, c := range h.Changes {
+			seen[c.Seq] = true
+		}
+	}
+	return len(seen)
+}
+
+// PushStatus is where one host stands in a push.
+type PushStatus string
+
+// Push statuses.
+const (
+	PushWaiting   PushStatus = "waiting"
+	PushApplying  PushStatus = "applying"
+	PushDone      PushStatus = "done"
+	PushFailed    PushStatus = "failed"
+	PushStale     PushStatus = "stale"
+	PushRebootHold PushStatus = "reboot-pending"
+	PushCancelled PushStatus = "cancelled"
+	PushUnreach   PushStatus = "unreachable"
+	PushNothing   PushStatus = "up-to-date"
+)
+
+// EntryResult is the outcome of one entry on one host.
+type EntryResult struct {
+	Seq      uint64        `json:"seq"`
+	Kind     journal.Kind  `json:"kind"`
+	Summary  string        `json:"summary"`
+	Result   string        `json:"result"` // ok, skipped, failed, reboot-pending, cancelled
+	ExitCode int           `json:"exit_code"`
+	Duration time.Duration `json:"duration"`
+	Output   string        `json:"output,omitempty"`
+}
+
+// HostPush is the result of a push on one host.
+type HostPush struct {
+	HostID   string        `json:"host_id"`
+	Name     string        `json:"name"`
+	Status   PushStatus    `json:"status"`
+	From     uint64        `json:"from"`
+	To       uint64        `json:"to"` // position after the push
+	Entries  []EntryResult `json:"entries"`
+	Err      string        `json:"error,omitempty"`
+	Duration time.Duration `json:"duration"`
+}
+
+// PushResult is the result of a push.
+type PushResult struct {
+	PlanID   string        `json:"plan"`
+	Hosts    []HostPush    `json:"hosts"`
+	Duration time.Duration `json:"duration"`
+}
+
+// Failed counts hosts that did not end done or up to date.
+func (r *PushResult) Failed() int {
+	n := 0
+	for _, h := range r.Hosts {
+		if h.Status != PushDone && h.Status != PushNothing {
+			n++
+		}
+	}
+	return n
+}
+
+// Stale counts hosts refused as stale.
+func (r *PushResult) Stale() int {
+	n := 0
+	for _, h := range r.Hosts {
+		if h.Status == PushStale {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,112 @@
+package remote
+
+import "time"
+
+// Target is how to reach one host.
+type Target struct {
+	Addr string // IPv4, IPv6 (link-local with %zone), or a name
+	Port int    // 0: from ssh config, else 22
+	User string // "": from ssh config, else root
+	Name string // for messages
+}
+
+// PathInfo is what a probe learned about one path.
+type PathInfo struct {
+	Path   string
+	Exists bool
+	Type   string // "file", "dir", "other" when it exists
+	Hash   string // sha256 hex of a regular file
+	Size   int64
+	Mode   uint32 // permission bits
+	Owner  string // user name
+	Group  string // group name
+}
+
+// ProbeRequest asks a host for its state and the paths a plan touches.
+type ProbeRequest struct {
+	StateDir string   // e.g. /var/lib/discoterm
+	Paths    []string // stat + sha256 each
+	Unless   []string // guard commands to evaluate (exit status reported)
+}
+
+// Facts identify a host.
+type Facts struct {
+	Hostname  string
+	MachineID string
+	OS        string // PRETTY_NAME from /etc/os-release
+}
+
+// StateFile is the host's own record of what it applied.
+type StateFile struct {
+	Present  bool
+	Branch   string
+	Position uint64
+	Hash     string
+	Applied  []AppliedEntry
+}
+
+// AppliedEntry is one line of a host's applied history.
+type AppliedEntry struct {
+	Seq      uint64
+	Hash     string
+	Time     time.Time
+	Duration time.Duration
+	Result   string
+}
+
+// ProbeResult is one round trip's answer.
+type ProbeResult struct {
+	Facts    Facts
+	State    StateFile
+	StateErr string // state file present but unreadable/corrupt: the reason
+	Paths    map[string]PathInfo
+	Unless   map[string]int // guard command → exit status
+	HostKey  string         // SHA256 fingerprint of the key the host presented
+}
+
+// BundleEntry is one entry to apply, with everything it needs inline.
+type BundleEntry struct {
+	Seq     uint64
+	Hash    string // the journal entry's hash, recorded in the state file
+	Kind    string // file, template, exec, reboot
+	Path    string
+	Content []byte // file, template (rendered)
+	Mode    uint32
+	Owner   string
+	Group   string
+	Command string
+	Creates string
+	Unless  string
+}
+
+// Bundle is everything one host needs for a push, uploaded in one transfer.
+type Bundle struct {
+	StateDir    string
+	Branch      string
+	// Expected is the fingerprint the plan saw; the remote step refuses to
+	// change anything when the host no longer matches it.
+	ExpectPosition uint64
+	ExpectHash     string
+	ExpectPaths    []PathInfo
+	Entries        []BundleEntry
+	AllowReboot    bool
+	RebootCommand  string // "": shutdown -r now
+}
+
+// EntryReport is one entry's outcome on the host.
+type EntryReport struct {
+	Seq      uint64
+	Result   string // ok, skipped, failed, reboot-pending, cancelled
+	ExitCode int
+	Duration time.Duration
+	Output   string
+}
+
+// ApplyResult is the whole remote step's outcome.
+type ApplyResult struct {
+	Stale     string // non-empty: fingerprint mismatch, nothing changed; the reason
+	Entries   []EntryReport
+	Position  uint64 // position recorded on the host at the end
+	Hash      string
+	BytesSent int64
+}

@@ -1,0 +1,184 @@
+// Package store persists discoterm's state: hosts, branches and their
+// journals, content blobs, locks, staged changes, plans, run results and the
+// audit trail. Store is an interface; Open returns the default implementation,
+// one bbolt file.
+//
+// All access goes through transactions: View for reads, Update for writes,
+// so an operation such as approve (append entries, clear the staged list,
+// release the lock, mark the plan approved) is all-or-nothing.
+package store
+
+import (
+	"errors"
+	"time"
+
+	"github.com/discoterm/discoterm/engine/journal"
+)
+
+// SchemaVersion is the version of the on-disk layout this build writes.
+// A store with a higher version is refused.
+const SchemaVersion = 1
+
+// Errors callers can test for with errors.Is.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrInUse         = errors.New("store in use")  // another process holds the file
+	ErrNewerSchema   = errors.New("store schema is newer than this discoterm")
+	ErrHeadMoved     = errors.New("journal head moved") // Append's compare-and-set failed
+	ErrCorruptRecord = errors.New("corrupt record in store")
+)
+
+// Host is what the store knows about a machine. Identity is ID, derived from
+// what the host is (machine-id, else SSH host key, else MAC), never from its
+// address: addresses and name are attributes that change.
+type Host struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name,omitempty"`
+	Addr      string    `json:"addr"`           // address used to reach it: "fd00::2", "fe80::1%br0", "10.0.0.5", a DNS name
+	Addrs     []string  `json:"addrs,omitempty"` // every address it was seen at, newest first
+	Port      int       `json:"port,omitempty"`  // 0: from ssh config, else 22
+	User      string    `json:"user,omitempty"`  // "": from ssh config, else root
+	MAC       string    `json:"mac,omitempty"`
+	MachineID string    `json:"machine_id,omitempty"`
+	HostKey   string    `json:"host_key,omitempty"` // SHA256:… fingerprint of its SSH host key
+	OS        string    `json:"os,omitempty"`
+	Trusted   bool      `json:"trusted"` // its host key is in known_hosts
+	Branch    string    `json:"branch,omitempty"` // explicit assignment; "" means from the classification file
+	// Mirror of the host's own state file (the host is the truth).
+	StateBranch  string    `json:"state_branch,omitempty"`
+	Position     uint64    `json:"position"`
+	PositionHash string    `json:"position_hash,omitempty"`
+	StateSeen    time.Time `json:"state_seen,omitempty"` // when the mirror was last refreshed
+	// Results and liveness.
+	LastResult string        `json:"last_result,omitempty"` // "ok", "failed", "stale", "unreachable", …
+	LastError  string        `json:"last_error,omitempty"`
+	LastPush   time.Time     `json:"last_push,omitempty"`
+	LastOK     time.Time     `json:"last_ok,omitempty"` // last push that finished cleanly
+	FirstSeen  time.Time     `json:"first_seen,omitempty"`
+	LastSeen   time.Time     `json:"last_seen,omitempty"`
+	RTT        time.Duration `json:"rtt,omitempty"`
+	Liveness   string        `json:"liveness,omitempty"` // "alive", "lost", "gone", "" (never scanned)
+	Iface      string        `json:"iface,omitempty"`    // interface it was last seen on
+}
+
+// CatchUp is a branch's policy for hosts that come back behind its head.
+type CatchUp struct {
+	Enabled     bool          `json:"enabled"`
+	MaxAge      time.Duration `json:"max_age,omitempty"` // also push when the last good push is older
+	Parallel    int           `json:"parallel,omitempty"`
+	AllowReboot bool          `json:"allow_reboot,omitempty"`
+}
+
+// Branch is a named journal. Head and HeadHash are the last entry's seq and
+// hash, kept apart from the entries so truncation is detected.
+type Branch struct {
+	Name     string    `json:"name"`
+	Parent   string    `json:"parent,omitempty"`
+	ForkSeq  uint64    `json:"fork_seq,omitempty"` // parent's head when forked
+	Head     uint64    `json:"head"`
+	HeadHash string    `json:"head_hash,omitempty"`
+	Created  time.Time `json:"created"`
+	CatchUp  CatchUp   `json:"catch_up"`
+}
+
+// Lock is a branch lock: staging needs it.
+type Lock struct {
+	Branch  string    `json:"branch"`
+	Holder  string    `json:"holder"`
+	Message string    `json:"message"`
+	Time    time.Time `json:"time"`
+}
+
+// PlanRecord is a saved plan. Data is the engine's encoding of the plan; the
+// store does not interpret it.
+type PlanRecord struct {
+	ID       string    `json:"id"`
+	Branch   string    `json:"branch"`
+	Created  time.Time `json:"created"`
+	Author   string    `json:"author"`
+	Approved bool      `json:"approved"`
+	Approver string    `json:"approver,omitempty"`
+	Pushed   bool      `json:"pushed"`
+	Data     []byte    `json:"data"`
+}
+
+// RunResult is the outcome of one entry on one host (disco's report).
+type RunResult struct {
+	PlanID   string        `json:"plan_id"`
+	HostID   string        `json:"host_id"`
+	HostName string        `json:"host_name,omitempty"`
+	Branch   string        `json:"branch"`
+	Seq      uint64        `json:"seq"`
+	Kind     journal.Kind  `json:"kind"`
+	Summary  string        `json:"summary"`
+	Result   string        `json:"result"` // "ok", "skipped" (guard), "failed", "stale", "cancelled", "reboot-pending", "unreachable"
+	ExitCode int           `json:"exit_code"`
+	Duration time.Duration `json:"duration"`
+	Output   string        `json:"output,omitempty"`
+	Time     time.Time     `json:"time"`
+}
+
+// AuditRecord is one line of a branch's audit trail: lock, unlock, forced
+// unlock, approve, push, fork, migrate, assign.
+type AuditRecord struct {
+	Branch  string    `json:"branch"`
+	Time    time.Time `json:"time"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	Message string    `json:"message"`
+}
+
+// Tx is a transaction. Methods of a read-only transaction that write return
+// an error.
+type Tx interface {
+	// Hosts.
+	Hosts() ([]Host, error)
+	Host(id string) (Host, error) // ErrNotFound
+	PutHost(h Host) error
+	DeleteHost(id string) error
+
+	// Branches and journals.
+	Branches() ([]Branch, error)
+	Branch(name string) (Branch, error) // ErrNotFound
+	PutBranch(b Branch) error           // creates or updates metadata; never touches entries
+	// Journal returns the branch's entries in order, without verifying them.
+	Journal(branch string) ([]journal.Entry, error)
+	// Append adds sealed entries after the branch's current head. It fails
+	// with ErrHeadMoved unless entries[0].Seq == head+1 and entries[0].Prev ==
+	// head hash, and updates the branch's Head and HeadHash.
+	Append(branch string, entries []journal.Entry) error
+
+	// Content blobs, addressed by hex sha256.
+	PutBlob(data []byte) (sum string, err error)
+	Blob(sum string) ([]byte, error) // ErrNotFound
+
+	// Locks.
+	Lock(branch string) (Lock, error) // ErrNotFound when unlocked
+	PutLock(l Lock) error
+	DeleteLock(branch string) error
+
+	// Staged (uncommitted) entries of a branch, in order; unsealed.
+	Staged(branch string) ([]journal.Entry, error)
+	PutStaged(branch string, entries []journal.Entry) error
+
+	// Plans.
+	PutPlan(p PlanRecord) error
+	Plan(id string) (PlanRecord, error) // ErrNotFound
+	Plans() ([]PlanRecord, error)
+
+	// Run results, newest last.
+	AddResults(rs []RunResult) error
+	Results(hostID string) ([]RunResult, error) // "" for all hosts
+
+	// Audit trail, oldest first.
+	AddAudit(a AuditRecord) error
+	Audit(branch string) ([]AuditRecord, error) // "" for all branches
+}
+
+// Store is a persistent store.
+type Store interface {
+	View(fn func(Tx) error) error
+	Update(fn func(Tx) error) error
+	Path() string
+	Close() error
+}
