@@ -81,8 +81,11 @@ type BundleEntry struct {
 
 // Bundle is everything one host needs for a push, uploaded in one transfer.
 type Bundle struct {
-	StateDir    string
-	Branch      string
+	StateDir string
+	Branch   string // the branch the host records after the push
+	// ExpectBranch is the branch the host's state file must name ("" for a
+	// host that never had one).
+	ExpectBranch string
 	// Expected is the fingerprint the plan saw; the remote step refuses to
 	// change anything when the host no longer matches it.
 	ExpectPosition uint64
