@@ -22,7 +22,7 @@ const SchemaVersion = 1
 // Errors callers can test for with errors.Is.
 var (
 	ErrNotFound      = errors.New("not found")
-	ErrInUse         = errors.New("store in use")  // another process holds the file
+	ErrInUse         = errors.New("store in use") // another process holds the file
 	ErrNewerSchema   = errors.New("store schema is newer than this discoterm")
 	ErrHeadMoved     = errors.New("journal head moved") // Append's compare-and-set failed
 	ErrCorruptRecord = errors.New("corrupt record in store")
@@ -32,18 +32,18 @@ var (
 // what the host is (machine-id, else SSH host key, else MAC), never from its
 // address: addresses and name are attributes that change.
 type Host struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name,omitempty"`
-	Addr      string    `json:"addr"`           // address used to reach it: "fd00::2", "fe80::1%br0", "10.0.0.5", a DNS name
-	Addrs     []string  `json:"addrs,omitempty"` // every address it was seen at, newest first
-	Port      int       `json:"port,omitempty"`  // 0: from ssh config, else 22
-	User      string    `json:"user,omitempty"`  // "": from ssh config, else root
-	MAC       string    `json:"mac,omitempty"`
-	MachineID string    `json:"machine_id,omitempty"`
-	HostKey   string    `json:"host_key,omitempty"` // SHA256:… fingerprint of its SSH host key
-	OS        string    `json:"os,omitempty"`
-	Trusted   bool      `json:"trusted"` // its host key is in known_hosts
-	Branch    string    `json:"branch,omitempty"` // explicit assignment; "" means from the classification file
+	ID        string   `json:"id"`
+	Name      string   `json:"name,omitempty"`
+	Addr      string   `json:"addr"`            // address used to reach it: "fd00::2", "fe80::1%br0", "10.0.0.5", a DNS name
+	Addrs     []string `json:"addrs,omitempty"` // every address it was seen at, newest first
+	Port      int      `json:"port,omitempty"`  // 0: from ssh config, else 22
+	User      string   `json:"user,omitempty"`  // "": from ssh config, else root
+	MAC       string   `json:"mac,omitempty"`
+	MachineID string   `json:"machine_id,omitempty"`
+	HostKey   string   `json:"host_key,omitempty"` // SHA256:… fingerprint of its SSH host key
+	OS        string   `json:"os,omitempty"`
+	Trusted   bool     `json:"trusted"`          // its host key is in known_hosts
+	Branch    string   `json:"branch,omitempty"` // explicit assignment; "" means from the classification file
 	// Mirror of the host's own state file (the host is the truth).
 	StateBranch  string    `json:"state_branch,omitempty"`
 	Position     uint64    `json:"position"`
