@@ -16,6 +16,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Kind is the kind of change an entry makes.
@@ -208,6 +209,17 @@ func Verify(branch string, entries []Entry, head string) error {
 func (e Entry) Validate() error {
 	if !e.Kind.Valid() {
 		return fmt.Errorf("unknown entry kind %q", e.Kind)
+	}
+	// The canonical encoding is JSON, which turns invalid UTF-8 into U+FFFD:
+	// entries differing only there would share a hash, and the stored entry
+	// would not be the one that was reviewed.
+	for _, f := range [...]struct{ name, v string }{
+		{"path", e.Path}, {"owner", e.Owner}, {"group", e.Group}, {"command", e.Command},
+		{"guard", e.Guard.Creates + e.Guard.Unless}, {"author", e.Author}, {"message", e.Message},
+	} {
+		if !utf8.ValidString(f.v) {
+			return fmt.Errorf("entry %s %q is not valid UTF-8; use UTF-8 text (write binary content as a file entry)", f.name, f.v)
+		}
 	}
 	switch e.Kind {
 	case KindFile, KindTemplate:
