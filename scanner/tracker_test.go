@@ -37,15 +37,15 @@ func TestTrackerLifecycle(t *testing.T) {
 		want []string
 	}
 	steps := []step{
-		1: {[]Sighting{a, b}, []string{"02:00:00:00:00:0a new", "02:00:00:00:00:0b new"}},
-		2: {[]Sighting{a, b}, nil},
-		3: {[]Sighting{a}, nil}, // b missed 1
-		4: {[]Sighting{a}, nil}, // 2
-		5: {[]Sighting{a}, []string{"02:00:00:00:00:0b lost"}},
-		6: {[]Sighting{a}, nil},
-		7: {[]Sighting{a, b}, []string{"02:00:00:00:00:0b alive"}},
-		8: {nil, nil},
-		9: {nil, nil},
+		1:  {[]Sighting{a, b}, []string{"02:00:00:00:00:0a new", "02:00:00:00:00:0b new"}},
+		2:  {[]Sighting{a, b}, nil},
+		3:  {[]Sighting{a}, nil}, // b missed 1
+		4:  {[]Sighting{a}, nil}, // 2
+		5:  {[]Sighting{a}, []string{"02:00:00:00:00:0b lost"}},
+		6:  {[]Sighting{a}, nil},
+		7:  {[]Sighting{a, b}, []string{"02:00:00:00:00:0b alive"}},
+		8:  {nil, nil},
+		9:  {nil, nil},
 		10: {nil, []string{"02:00:00:00:00:0a lost", "02:00:00:00:00:0b lost"}},
 		11: {nil, nil},
 		12: {nil, nil},
