@@ -1,0 +1,772 @@
+// Package testfleet makes a fleet of real test hosts on this machine and
+// tears it down again: each host is a network namespace on a veth pair to a
+// Linux bridge in the root namespace, with IPv6 link-local and ULA
+// addresses, its own hostname, machine-id and SSH host key, and a real
+// OpenSSH sshd running on a private copy-on-write view of the whole
+// filesystem (overlayfs, lowerdir=/, upper dir on a per-fleet tmpfs).
+//
+// Typical use in a test:
+//
+//	f := testfleet.StartT(t, testfleet.Options{N: 3})
+//	out, err := f.Hosts[0].Exec(ctx, "hostname")
+//	// ssh $(f.Hosts[0].SSHArgs()) hostname   (OpenSSH client)
+//
+// Needs root, iproute2, util-linux (unshare, nsenter), openssh-server and
+// overlayfs; Require skips (or fails under CI=true) when they are missing.
+package testfleet
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
+)
+
+// Options configure Start.
+type Options struct {
+	N             int    // hosts (1…4000)
+	Dir           string // fleet directory; "" → a new temporary directory
+	NamePrefix    string // hostnames are "<prefix><N>"; default "node" (node1, node2, …)
+	StablePrivacy []int  // 1-based host numbers that get stable-privacy link-local addresses
+	NoKnownHosts  bool   // don't write the known_hosts file
+
+	// Detach makes a fleet that outlives this process (`testfleet up`):
+	// Sweep leaves it alone while its bridge exists; remove it with Stop on
+	// Load(dir) or `testfleet down`.
+	Detach bool
+	// RaiseLimits raises net.core.netdev_max_backlog and the root
+	// namespace's IPv6 neighbour-table thresholds for the fleet's lifetime
+	// (restored when the last fleet needing them stops). Automatic for
+	// more than LimitsThreshold hosts.
+	RaiseLimits bool
+	// Parallel bounds concurrent host setup; 0 → 8.
+	Parallel int
+}
+
+// Fleet is a running fleet. Its exported fields are what fleet.json holds.
+type Fleet struct {
+	ID              string  `json:"id"`
+	Bridge          string  `json:"bridge"`
+	Dir             string  `json:"dir"`
+	BridgeMAC       string  `json:"bridge_mac"`
+	BridgeLinkLocal string  `json:"bridge_link_local"` // fe80::… (no zone)
+	BridgeULA       string  `json:"bridge_ula"`        // fd…::1
+	Prefix          string  `json:"prefix"`            // the fleet's ULA /64
+	ClientKey       string  `json:"client_key"`        // private key (OpenSSH format) for root on every host
+	ClientPubKey    string  `json:"client_pub_key"`    // its authorized_keys line
+	KnownHosts      string  `json:"known_hosts"`       // "" with NoKnownHosts
+	SSHConfig       string  `json:"ssh_config"`        // ssh -F file: Host <name> entries, key, known_hosts
+	Hosts           []*Host `json:"hosts"`
+
+	OwnerPID     int  `json:"owner_pid"`
+	Detached     bool `json:"detached,omitempty"`
+	Ready        bool `json:"ready"`         // Start completed
+	OwnDir       bool `json:"own_dir"`       // Dir was created by Start (removed whole by Stop)
+	Mounted      bool `json:"mounted"`       // the tmpfs is (or may be) mounted
+	RaisedLimits bool `json:"raised_limits"` // see Options.RaiseLimits
+	NumHosts     int  `json:"num_hosts"`     // planned host count
+
+	mu      sync.Mutex
+	lock    *os.File // registry flock (owner only)
+	stopped bool
+}
+
+// Host is one test host.
+type Host struct {
+	N             int    `json:"n"`
+	Name          string `json:"name"`
+	Netns         string `json:"netns"`
+	Veth          string `json:"veth"` // the root-namespace end (a bridge port); eth0 inside
+	MAC           string `json:"mac"`  // of eth0 inside the namespace
+	LinkLocal     string `json:"link_local"`
+	ULA           string `json:"ula"`
+	MachineID     string `json:"machine_id"`
+	HostKey       string `json:"host_key"` // authorized_keys-format public host key
+	StablePrivacy bool   `json:"stable_privacy,omitempty"`
+
+	// Pid is the host's anchor process ("sleep infinity" in the chroot): it
+	// holds the host's mount/UTS/net namespaces and root, so Exec works
+	// while sshd is stopped.
+	Pid       int    `json:"pid"`
+	PidStart  uint64 `json:"pid_start"`
+	SSHDPid   int    `json:"sshd_pid"`
+	SSHDStart uint64 `json:"sshd_start"`
+
+	fleet    *Fleet
+	mu       sync.Mutex
+	sshdDone chan struct{} // closed when the sshd we started exits (nil if not our child)
+}
+
+const (
+	sshdConfig  = "/etc/ssh/sshd_config.discoterm"
+	hostKeyPath = "/etc/ssh/ssh_host_ed25519_key"
+)
+
+// ---- naming ----------------------------------------------------------------
+
+func (f *Fleet) plan(id string) {
+	f.ID = id
+	f.Bridge = "dtb" + id
+	idb, _ := strconv.ParseUint(id, 16, 16)
+	mac := [6]byte{0x02, 0xd7, byte(idb >> 8), byte(idb), 0, 0}
+	f.BridgeMAC = macString(mac)
+	f.BridgeLinkLocal = eui64LinkLocal(mac).String()
+	p := netip.MustParseAddr("fdd7:" + id + "::")
+	f.Prefix = netip.PrefixFrom(p, 64).String()
+	f.BridgeULA = ulaHost(p, 1).String()
+	f.OwnerPID = os.Getpid()
+	f.Mounted = false
+}
+
+func ulaHost(prefix netip.Addr, v uint32) netip.Addr {
+	a := prefix.As16()
+	a[12], a[13], a[14], a[15] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+	return netip.AddrFrom16(a)
+}
+
+func (f *Fleet) newHost(n int, prefix string, stable bool) *Host {
+	idb, _ := strconv.ParseUint(f.ID, 16, 16)
+	mac := [6]byte{0x02, 0xd7, byte(idb >> 8), byte(idb), byte(n >> 8), byte(n)}
+	h := &Host{
+		N:             n,
+		Name:          prefix + strconv.Itoa(n),
+		Netns:         fmt.Sprintf("dt%sh%d", f.ID, n),
+		Veth:          fmt.Sprintf("dt%sv%d", f.ID, n),
+		MAC:           macString(mac),
+		ULA:           ulaHost(netip.MustParsePrefix(f.Prefix).Addr(), uint32(n+1)).String(),
+		MachineID:     randHex(16),
+		StablePrivacy: stable,
+		fleet:         f,
+	}
+	if !stable {
+		h.LinkLocal = eui64LinkLocal(mac).String()
+	}
+	return h
+}
+
+// LinkLocalZoned is the host's link-local address with the bridge as zone.
+func (h *Host) LinkLocalZoned() string { return h.LinkLocal + "%" + h.fleet.Bridge }
+
+// HostKeyFingerprint is the SHA256:… fingerprint of the host key.
+func (h *Host) HostKeyFingerprint() string {
+	pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(h.HostKey))
+	if err != nil {
+		return ""
+	}
+	return ssh.FingerprintSHA256(pk)
+}
+
+// Fleet returns the fleet the host belongs to.
+func (h *Host) Fleet() *Fleet { return h.fleet }
+
+func (f *Fleet) fsDir() string           { return filepath.Join(f.Dir, "fs") }
+func (f *Fleet) logPath(h *Host) string  { return filepath.Join(f.Dir, "log", h.Name+".log") }
+func (f *Fleet) hostDir(h *Host) string  { return filepath.Join(f.fsDir(), h.Name) }
+func (f *Fleet) upperDir(h *Host) string { return filepath.Join(f.hostDir(h), "upper") }
+func (f *Fleet) fleetJSON() string       { return filepath.Join(f.Dir, "fleet.json") }
+func (h *Host) String() string           { return h.Name }
+
+// HostByName returns the host with that hostname, or nil.
+func (f *Fleet) HostByName(name string) *Host {
+	for _, h := range f.Hosts {
+		if h.Name == name {
+			return h
+		}
+	}
+	return nil
+}
+
+// SSHArgs returns arguments for the system OpenSSH client that log in as
+// root on h by its ULA with strict host key checking, e.g.
+// exec.Command("ssh", append(h.SSHArgs(), "hostname")...).
+func (h *Host) SSHArgs() []string {
+	f := h.fleet
+	args := []string{"-F", "/dev/null", "-i", f.ClientKey, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"}
+	if f.KnownHosts != "" {
+		args = append(args, "-o", "UserKnownHostsFile="+f.KnownHosts, "-o", "StrictHostKeyChecking=yes")
+	} else {
+		args = append(args, "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no")
+	}
+	return append(args, "root@"+h.ULA)
+}
+
+// Signer returns the fleet's client key for golang.org/x/crypto/ssh.
+func (f *Fleet) Signer() (ssh.Signer, error) {
+	b, err := os.ReadFile(f.ClientKey)
+	if err != nil {
+		return nil, err
+	}
+	return ssh.ParsePrivateKey(b)
+}
+
+// ---- state -----------------------------------------------------------------
+
+func (f *Fleet) marshal() []byte {
+	for _, h := range f.Hosts {
+		h.mu.Lock()
+	}
+	b, _ := json.MarshalIndent(f, "", "  ")
+	for _, h := range f.Hosts {
+		h.mu.Unlock()
+	}
+	return append(b, '\n')
+}
+
+// saveState writes fleet.json to the fleet dir and the registry.
+func (f *Fleet) saveState() error {
+	b := f.marshal()
+	var errs []error
+	if f.Dir != "" && exists(f.Dir) {
+		errs = append(errs, writeFileAtomic(f.fleetJSON(), b, 0o644))
+	}
+	if f.ID != "" && exists(f.registryDir()) {
+		errs = append(errs, writeFileAtomic(filepath.Join(f.registryDir(), "fleet.json"), b, 0o644))
+	}
+	return errors.Join(errs...)
+}
+
+// Load reconstructs a fleet from DIR/fleet.json (e.g. for `testfleet down`).
+func Load(dir string) (*Fleet, error) {
+	return readState(filepath.Join(dir, "fleet.json"))
+}
+
+// ---- start -----------------------------------------------------------------
+
+// Start makes a fleet: registers it, creates bridge, namespaces, veths and
+// addresses, prepares every host's view and starts its sshd, and returns
+// when every sshd answers on its ULA and link-local address. On error
+// nothing is left behind. It first runs Sweep to remove dead fleets.
+func Start(ctx context.Context, opts Options) (f *Fleet, err error) {
+	if opts.N < 1 || opts.N > 4000 {
+		return nil, fmt.Errorf("testfleet: N=%d out of range 1…4000", opts.N)
+	}
+	for _, n := range opts.StablePrivacy {
+		if n < 1 || n > opts.N {
+			return nil, fmt.Errorf("testfleet: StablePrivacy host %d out of range 1…%d", n, opts.N)
+		}
+	}
+	prefix := opts.NamePrefix
+	if prefix == "" {
+		prefix = "node"
+	}
+	if strings.ContainsAny(prefix, " \t\n/%,:") {
+		return nil, fmt.Errorf("testfleet: bad NamePrefix %q", prefix)
+	}
+	if opts.Dir != "" {
+		d, err := filepath.Abs(opts.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if strings.ContainsAny(d, ",:\\ \t\n") {
+			return nil, fmt.Errorf("testfleet: Dir %q must not contain , : \\ or spaces (overlayfs options)", d)
+		}
+		opts.Dir = d
+	}
+	_ = Sweep() // best effort; leftovers of others never block a new fleet
+
+	f = &Fleet{Detached: opts.Detach, NumHosts: opts.N}
+	if err := register(f); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			if terr := f.teardown(); terr != nil {
+				err = fmt.Errorf("%w (and cleaning up: %v)", err, terr)
+			}
+			f = nil
+		}
+	}()
+	for n := 1; n <= opts.N; n++ {
+		f.Hosts = append(f.Hosts, f.newHost(n, prefix, slices.Contains(opts.StablePrivacy, n)))
+	}
+	// Record the planned resources before creating any of them.
+	if err := f.saveState(); err != nil {
+		return f, err
+	}
+	if err := f.makeDir(opts.Dir); err != nil {
+		return f, err
+	}
+	if opts.RaiseLimits || opts.N > LimitsThreshold {
+		if err := f.raiseLimits(); err != nil {
+			return f, fmt.Errorf("raising limits: %w", err)
+		}
+	}
+	if err := f.setupNetwork(ctx); err != nil {
+		return f, err
+	}
+	par := opts.Parallel
+	if par <= 0 {
+		par = 8
+	}
+	if err := f.forHosts(ctx, par, func(h *Host) error { return f.startHost(ctx, h) }); err != nil {
+		return f, err
+	}
+	if err := f.writeClientFiles(opts.NoKnownHosts); err != nil {
+		return f, err
+	}
+	f.Ready = true
+	if err := f.saveState(); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+func (f *Fleet) makeDir(dir string) error {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "dtfleet-"+f.ID+"-")
+		if err != nil {
+			return err
+		}
+		f.Dir, f.OwnDir = d, true
+	} else {
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			f.OwnDir = true
+		} else if err != nil {
+			return err
+		} else if exists(filepath.Join(dir, "fleet.json")) {
+			return fmt.Errorf("testfleet: %s already holds a fleet (fleet.json); `testfleet down -dir %s` first", dir, dir)
+		}
+		f.Dir = dir
+	}
+	if err := os.Chmod(f.Dir, 0o755); err != nil && f.OwnDir {
+		return err
+	}
+	f.Mounted = true
+	if err := f.saveState(); err != nil {
+		return err
+	}
+	for _, d := range []string{f.fsDir(), filepath.Join(f.Dir, "log")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := unix.Mount("tmpfs", f.fsDir(), "tmpfs", 0, "mode=0755"); err != nil {
+		return fmt.Errorf("mount tmpfs on %s: %w", f.fsDir(), err)
+	}
+	priv, pub, err := newKey("discoterm-testfleet-" + f.ID)
+	if err != nil {
+		return err
+	}
+	f.ClientKey = filepath.Join(f.Dir, "id_ed25519")
+	f.ClientPubKey = pub
+	if err := os.WriteFile(f.ClientKey, priv, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(f.ClientKey+".pub", []byte(pub+"\n"), 0o644)
+}
+
+// setupNetwork creates the bridge, namespaces and veths and configures the
+// root side; the namespace side is done per host in startHost.
+func (f *Fleet) setupNetwork(ctx context.Context) error {
+	var b1 []string
+	for _, h := range f.Hosts {
+		b1 = append(b1, "netns add "+h.Netns)
+	}
+	b1 = append(b1, fmt.Sprintf("link add %s address %s type bridge mcast_snooping 0", f.Bridge, f.BridgeMAC))
+	for _, h := range f.Hosts {
+		b1 = append(b1, fmt.Sprintf("link add %s type veth peer name eth0 address %s netns %s", h.Veth, h.MAC, h.Netns))
+	}
+	if err := ipBatch(ctx, "", false, b1); err != nil {
+		return err
+	}
+	// Root side: the bridge takes explicit addresses (no DAD, no
+	// autoconfigured one); the bridge ports carry no IPv6 of their own.
+	sys := [][2]string{
+		{"net.ipv6.conf." + f.Bridge + ".accept_dad", "0"},
+		{"net.ipv6.conf." + f.Bridge + ".addr_gen_mode", "1"},
+	}
+	for _, h := range f.Hosts {
+		sys = append(sys, [2]string{"net.ipv6.conf." + h.Veth + ".disable_ipv6", "1"})
+	}
+	for _, s := range sys {
+		if err := writeSysctl(s[0], s[1]); err != nil {
+			return err
+		}
+	}
+	var b2 []string
+	for _, h := range f.Hosts {
+		b2 = append(b2, fmt.Sprintf("link set %s master %s up", h.Veth, f.Bridge))
+	}
+	b2 = append(b2,
+		"link set "+f.Bridge+" up",
+		fmt.Sprintf("addr add %s/64 dev %s nodad", f.BridgeLinkLocal, f.Bridge),
+		fmt.Sprintf("addr add %s/64 dev %s nodad", f.BridgeULA, f.Bridge),
+	)
+	return ipBatch(ctx, "", false, b2)
+}
+
+// forHosts runs fn for every host with at most par at once; the first error
+// cancels the rest.
+func (f *Fleet) forHosts(ctx context.Context, par int, fn func(*Host) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for _, h := range f.Hosts {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(h); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", h.Name, err))
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) == 0 && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return errors.Join(errs...)
+}
+
+func (f *Fleet) startHost(ctx context.Context, h *Host) error {
+	if err := h.configureNetns(ctx); err != nil {
+		return err
+	}
+	if err := f.prepareView(h); err != nil {
+		return fmt.Errorf("preparing the filesystem view: %w", err)
+	}
+	if err := h.startAnchor(ctx); err != nil {
+		return err
+	}
+	return h.startSSHD(ctx)
+}
+
+// configureNetns sets the namespace's sysctls and addresses and learns the
+// link-local address.
+func (h *Host) configureNetns(ctx context.Context) error {
+	nsPath := "/run/netns/" + h.Netns
+	secret := ""
+	if h.StablePrivacy {
+		var a [16]byte
+		copy(a[:], randBytes(16))
+		secret = netip.AddrFrom16(a).String()
+	}
+	err := inNetns(nsPath, func() error {
+		sys := [][2]string{
+			{"net.ipv6.conf.all.accept_dad", "0"},
+			{"net.ipv6.conf.default.accept_dad", "0"},
+			{"net.ipv6.conf.eth0.accept_dad", "0"},
+			{"net.ipv6.icmp.echo_ignore_multicast", "0"},
+			// Keep the ULA when the link goes down (Host.Down/Up).
+			{"net.ipv6.conf.eth0.keep_addr_on_down", "1"},
+		}
+		if secret != "" {
+			sys = append(sys,
+				[2]string{"net.ipv6.conf.eth0.stable_secret", secret},
+				[2]string{"net.ipv6.conf.eth0.addr_gen_mode", "2"})
+		}
+		for _, s := range sys {
+			if err := writeSysctl(s[0], s[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := ipBatch(ctx, h.Netns, false, []string{
+		"link set lo up",
+		"addr add " + h.ULA + "/64 dev eth0 nodad",
+		"link set eth0 up",
+	}); err != nil {
+		return err
+	}
+	ll, err := h.readLinkLocal()
+	if err != nil {
+		return err
+	}
+	if h.LinkLocal != "" && h.LinkLocal != ll {
+		return fmt.Errorf("link-local is %s, expected EUI-64 %s", ll, h.LinkLocal)
+	}
+	h.LinkLocal = ll
+	return nil
+}
+
+// readLinkLocal returns eth0's link-local address inside the namespace,
+// waiting briefly for the kernel to assign it.
+func (h *Host) readLinkLocal() (string, error) {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		var ll string
+		err := inNetns("/run/netns/"+h.Netns, func() error {
+			out, err := os.ReadFile("/proc/thread-self/net/if_inet6") // not /proc/net: that is the main thread's netns
+			if err != nil {
+				return err
+			}
+			for _, line := range strings.Split(string(out), "\n") {
+				fs := strings.Fields(line)
+				// addr ifindex prefixlen scope flags name
+				if len(fs) == 6 && fs[5] == "eth0" && fs[3] == "20" {
+					flags, _ := strconv.ParseUint(fs[4], 16, 32)
+					if flags&(0x40|0x02) != 0 { // tentative, dadfailed
+						continue
+					}
+					a, err := parseHexAddr(fs[0])
+					if err != nil {
+						return err
+					}
+					ll = a.String()
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+		if ll != "" {
+			return ll, nil
+		}
+		if time.Now().After(deadline) {
+			return "", errors.New("eth0 got no usable link-local address")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func parseHexAddr(s string) (netip.Addr, error) {
+	if len(s) != 32 {
+		return netip.Addr{}, fmt.Errorf("bad address %q", s)
+	}
+	var a [16]byte
+	for i := range 16 {
+		v, err := strconv.ParseUint(s[2*i:2*i+2], 16, 8)
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		a[i] = byte(v)
+	}
+	return netip.AddrFrom16(a), nil
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// writeClientFiles writes known_hosts and ssh_config.
+func (f *Fleet) writeClientFiles(noKnownHosts bool) error {
+	if !noKnownHosts {
+		var b strings.Builder
+		for _, h := range f.Hosts {
+			fields := strings.Fields(h.HostKey)
+			fmt.Fprintf(&b, "%s,%s,%s %s %s\n", h.ULA, h.LinkLocalZoned(), h.Name, fields[0], fields[1])
+		}
+		f.KnownHosts = filepath.Join(f.Dir, "known_hosts")
+		if err := os.WriteFile(f.KnownHosts, []byte(b.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# discoterm test fleet %s: ssh -F %s <host>\n", f.ID, filepath.Join(f.Dir, "ssh_config"))
+	for _, h := range f.Hosts {
+		fmt.Fprintf(&b, "Host %s\n  HostName %s\n", h.Name, h.ULA)
+	}
+	fmt.Fprintf(&b, "Host *\n  User root\n  IdentityFile %s\n  IdentitiesOnly yes\n  BatchMode yes\n", f.ClientKey)
+	if f.KnownHosts != "" {
+		fmt.Fprintf(&b, "  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n", f.KnownHosts)
+	} else {
+		b.WriteString("  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n")
+	}
+	f.SSHConfig = filepath.Join(f.Dir, "ssh_config")
+	return os.WriteFile(f.SSHConfig, []byte(b.String()), 0o644)
+}
+
+// ---- stop ------------------------------------------------------------------
+
+// Stop kills every process of the fleet's hosts (sshd, sessions, Exec'd
+// commands), deletes namespaces, veths and bridge, unmounts the tmpfs,
+// removes the fleet dir and registry entry, and restores raised limits.
+// It is idempotent. A fleet from Load can be stopped unless a live
+// process still owns it.
+func (f *Fleet) Stop() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopped {
+		return nil
+	}
+	if f.lock == nil && f.ID != "" && exists(f.registryDir()) {
+		l, err := lockFile(filepath.Join(f.registryDir(), "lock"), false)
+		if err != nil {
+			return fmt.Errorf("testfleet: fleet %s is owned by running process %d", f.ID, f.OwnerPID)
+		}
+		f.lock = l
+	}
+	if err := f.teardown(); err != nil {
+		return err
+	}
+	f.stopped = true
+	return nil
+}
+
+// teardown removes everything of the fleet that exists, best effort, and
+// reports what it could not remove. The caller holds the registry lock (or
+// the fleet has no registry entry). Only fleet-specific names are touched.
+func (f *Fleet) teardown() error {
+	var errs []error
+	nss := map[string]bool{}
+	links := map[string]bool{}
+	for _, h := range f.Hosts {
+		nss[h.Netns] = true
+		links[h.Veth] = true
+	}
+	if f.ID != "" && idRe.MatchString(f.ID) {
+		links["dtb"+f.ID] = true
+		// Also anything else carrying the id (partial starts, lost state).
+		if ents, err := os.ReadDir("/run/netns"); err == nil {
+			for _, e := range ents {
+				if m := nsNameRe.FindStringSubmatch(e.Name()); m != nil && m[1] == f.ID {
+					nss[e.Name()] = true
+				}
+			}
+		}
+		if ents, err := os.ReadDir("/sys/class/net"); err == nil {
+			for _, e := range ents {
+				if m := linkRe.FindStringSubmatch(e.Name()); m != nil && m[1]+m[2] == f.ID {
+					links[e.Name()] = true
+				}
+			}
+		}
+	}
+
+	// 1. Processes: everything inside the namespaces, plus recorded pids
+	// that are provably ours (same start time).
+	inodes := map[uint64]bool{}
+	for ns := range nss {
+		if ino, ok := nsInode("/run/netns/" + ns); ok {
+			inodes[ino] = true
+		}
+	}
+	pids := pidsInNetns(inodes)
+	for _, h := range f.Hosts {
+		if h.SSHDPid > 0 && sameProc(h.SSHDPid, h.SSHDStart) {
+			pids = append(pids, h.SSHDPid)
+		}
+		if h.Pid > 0 && sameProc(h.Pid, h.PidStart) {
+			pids = append(pids, h.Pid)
+		}
+	}
+	for _, p := range pids {
+		kill(p, unix.SIGKILL)
+	}
+	if err := waitGone(pids, 10*time.Second); err != nil {
+		errs = append(errs, err)
+	}
+
+	// 2. Links and namespaces. Deleting the root end of a veth deletes the
+	// pair at once; netns deletion frees the rest.
+	var batch []string
+	for l := range links {
+		if l != f.Bridge && linkExists(l) {
+			batch = append(batch, "link del "+l)
+		}
+	}
+	if linkExists(f.Bridge) {
+		batch = append(batch, "link del "+f.Bridge)
+	}
+	for ns := range nss {
+		if netnsExists(ns) {
+			batch = append(batch, "netns del "+ns)
+		}
+	}
+	batchErr := ipBatch(context.Background(), "", true, batch)
+	var left []string
+	for l := range links {
+		if linkExists(l) {
+			left = append(left, l)
+		}
+	}
+	for ns := range nss {
+		if netnsExists(ns) {
+			left = append(left, "netns "+ns)
+		}
+	}
+	if len(left) > 0 {
+		errs = append(errs, fmt.Errorf("could not remove %v: %v", left, batchErr))
+	}
+
+	// 3. Filesystem.
+	if f.Dir != "" {
+		if err := unmount(f.fsDir()); err != nil {
+			errs = append(errs, err)
+		}
+		if m := mountsUnder(f.Dir); len(m) > 0 {
+			errs = append(errs, fmt.Errorf("still mounted, not removing %s: %v", f.Dir, m))
+		} else if f.OwnDir {
+			if err := os.RemoveAll(f.Dir); err != nil {
+				errs = append(errs, err)
+			}
+		} else {
+			for _, n := range []string{"fleet.json", "id_ed25519", "id_ed25519.pub", "known_hosts", "ssh_config", "log", "fs"} {
+				if err := os.RemoveAll(filepath.Join(f.Dir, n)); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+
+	// 4. Limits, registry.
+	if f.RaisedLimits {
+		if err := f.restoreLimits(); err != nil {
+			errs = append(errs, fmt.Errorf("restoring limits: %w", err))
+		}
+	}
+	if len(errs) > 0 {
+		// Keep the registry entry so a later Sweep can retry.
+		if f.ID != "" {
+			_ = f.saveStateRegistryOnly()
+		}
+		if f.lock != nil {
+			f.lock.Close()
+			f.lock = nil
+		}
+		return errors.Join(errs...)
+	}
+	if f.ID != "" && idRe.MatchString(f.ID) {
+		if err := os.RemoveAll(f.registryDir()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if f.lock != nil {
+		f.lock.Close()
+		f.lock = nil
+	}
+	return errors.Join(errs...)
+}
+
+func (f *Fleet) saveStateRegistryOnly() error {
+	if !exists(f.registryDir()) {
+		return nil
+	}
+	return writeFileAtomic(filepath.Join(f.registryDir(), "fleet.json"), f.marshal(), 0o644)
+}
