@@ -11,13 +11,13 @@ import (
 
 // Errors faces map to exit codes (errors.Is).
 var (
-	ErrUsage     = errors.New("usage")               // bad arguments
-	ErrLockHeld  = errors.New("lock held")           // someone else holds the branch lock
-	ErrNotLocked = errors.New("branch not locked")   // staging without your lock
-	ErrStale     = errors.New("stale plan")          // plan no longer matches hosts or journal
-	ErrHostsFail = errors.New("some hosts failed")   // partial failure of plan or push
-	ErrNotFound  = errors.New("not found")           // unknown host, branch, plan
-	ErrCancelled = errors.New("cancelled")           // ctx cancelled
+	ErrUsage     = errors.New("usage")             // bad arguments
+	ErrLockHeld  = errors.New("lock held")         // someone else holds the branch lock
+	ErrNotLocked = errors.New("branch not locked") // staging without your lock
+	ErrStale     = errors.New("stale plan")        // plan no longer matches hosts or journal
+	ErrHostsFail = errors.New("some hosts failed") // partial failure of plan or push
+	ErrNotFound  = errors.New("not found")         // unknown host, branch, plan
+	ErrCancelled = errors.New("cancelled")         // ctx cancelled
 )
 
 // StageRequest describes an entry to stage under the caller's lock.
@@ -48,11 +48,11 @@ type PushOptions struct {
 // HostView is a host with what the engine derives for display.
 type HostView struct {
 	store.Host
-	Branch   string `json:"branch"`   // effective branch (assignment, else classification, else "")
-	Head     uint64 `json:"head"`     // head of that branch
-	Behind   int    `json:"behind"`   // head - position, when known
+	Branch   string            `json:"branch"` // effective branch (assignment, else classification, else "")
+	Head     uint64            `json:"head"`   // head of that branch
+	Behind   int               `json:"behind"` // head - position, when known
 	Vars     map[string]string `json:"vars,omitempty"`
-	ClassErr string `json:"class_error,omitempty"`
+	ClassErr string            `json:"class_error,omitempty"`
 }
 
 // AddHostRequest adds a host not found by scanning.

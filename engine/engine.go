@@ -13,11 +13,21 @@ import (
 // Options configure an Engine.
 type Options struct {
 	Store     store.Store
-	Remote    Remote           // how hosts are reached; see remote.Client
+	Remote    Remote           // how hosts are reached; see remote.Steps
+	KeyTrust  KeyTrust         // host key decisions; nil disables them
 	Operator  string           // who is acting, e.g. "alice@jump1"
 	ClassFile string           // classification file (ISconf main.cf semantics); "" for none
 	Parallel  int              // hosts planned/pushed at once; 0: 16
 	Clock     func() time.Time // nil: time.Now
+	// StateDir is where each host keeps its state file; default
+	// /var/lib/discoterm.
+	StateDir string
+	// HostTimeout bounds one host's plan or connection; default 30s.
+	// A push's apply step is bounded by PushTimeout instead.
+	HostTimeout time.Duration
+	PushTimeout time.Duration // default 30m
+	// RebootCommand replaces "shutdown -r now" for reboot entries.
+	RebootCommand string
 }
 
 // Engine is discoterm's headless core. Every face drives it through these
@@ -35,6 +45,15 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.Parallel <= 0 {
 		opts.Parallel = 16
+	}
+	if opts.StateDir == "" {
+		opts.StateDir = "/var/lib/discoterm"
+	}
+	if opts.HostTimeout <= 0 {
+		opts.HostTimeout = 30 * time.Second
+	}
+	if opts.PushTimeout <= 0 {
+		opts.PushTimeout = 30 * time.Minute
 	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now

@@ -11,20 +11,20 @@ type EventType int
 
 // The event types.
 const (
-	EventLog            EventType = iota // free-form activity line
-	EventHost                            // a host record changed (added, seen, state mirrored, result)
-	EventHostLiveness                    // alive / lost / gone transition (from the scanner)
-	EventHostUntrusted                   // a host answered whose key is not in known_hosts
-	EventLock                            // a branch was locked or unlocked
-	EventStaged                          // the staged list of a branch changed
-	EventJournal                         // entries were committed to a branch
-	EventPlanHost                        // one host finished planning
-	EventPlanDone                        // a plan is complete
-	EventPushHost                        // a host's push status changed (waiting, applying k/n, done, failed, stale)
-	EventPushEntry                       // one entry on one host finished
-	EventPushDone                        // a push finished
-	EventScan                            // scanner state (started, round, stopped, error)
-	EventJob                             // a long job started or finished
+	EventLog           EventType = iota // free-form activity line
+	EventHost                           // a host record changed (added, seen, state mirrored, result)
+	EventHostLiveness                   // alive / lost / gone transition (from the scanner)
+	EventHostUntrusted                  // a host answered whose key is not in known_hosts
+	EventLock                           // a branch was locked or unlocked
+	EventStaged                         // the staged list of a branch changed
+	EventJournal                        // entries were committed to a branch
+	EventPlanHost                       // one host finished planning
+	EventPlanDone                       // a plan is complete
+	EventPushHost                       // a host's push status changed (waiting, applying k/n, done, failed, stale)
+	EventPushEntry                      // one entry on one host finished
+	EventPushDone                       // a push finished
+	EventScan                           // scanner state (started, round, stopped, error)
+	EventJob                            // a long job started or finished
 )
 
 var eventNames = [...]string{

@@ -103,7 +103,7 @@ type Plan struct {
 	Branch   string          `json:"branch"`
 	Created  time.Time       `json:"created"`
 	Author   string          `json:"author"`
-	Head     uint64          `json:"head"`     // journal head when planned
+	Head     uint64          `json:"head"` // journal head when planned
 	HeadHash string          `json:"head_hash"`
 	Staged   []journal.Entry `json:"staged,omitempty"` // staged entries covered, in order; committed on approve
 	Hosts    []HostPlan      `json:"hosts"`
@@ -127,15 +127,15 @@ type PushStatus string
 
 // Push statuses.
 const (
-	PushWaiting   PushStatus = "waiting"
-	PushApplying  PushStatus = "applying"
-	PushDone      PushStatus = "done"
-	PushFailed    PushStatus = "failed"
-	PushStale     PushStatus = "stale"
+	PushWaiting    PushStatus = "waiting"
+	PushApplying   PushStatus = "applying"
+	PushDone       PushStatus = "done"
+	PushFailed     PushStatus = "failed"
+	PushStale      PushStatus = "stale"
 	PushRebootHold PushStatus = "reboot-pending"
-	PushCancelled PushStatus = "cancelled"
-	PushUnreach   PushStatus = "unreachable"
-	PushNothing   PushStatus = "up-to-date"
+	PushCancelled  PushStatus = "cancelled"
+	PushUnreach    PushStatus = "unreachable"
+	PushNothing    PushStatus = "up-to-date"
 )
 
 // EntryResult is the outcome of one entry on one host.
@@ -159,6 +159,8 @@ type HostPush struct {
 	Entries  []EntryResult `json:"entries"`
 	Err      string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration"`
+
+	contacted bool // the apply step ran (its positions are true)
 }
 
 // PushResult is the result of a push.

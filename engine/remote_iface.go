@@ -2,10 +2,13 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/user"
 
 	"github.com/discoterm/discoterm/engine/remote"
+	"github.com/discoterm/discoterm/store"
 )
 
 // Remote is how the engine reaches hosts. *remote.Client implements it over
@@ -35,4 +38,38 @@ func DefaultOperator() string {
 		return name
 	}
 	return name + "@" + h
+}
+
+// KeyTrust lets an operator decide about a host key that is not yet known.
+// *remote.Client implements it.
+type KeyTrust interface {
+	// ScanHostKey connects without trusting and returns the key offered.
+	ScanHostKey(ctx context.Context, t remote.Target) (fingerprint, authorizedKeyLine string, err error)
+	// TrustHostKey records the key in known_hosts.
+	TrustHostKey(t remote.Target, authorizedKeyLine string) error
+}
+
+// ScanHostKey shows the key an address offers, for the operator to check
+// before trusting it.
+func (e *Engine) ScanHostKey(ctx context.Context, addr string, port int, user string) (fingerprint, keyLine string, err error) {
+	if e.opts.KeyTrust == nil {
+		return "", "", errors.New("no SSH transport to scan host keys with")
+	}
+	return e.opts.KeyTrust.ScanHostKey(ctx, remote.Target{Addr: addr, Port: port, User: user, Name: addr})
+}
+
+// TrustHostKey records an operator's decision to trust a key, in
+// known_hosts, and notes it in the audit trail.
+func (e *Engine) TrustHostKey(addr string, port int, keyLine, fingerprint string) error {
+	if e.opts.KeyTrust == nil {
+		return errors.New("no SSH transport to record host keys with")
+	}
+	if err := e.opts.KeyTrust.TrustHostKey(remote.Target{Addr: addr, Port: port, Name: addr}, keyLine); err != nil {
+		return err
+	}
+	_ = e.opts.Store.Update(func(tx store.Tx) error {
+		return tx.AddAudit(store.AuditRecord{Time: e.now(), Actor: e.opts.Operator, Action: "trust-key", Message: addr + " " + fingerprint})
+	})
+	e.emit(Event{Type: EventLog, Message: fmt.Sprintf("trusted host key %s for %s", fingerprint, addr)})
+	return nil
 }

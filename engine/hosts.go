@@ -1,0 +1,283 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/discoterm/discoterm/engine/classify"
+	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/engine/remote"
+	"github.com/discoterm/discoterm/store"
+)
+
+// classification loads the classification file, if any. It is re-read on
+// every use so edits (e.g. a git pull) take effect without a restart.
+func (e *Engine) classification() (*classify.Config, error) {
+	if e.opts.ClassFile == "" {
+		return nil, nil
+	}
+	return classify.Load(e.opts.ClassFile)
+}
+
+// view derives what faces show for a host.
+func (e *Engine) view(h store.Host, cls *classify.Config, heads map[string]uint64) HostView {
+	v := HostView{Host: h}
+	if cls != nil {
+		short, fqdn := hostNames(h.Name)
+		v.Vars = cls.Vars(short, fqdn)
+	}
+	v.Branch = effectiveBranch(h, v.Vars)
+	if head, ok := heads[v.Branch]; ok {
+		v.Head = head
+		if h.StateBranch == "" || h.StateBranch == v.Branch {
+			v.Behind = int(head) - int(h.Position)
+		}
+	}
+	return v
+}
+
+// effectiveBranch: an explicit assignment wins, then the classification's
+// BRANCH, then what the host's own state file says.
+func effectiveBranch(h store.Host, vars map[string]string) string {
+	if h.Branch != "" {
+		return h.Branch
+	}
+	if b := vars["BRANCH"]; b != "" {
+		return b
+	}
+	return h.StateBranch
+}
+
+func hostNames(name string) (short, fqdn string) {
+	short, _, _ = strings.Cut(name, ".")
+	return short, name
+}
+
+// Hosts lists every known host with its effective branch and how far behind
+// its branch's head it is.
+func (e *Engine) Hosts(ctx context.Context) ([]HostView, error) {
+	cls, err := e.classification()
+	if err != nil {
+		return nil, err
+	}
+	var hosts []store.Host
+	heads := map[string]uint64{}
+	err = e.opts.Store.View(func(tx store.Tx) error {
+		var err error
+		if hosts, err = tx.Hosts(); err != nil {
+			return err
+		}
+		bs, err := tx.Branches()
+		for _, b := range bs {
+			heads[b.Name] = b.Head
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]HostView, 0, len(hosts))
+	for _, h := range hosts {
+		out = append(out, e.view(h, cls, heads))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name || out[i].Name == out[j].Name && out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// findHost resolves a host by ID, name, short name or address.
+func findHost(tx store.Tx, ref string) (store.Host, error) {
+	hosts, err := tx.Hosts()
+	if err != nil {
+		return store.Host{}, err
+	}
+	var matches []store.Host
+	for _, h := range hosts {
+		short, _ := hostNames(h.Name)
+		if h.ID == ref || h.Name == ref || short == ref || h.Addr == ref || h.MAC == ref {
+			matches = append(matches, h)
+			continue
+		}
+		for _, a := range h.Addrs {
+			if a == ref {
+				matches = append(matches, h)
+				break
+			}
+		}
+	}
+	switch len(matches) {
+	case 0:
+		return store.Host{}, fmt.Errorf("%w: no host %q; list hosts with: discoterm --batch hosts", ErrNotFound, ref)
+	case 1:
+		return matches[0], nil
+	}
+	ids := make([]string, len(matches))
+	for i, m := range matches {
+		ids[i] = m.ID
+	}
+	return store.Host{}, fmt.Errorf("%w: %q names %d hosts (%s); use a host ID", ErrUsage, ref, len(matches), strings.Join(ids, ", "))
+}
+
+// target is how to reach a host.
+func target(h store.Host) remote.Target {
+	return remote.Target{Addr: h.Addr, Port: h.Port, User: h.User, Name: displayName(h)}
+}
+
+func displayName(h store.Host) string {
+	if h.Name != "" {
+		return h.Name
+	}
+	return h.Addr
+}
+
+// hostID derives a host's identity from what it is, not where it answers.
+func hostID(f remote.Facts, hostKey, addr string) string {
+	switch {
+	case f.MachineID != "":
+		return "mid:" + f.MachineID
+	case hostKey != "":
+		return "key:" + hostKey
+	}
+	return "addr:" + addr
+}
+
+// AddHost connects to an address, learns what the host is (machine-id, SSH
+// host key, hostname, its discoterm state) and records it. A host already
+// known under another address keeps its history and gets the new address.
+func (e *Engine) AddHost(ctx context.Context, req AddHostRequest) (HostView, error) {
+	addr := strings.TrimSpace(req.Addr)
+	if addr == "" {
+		return HostView{}, fmt.Errorf("%w: add-host needs an address", ErrUsage)
+	}
+	if strings.HasPrefix(addr, "[") && strings.HasSuffix(addr, "]") {
+		addr = addr[1 : len(addr)-1]
+	}
+	if strings.Contains(addr, ":") && net.ParseIP(strings.SplitN(addr, "%", 2)[0]) == nil {
+		return HostView{}, fmt.Errorf("%w: %q is not an IP address or host name (give the port with --port)", ErrUsage, req.Addr)
+	}
+	if e.opts.Remote == nil {
+		return HostView{}, errors.New("no remote transport configured")
+	}
+	t := remote.Target{Addr: addr, Port: req.Port, User: req.User, Name: addr}
+	pctx, cancel := context.WithTimeout(ctx, e.opts.HostTimeout)
+	defer cancel()
+	res, err := e.opts.Remote.Probe(pctx, t, remote.ProbeRequest{StateDir: e.opts.StateDir})
+	if err != nil {
+		return HostView{}, err
+	}
+	id := hostID(res.Facts, res.HostKey, addr)
+	now := e.now()
+	var saved store.Host
+	err = e.opts.Store.Update(func(tx store.Tx) error {
+		h, err := tx.Host(id)
+		if errors.Is(err, store.ErrNotFound) {
+			h = store.Host{ID: id, FirstSeen: now}
+		} else if err != nil {
+			return err
+		}
+		h.Addr, h.Addrs = addr, prependUnique(h.Addrs, addr)
+		h.Port, h.User = req.Port, req.User
+		if req.Name != "" {
+			h.Name = req.Name
+		} else if res.Facts.Hostname != "" {
+			h.Name = res.Facts.Hostname
+		}
+		h.MachineID, h.OS, h.Trusted = res.Facts.MachineID, res.Facts.OS, true
+		if res.HostKey != "" {
+			h.HostKey = res.HostKey
+		}
+		mirrorState(&h, res, now)
+		saved = h
+		return tx.PutHost(h)
+	})
+	if err != nil {
+		return HostView{}, err
+	}
+	e.emit(Event{Type: EventHost, HostID: saved.ID, Host: displayName(saved), Message: "host added at " + addr})
+	views, err := e.Hosts(ctx)
+	if err != nil {
+		return HostView{}, err
+	}
+	for _, v := range views {
+		if v.ID == saved.ID {
+			return v, nil
+		}
+	}
+	return HostView{Host: saved}, nil
+}
+
+// mirrorState copies what a probe learned of the host's own state file.
+func mirrorState(h *store.Host, res *remote.ProbeResult, now time.Time) {
+	h.StateSeen = now
+	if res.StateErr != "" {
+		return
+	}
+	h.StateBranch, h.Position, h.PositionHash = res.State.Branch, res.State.Position, res.State.Hash
+}
+
+func prependUnique(list []string, s string) []string {
+	out := []string{s}
+	for _, x := range list {
+		if x != s && len(out) < 8 {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Assign puts a host on a branch, overriding the classification file.
+func (e *Engine) Assign(host, branch string) error {
+	var h store.Host
+	err := e.opts.Store.Update(func(tx store.Tx) error {
+		var err error
+		if h, err = findHost(tx, host); err != nil {
+			return err
+		}
+		if _, err := tx.Branch(branch); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("%w: no branch %q; create it with lock or fork", ErrNotFound, branch)
+			}
+			return err
+		}
+		if h.StateBranch != "" && h.StateBranch != branch && h.Position > 0 {
+			return fmt.Errorf("%w: %s has applied %d entries of branch %s; moving it needs: discoterm --batch migrate %s %s", ErrUsage, displayName(h), h.Position, h.StateBranch, host, branch)
+		}
+		h.Branch = branch
+		if err := tx.PutHost(h); err != nil {
+			return err
+		}
+		return tx.AddAudit(store.AuditRecord{Branch: branch, Time: e.now(), Actor: e.opts.Operator, Action: "assign", Message: displayName(h)})
+	})
+	if err != nil {
+		return err
+	}
+	e.emit(Event{Type: EventHost, HostID: h.ID, Host: displayName(h), Branch: branch, Message: "assigned to " + branch})
+	return nil
+}
+
+// loadJournal returns a branch and its verified journal. A tampered
+// journal is refused, naming the first bad sequence number.
+func loadJournal(tx store.Tx, branch string) (store.Branch, []journal.Entry, error) {
+	b, err := tx.Branch(branch)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return b, nil, fmt.Errorf("%w: no branch %q", ErrNotFound, branch)
+		}
+		return b, nil, err
+	}
+	entries, err := tx.Journal(branch)
+	if err != nil {
+		return b, nil, err
+	}
+	if err := journal.Verify(branch, entries, b.HeadHash); err != nil {
+		return b, nil, err
+	}
+	if uint64(len(entries)) != b.Head {
+		return b, nil, &journal.ChainError{Branch: branch, Seq: uint64(len(entries)) + 1, Reason: fmt.Sprintf("branch head is %d but %d entries are stored", b.Head, len(entries))}
+	}
+	return b, entries, nil
+}

@@ -1,0 +1,409 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"text/template"
+	"unicode/utf8"
+
+	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/store"
+)
+
+// MaxContent is the largest file or template that can be staged. Content
+// travels inline in one push per host, so it is kept to what a
+// configuration file plausibly is.
+const MaxContent = 16 << 20
+
+var branchName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+func validBranch(name string) error {
+	if !branchName.MatchString(name) {
+		return fmt.Errorf("%w: branch name %q: use letters, digits, '.', '_' or '-' (up to 64), starting with a letter or digit", ErrUsage, name)
+	}
+	return nil
+}
+
+func lockHeldError(l store.Lock, me string) error {
+	return fmt.Errorf("%w: branch %s is locked by %s since %s (%q); you are %s. Ask them to finish, or break the lock with: unlock %s --force (recorded in the audit trail)",
+		ErrLockHeld, l.Branch, l.Holder, l.Time.Local().Format("2006-01-02 15:04"), l.Message, me, l.Branch)
+}
+
+// Branches lists every branch.
+func (e *Engine) Branches() ([]store.Branch, error) {
+	var bs []store.Branch
+	err := e.opts.Store.View(func(tx store.Tx) error {
+		var err error
+		bs, err = tx.Branches()
+		return err
+	})
+	return bs, err
+}
+
+// Lock takes the branch lock for the operator, creating the branch (with an
+// empty journal) if it does not exist yet. Locking a branch you already hold
+// updates the message.
+func (e *Engine) Lock(branch, message string) error {
+	if err := validBranch(branch); err != nil {
+		return err
+	}
+	message = strings.TrimSpace(message)
+	if message == "" {
+		return fmt.Errorf("%w: a lock needs a message saying what you are about to change", ErrUsage)
+	}
+	me, now := e.opts.Operator, e.now()
+	created := false
+	err := e.opts.Store.Update(func(tx store.Tx) error {
+		if _, err := tx.Branch(branch); errors.Is(err, store.ErrNotFound) {
+			if err := tx.PutBranch(store.Branch{Name: branch, Created: now}); err != nil {
+				return err
+			}
+			created = true
+		} else if err != nil {
+			return err
+		}
+		l, err := tx.Lock(branch)
+		if err == nil && l.Holder != me {
+			return lockHeldError(l, me)
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := tx.PutLock(store.Lock{Branch: branch, Holder: me, Message: message, Time: now}); err != nil {
+			return err
+		}
+		return tx.AddAudit(store.AuditRecord{Branch: branch, Time: now, Actor: me, Action: "lock", Message: message})
+	})
+	if err != nil {
+		return err
+	}
+	if created {
+		e.emit(Event{Type: EventJournal, Branch: branch, Message: "branch " + branch + " created"})
+	}
+	e.emit(Event{Type: EventLock, Branch: branch, Status: "locked", Message: me + ": " + message})
+	return nil
+}
+
+// Unlock releases the branch lock. Staged entries would be lost, so unlocking
+// with staged entries needs force, as does breaking someone else's lock;
+// both are recorded in the audit trail with what was discarded.
+func (e *Engine) Unlock(branch string, force bool) error {
+	me, now := e.opts.Operator, e.now()
+	var dropped []journal.Entry
+	var prev store.Lock
+	err := e.opts.Store.Update(func(tx store.Tx) error {
+		var err error
+		prev, err = tx.Lock(branch)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: branch %s is not locked", ErrUsage, branch)
+		} else if err != nil {
+			return err
+		}
+		if prev.Holder != me && !force {
+			return lockHeldError(prev, me)
+		}
+		if dropped, err = tx.Staged(branch); err != nil {
+			return err
+		}
+		if len(dropped) > 0 && !force {
+			return fmt.Errorf("%w: %d staged entries on %s would be discarded; approve a plan of them, drop them, or unlock --force to discard them", ErrUsage, len(dropped), branch)
+		}
+		action, msg := "unlock", prev.Message
+		if force {
+			action = "force-unlock"
+			msg = fmt.Sprintf("broke lock of %s (%q)", prev.Holder, prev.Message)
+			if len(dropped) > 0 {
+				var s []string
+				for _, d := range dropped {
+					s = append(s, string(d.Kind)+" "+d.Summary())
+				}
+				msg += fmt.Sprintf("; discarded %d staged: %s", len(dropped), strings.Join(s, ", "))
+			}
+		}
+		if err := tx.PutStaged(branch, nil); err != nil {
+			return err
+		}
+		if err := tx.DeleteLock(branch); err != nil {
+			return err
+		}
+		return tx.AddAudit(store.AuditRecord{Branch: branch, Time: now, Actor: me, Action: action, Message: msg})
+	})
+	if err != nil {
+		return err
+	}
+	if len(dropped) > 0 {
+		e.emit(Event{Type: EventStaged, Branch: branch, Message: fmt.Sprintf("%d staged entries discarded", len(dropped))})
+	}
+	status := "unlocked"
+	if force && prev.Holder != me {
+		status = "broken"
+		e.logf(LevelWarn, "%s broke the lock of %s on %s", me, prev.Holder, branch)
+	}
+	e.emit(Event{Type: EventLock, Branch: branch, Status: status, Message: me})
+	return nil
+}
+
+// requireLock checks that the operator holds the branch lock.
+func (e *Engine) requireLock(tx store.Tx, branch string) (store.Lock, error) {
+	l, err := tx.Lock(branch)
+	if errors.Is(err, store.ErrNotFound) {
+		return l, fmt.Errorf("%w: staging on %s needs your lock; take it with: lock %s MESSAGE", ErrNotLocked, branch, branch)
+	} else if err != nil {
+		return l, err
+	}
+	if l.Holder != e.opts.Operator {
+		return l, lockHeldError(l, e.opts.Operator)
+	}
+	return l, nil
+}
+
+// ReadSource reads a local file to stage, refusing what cannot be a
+// snapshot: missing, a directory or other non-regular file, or larger than
+// MaxContent.
+func ReadSource(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: local file %s does not exist", ErrUsage, path)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("%w: %s is a directory; snap one file at a time", ErrUsage, path)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file (%s)", ErrUsage, path, fi.Mode().Type())
+	}
+	if fi.Size() > MaxContent {
+		return nil, fmt.Errorf("%w: %s is %d bytes; the limit is %d MiB per file", ErrUsage, path, fi.Size(), MaxContent>>20)
+	}
+	return os.ReadFile(path)
+}
+
+// parseTemplate compiles template text the way plans render it.
+func parseTemplate(name, text string) (*template.Template, error) {
+	return template.New(name).Option("missingkey=error").Parse(text)
+}
+
+// Stage adds an entry to the branch's staged list under the operator's lock.
+func (e *Engine) Stage(branch string, req StageRequest) (journal.Entry, error) {
+	ent := journal.Entry{Kind: req.Kind, Path: req.Path, Mode: req.Mode, Owner: req.Owner, Group: req.Group,
+		Command: strings.TrimSpace(req.Command), Guard: req.Guard, Author: e.opts.Operator, Time: e.now()}
+	switch req.Kind {
+	case journal.KindFile, journal.KindTemplate:
+		if err := journal.ValidTargetPath(req.Path); err != nil {
+			return ent, fmt.Errorf("%w: %v", ErrUsage, err)
+		}
+		if len(req.Content) > MaxContent {
+			return ent, fmt.Errorf("%w: content is %d bytes; the limit is %d MiB", ErrUsage, len(req.Content), MaxContent>>20)
+		}
+		if ent.Mode == 0 {
+			ent.Mode = 0o644
+		}
+		if ent.Mode > 0o7777 {
+			return ent, fmt.Errorf("%w: mode %o is not a permission mode (0000–7777)", ErrUsage, ent.Mode)
+		}
+		if ent.Owner == "" {
+			ent.Owner = "root"
+		}
+		if ent.Group == "" {
+			ent.Group = "root"
+		}
+		for _, s := range []string{ent.Owner, ent.Group} {
+			if strings.ContainsAny(s, " :\t\n'\"") {
+				return ent, fmt.Errorf("%w: owner/group %q is not a user or group name", ErrUsage, s)
+			}
+		}
+		if req.Kind == journal.KindTemplate {
+			if !utf8.Valid(req.Content) || bytes.IndexByte(req.Content, 0) >= 0 {
+				return ent, fmt.Errorf("%w: template %s is not UTF-8 text", ErrUsage, orDefault(req.Source, req.Path))
+			}
+			if _, err := parseTemplate(orDefault(req.Source, req.Path), string(req.Content)); err != nil {
+				return ent, fmt.Errorf("%w: %v", ErrUsage, err)
+			}
+		}
+		ent.Size = int64(len(req.Content))
+	case journal.KindExec:
+		if ent.Command == "" {
+			return ent, fmt.Errorf("%w: exec needs a command: exec -- COMMAND…", ErrUsage)
+		}
+		if ent.Guard.Creates != "" {
+			if err := journal.ValidTargetPath(ent.Guard.Creates); err != nil {
+				return ent, fmt.Errorf("%w: --creates: %v", ErrUsage, err)
+			}
+		}
+	case journal.KindReboot:
+	default:
+		return ent, fmt.Errorf("%w: unknown entry kind %q", ErrUsage, req.Kind)
+	}
+	var n int
+	err := e.opts.Store.Update(func(tx store.Tx) error {
+		l, err := e.requireLock(tx, branch)
+		if err != nil {
+			return err
+		}
+		ent.Message = l.Message
+		if req.Kind == journal.KindFile || req.Kind == journal.KindTemplate {
+			if ent.Blob, err = tx.PutBlob(req.Content); err != nil {
+				return err
+			}
+		}
+		staged, err := tx.Staged(branch)
+		if err != nil {
+			return err
+		}
+		staged = append(staged, ent)
+		n = len(staged)
+		return tx.PutStaged(branch, staged)
+	})
+	if err != nil {
+		return ent, err
+	}
+	e.emit(Event{Type: EventStaged, Branch: branch, Seq: uint64(n), Message: fmt.Sprintf("staged #%d: %s %s", n, ent.Kind, ent.Summary())})
+	return ent, nil
+}
+
+func orDefault(s, d string) string {
+	if s != "" {
+		return s
+	}
+	return d
+}
+
+// Staged returns the staged entries of a branch and its lock (nil when
+// unlocked).
+func (e *Engine) Staged(branch string) ([]journal.Entry, *store.Lock, error) {
+	var staged []journal.Entry
+	var lock *store.Lock
+	err := e.opts.Store.View(func(tx store.Tx) error {
+		var err error
+		if staged, err = tx.Staged(branch); err != nil {
+			return err
+		}
+		if l, err := tx.Lock(branch); err == nil {
+			lock = &l
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	return staged, lock, err
+}
+
+// Drop removes staged entry n (1-based) under the operator's lock.
+func (e *Engine) Drop(branch string, n int) error {
+	var gone journal.Entry
+	err := e.opts.Store.Update(func(tx store.Tx) error {
+		if _, err := e.requireLock(tx, branch); err != nil {
+			return err
+		}
+		staged, err := tx.Staged(branch)
+		if err != nil {
+			return err
+		}
+		if n < 1 || n > len(staged) {
+			return fmt.Errorf("%w: no staged entry #%d on %s (there are %d)", ErrUsage, n, branch, len(staged))
+		}
+		gone = staged[n-1]
+		staged = append(staged[:n-1:n-1], staged[n:]...)
+		return tx.PutStaged(branch, staged)
+	})
+	if err != nil {
+		return err
+	}
+	e.emit(Event{Type: EventStaged, Branch: branch, Message: fmt.Sprintf("dropped #%d: %s %s", n, gone.Kind, gone.Summary())})
+	return nil
+}
+
+// Fork creates newBranch whose journal is a copy of from's, as ISconf's
+// fork. Entry hashes do not depend on the branch name, so hosts of from can
+// later migrate to newBranch.
+func (e *Engine) Fork(from, newBranch string) error {
+	if err := validBranch(newBranch); err != nil {
+		return err
+	}
+	now := e.now()
+	var head uint64
+	err := e.opts.Store.Update(func(tx store.Tx) error {
+		if _, err := tx.Branch(newBranch); err == nil {
+			return fmt.Errorf("%w: branch %s already exists", ErrUsage, newBranch)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		b, entries, err := loadJournal(tx, from)
+		if err != nil {
+			return err
+		}
+		head = b.Head
+		if err := tx.PutBranch(store.Branch{Name: newBranch, Parent: from, ForkSeq: b.Head, Created: now}); err != nil {
+			return err
+		}
+		if len(entries) > 0 {
+			if err := tx.Append(newBranch, entries); err != nil {
+				return err
+			}
+		}
+		msg := fmt.Sprintf("forked from %s at seq %d", from, b.Head)
+		if err := tx.AddAudit(store.AuditRecord{Branch: newBranch, Time: now, Actor: e.opts.Operator, Action: "fork", Message: msg}); err != nil {
+			return err
+		}
+		return tx.AddAudit(store.AuditRecord{Branch: from, Time: now, Actor: e.opts.Operator, Action: "fork", Message: "forked to " + newBranch})
+	})
+	if err != nil {
+		return err
+	}
+	e.emit(Event{Type: EventJournal, Branch: newBranch, Seq: head, Message: fmt.Sprintf("branch %s forked from %s at seq %d", newBranch, from, head)})
+	return nil
+}
+
+// Log returns a branch's verified journal, its staged entries and lock, and
+// where each host of the branch stands.
+func (e *Engine) Log(branch string) (*JournalView, error) {
+	cls, err := e.classification()
+	if err != nil {
+		return nil, err
+	}
+	v := &JournalView{Positions: map[string]uint64{}}
+	err = e.opts.Store.View(func(tx store.Tx) error {
+		b, entries, err := loadJournal(tx, branch)
+		if err != nil {
+			return err
+		}
+		v.Branch, v.Entries = b, entries
+		if v.Staged, err = tx.Staged(branch); err != nil {
+			return err
+		}
+		if l, err := tx.Lock(branch); err == nil {
+			v.Lock = &l
+		}
+		hosts, err := tx.Hosts()
+		if err != nil {
+			return err
+		}
+		heads := map[string]uint64{branch: b.Head}
+		for _, h := range hosts {
+			if e.view(h, cls, heads).Branch == branch {
+				v.Positions[displayName(h)] = h.Position
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Audit returns a branch's audit trail ("" for all branches).
+func (e *Engine) Audit(branch string) ([]store.AuditRecord, error) {
+	var out []store.AuditRecord
+	err := e.opts.Store.View(func(tx store.Tx) error {
+		var err error
+		out, err = tx.Audit(branch)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,382 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/discoterm/discoterm/engine/classify"
+	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/engine/remote"
+	"github.com/discoterm/discoterm/store"
+)
+
+// MaxDiff is the largest file whose old content is fetched to show a diff;
+// larger files are shown as a hash change.
+const MaxDiff = 1 << 20
+
+// planInput is everything planning needs from the store, read in one
+// transaction so every host is planned against the same journal.
+type planInput struct {
+	branch  store.Branch
+	entries []journal.Entry // committed, verified
+	staged  []journal.Entry // the operator's staged entries, with provisional seqs
+	hosts   []store.Host
+	vars    map[string]map[string]string // host ID → classification variables
+	blobs   map[string][]byte
+}
+
+func (e *Engine) loadPlanInput(req PlanRequest) (*planInput, error) {
+	cls, err := e.classification()
+	if err != nil {
+		return nil, err
+	}
+	in := &planInput{vars: map[string]map[string]string{}, blobs: map[string][]byte{}}
+	err = e.opts.Store.View(func(tx store.Tx) error {
+		all, err := tx.Hosts()
+		if err != nil {
+			return err
+		}
+		branch := req.Branch
+		var picked []store.Host
+		if len(req.Hosts) > 0 {
+			for _, ref := range req.Hosts {
+				h, err := findHost(tx, ref)
+				if err != nil {
+					return err
+				}
+				picked = append(picked, h)
+			}
+		}
+		if branch == "" {
+			if branch, err = e.guessBranch(tx, picked, cls); err != nil {
+				return err
+			}
+		}
+		if in.branch, in.entries, err = loadJournal(tx, branch); err != nil {
+			return err
+		}
+		heads := map[string]uint64{branch: in.branch.Head}
+		if len(picked) == 0 {
+			for _, h := range all {
+				if e.view(h, cls, heads).Branch == branch {
+					picked = append(picked, h)
+				}
+			}
+		}
+		for _, h := range picked {
+			v := e.view(h, cls, heads)
+			if v.Branch != branch {
+				return fmt.Errorf("%w: %s follows branch %q, not %s; assign it first", ErrUsage, displayName(h), v.Branch, branch)
+			}
+			in.vars[h.ID] = v.Vars
+		}
+		in.hosts = dedupeHosts(picked)
+		// Staged entries belong in a plan only for the lock holder: they
+		// are that operator's work in progress, not yet anyone else's.
+		if l, err := tx.Lock(branch); err == nil && l.Holder == e.opts.Operator {
+			staged, err := tx.Staged(branch)
+			if err != nil {
+				return err
+			}
+			prev := in.head()
+			for _, s := range staged {
+				sealed := journal.Seal(prev, s) // provisional: approve seals again with its own time
+				in.staged = append(in.staged, sealed)
+				prev = &in.staged[len(in.staged)-1]
+			}
+		}
+		for _, en := range append(append([]journal.Entry{}, in.entries...), in.staged...) {
+			if en.Blob == "" || in.blobs[en.Blob] != nil {
+				continue
+			}
+			b, err := tx.Blob(en.Blob)
+			if err != nil {
+				return fmt.Errorf("content of seq %d (%s): %w", en.Seq, en.Summary(), err)
+			}
+			in.blobs[en.Blob] = b
+		}
+		return nil
+	})
+	return in, err
+}
+
+func (in *planInput) head() *journal.Entry {
+	if len(in.entries) == 0 {
+		return nil
+	}
+	return &in.entries[len(in.entries)-1]
+}
+
+func dedupeHosts(hs []store.Host) []store.Host {
+	seen := map[string]bool{}
+	var out []store.Host
+	for _, h := range hs {
+		if !seen[h.ID] {
+			seen[h.ID] = true
+			out = append(out, h)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return displayName(out[i]) < displayName(out[j]) })
+	return out
+}
+
+// guessBranch picks the branch when none was named: the one the given hosts
+// share, else the only branch there is.
+func (e *Engine) guessBranch(tx store.Tx, picked []store.Host, cls *classify.Config) (string, error) {
+	if len(picked) > 0 {
+		b := e.view(picked[0], cls, nil).Branch
+		for _, h := range picked[1:] {
+			if e.view(h, cls, nil).Branch != b {
+				return "", fmt.Errorf("%w: the hosts follow different branches; plan one branch at a time with --branch", ErrUsage)
+			}
+		}
+		if b == "" {
+			return "", fmt.Errorf("%w: %s is not assigned to a branch; assign it or set BRANCH in the classification file", ErrUsage, displayName(picked[0]))
+		}
+		return b, nil
+	}
+	bs, err := tx.Branches()
+	if err != nil {
+		return "", err
+	}
+	switch len(bs) {
+	case 0:
+		return "", fmt.Errorf("%w: there are no branches yet; start one with: lock main MESSAGE", ErrUsage)
+	case 1:
+		return bs[0].Name, nil
+	}
+	names := make([]string, len(bs))
+	for i, b := range bs {
+		names[i] = b.Name
+	}
+	return "", fmt.Errorf("%w: which branch? there are %s; use --branch", ErrUsage, strings.Join(names, ", "))
+}
+
+func newPlanID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return "p" + hex.EncodeToString(b[:])
+}
+
+// Plan dry-runs every pending entry (committed and not yet applied on a
+// host, then the operator's staged entries) on the selected hosts of a
+// branch, and saves the result for review, approval and push.
+func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*Plan, error) {
+	in, err := e.loadPlanInput(req)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{ID: newPlanID(), Branch: in.branch.Name, Created: e.now(), Author: e.opts.Operator,
+		Head: in.branch.Head, HeadHash: in.branch.HeadHash, Staged: in.staged, Hosts: make([]HostPlan, len(in.hosts))}
+	job := e.startJob("plan "+p.ID, fmt.Sprintf("planning %d hosts of %s", len(in.hosts), p.Branch))
+	rendered := map[string][]byte{} // blob sum → rendered template content to store
+	var mu sync.Mutex
+	e.forEachHost(ctx, len(in.hosts), func(i int) {
+		h := in.hosts[i]
+		hp, blobs := e.planHost(ctx, in, h)
+		p.Hosts[i] = hp
+		mu.Lock()
+		for k, v := range blobs {
+			rendered[k] = v
+		}
+		mu.Unlock()
+		ev := Event{Type: EventPlanHost, PlanID: p.ID, Branch: p.Branch, HostID: h.ID, Host: hp.Name,
+			Steps: len(hp.Changes), Step: hp.Pending(), Status: "planned"}
+		if hp.Err != "" {
+			ev.Status, ev.Err, ev.Level = "error", hp.Err, LevelError
+		}
+		e.emit(ev)
+	})
+	if err := ctx.Err(); err != nil {
+		e.finishJob(job, "plan cancelled")
+		return nil, fmt.Errorf("%w: plan: %v", ErrCancelled, err)
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	err = e.opts.Store.Update(func(tx store.Tx) error {
+		for _, c := range rendered {
+			if _, err := tx.PutBlob(c); err != nil {
+				return err
+			}
+		}
+		for _, hp := range p.Hosts {
+			h, err := tx.Host(hp.HostID)
+			if err != nil {
+				continue
+			}
+			if hp.Err == "" || h.StateSeen.After(p.Created) {
+				h.StateBranch, h.Position, h.PositionHash, h.StateSeen = hp.Fingerprint.Branch, hp.Position, hp.Fingerprint.Hash, p.Created
+				if err := tx.PutHost(h); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.PutPlan(store.PlanRecord{ID: p.ID, Branch: p.Branch, Created: p.Created, Author: p.Author, Data: data})
+	})
+	if err != nil {
+		return nil, err
+	}
+	failed := 0
+	for _, hp := range p.Hosts {
+		if hp.Err != "" {
+			failed++
+		}
+	}
+	msg := fmt.Sprintf("plan %s: %d hosts, %d entries", p.ID, len(p.Hosts), p.Entries())
+	if failed > 0 {
+		msg += fmt.Sprintf(", %d hosts could not be planned", failed)
+	}
+	e.emit(Event{Type: EventPlanDone, PlanID: p.ID, Branch: p.Branch, Steps: len(p.Hosts), Message: msg})
+	e.finishJob(job, msg)
+	return p, nil
+}
+
+// forEachHost runs fn for 0..n-1 with at most Parallel at once.
+func (e *Engine) forEachHost(ctx context.Context, n int, fn func(i int)) {
+	sem := make(chan struct{}, e.opts.Parallel)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			fn(i)
+		}(i)
+	}
+	wg.Wait()
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// planHost is one connection and at most two round trips: probe (state,
+// stat and hash of every path, guards), then fetch of the contents that
+// differ, for diffs.
+func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (HostPlan, map[string][]byte) {
+	start := time.Now()
+	hp := HostPlan{HostID: h.ID, Name: displayName(h), Addr: h.Addr, Rendered: map[uint64]string{}}
+	defer func() { hp.Duration = time.Since(start) }()
+	all := append(append([]journal.Entry{}, in.entries...), in.staged...)
+	// Every path and guard any pending entry might touch. The position is
+	// not known before the probe, so ask about all of them: a path costs a
+	// stat, and the probe is one round trip either way.
+	var paths, unless []string
+	seenPath := map[string]bool{}
+	for _, en := range all {
+		p := en.Path
+		if en.Kind == journal.KindExec {
+			p = en.Guard.Creates
+			if en.Guard.Unless != "" {
+				unless = append(unless, en.Guard.Unless)
+			}
+		}
+		if p != "" && !seenPath[p] {
+			seenPath[p] = true
+			paths = append(paths, p)
+		}
+	}
+	hctx, cancel := context.WithTimeout(ctx, e.opts.HostTimeout)
+	defer cancel()
+	res, err := e.opts.Remote.Probe(hctx, target(h), remote.ProbeRequest{StateDir: e.opts.StateDir, Paths: paths, Unless: unless})
+	if err != nil {
+		hp.Err = hostErr(err)
+		return hp, nil
+	}
+	if res.StateErr != "" {
+		hp.Err = fmt.Sprintf("state file %s/%s is corrupt: %s; inspect it on the host (remove it only if the host should replay the whole journal)", e.opts.StateDir, remote.StateFileName, res.StateErr)
+		return hp, nil
+	}
+	st := res.State
+	hp.Position = st.Position
+	hp.Fingerprint = Fingerprint{Branch: st.Branch, Position: st.Position, Hash: st.Hash}
+	branch := in.branch.Name
+	switch {
+	case st.Branch != "" && st.Branch != branch:
+		hp.Err = fmt.Sprintf("host's state file says branch %s, but it is assigned to %s; move it with: migrate %s %s", st.Branch, branch, hp.Name, branch)
+		return hp, nil
+	case st.Position > uint64(len(all)):
+		hp.Err = fmt.Sprintf("host is at position %d but branch %s has only %d entries: it followed another journal or store", st.Position, branch, len(all))
+		return hp, nil
+	case st.Position > 0 && all[st.Position-1].Hash != st.Hash:
+		hp.Err = fmt.Sprintf("host's last applied entry (seq %d) has a different hash than the journal's: it followed another journal", st.Position)
+		return hp, nil
+	}
+	pending := all[st.Position:]
+	for _, p := range paths {
+		info := res.Paths[p]
+		ps := PathState{Path: p, Exists: info.Exists}
+		if info.Exists {
+			ps.Hash, ps.Mode, ps.Owner = info.Hash, fmt.Sprintf("%o", info.Mode), info.Owner+":"+info.Group
+		}
+		hp.Fingerprint.Paths = append(hp.Fingerprint.Paths, ps)
+	}
+	// Render templates; decide which old contents are worth fetching.
+	vars := templateVars(in.vars[h.ID], h, res, branch)
+	content := map[uint64][]byte{}
+	renderErr := map[uint64]string{}
+	newBlobs := map[string][]byte{}
+	for _, en := range pending {
+		switch en.Kind {
+		case journal.KindFile:
+			content[en.Seq] = in.blobs[en.Blob]
+		case journal.KindTemplate:
+			out, err := render(en, in.blobs[en.Blob], vars)
+			if err != nil {
+				renderErr[en.Seq] = err.Error()
+				continue
+			}
+			content[en.Seq] = out
+			sum := sha(out)
+			hp.Rendered[en.Seq] = sum
+			newBlobs[sum] = out
+		}
+	}
+	var fetch []string
+	firstTouch := map[string]bool{}
+	for _, en := range pending {
+		c, ok := content[en.Seq]
+		if !ok || firstTouch[en.Path] {
+			continue
+		}
+		firstTouch[en.Path] = true
+		info := res.Paths[en.Path]
+		if info.Exists && info.Type == "file" && info.Hash != sha(c) && info.Size <= MaxDiff {
+			fetch = append(fetch, en.Path)
+		}
+	}
+	old := map[string][]byte{}
+	if len(fetch) > 0 {
+		if old, err = e.opts.Remote.Fetch(hctx, target(h), fetch); err != nil {
+			hp.Err = hostErr(err)
+			return hp, nil
+		}
+	}
+	hp.Changes = simulate(pending, res, content, renderErr, old, len(in.entries))
+	return hp, newBlobs
+}
+
+// hostErr turns a transport error into one line for the plan.
+func hostErr(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out: " + err.Error()
+	}
+	return err.Error()
+}

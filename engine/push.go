@@ -1,0 +1,450 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/engine/remote"
+	"github.com/discoterm/discoterm/store"
+)
+
+var jobSeq atomic.Int64
+
+func (e *Engine) startJob(name, text string) string {
+	id := fmt.Sprintf("j%d", jobSeq.Add(1))
+	e.emit(Event{Type: EventJob, JobID: id, Status: name, Message: text})
+	return id
+}
+
+func (e *Engine) finishJob(id, text string) {
+	e.emit(Event{Type: EventJob, JobID: id, Done: true, Message: text})
+}
+
+// GetPlan loads a saved plan.
+func (e *Engine) GetPlan(id string) (*Plan, error) {
+	var p *Plan
+	err := e.opts.Store.View(func(tx store.Tx) error {
+		var err error
+		p, err = getPlan(tx, id)
+		return err
+	})
+	return p, err
+}
+
+func getPlan(tx store.Tx, id string) (*Plan, error) {
+	rec, err := tx.Plan(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: no plan %q; make one with: plan", ErrNotFound, id)
+	} else if err != nil {
+		return nil, err
+	}
+	var p Plan
+	if err := json.Unmarshal(rec.Data, &p); err != nil {
+		return nil, fmt.Errorf("plan %s: %w: %v", id, store.ErrCorruptRecord, err)
+	}
+	p.Approved, p.Pushed = rec.Approved, rec.Pushed
+	return &p, nil
+}
+
+// sameChange reports whether a staged entry is the one a plan reviewed.
+func sameChange(a, b journal.Entry) bool {
+	return a.Kind == b.Kind && a.Path == b.Path && a.Blob == b.Blob && a.Mode == b.Mode && a.Owner == b.Owner &&
+		a.Group == b.Group && a.Command == b.Command && a.Guard == b.Guard
+}
+
+// Approve commits the plan's staged entries to the journal (ISconf's ci)
+// and releases the lock unless keepLock; a plan with no staged entries is
+// just marked approved. The staged list and journal head must be exactly
+// what the plan reviewed.
+func (e *Engine) Approve(planID string, keepLock bool) (*Plan, error) {
+	now, me := e.now(), e.opts.Operator
+	var p *Plan
+	var sealed []journal.Entry
+	err := e.opts.Store.Update(func(tx store.Tx) error {
+		var err error
+		if p, err = getPlan(tx, planID); err != nil {
+			return err
+		}
+		if p.Approved {
+			return fmt.Errorf("%w: plan %s is already approved; push it with: push %s", ErrUsage, p.ID, p.ID)
+		}
+		b, err := tx.Branch(p.Branch)
+		if err != nil {
+			return err
+		}
+		if len(p.Staged) > 0 {
+			l, err := e.requireLock(tx, p.Branch)
+			if err != nil {
+				return err
+			}
+			if b.Head != p.Head || b.HeadHash != p.HeadHash {
+				return fmt.Errorf("%w: the journal of %s moved from seq %d to %d since plan %s; re-plan", ErrStale, p.Branch, p.Head, b.Head, p.ID)
+			}
+			staged, err := tx.Staged(p.Branch)
+			if err != nil {
+				return err
+			}
+			if len(staged) != len(p.Staged) {
+				return fmt.Errorf("%w: %d entries are staged now, plan %s reviewed %d; re-plan", ErrStale, len(staged), p.ID, len(p.Staged))
+			}
+			entries, err := tx.Journal(p.Branch)
+			if err != nil {
+				return err
+			}
+			var prev *journal.Entry
+			if len(entries) > 0 {
+				prev = &entries[len(entries)-1]
+			}
+			for i, s := range staged {
+				if !sameChange(s, p.Staged[i]) {
+					return fmt.Errorf("%w: staged entry #%d changed since plan %s; re-plan", ErrStale, i+1, p.ID)
+				}
+				s.Time = now
+				s.Changeset = b.Head + 1
+				s.Message = l.Message
+				en := journal.Seal(prev, s)
+				sealed = append(sealed, en)
+				prev = &sealed[len(sealed)-1]
+			}
+			if err := tx.Append(p.Branch, sealed); err != nil {
+				return err
+			}
+			if err := tx.PutStaged(p.Branch, nil); err != nil {
+				return err
+			}
+			if !keepLock {
+				if err := tx.DeleteLock(p.Branch); err != nil {
+					return err
+				}
+			}
+		}
+		rec, err := tx.Plan(p.ID)
+		if err != nil {
+			return err
+		}
+		rec.Approved, rec.Approver = true, me
+		p.Approved = true
+		if err := tx.PutPlan(rec); err != nil {
+			return err
+		}
+		msg := fmt.Sprintf("approved plan %s (%d hosts)", p.ID, len(p.Hosts))
+		if len(sealed) > 0 {
+			msg += fmt.Sprintf("; committed seq %d–%d", sealed[0].Seq, sealed[len(sealed)-1].Seq)
+		}
+		return tx.AddAudit(store.AuditRecord{Branch: p.Branch, Time: now, Actor: me, Action: "approve", Message: msg})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) > 0 {
+		e.emit(Event{Type: EventJournal, Branch: p.Branch, Seq: sealed[len(sealed)-1].Seq,
+			Message: fmt.Sprintf("committed %d entries to %s (seq %d–%d)", len(sealed), p.Branch, sealed[0].Seq, sealed[len(sealed)-1].Seq)})
+		e.emit(Event{Type: EventStaged, Branch: p.Branch, Message: "staged entries committed"})
+		if !keepLock {
+			e.emit(Event{Type: EventLock, Branch: p.Branch, Status: "unlocked", Message: me})
+		}
+	}
+	e.emit(Event{Type: EventLog, PlanID: p.ID, Branch: p.Branch, Message: fmt.Sprintf("plan %s approved by %s", p.ID, me)})
+	return p, nil
+}
+
+// bundleFor builds what one host needs: the journal entries it reviewed,
+// with the content it reviewed (templates as rendered for it in the plan).
+func (e *Engine) bundleFor(tx store.Tx, p *Plan, hp HostPlan, entries []journal.Entry, opts PushOptions) (*remote.Bundle, error) {
+	b := &remote.Bundle{StateDir: e.opts.StateDir, Branch: p.Branch, ExpectBranch: hp.Fingerprint.Branch,
+		ExpectPosition: hp.Fingerprint.Position, ExpectHash: hp.Fingerprint.Hash, AllowReboot: opts.AllowReboot, RebootCommand: e.opts.RebootCommand}
+	for _, ps := range hp.Fingerprint.Paths {
+		info := remote.PathInfo{Path: ps.Path, Exists: ps.Exists, Hash: ps.Hash}
+		if ps.Exists {
+			var m uint32
+			fmt.Sscanf(ps.Mode, "%o", &m)
+			info.Mode = m
+			info.Owner, info.Group, _ = strings.Cut(ps.Owner, ":")
+			if ps.Hash != "" {
+				info.Type = "file"
+			}
+		}
+		b.ExpectPaths = append(b.ExpectPaths, info)
+	}
+	for _, c := range hp.Changes {
+		if c.Seq == 0 || c.Seq > uint64(len(entries)) {
+			return nil, fmt.Errorf("%w: plan %s covers seq %d, which the journal of %s does not have; re-plan", ErrStale, p.ID, c.Seq, p.Branch)
+		}
+		en := entries[c.Seq-1]
+		if en.Kind != c.Kind || en.Path != c.Path || en.Command != c.Command {
+			return nil, fmt.Errorf("%w: journal seq %d is not what plan %s reviewed; re-plan", ErrStale, c.Seq, p.ID)
+		}
+		if c.Effect == EffectError {
+			return nil, fmt.Errorf("seq %d failed in the plan (%s); fix it and re-plan", c.Seq, c.Err)
+		}
+		be := remote.BundleEntry{Seq: en.Seq, Hash: en.Hash, Kind: string(en.Kind), Path: en.Path, Mode: en.Mode,
+			Owner: en.Owner, Group: en.Group, Command: en.Command, Creates: en.Guard.Creates, Unless: en.Guard.Unless}
+		switch en.Kind {
+		case journal.KindFile, journal.KindTemplate:
+			sum := en.Blob
+			if en.Kind == journal.KindTemplate {
+				sum = hp.Rendered[en.Seq]
+			}
+			data, err := tx.Blob(sum)
+			if err != nil {
+				return nil, fmt.Errorf("content of seq %d: %w", en.Seq, err)
+			}
+			if en.Kind == journal.KindFile && c.NewHash != "" && c.NewHash != sha(data) {
+				return nil, fmt.Errorf("content of seq %d does not match what plan %s reviewed", en.Seq, p.ID)
+			}
+			be.Content = data
+		}
+		b.Entries = append(b.Entries, be)
+	}
+	return b, nil
+}
+
+// Push applies an approved plan: each host in order, hosts in parallel
+// (bounded), stopping a host at its first failure, refusing hosts whose
+// state moved since the plan (stale). Cancelling ctx lets each host finish
+// or abandon its current entry atomically.
+func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*PushResult, error) {
+	start := time.Now()
+	var p *Plan
+	var entries []journal.Entry
+	bundles := map[string]*remote.Bundle{}
+	targets := map[string]remote.Target{}
+	bundleErr := map[string]error{}
+	err := e.opts.Store.View(func(tx store.Tx) error {
+		var err error
+		if p, err = getPlan(tx, planID); err != nil {
+			return err
+		}
+		if !p.Approved {
+			return fmt.Errorf("%w: plan %s is not approved; review it and run: approve %s", ErrUsage, p.ID, p.ID)
+		}
+		if _, entries, err = loadJournal(tx, p.Branch); err != nil {
+			return err
+		}
+		for _, hp := range p.Hosts {
+			if h, err := tx.Host(hp.HostID); err == nil {
+				targets[hp.HostID] = target(h)
+			} else {
+				targets[hp.HostID] = remote.Target{Addr: hp.Addr, Name: hp.Name}
+			}
+			if hp.Err != "" {
+				continue
+			}
+			b, err := e.bundleFor(tx, p, hp, entries, opts)
+			if err != nil {
+				bundleErr[hp.HostID] = err
+				continue
+			}
+			bundles[hp.HostID] = b
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := &PushResult{PlanID: p.ID, Hosts: make([]HostPush, len(p.Hosts))}
+	job := e.startJob("push "+p.ID, fmt.Sprintf("pushing plan %s to %d hosts", p.ID, len(p.Hosts)))
+	for i, hp := range p.Hosts {
+		res.Hosts[i] = HostPush{HostID: hp.HostID, Name: hp.Name, Status: PushWaiting, From: hp.Position, To: hp.Position}
+		e.emit(Event{Type: EventPushHost, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: string(PushWaiting), Steps: len(hp.Changes)})
+	}
+	e.forEachHost(ctx, len(p.Hosts), func(i int) {
+		hp := p.Hosts[i]
+		hr := &res.Hosts[i]
+		hs := time.Now()
+		defer func() { hr.Duration = time.Since(hs) }()
+		switch {
+		case hp.Err != "":
+			hr.Status, hr.Err = PushFailed, "not planned: "+hp.Err
+		case bundleErr[hp.HostID] != nil:
+			hr.Status, hr.Err = PushFailed, bundleErr[hp.HostID].Error()
+			if errors.Is(bundleErr[hp.HostID], ErrStale) {
+				hr.Status = PushStale
+			}
+		case len(hp.Changes) == 0 && hp.Fingerprint.Branch == p.Branch:
+			hr.Status = PushNothing
+		default:
+			e.pushHost(ctx, p, hp, targets[hp.HostID], bundles[hp.HostID], hr)
+		}
+		ev := Event{Type: EventPushHost, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: string(hr.Status),
+			Step: len(hr.Entries), Steps: len(hp.Changes), Err: hr.Err, Seq: hr.To}
+		if hr.Status != PushDone && hr.Status != PushNothing {
+			ev.Level = LevelError
+		}
+		e.emit(ev)
+	})
+	// Hosts never started because ctx ended are cancelled, untouched.
+	for i := range res.Hosts {
+		if res.Hosts[i].Status == PushWaiting {
+			res.Hosts[i].Status, res.Hosts[i].Err = PushCancelled, "not started"
+		}
+	}
+	res.Duration = time.Since(start)
+	e.recordPush(p, res)
+	msg := fmt.Sprintf("push %s: %d hosts, %d failed, %d stale", p.ID, len(res.Hosts), res.Failed()-res.Stale(), res.Stale())
+	e.emit(Event{Type: EventPushDone, PlanID: p.ID, Branch: p.Branch, Message: msg, Steps: len(res.Hosts), Step: len(res.Hosts) - res.Failed()})
+	e.finishJob(job, msg)
+	switch {
+	case ctx.Err() != nil:
+		return res, fmt.Errorf("%w: push %s interrupted; hosts finished or abandoned their current entry", ErrCancelled, p.ID)
+	case res.Failed() > 0 && res.Failed() == res.Stale():
+		return res, fmt.Errorf("%w: %d hosts changed since plan %s: re-plan", ErrStale, res.Stale(), p.ID)
+	case res.Failed() > 0:
+		return res, fmt.Errorf("%w: %d of %d hosts did not finish", ErrHostsFail, res.Failed(), len(res.Hosts))
+	}
+	return res, nil
+}
+
+func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Target, b *remote.Bundle, hr *HostPush) {
+	hr.contacted = true
+	n := len(b.Entries)
+	hr.Status = PushApplying
+	e.emit(Event{Type: EventPushHost, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: string(PushApplying), Step: 1, Steps: n})
+	summaries := map[uint64]journal.Entry{}
+	for _, be := range b.Entries {
+		summaries[be.Seq] = journal.Entry{Kind: journal.Kind(be.Kind), Path: be.Path, Command: be.Command}
+	}
+	// The apply step gets its own deadline but is not cut by ctx directly:
+	// the transport signals the remote script on ctx's cancellation, and
+	// the script finishes its current entry.
+	actx, cancel := context.WithTimeout(ctx, e.opts.PushTimeout)
+	defer cancel()
+	report := func(r remote.EntryReport) {
+		en := summaries[r.Seq]
+		er := EntryResult{Seq: r.Seq, Kind: en.Kind, Summary: en.Summary(), Result: r.Result, ExitCode: r.ExitCode, Duration: r.Duration, Output: r.Output}
+		hr.Entries = append(hr.Entries, er)
+		lvl := LevelInfo
+		if r.Result == "failed" {
+			lvl = LevelError
+		}
+		e.emit(Event{Type: EventPushEntry, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Seq: r.Seq, Status: r.Result,
+			Step: len(hr.Entries), Steps: n, Level: lvl, Message: er.Summary, Err: strings.TrimSpace(lastLines(r.Output, 5))})
+		if len(hr.Entries) < n && r.Result == "ok" || r.Result == "skipped" {
+			e.emit(Event{Type: EventPushHost, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: string(PushApplying), Step: len(hr.Entries) + 1, Steps: n})
+		}
+	}
+	ar, err := e.opts.Remote.Apply(actx, t, b, report)
+	if ar != nil {
+		hr.To = ar.Position
+	}
+	switch {
+	case ar != nil && ar.Stale != "":
+		hr.Status, hr.Err = PushStale, "stale: "+ar.Stale+"; re-plan"
+	case err != nil && ctx.Err() != nil:
+		hr.Status, hr.Err = PushCancelled, "cancelled at position "+fmt.Sprint(hr.To)
+	case err != nil:
+		hr.Status, hr.Err = PushFailed, hostErr(err)
+		if _, ok := err.(*remote.UnreachableError); ok {
+			hr.Status = PushUnreach
+		}
+	default:
+		hr.Status = PushDone
+		for _, en := range hr.Entries {
+			switch en.Result {
+			case "failed":
+				hr.Status, hr.Err = PushFailed, fmt.Sprintf("seq %d (%s) failed with exit %d: %s", en.Seq, en.Summary, en.ExitCode, strings.TrimSpace(lastLines(en.Output, 3)))
+			case "reboot-pending":
+				hr.Status, hr.Err = PushRebootHold, fmt.Sprintf("seq %d is a reboot; push with --allow-reboot to continue", en.Seq)
+			case "cancelled":
+				hr.Status, hr.Err = PushCancelled, "cancelled at position "+fmt.Sprint(hr.To)
+			}
+		}
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// recordPush stores run results and mirrors each host's new position.
+func (e *Engine) recordPush(p *Plan, res *PushResult) {
+	now := e.now()
+	err := e.opts.Store.Update(func(tx store.Tx) error {
+		var rs []store.RunResult
+		for _, hr := range res.Hosts {
+			for _, en := range hr.Entries {
+				rs = append(rs, store.RunResult{PlanID: p.ID, HostID: hr.HostID, HostName: hr.Name, Branch: p.Branch, Seq: en.Seq, Kind: en.Kind,
+					Summary: en.Summary, Result: en.Result, ExitCode: en.ExitCode, Duration: en.Duration, Output: en.Output, Time: now})
+			}
+			if len(hr.Entries) == 0 && hr.Status != PushDone && hr.Status != PushNothing {
+				rs = append(rs, store.RunResult{PlanID: p.ID, HostID: hr.HostID, HostName: hr.Name, Branch: p.Branch, Result: string(hr.Status), Output: hr.Err, Time: now})
+			}
+			h, err := tx.Host(hr.HostID)
+			if err != nil {
+				continue
+			}
+			h.LastPush, h.LastResult, h.LastError = now, string(hr.Status), hr.Err
+			if hr.Status == PushDone || hr.Status == PushNothing {
+				h.LastOK = now
+			}
+			if hr.contacted && hr.Status != PushStale && hr.Status != PushUnreach {
+				h.Position, h.StateBranch = hr.To, p.Branch
+				if hr.To > 0 {
+					if entries, err := tx.Journal(p.Branch); err == nil && hr.To <= uint64(len(entries)) {
+						h.PositionHash = entries[hr.To-1].Hash
+					}
+				}
+			}
+			if err := tx.PutHost(h); err != nil {
+				return err
+			}
+		}
+		if err := tx.AddResults(rs); err != nil {
+			return err
+		}
+		rec, err := tx.Plan(p.ID)
+		if err == nil {
+			rec.Pushed = true
+			if err := tx.PutPlan(rec); err != nil {
+				return err
+			}
+		}
+		return tx.AddAudit(store.AuditRecord{Branch: p.Branch, Time: now, Actor: e.opts.Operator, Action: "push",
+			Message: fmt.Sprintf("plan %s: %d hosts, %d not finished", p.ID, len(res.Hosts), res.Failed())})
+	})
+	if err != nil {
+		e.logf(LevelError, "recording push %s: %v", p.ID, err)
+	}
+}
+
+// Up is plan + approve + push, for scripts and catch-up.
+func (e *Engine) Up(ctx context.Context, req PlanRequest, opts PushOptions) (*Plan, *PushResult, error) {
+	p, err := e.Plan(ctx, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p, err = e.Approve(p.ID, false); err != nil {
+		return p, nil, err
+	}
+	r, err := e.Push(ctx, p.ID, opts)
+	return p, r, err
+}
+
+// Report returns run results, oldest first, for one host or all ("").
+func (e *Engine) Report(host string) ([]store.RunResult, error) {
+	var out []store.RunResult
+	err := e.opts.Store.View(func(tx store.Tx) error {
+		id := ""
+		if host != "" {
+			h, err := findHost(tx, host)
+			if err != nil {
+				return err
+			}
+			id = h.ID
+		}
+		var err error
+		out, err = tx.Results(id)
+		return err
+	})
+	return out, err
+}
