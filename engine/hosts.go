@@ -85,7 +85,9 @@ func (e *Engine) Hosts(ctx context.Context) ([]HostView, error) {
 	for _, h := range hosts {
 		out = append(out, e.view(h, cls, heads))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name || out[i].Name == out[j].Name && out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Name < out[j].Name || out[i].Name == out[j].Name && out[i].ID < out[j].ID
+	})
 	return out, nil
 }
 
