@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -154,6 +155,10 @@ func Open(path string, opts Options) (Store, error) {
 
 func pidPath(path string) string { return path + ".pid" }
 
+// readPID returns the PID in file if that process still runs, else 0. A
+// writer that crashed leaves its PID file behind, and the file may now be
+// held by a read-only open, which writes none: naming the dead PID would
+// send the operator after the wrong process.
 func readPID(file string) int {
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -163,7 +168,16 @@ func readPID(file string) int {
 	if err != nil || pid <= 0 {
 		return 0
 	}
+	if p, err := os.FindProcess(pid); err != nil || !alive(p) {
+		return 0
+	}
 	return pid
+}
+
+// alive probes with signal 0; EPERM means it exists but is someone else's.
+func alive(p *os.Process) bool {
+	err := p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // writePID replaces the PID file atomically so that a concurrent reader never
