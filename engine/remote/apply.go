@@ -3,7 +3,9 @@ package remote
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"strconv"
@@ -16,10 +18,14 @@ import (
 //     (coreutils sync FILE), then renamed over the target;
 //   - the state file advances only after its entry succeeded, and is itself
 //     replaced by rename;
-//   - SIGTERM/INT/HUP only set a flag: the current entry finishes, then the
-//     script stops cleanly ("cancelled");
-//   - SIGPIPE is ignored, so a dropped connection cannot kill the script
-//     between an entry and its state update.
+//   - signals are ignored, by the script and (inherited) by everything it
+//     runs: sshd delivers a session signal to the whole process group, and
+//     a killed mv or sync between an entry and its state update would make
+//     the position lie. Cancellation is a file instead ($CANCEL), created
+//     by a second session and checked between entries: the current entry
+//     finishes, then the script stops cleanly ("cancelled");
+//   - a dropped connection therefore cannot stop the script half way: it
+//     runs to the end with its output going nowhere (SIGPIPE ignored).
 //
 // Output protocol, one line each:
 //
@@ -27,8 +33,7 @@ import (
 //	STALE <reason>                    host no longer matches the plan; nothing changed
 //	R <seq> <result> <rc> <cs> <b64>  entry result (cs: centiseconds; b64: output or -)
 //	END <position> <hash>
-const applyPrelude = `trap 'cancel=1' TERM INT HUP
-trap '' PIPE
+const applyPrelude = `trap '' TERM INT HUP PIPE
 cancel=0
 now_cs() { read -r up _ < /proc/uptime; c=${up#*.}; echo "${up%.*}${c}"; }
 t0=$(date +%s); u0=$(now_cs)
@@ -39,7 +44,8 @@ if ! mkdir "$lock" 2>/dev/null; then
   if [ -n "$op" ] && kill -0 "$op" 2>/dev/null; then echo "BUSY $op"; exit 0; fi
 fi
 echo $$ > "$lock/pid"
-trap 'rm -rf "$lock"' EXIT
+rm -f "$SD"/.cancel.*
+trap 'rm -rf "$lock" "$CANCEL"' EXIT
 BR0=; POS0=0; H0=; HIST=
 if [ -f "$ST" ]; then
   while IFS= read -r l || [ -n "$l" ]; do case $l in
@@ -87,10 +93,11 @@ fail() { echo "END $POS $H"; exit 0; }
 // applyScript renders the bundle as one script. The whole program is one
 // function definition followed by its call, so a transfer cut short is a
 // syntax error that runs nothing, never half a script.
-func applyScript(b *Bundle) string {
+func applyScript(b *Bundle, token string) string {
 	var s script
 	s.raw("main() {\n")
 	s.line("SD=" + quote(strings.TrimRight(b.StateDir, "/")))
+	s.line(`CANCEL="$SD/.cancel.` + token + `"`)
 	s.line(`ST="$SD/` + StateFileName + `"`)
 	s.line("BR=" + quote(b.Branch))
 	s.raw(applyPrelude)
@@ -120,7 +127,7 @@ func applyScript(b *Bundle) string {
 	}
 	for _, e := range b.Entries {
 		seq := itoa(e.Seq)
-		s.line(`[ "$cancel" = 1 ] && { echo "R ` + seq + ` cancelled 0 0 -"; fail; }`)
+		s.line(`[ -e "$CANCEL" ] && { echo "R ` + seq + ` cancelled 0 0 -"; fail; }`)
 		s.line("s=$(now_cs)")
 		switch e.Kind {
 		case "file", "template":
@@ -183,7 +190,8 @@ func applyScript(b *Bundle) string {
 // Apply uploads the bundle as one script and applies it in one remote step,
 // calling report for each entry as its result line arrives.
 func (st *Steps) Apply(ctx context.Context, t Target, b *Bundle, report func(EntryReport)) (*ApplyResult, error) {
-	text := applyScript(b)
+	token := randomToken()
+	text := applyScript(b, token)
 	pr, pw := io.Pipe()
 	res := &ApplyResult{BytesSent: int64(len(text)), Position: b.ExpectPosition, Hash: b.ExpectHash}
 	parsed := make(chan error, 1)
@@ -227,20 +235,61 @@ func (st *Steps) Apply(ctx context.Context, t Target, b *Bundle, report func(Ent
 		_, _ = io.Copy(io.Discard, pr)
 		parsed <- perr
 	}()
+	// The step is not cut when ctx ends: a second session asks the script
+	// to stop after its current entry, and we wait for it to say where it
+	// stopped. Only if it does not within CancelWait is the session closed.
+	runCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	finished := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+			defer cancel()
+			touch := "mkdir -p " + quote(b.StateDir) + " && : > " + quote(strings.TrimRight(b.StateDir, "/")+"/.cancel."+token)
+			_, _ = st.R.Run(cctx, t, remoteShell, strings.NewReader(touch+"\n"), io.Discard, io.Discard)
+			select {
+			case <-time.After(st.cancelWait()):
+				abandon()
+			case <-finished:
+			}
+		case <-finished:
+		}
+	}()
 	var errb strings.Builder
-	code, err := st.R.Run(ctx, t, remoteShell, strings.NewReader(text), pw, &errb)
+	code, err := st.R.Run(runCtx, t, remoteShell, strings.NewReader(text), pw, &errb)
+	close(finished)
 	pw.Close()
 	perr := <-parsed
 	if perr != nil {
 		return res, perr
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("%w (the host did not confirm where it stopped)", ctx.Err())
+		}
 		return res, err
 	}
 	if code != 0 || !sawEnd {
 		return res, fmt.Errorf("apply on %s ended without a result (exit %d): %s", t.display(), code, trunc(strings.TrimSpace(errb.String()), 300))
 	}
+	if ctx.Err() != nil {
+		return res, ctx.Err()
+	}
 	return res, nil
+}
+
+func (st *Steps) cancelWait() time.Duration {
+	if st.CancelWait > 0 {
+		return st.CancelWait
+	}
+	return 5 * time.Minute
+}
+
+func randomToken() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func parseResultLine(l string) (EntryReport, error) {

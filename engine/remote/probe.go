@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Steps are the batched remote operations the engine needs, written as POSIX
@@ -18,6 +19,9 @@ type Steps struct {
 	// HostKey, when set, reports the fingerprint of the key a target
 	// presented (the SSH client knows it; a local runner does not).
 	HostKey func(Target) (string, bool)
+	// CancelWait is how long a cancelled push waits for a host to finish
+	// its current entry before giving up on it; default 5 minutes.
+	CancelWait time.Duration
 }
 
 // probeScript reads facts, the state file, and stat + sha256 of every path,

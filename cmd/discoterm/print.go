@@ -1,0 +1,231 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/discoterm/discoterm/engine"
+	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/store"
+)
+
+// printer renders batch results: human text or JSON lines, chosen once.
+type printer interface {
+	ok(kind, msg string)
+	fail(err error, code int)
+	hosts([]engine.HostView)
+	branch(store.Branch, *store.Lock)
+	staged(branch string, n int, e journal.Entry)
+	stagedList(branch string, es []journal.Entry, l *store.Lock)
+	plan(*engine.Plan)
+	push(*engine.PushResult)
+	log(*engine.JournalView)
+	report([]store.RunResult)
+	audit([]store.AuditRecord)
+}
+
+// ---- JSON lines: one object per line, "type" first and fixed ----
+
+type jsonPrinter struct{ w io.Writer }
+
+func (p *jsonPrinter) emit(typ string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte("{}")
+	}
+	// Splice "type" in as the first field of the object.
+	if len(b) > 2 {
+		fmt.Fprintf(p.w, "{\"type\":%q,%s\n", typ, b[1:])
+	} else {
+		fmt.Fprintf(p.w, "{\"type\":%q}\n", typ)
+	}
+}
+
+func (p *jsonPrinter) ok(kind, msg string) {
+	p.emit("ok", map[string]string{"verb": kind, "message": msg})
+}
+func (p *jsonPrinter) fail(err error, code int) {
+	p.emit("error", map[string]any{"error": err.Error(), "exit": code})
+}
+func (p *jsonPrinter) hosts(hs []engine.HostView) {
+	for _, h := range hs {
+		p.emit("host", h)
+	}
+}
+func (p *jsonPrinter) branch(b store.Branch, l *store.Lock) {
+	p.emit("branch", map[string]any{"branch": b, "lock": l})
+}
+func (p *jsonPrinter) staged(branch string, n int, e journal.Entry) {
+	p.emit("staged", map[string]any{"branch": branch, "n": n, "entry": e})
+}
+func (p *jsonPrinter) stagedList(branch string, es []journal.Entry, l *store.Lock) {
+	for i, e := range es {
+		p.staged(branch, i+1, e)
+	}
+	if l != nil {
+		p.emit("lock", l)
+	}
+}
+func (p *jsonPrinter) plan(pl *engine.Plan) {
+	for _, h := range pl.Hosts {
+		p.emit("plan.host", map[string]any{"plan": pl.ID, "host": h.Name, "host_id": h.HostID, "position": h.Position,
+			"pending": h.Pending(), "changes": h.Changes, "error": h.Err})
+	}
+	p.emit("plan", map[string]any{"plan": pl.ID, "branch": pl.Branch, "head": pl.Head, "staged": len(pl.Staged),
+		"hosts": len(pl.Hosts), "entries": pl.Entries(), "approved": pl.Approved})
+}
+func (p *jsonPrinter) push(r *engine.PushResult) {
+	for _, h := range r.Hosts {
+		p.emit("push.host", h)
+	}
+	p.emit("push", map[string]any{"plan": r.PlanID, "hosts": len(r.Hosts), "failed": r.Failed(), "stale": r.Stale(), "duration_ms": r.Duration.Milliseconds()})
+}
+func (p *jsonPrinter) log(v *engine.JournalView) {
+	for _, e := range v.Entries {
+		p.emit("entry", e)
+	}
+	for i, e := range v.Staged {
+		p.staged(v.Branch.Name, i+1, e)
+	}
+	p.emit("journal", map[string]any{"branch": v.Branch, "lock": v.Lock, "positions": v.Positions})
+}
+func (p *jsonPrinter) report(rs []store.RunResult) {
+	for _, r := range rs {
+		p.emit("result", r)
+	}
+}
+func (p *jsonPrinter) audit(as []store.AuditRecord) {
+	for _, a := range as {
+		p.emit("audit", a)
+	}
+}
+
+// ---- human text ----
+
+type textPrinter struct{ w io.Writer }
+
+func (p *textPrinter) ok(kind, msg string) { fmt.Fprintln(p.w, msg) }
+func (p *textPrinter) fail(err error, code int) {
+	fmt.Fprintf(stderr, "discoterm: %v\n", err)
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := time.Since(t).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return t.Local().Format("2006-01-02")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (p *textPrinter) hosts(hs []engine.HostView) {
+	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tADDRESS\tBRANCH\tPOSITION\tLAST RESULT\tLAST SEEN\tID")
+	for _, h := range hs {
+		pos := fmt.Sprintf("%d/%d", h.Position, h.Head)
+		if h.Behind > 0 {
+			pos += fmt.Sprintf(" (behind %d)", h.Behind)
+		}
+		seen := h.LastSeen
+		if h.StateSeen.After(seen) {
+			seen = h.StateSeen
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(h.Name), h.Addr, dash(h.Branch), pos, dash(h.LastResult), ago(seen), h.ID)
+	}
+	tw.Flush()
+}
+
+func (p *textPrinter) branch(b store.Branch, l *store.Lock) {
+	lock := "unlocked"
+	if l != nil {
+		lock = fmt.Sprintf("locked by %s: %s", l.Holder, l.Message)
+	}
+	parent := ""
+	if b.Parent != "" {
+		parent = fmt.Sprintf(" (forked from %s at %d)", b.Parent, b.ForkSeq)
+	}
+	fmt.Fprintf(p.w, "%s\thead %d%s\t%s\n", b.Name, b.Head, parent, lock)
+}
+
+func entryLine(e journal.Entry) string {
+	s := fmt.Sprintf("%-8s %s", e.Kind, e.Summary())
+	if e.Kind == journal.KindFile || e.Kind == journal.KindTemplate {
+		s += fmt.Sprintf("  (%04o %s:%s, %d bytes)", e.Mode, e.Owner, e.Group, e.Size)
+	}
+	return s
+}
+
+func (p *textPrinter) staged(branch string, n int, e journal.Entry) {
+	fmt.Fprintf(p.w, "staged #%d on %s: %s\n", n, branch, entryLine(e))
+}
+
+func (p *textPrinter) stagedList(branch string, es []journal.Entry, l *store.Lock) {
+	if l != nil {
+		fmt.Fprintf(p.w, "%s locked by %s: %s\n", branch, l.Holder, l.Message)
+	} else {
+		fmt.Fprintf(p.w, "%s is not locked\n", branch)
+	}
+	if len(es) == 0 {
+		fmt.Fprintln(p.w, "nothing staged")
+	}
+	for i, e := range es {
+		fmt.Fprintf(p.w, "  #%d %s\n", i+1, entryLine(e))
+	}
+}
+
+func (p *textPrinter) log(v *engine.JournalView) {
+	fmt.Fprintf(p.w, "branch %s, head %d\n", v.Branch.Name, v.Branch.Head)
+	at := map[uint64][]string{}
+	for h, pos := range v.Positions {
+		at[pos] = append(at[pos], h)
+	}
+	if hs := at[0]; len(hs) > 0 {
+		fmt.Fprintf(p.w, "     ◀ %s (nothing applied)\n", strings.Join(sorted(hs), ", "))
+	}
+	for _, e := range v.Entries {
+		fmt.Fprintf(p.w, "%4d %s  %s  %s: %s\n", e.Seq, entryLine(e), e.Time.Local().Format("2006-01-02 15:04"), e.Author, e.Message)
+		if hs := at[e.Seq]; len(hs) > 0 {
+			fmt.Fprintf(p.w, "     ◀ %s\n", strings.Join(sorted(hs), ", "))
+		}
+	}
+	if v.Lock != nil {
+		fmt.Fprintf(p.w, "locked by %s: %s\n", v.Lock.Holder, v.Lock.Message)
+	}
+	for i, e := range v.Staged {
+		fmt.Fprintf(p.w, "   staged #%d %s\n", i+1, entryLine(e))
+	}
+}
+
+func (p *textPrinter) report(rs []store.RunResult) {
+	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tHOST\tPLAN\tSEQ\tKIND\tSUMMARY\tRESULT\tEXIT\tDURATION")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\n", r.Time.Local().Format("2006-01-02 15:04:05"), r.HostName, r.PlanID, r.Seq,
+			dash(string(r.Kind)), dash(firstLine(r.Summary)), r.Result, r.ExitCode, r.Duration)
+	}
+	tw.Flush()
+}
+
+func (p *textPrinter) audit(as []store.AuditRecord) {
+	for _, a := range as {
+		fmt.Fprintf(p.w, "%s  %-8s %-13s %s  %s\n", a.Time.Local().Format("2006-01-02 15:04:05"), a.Branch, a.Action, a.Actor, a.Message)
+	}
+}

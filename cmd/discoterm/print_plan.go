@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/discoterm/discoterm/engine"
+)
+
+var stderr = os.Stderr
+
+func sorted(s []string) []string {
+	sort.Strings(s)
+	return s
+}
+
+// hostList names hosts, eliding past a handful.
+func hostList(hs []string) string {
+	if len(hs) <= 6 {
+		return strings.Join(hs, ", ")
+	}
+	return strings.Join(hs[:5], ", ") + fmt.Sprintf(" and %d more", len(hs)-5)
+}
+
+// plan prints the review: per entry, each distinct effect once with the
+// hosts that share it, then hosts that could not be planned.
+func (p *textPrinter) plan(pl *engine.Plan) {
+	groups, failed := engine.GroupPlan(pl)
+	fmt.Fprintf(p.w, "plan %s — branch %s, head %d", pl.ID, pl.Branch, pl.Head)
+	if len(pl.Staged) > 0 {
+		fmt.Fprintf(p.w, " + %d staged", len(pl.Staged))
+	}
+	fmt.Fprintf(p.w, ", %d hosts\n", len(pl.Hosts))
+	if len(groups) == 0 && len(failed) == 0 {
+		fmt.Fprintln(p.w, "\nevery host is up to date")
+	}
+	for _, g := range groups {
+		tag := ""
+		if g.Staged {
+			tag = " (staged)"
+		}
+		fmt.Fprintf(p.w, "\n#%d %s %s%s — %d hosts\n", g.Seq, g.Kind, g.Summary, tag, g.HostCount())
+		for _, v := range g.Variants {
+			c := v.Change
+			fmt.Fprintf(p.w, "  ×%d %s: %s\n", len(v.Hosts), c.Effect, hostList(v.Hosts))
+			if c.Guard != "" {
+				fmt.Fprintf(p.w, "     guard: %s\n", c.Guard)
+			}
+			if c.Err != "" {
+				fmt.Fprintf(p.w, "     error: %s\n", c.Err)
+			}
+			if c.OldMode != "" && c.OldMode != c.NewMode {
+				fmt.Fprintf(p.w, "     mode %s → %s\n", c.OldMode, c.NewMode)
+			}
+			if c.OldOwner != "" && c.OldOwner != c.NewOwner {
+				fmt.Fprintf(p.w, "     owner %s → %s\n", c.OldOwner, c.NewOwner)
+			}
+			if c.Binary {
+				old := c.OldHash
+				if old == "" {
+					old = "(absent)"
+				}
+				fmt.Fprintf(p.w, "     binary, sha256 %s → %s\n", short(old), short(c.NewHash))
+			}
+			if c.Effect == engine.EffectRun {
+				fmt.Fprintf(p.w, "     would run: %s\n", c.Command)
+			}
+			if c.Diff != "" {
+				for _, l := range strings.Split(strings.TrimRight(c.Diff, "\n"), "\n") {
+					fmt.Fprintf(p.w, "     %s\n", l)
+				}
+			}
+		}
+	}
+	for _, h := range failed {
+		fmt.Fprintf(p.w, "\n! %s: %s\n", h.Name, h.Err)
+	}
+	fmt.Fprintf(p.w, "\nreview, then: discoterm --batch approve %s && discoterm --batch push %s\n", pl.ID, pl.ID)
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+func (p *textPrinter) push(r *engine.PushResult) {
+	for _, h := range r.Hosts {
+		fmt.Fprintf(p.w, "%-20s %-14s position %d → %d  (%s)\n", h.Name, h.Status, h.From, h.To, h.Duration.Round(1e6))
+		for _, e := range h.Entries {
+			fmt.Fprintf(p.w, "    #%-4d %-8s %-40s %s (exit %d, %s)\n", e.Seq, e.Kind, firstLine(e.Summary), e.Result, e.ExitCode, e.Duration)
+			if e.Result == "failed" && e.Output != "" {
+				for _, l := range strings.Split(strings.TrimRight(e.Output, "\n"), "\n") {
+					fmt.Fprintf(p.w, "          | %s\n", l)
+				}
+			}
+		}
+		if h.Err != "" {
+			fmt.Fprintf(p.w, "    ! %s\n", h.Err)
+		}
+	}
+	fmt.Fprintf(p.w, "push %s: %d hosts, %d not finished (%d stale), %s\n", r.PlanID, len(r.Hosts), r.Failed(), r.Stale(), r.Duration.Round(1e6))
+}

@@ -1,0 +1,27 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/discoterm/discoterm/ui"
+)
+
+// runTUI starts the interactive console on the same engine.
+func runTUI(ctx context.Context, inv *invocation) int {
+	a, err := inv.open()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "discoterm:", err)
+		return exitError
+	}
+	defer a.Close()
+	stopScan := startScanner(ctx, inv, a)
+	defer stopScan()
+	err = ui.Run(ctx, a.eng, ui.Options{Theme: inv.theme, Branch: inv.branch, Store: a.store.Path()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "discoterm:", err)
+		return exitCode(err)
+	}
+	return exitOK
+}
