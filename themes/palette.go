@@ -160,7 +160,7 @@ func DarkPalette() Palette {
 	return Palette{
 		Bg: "#1e1e2e", Fg: "#cdd6f4", Muted: "#7f849c", Accent: "#89b4fa",
 		Ok: "#a6e3a1", Warn: "#f9e2af", Error: "#f38ba8", Info: "#89dceb",
-		DiffAdd: "#a6e3a1", DiffDel: "#f38ba8", DiffAddWord: "#2e6b3a", DiffDelWord: "#7a2e3e",
+		DiffAdd: "#a6e3a1", DiffDel: "#f38ba8", DiffAddWord: "#2f6f2f", DiffDelWord: "#8c1c24",
 		DiffHunk:  "#cba6f7",
 		Selection: "#45475a", SelectionFg: "#ffffff",
 		Border: "#585b70", BarBg: "#313244", BarFg: "#cdd6f4",
@@ -170,9 +170,9 @@ func DarkPalette() Palette {
 // LightPalette suits terminals with a light background.
 func LightPalette() Palette {
 	return Palette{
-		Bg: "#eff1f5", Fg: "#2c2f3a", Muted: "#6c6f85", Accent: "#1e66f5",
+		Bg: "#eff1f5", Fg: "#303030", Muted: "#6c6f85", Accent: "#1e66f5",
 		Ok: "#2f7d1f", Warn: "#a86200", Error: "#c4122f", Info: "#04759a",
-		DiffAdd: "#2f7d1f", DiffDel: "#c4122f", DiffAddWord: "#b6e8b0", DiffDelWord: "#f6bcc4",
+		DiffAdd: "#2f7d1f", DiffDel: "#c4122f", DiffAddWord: "#afe8af", DiffDelWord: "#ffb8b8",
 		DiffHunk:  "#8839ef",
 		Selection: "#ccd0da", SelectionFg: "#000000",
 		Border: "#9ca0b0", BarBg: "#dce0e8", BarFg: "#2c2f3a",

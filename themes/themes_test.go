@@ -149,3 +149,38 @@ func TestForProfileKeepsFileOverrides(t *testing.T) {
 		t.Fatal("truecolor should keep the theme")
 	}
 }
+
+// Downsampling must not turn a red into a grey: the colours that carry
+// meaning keep their dominant channel on 256- and 16-colour terminals.
+func TestHuesSurviveDownsampling(t *testing.T) {
+	type want int
+	const (
+		red want = iota
+		green
+	)
+	for _, dark := range []bool{true, false} {
+		for _, name := range Names {
+			for _, prof := range []colorprofile.Profile{colorprofile.ANSI, colorprofile.ANSI256} {
+				th, _ := Load(name, dark)
+				p := th.ForProfile(prof).Palette
+				for _, c := range []struct {
+					key, val string
+					hue      want
+				}{
+					{"ok", p.Ok, green}, {"error", p.Error, red},
+					{"diff-add", p.DiffAdd, green}, {"diff-del", p.DiffDel, red},
+					{"diff-add-word", p.DiffAddWord, green}, {"diff-del-word", p.DiffDelWord, red},
+				} {
+					r, g, b, _ := prof.Convert(lipgloss.Color(c.val)).RGBA()
+					ok := g > r && g > b
+					if c.hue == red {
+						ok = r > g && r > b
+					}
+					if !ok {
+						t.Errorf("%s dark=%v %v: %s %s became rgb(%d,%d,%d)", name, dark, prof, c.key, c.val, r>>8, g>>8, b>>8)
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/discoterm/discoterm/engine"
+	"github.com/discoterm/discoterm/engine/journal"
+)
+
+// planFacts are the numbers both confirmations state.
+type planFacts struct {
+	hosts, change, upToDate, broken int
+	entries                         []engine.Change // one per seq, in order
+	reboots                         int
+}
+
+func factsOf(p *engine.Plan) planFacts {
+	var f planFacts
+	seen := map[uint64]bool{}
+	f.hosts = len(p.Hosts)
+	for _, h := range p.Hosts {
+		switch {
+		case h.Err != "":
+			f.broken++
+		case h.Pending() == 0:
+			f.upToDate++
+		default:
+			f.change++
+		}
+		for _, c := range h.Changes {
+			if !seen[c.Seq] {
+				seen[c.Seq] = true
+				f.entries = append(f.entries, c)
+				if c.Kind == journal.KindReboot {
+					f.reboots++
+				}
+			}
+		}
+	}
+	slices.SortFunc(f.entries, func(a, b engine.Change) int { return int(a.Seq) - int(b.Seq) })
+	return f
+}
+
+// entryLines lists the entries a plan covers, at most n of them.
+func entryLines(entries []engine.Change, n int) []string {
+	var out []string
+	for i, c := range entries {
+		if i == n {
+			out = append(out, fmt.Sprintf("  … and %d more", len(entries)-n))
+			break
+		}
+		staged := ""
+		if c.Staged {
+			staged = " (staged)"
+		}
+		out = append(out, fmt.Sprintf("  #%d %s %s%s", c.Seq, c.Kind, c.Summary(), staged))
+	}
+	return out
+}
+
+func (f planFacts) hostLine() string {
+	s := fmt.Sprintf("%s planned: %d would change", plural(f.hosts, "host"), f.change)
+	if f.upToDate > 0 {
+		s += fmt.Sprintf(", %d up to date", f.upToDate)
+	}
+	if f.broken > 0 {
+		s += fmt.Sprintf(", %d could not be planned", f.broken)
+	}
+	return s
+}
+
+// askApprove opens the approve confirmation for p.
+func (m *Model) askApprove(p *engine.Plan) {
+	f := factsOf(p)
+	body := []string{}
+	if n := len(p.Staged); n > 0 {
+		first := p.Head + 1
+		body = append(body, fmt.Sprintf("Commits %s to %s as seq %d–%d;", plural(n, "staged entry"), p.Branch, first, p.Head+uint64(n)),
+			"the lock is released unless you keep it (k).")
+	} else {
+		body = append(body, "Nothing staged: marks the plan of committed entries approved.")
+	}
+	body = append(body, f.hostLine(), plural(len(f.entries), "entry")+":")
+	body = append(body, entryLines(f.entries, 6)...)
+	body = append(body, "", "Nothing is applied yet: P pushes an approved plan.")
+	id := p.ID
+	d := newConfirm(m.c, "Approve plan "+shortID(id)+" on "+p.Branch+"?", body, "approve",
+		func(o confirmOptions) tea.Cmd { return m.approve(id, o.KeepLock) })
+	if len(p.Staged) > 0 {
+		d.withToggle("k", "keep the lock after approving", func(o *confirmOptions) *bool { return &o.KeepLock })
+	}
+	m.dialog = d
+}
+
+// askPush opens the push confirmation for p.
+func (m *Model) askPush(p *engine.Plan) {
+	f := factsOf(p)
+	body := []string{
+		fmt.Sprintf("Applies %s to %s on %s.", plural(len(f.entries), "entry"), plural(f.change, "host"), p.Branch),
+	}
+	body = append(body, entryLines(f.entries, 6)...)
+	var skipped []string
+	if f.upToDate > 0 {
+		skipped = append(skipped, fmt.Sprintf("%d up to date", f.upToDate))
+	}
+	if f.broken > 0 {
+		skipped = append(skipped, fmt.Sprintf("%d that could not be planned", f.broken))
+	}
+	if len(skipped) > 0 {
+		body = append(body, "Skipped: "+strings.Join(skipped, ", ")+".")
+	}
+	if f.reboots > 0 {
+		body = append(body, fmt.Sprintf("%s: hosts stop before it unless reboots are allowed (r).", plural(f.reboots, "reboot entry")))
+	}
+	body = append(body, "A host whose state changed since the plan is refused as stale.",
+		"Esc or Ctrl-C during the push cancels: hosts finish their current entry.")
+	id := p.ID
+	d := newConfirm(m.c, "Push plan "+shortID(id)+"?", body, "push",
+		func(o confirmOptions) tea.Cmd { return m.startPush(p, engine.PushOptions{AllowReboot: o.AllowReboot}) })
+	if f.reboots > 0 {
+		d.withToggle("r", "allow reboots", func(o *confirmOptions) *bool { return &o.AllowReboot })
+	}
+	m.dialog = d
+}
+
+// startPush prepares the progress pane from the plan and starts the push.
+func (m *Model) startPush(p *engine.Plan, opts engine.PushOptions) tea.Cmd {
+	m.pushes.start(p)
+	m.focusView(viewPush)
+	return m.push(p.ID, opts)
+}

@@ -1,0 +1,170 @@
+package ui
+
+import (
+	"fmt"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/discoterm/discoterm/engine"
+)
+
+// maxBurst bounds how many queued events one message carries, so a flood
+// still yields to key presses between bursts.
+const maxBurst = 8192
+
+// eventsMsg is a burst of engine events: the first one the bridge waited
+// for and every other already queued behind it.
+type eventsMsg []engine.Event
+
+// eventsClosedMsg says the engine ended the subscription.
+type eventsClosedMsg struct{}
+
+// listen waits for the next event and drains whatever else is queued, so
+// ten thousand host updates cost one Update and one frame, not ten
+// thousand. The root issues it again after each burst.
+func listen(ch <-chan engine.Event) tea.Cmd {
+	return func() tea.Msg {
+		ev, ok := <-ch
+		if !ok {
+			return eventsClosedMsg{}
+		}
+		burst := eventsMsg{ev}
+		for len(burst) < maxBurst {
+			select {
+			case ev, ok := <-ch:
+				if !ok {
+					return burst
+				}
+				burst = append(burst, ev)
+			default:
+				return burst
+			}
+		}
+		return burst
+	}
+}
+
+// refresher rate-limits re-reading something the events said changed: at
+// most one read in flight, and no more than one per interval.
+type refresher struct {
+	interval  time.Duration
+	want      bool // something changed since the last read began
+	inFlight  bool
+	scheduled bool // a timer will ask again
+	last      time.Time
+}
+
+func (r *refresher) started(now time.Time) {
+	r.want, r.inFlight, r.last = false, true, now
+}
+
+// due reports whether to read now; otherwise, if a read is wanted later,
+// wait is how long until it may start.
+func (r *refresher) due(now time.Time) (read bool, wait time.Duration) {
+	if !r.want || r.inFlight || r.scheduled {
+		return false, 0
+	}
+	if gap := now.Sub(r.last); gap < r.interval {
+		return false, r.interval - gap
+	}
+	return true, 0
+}
+
+// refreshMsg fires when a rate-limited refresh may run.
+type refreshMsg struct{ what string }
+
+// applyEvents folds a burst into the panes. It does no IO: anything that
+// needs a read is only marked wanted, and the end of Update issues reads.
+func (m *Model) applyEvents(burst eventsMsg) {
+	for _, ev := range burst {
+		switch ev.Type {
+		case engine.EventHost:
+			m.hostsRefresh.want = true
+			m.journalRefresh.want = true
+		case engine.EventHostLiveness, engine.EventHostUntrusted:
+			if m.hosts.apply(ev) {
+				m.hostsRefresh.want = true
+			}
+			if ev.Type == engine.EventHostUntrusted {
+				m.activity.addEvent(ev)
+			}
+		case engine.EventLock, engine.EventStaged, engine.EventJournal:
+			if ev.Branch == "" || ev.Branch == m.branch {
+				m.journalRefresh.want = true
+			}
+			if ev.Type == engine.EventJournal {
+				m.hostsRefresh.want = true // heads moved, so "behind" did
+			}
+			m.activity.addEvent(ev)
+		case engine.EventPlanHost:
+			m.planning.step(ev)
+		case engine.EventPushHost:
+			m.hosts.apply(ev)
+			m.pushes.apply(ev)
+			if ev.Status == string(engine.PushFailed) || ev.Status == string(engine.PushStale) {
+				m.activity.addEvent(ev)
+			}
+		case engine.EventPushEntry:
+			m.pushes.apply(ev)
+		case engine.EventScan:
+			m.scan = scanText(ev)
+			if ev.Level > engine.LevelInfo || ev.Err != "" {
+				m.activity.addEvent(ev)
+			}
+		case engine.EventJob:
+			if ev.Done {
+				delete(m.jobs, ev.JobID)
+			} else {
+				m.jobs[ev.JobID] = &job{text: ev.Message}
+			}
+			m.activity.addEvent(ev)
+		default:
+			m.activity.addEvent(ev)
+			if ev.Level == engine.LevelError {
+				m.setFlash(engine.LevelError, ev.Message+errSuffix(ev.Err))
+			}
+		}
+	}
+}
+
+func errSuffix(err string) string {
+	if err == "" {
+		return ""
+	}
+	return ": " + err
+}
+
+// scanText is the status bar's scan state from the latest scan event.
+func scanText(ev engine.Event) string {
+	switch {
+	case ev.Err != "":
+		return "scan error: " + ev.Err
+	case ev.Message != "":
+		return "scan " + ev.Status + ": " + ev.Message
+	}
+	return "scan " + ev.Status
+}
+
+// planProgress counts hosts planned so far while a plan runs.
+type planProgress struct {
+	job         string
+	done, total int
+}
+
+func (p *planProgress) step(ev engine.Event) {
+	if p.job == "" {
+		return
+	}
+	p.done++
+	if ev.Steps > 0 {
+		p.done, p.total = max(p.done, ev.Step), ev.Steps
+	}
+}
+
+func (p planProgress) String() string {
+	if p.total > 0 {
+		return fmt.Sprintf("%d/%d hosts", p.done, p.total)
+	}
+	return fmt.Sprintf("%d hosts", p.done)
+}

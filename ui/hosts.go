@@ -1,0 +1,454 @@
+package ui
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/discoterm/discoterm/engine"
+)
+
+// Host states as the hosts table shows them.
+const (
+	stateAlive     = "alive"
+	stateLost      = "lost"
+	stateNew       = "new"
+	stateUntrusted = "untrusted"
+)
+
+// hostRow is one host with what the table derives for display, computed
+// once per change rather than once per frame.
+type hostRow struct {
+	engine.HostView
+	state  string
+	search string // lower-case name, addresses, branch and state for /
+	push   string // live push status, e.g. "applying 2/5"; "" when not pushing
+}
+
+func newHostRow(h engine.HostView) *hostRow {
+	r := &hostRow{HostView: h}
+	r.derive()
+	return r
+}
+
+// derive recomputes state and the search key after fields changed.
+func (r *hostRow) derive() {
+	switch {
+	case r.HostKey != "" && !r.Trusted:
+		r.state = stateUntrusted
+	case r.Liveness == "lost" || r.Liveness == "gone":
+		r.state = stateLost
+	case r.StateSeen.IsZero():
+		r.state = stateNew
+	default:
+		r.state = stateAlive
+	}
+	r.search = strings.ToLower(strings.Join([]string{r.displayName(), r.Addr, strings.Join(r.Addrs, " "), r.MAC, r.Branch, r.state}, " "))
+}
+
+func (r *hostRow) displayName() string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return r.ID
+}
+
+// position is where the host stands against its branch head.
+func (r *hostRow) position() string {
+	switch {
+	case r.Branch == "":
+		return "unassigned"
+	case r.Behind > 0:
+		return fmt.Sprintf("%d behind %d", r.Position, r.Behind)
+	}
+	return fmt.Sprintf("%d ✓", r.Position)
+}
+
+func (r *hostRow) result() string {
+	if r.push != "" {
+		return r.push
+	}
+	if r.LastError != "" {
+		return r.LastResult + ": " + r.LastError
+	}
+	return r.LastResult
+}
+
+// Host table columns, in display order.
+const (
+	hcState = iota
+	hcName
+	hcAddr
+	hcMAC
+	hcBranch
+	hcPos
+	hcRTT
+	hcSeen
+	hcResult
+)
+
+var hostColumns = []column{
+	hcState:  {title: "STATE", min: 9, max: 9, prio: 1},
+	hcName:   {title: "NAME", min: 10, want: 12, max: 24, prio: 0},
+	hcAddr:   {title: "ADDRESS", min: 14, want: 24, max: 30, prio: 2},
+	hcMAC:    {title: "MAC", min: 17, max: 17, prio: 7},
+	hcBranch: {title: "BRANCH", min: 6, want: 8, max: 12, prio: 3},
+	hcPos:    {title: "POSITION", min: 10, want: 11, max: 14, prio: 4},
+	hcRTT:    {title: "RTT", min: 6, max: 6, prio: 8, right: true},
+	hcSeen:   {title: "SEEN", min: 4, max: 4, prio: 5, right: true},
+	hcResult: {title: "LAST RESULT", min: 8, want: 24, max: 60, prio: 6},
+}
+
+// hostsPane is the live hosts table. It draws only the rows on screen, so
+// its cost does not grow with the fleet.
+type hostsPane struct {
+	c      *Common
+	w, h   int
+	rows   []*hostRow
+	byID   map[string]*hostRow
+	view   []*hostRow // filtered and sorted
+	nav    listNav
+	marked map[string]bool
+	filter string
+	sortBy int
+	desc   bool
+	dirty  bool // view must be rebuilt
+	widths []int
+}
+
+func newHostsPane(c *Common) *hostsPane {
+	return &hostsPane{c: c, byID: map[string]*hostRow{}, marked: map[string]bool{}, sortBy: hcName}
+}
+
+func (p *hostsPane) SetSize(w, h int) {
+	p.w, p.h = w, h
+	p.widths = layout(hostColumns, w-2)
+	p.nav.clamp(len(p.view), p.bodyHeight())
+}
+
+func (p *hostsPane) bodyHeight() int { return max(p.h-2, 1) }
+
+// setHosts replaces the table's contents with a fresh read.
+func (p *hostsPane) setHosts(hs []engine.HostView) {
+	old := p.byID
+	p.rows = make([]*hostRow, len(hs))
+	p.byID = make(map[string]*hostRow, len(hs))
+	for i, h := range hs {
+		r := newHostRow(h)
+		if o := old[h.ID]; o != nil {
+			r.push = o.push
+		}
+		p.rows[i] = r
+		p.byID[h.ID] = r
+	}
+	for id := range p.marked {
+		if p.byID[id] == nil {
+			delete(p.marked, id)
+		}
+	}
+	p.dirty = true
+}
+
+// apply folds one engine event into the rows. It reports whether the
+// event named a host the table does not know, so the caller re-reads.
+func (p *hostsPane) apply(ev engine.Event) (unknown bool) {
+	r := p.byID[ev.HostID]
+	if r == nil {
+		return ev.HostID != ""
+	}
+	switch ev.Type {
+	case engine.EventHostLiveness:
+		r.Liveness = ev.Status
+		if ev.Status == "alive" {
+			r.LastSeen = ev.Time
+		}
+	case engine.EventHostUntrusted:
+		r.Trusted = false
+		if ev.Message != "" {
+			r.HostKey = ev.Message
+		}
+	case engine.EventPushHost:
+		switch engine.PushStatus(ev.Status) {
+		case engine.PushApplying:
+			r.push = fmt.Sprintf("applying %d/%d", ev.Step, ev.Steps)
+		case engine.PushWaiting:
+			r.push = "waiting"
+		default:
+			r.push = ""
+			r.LastResult, r.LastError = ev.Status, ev.Err
+		}
+	default:
+		return false
+	}
+	r.derive()
+	p.dirty = true
+	return false
+}
+
+// clearPush forgets live push statuses once a push is over.
+func (p *hostsPane) clearPush() {
+	for _, r := range p.rows {
+		r.push = ""
+	}
+}
+
+// prepare rebuilds the filtered, sorted view if anything changed. The root
+// calls it at the end of Update, never from View.
+func (p *hostsPane) prepare() {
+	if !p.dirty {
+		return
+	}
+	p.dirty = false
+	var cur string
+	if p.nav.cursor < len(p.view) {
+		cur = p.view[p.nav.cursor].ID
+	}
+	p.view = p.view[:0]
+	match := hostFilter(p.filter)
+	for _, r := range p.rows {
+		if match(r) {
+			p.view = append(p.view, r)
+		}
+	}
+	less := hostLess(p.sortBy)
+	slices.SortStableFunc(p.view, func(a, b *hostRow) int {
+		c := less(a, b)
+		if c == 0 {
+			c = cmp.Compare(a.displayName(), b.displayName())
+		}
+		if p.desc {
+			return -c
+		}
+		return c
+	})
+	if cur != "" {
+		for i, r := range p.view {
+			if r.ID == cur {
+				p.nav.cursor = i
+				break
+			}
+		}
+	}
+	p.nav.clamp(len(p.view), p.bodyHeight())
+}
+
+// hostFilter turns the / text into a predicate: every word must match;
+// "state:lost", "branch:web", "name:", "addr:" look at one field only.
+func hostFilter(text string) func(*hostRow) bool {
+	words := strings.Fields(strings.ToLower(text))
+	if len(words) == 0 {
+		return func(*hostRow) bool { return true }
+	}
+	return func(r *hostRow) bool {
+		for _, w := range words {
+			field, val, ok := strings.Cut(w, ":")
+			var hay string
+			switch {
+			case !ok:
+				hay, val = r.search, w
+			case field == "state":
+				hay = r.state
+			case field == "branch":
+				hay = strings.ToLower(r.Branch)
+			case field == "name":
+				hay = strings.ToLower(r.displayName())
+			case field == "addr":
+				hay = strings.ToLower(r.Addr + " " + strings.Join(r.Addrs, " "))
+			default:
+				hay, val = r.search, w
+			}
+			if !strings.Contains(hay, val) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func hostLess(col int) func(a, b *hostRow) int {
+	switch col {
+	case hcState:
+		return func(a, b *hostRow) int { return cmp.Compare(a.state, b.state) }
+	case hcAddr:
+		return func(a, b *hostRow) int { return cmp.Compare(a.Addr, b.Addr) }
+	case hcMAC:
+		return func(a, b *hostRow) int { return cmp.Compare(a.MAC, b.MAC) }
+	case hcBranch:
+		return func(a, b *hostRow) int { return cmp.Compare(a.Branch, b.Branch) }
+	case hcPos:
+		return func(a, b *hostRow) int { return cmp.Compare(a.Behind, b.Behind) }
+	case hcRTT:
+		return func(a, b *hostRow) int { return cmp.Compare(a.RTT, b.RTT) }
+	case hcSeen:
+		return func(a, b *hostRow) int { return b.LastSeen.Compare(a.LastSeen) }
+	case hcResult:
+		return func(a, b *hostRow) int { return cmp.Compare(a.result(), b.result()) }
+	}
+	return func(a, b *hostRow) int { return cmp.Compare(a.displayName(), b.displayName()) }
+}
+
+// setFilter is called as the / input changes.
+func (p *hostsPane) setFilter(s string) {
+	if s != p.filter {
+		p.filter = s
+		p.dirty = true
+	}
+}
+
+// current is the host under the cursor, nil when the view is empty.
+func (p *hostsPane) current() *hostRow {
+	if p.nav.cursor < len(p.view) {
+		return p.view[p.nav.cursor]
+	}
+	return nil
+}
+
+// selection is what an operation acts on: the marked hosts (by name), or
+// none meaning "every host of the branch".
+func (p *hostsPane) selection() []string {
+	var out []string
+	for _, r := range p.rows {
+		if p.marked[r.ID] {
+			out = append(out, r.displayName())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Update handles the hosts pane's own keys.
+func (p *hostsPane) Update(msg tea.KeyPressMsg) (bool, tea.Cmd) {
+	k := p.c.Keys
+	switch {
+	case p.nav.handle(msg, k, len(p.view), p.bodyHeight()):
+	case key.Matches(msg, k.Mark):
+		if r := p.current(); r != nil {
+			if p.marked[r.ID] {
+				delete(p.marked, r.ID)
+			} else {
+				p.marked[r.ID] = true
+			}
+			p.nav.cursor++
+			p.nav.clamp(len(p.view), p.bodyHeight())
+		}
+	case key.Matches(msg, k.MarkAll):
+		all := true
+		for _, r := range p.view {
+			all = all && p.marked[r.ID]
+		}
+		for _, r := range p.view {
+			if all {
+				delete(p.marked, r.ID)
+			} else {
+				p.marked[r.ID] = true
+			}
+		}
+	case key.Matches(msg, k.Sort):
+		p.sortBy = (p.sortBy + 1) % len(hostColumns)
+		p.dirty = true
+	case key.Matches(msg, k.Reverse):
+		p.desc = !p.desc
+		p.dirty = true
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// View draws the title, the column header and the visible rows.
+func (p *hostsPane) View() string {
+	t := p.c.Theme
+	detail := fmt.Sprintf("%s of %s", count(len(p.view)), count(len(p.rows)))
+	if n := len(p.marked); n > 0 {
+		detail += fmt.Sprintf(" · %d selected", n)
+	}
+	arrow := "↑"
+	if p.desc {
+		arrow = "↓"
+	}
+	detail += fmt.Sprintf(" · sort %s %s", strings.ToLower(hostColumns[p.sortBy].title), arrow)
+	if p.filter != "" {
+		detail += fmt.Sprintf(" · filter %q", p.filter)
+	}
+	lines := make([]string, 0, p.h)
+	lines = append(lines, p.c.titleLine("Hosts", detail, p.w))
+	lines = append(lines, t.Header.Render("  "+header(hostColumns, p.widths)))
+	if len(p.rows) == 0 {
+		lines = append(lines, t.Muted.Render("  no hosts yet — the scanner adds them as they answer; :add ADDR adds one by hand"))
+	} else if len(p.view) == 0 {
+		lines = append(lines, t.Muted.Render(fmt.Sprintf("  no host matches %q — esc clears the filter", p.filter)))
+	}
+	from, to := p.nav.window(len(p.view), p.bodyHeight())
+	now := p.c.Now()
+	cells := make([]string, len(hostColumns))
+	for i := from; i < to; i++ {
+		r := p.view[i]
+		sel := i == p.nav.cursor
+		cells[hcState] = r.state
+		cells[hcName] = r.displayName()
+		cells[hcAddr] = r.Addr
+		cells[hcMAC] = r.MAC
+		cells[hcBranch] = r.Branch
+		cells[hcPos] = r.position()
+		cells[hcRTT] = rtt(r.RTT)
+		cells[hcSeen] = ago(now, r.LastSeen)
+		cells[hcResult] = r.result()
+		if !sel {
+			cells[hcState] = p.stateStyle(r.state).Render(r.state)
+			if r.Behind > 0 {
+				cells[hcPos] = t.Warn.Render(cells[hcPos])
+			}
+			cells[hcResult] = p.resultStyle(r).Render(cells[hcResult])
+			cells[hcSeen] = t.Muted.Render(cells[hcSeen])
+			cells[hcRTT] = t.Muted.Render(cells[hcRTT])
+		}
+		lead := "  "
+		switch {
+		case sel && p.marked[r.ID]:
+			lead = "›●"
+		case sel:
+			lead = "› "
+		case p.marked[r.ID]:
+			lead = t.Marked.Render(" ●")
+		}
+		row := lead + renderCells(hostColumns, p.widths, cells)
+		if sel {
+			row = t.Selected.Render(fit(row, p.w))
+		}
+		lines = append(lines, row)
+	}
+	return block(lines, p.w, p.h)
+}
+
+func (p *hostsPane) stateStyle(s string) lipgloss.Style {
+	t := p.c.Theme
+	switch s {
+	case stateAlive:
+		return t.Ok
+	case stateLost:
+		return t.Warn
+	case stateUntrusted:
+		return t.Error
+	}
+	return t.Info
+}
+
+func (p *hostsPane) resultStyle(r *hostRow) lipgloss.Style {
+	t := p.c.Theme
+	switch {
+	case r.push != "":
+		return t.Info
+	case r.LastResult == "ok" || r.LastResult == string(engine.PushDone):
+		return t.Ok
+	case r.LastResult == "":
+		return t.Muted
+	case r.LastError != "" || r.LastResult == "failed":
+		return t.Error
+	}
+	return t.Warn
+}

@@ -1,0 +1,350 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/discoterm/discoterm/engine"
+)
+
+// handleKey routes a key: dialog, help, input line, then cancel, the
+// focused pane, and the global keys.
+func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.c.Keys
+	if m.dialog != nil {
+		done, cmd := m.dialog.Update(msg)
+		if done {
+			m.dialog = nil
+		}
+		return cmd
+	}
+	if m.help != nil {
+		if key.Matches(msg, k.Help, k.Cancel, k.Quit) {
+			m.help = nil
+		} else {
+			m.help.Update(msg)
+		}
+		return nil
+	}
+	if m.input.active() {
+		return m.inputKey(msg)
+	}
+	if key.Matches(msg, k.Cancel) {
+		return m.cancelKey(msg)
+	}
+	if handled, cmd := m.paneKey(msg); handled {
+		return cmd
+	}
+	return m.globalKey(msg)
+}
+
+// cancelKey is Esc / Ctrl-C outside dialogs: stop a running push first, then
+// clear what narrows the view; Ctrl-C with nothing to stop quits.
+func (m *Model) cancelKey(msg tea.KeyPressMsg) tea.Cmd {
+	if j := m.jobs[m.pushJob]; j != nil && j.cancel != nil && (m.focus == viewPush || msg.String() == "ctrl+c") {
+		if m.pushes.cancelling {
+			return m.flash(engine.LevelWarn, "already cancelling: hosts finish the entry they are on")
+		}
+		j.cancel()
+		m.pushes.cancelling = true
+		return m.flash(engine.LevelWarn, "cancelling push: hosts finish the entry they are on, then stop")
+	}
+	if msg.String() == "ctrl+c" {
+		return m.quit()
+	}
+	switch {
+	case m.focus == viewHosts && m.hosts.filter != "":
+		m.hosts.setFilter("")
+	case m.focus == viewHosts && len(m.hosts.marked) > 0:
+		clear(m.hosts.marked)
+	case m.focus == viewJournal && m.journal.filter != "":
+		m.journal.setFilter("")
+	case m.focus != viewHosts:
+		m.focusView(viewHosts)
+	}
+	return nil
+}
+
+func (m *Model) quit() tea.Cmd {
+	if m.pushJob != "" {
+		m.dialog = newConfirm(m.c, "Quit while pushing?", []string{
+			"A push is running. Quitting cancels it: hosts finish the entry",
+			"they are on and stop; the rest stay where they are.",
+		}, "quit", func(confirmOptions) tea.Cmd {
+			if j := m.jobs[m.pushJob]; j != nil && j.cancel != nil {
+				j.cancel()
+			}
+			return tea.Quit
+		})
+		return nil
+	}
+	return tea.Quit
+}
+
+// inputKey handles keys while the command line or filter is open.
+func (m *Model) inputKey(msg tea.KeyPressMsg) tea.Cmd {
+	switch msg.String() {
+	case "enter":
+		mode, value := m.input.mode, strings.TrimSpace(m.input.Value())
+		m.input.close()
+		if mode == inputCommand {
+			return m.runCommand(value)
+		}
+		return nil
+	case "esc", "ctrl+c":
+		if m.input.mode == inputFilter {
+			m.setFilter("")
+		}
+		m.input.close()
+		return nil
+	}
+	cmd := m.input.Update(msg)
+	m.inputChanged()
+	return cmd
+}
+
+// inputChanged applies the filter as it is typed.
+func (m *Model) inputChanged() {
+	if m.input.mode == inputFilter {
+		m.setFilter(m.input.Value())
+	}
+}
+
+func (m *Model) setFilter(s string) {
+	switch m.focus {
+	case viewJournal:
+		m.journal.setFilter(s)
+	default:
+		m.hosts.setFilter(s)
+	}
+}
+
+// paneKey gives the focused pane its keys, plus the pane keys whose
+// action is the root's (dialogs, engine calls).
+func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
+	k := m.c.Keys
+	switch m.focus {
+	case viewHosts:
+		if why, ok := k.refused(msg, &k.Trust); ok {
+			return true, m.flash(engine.LevelWarn, "T accept host key — "+why)
+		}
+		switch {
+		case key.Matches(msg, k.Trust):
+			r := m.hosts.current()
+			m.dialog = newTrustDialog(m.c, r.displayName(), r.Addr, r.HostKey, func() tea.Cmd { return m.trust(r.displayName(), r.HostKey) })
+			return true, nil
+		case key.Matches(msg, k.Details):
+			if r := m.hosts.current(); r != nil {
+				return true, m.report(r.displayName())
+			}
+			return true, nil
+		}
+		return m.hosts.Update(msg)
+	case viewJournal:
+		if why, ok := k.refused(msg, &k.Drop); ok {
+			return true, m.flash(engine.LevelWarn, "d drop — "+why)
+		}
+		if key.Matches(msg, k.Drop) {
+			n, e := m.journal.currentStaged()
+			m.dialog = newConfirm(m.c, "Drop a staged entry?", []string{
+				fmt.Sprintf("Staged entry %d (%s %s) leaves the staged list of %s.", n, e.Kind, e.Summary(), m.branch),
+				"It was never committed, so no host has it.",
+			}, "drop", func(confirmOptions) tea.Cmd { return m.drop(m.branch, n) })
+			return true, nil
+		}
+		return m.journal.Update(msg)
+	case viewPlan:
+		return m.review.Update(msg)
+	case viewPush:
+		return m.pushes.Update(msg)
+	case viewActivity:
+		return m.activity.Update(msg)
+	}
+	return false, nil
+}
+
+// globalKey handles the keys that work in every pane.
+func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.c.Keys
+	for _, b := range []*key.Binding{&k.Lock, &k.Unlock, &k.Stage, &k.Plan, &k.Approve, &k.Push} {
+		if why, ok := k.refused(msg, b); ok {
+			h := b.Help()
+			return m.flash(engine.LevelWarn, h.Key+" "+h.Desc+" — "+why)
+		}
+	}
+	switch {
+	case key.Matches(msg, k.Quit):
+		return m.quit()
+	case key.Matches(msg, k.Help):
+		m.help = newHelpView(m.c, m.focus)
+	case key.Matches(msg, k.Command):
+		return m.input.open(inputCommand, "", commandNames(), m.width)
+	case key.Matches(msg, k.Filter):
+		if m.focus != viewHosts && m.focus != viewJournal {
+			m.focusView(viewHosts)
+		}
+		cur := m.hosts.filter
+		if m.focus == viewJournal {
+			cur = m.journal.filter
+		}
+		return m.input.open(inputFilter, cur, nil, m.width)
+	case key.Matches(msg, k.NextView):
+		m.focusView((m.focus + 1) % viewCount)
+	case key.Matches(msg, k.PrevView):
+		m.focusView((m.focus + viewCount - 1) % viewCount)
+	case key.Matches(msg, k.Hosts):
+		m.focusView(viewHosts)
+	case key.Matches(msg, k.Journal):
+		m.focusView(viewJournal)
+	case key.Matches(msg, k.Review):
+		m.focusView(viewPlan)
+	case key.Matches(msg, k.Progress):
+		m.focusView(viewPush)
+	case key.Matches(msg, k.Events):
+		m.focusView(viewActivity)
+	case key.Matches(msg, k.Branch):
+		return m.nextBranch()
+	case key.Matches(msg, k.Lock):
+		m.dialog = newLockDialog(m.c, m.branch, func(message string) tea.Cmd { return m.lock(m.branch, message) })
+	case key.Matches(msg, k.Unlock):
+		return m.askUnlock()
+	case key.Matches(msg, k.Stage):
+		branch := m.branch
+		m.dialog = newStageDialog(m.c, branch, func(req stageRequest) tea.Cmd { return m.stage(branch, req) })
+	case key.Matches(msg, k.Plan):
+		return m.plan(engine.PlanRequest{Branch: m.branch, Hosts: m.hosts.selection()})
+	case key.Matches(msg, k.Approve):
+		m.askApprove(m.review.plan)
+	case key.Matches(msg, k.Push):
+		m.askPush(m.review.plan)
+	}
+	return nil
+}
+
+func (m *Model) nextBranch() tea.Cmd {
+	if len(m.branches) < 2 {
+		return m.flash(engine.LevelInfo, "only one branch — :fork NEW makes another")
+	}
+	for i, b := range m.branches {
+		if b.Name == m.branch {
+			next := m.branches[(i+1)%len(m.branches)].Name
+			return tea.Batch(m.setBranch(next), m.flash(engine.LevelInfo, "branch "+next))
+		}
+	}
+	return m.setBranch(m.branches[0].Name)
+}
+
+func (m *Model) askUnlock() tea.Cmd {
+	if m.lockedByMe() {
+		return m.unlock(m.branch, false)
+	}
+	l := m.journal.view.Lock
+	branch := m.branch
+	m.dialog = newConfirm(m.c, "Break someone else's lock?", []string{
+		fmt.Sprintf("%s is locked by %s since %s:", branch, l.Holder, l.Time.Format("2006-01-02 15:04")),
+		fmt.Sprintf("  %q", l.Message),
+		"Breaking it is recorded in the audit trail with your name.",
+	}, "break lock", func(confirmOptions) tea.Cmd { return m.unlock(branch, true) })
+	return nil
+}
+
+// gateKeys enables each action key or disables it with the reason the
+// operator sees in help and when pressing it anyway.
+func (m *Model) gateKeys() {
+	k := m.c.Keys
+	v := m.journal.view
+	locked := v != nil && v.Lock != nil
+	mine := m.lockedByMe()
+	switch {
+	case mine:
+		k.gate(&k.Lock, "you hold the lock on "+m.branch+" already (U releases it)")
+	case locked:
+		k.gate(&k.Lock, fmt.Sprintf("%s is locked by %s", m.branch, v.Lock.Holder))
+	default:
+		k.gate(&k.Lock, "")
+	}
+	if !locked {
+		k.gate(&k.Unlock, m.branch+" is not locked")
+	} else {
+		k.gate(&k.Unlock, "")
+	}
+	if !mine {
+		k.gate(&k.Stage, "needs your lock on "+m.branch+" (press L)")
+	} else {
+		k.gate(&k.Stage, "")
+	}
+	if m.planning.job != "" {
+		k.gate(&k.Plan, "a plan is running already")
+	} else {
+		k.gate(&k.Plan, "")
+	}
+	p := m.review.plan
+	switch {
+	case p == nil:
+		k.gate(&k.Approve, "no plan yet (press p)")
+	case p.Approved:
+		k.gate(&k.Approve, "plan "+shortID(p.ID)+" is approved already (P pushes it)")
+	case len(p.Staged) > 0 && !mine:
+		k.gate(&k.Approve, "approving commits staged entries: needs your lock on "+p.Branch+" (press L)")
+	default:
+		k.gate(&k.Approve, "")
+	}
+	switch {
+	case m.pushJob != "":
+		k.gate(&k.Push, "a push is running (4 shows it)")
+	case p == nil:
+		k.gate(&k.Push, "no plan yet (press p)")
+	case !p.Approved:
+		k.gate(&k.Push, "plan "+shortID(p.ID)+" is not approved (press a)")
+	case p.Pushed:
+		k.gate(&k.Push, "plan "+shortID(p.ID)+" was pushed already — plan again (p)")
+	default:
+		k.gate(&k.Push, "")
+	}
+	if r := m.hosts.current(); r == nil || r.state != stateUntrusted {
+		k.gate(&k.Trust, "the host under the cursor has no unknown key")
+	} else {
+		k.gate(&k.Trust, "")
+	}
+	if n, _ := m.journal.currentStaged(); n == 0 {
+		k.gate(&k.Drop, "put the cursor on a staged entry")
+	} else if !mine {
+		k.gate(&k.Drop, "needs your lock on "+m.branch+" (press L)")
+	} else {
+		k.gate(&k.Drop, "")
+	}
+}
+
+// shortHelp is the bottom line when nothing else is shown: the keys that
+// matter most in the focused pane.
+func (m *Model) shortHelp() string {
+	k := m.c.Keys
+	var bs []*key.Binding
+	switch m.focus {
+	case viewHosts:
+		bs = []*key.Binding{&k.Mark, &k.Plan, &k.Lock, &k.Stage, &k.Filter, &k.Sort}
+	case viewJournal:
+		bs = []*key.Binding{&k.Lock, &k.Stage, &k.Drop, &k.Plan, &k.Branch, &k.Filter}
+	case viewPlan:
+		bs = []*key.Binding{&k.Approve, &k.Push, &k.NextEntry, &k.Fold}
+	case viewPush:
+		bs = []*key.Binding{&k.Cancel, &k.Down}
+	case viewActivity:
+		bs = []*key.Binding{&k.Level, &k.Bottom}
+	}
+	bs = append(bs, &k.Command, &k.Help)
+	t := m.c.Theme
+	parts := make([]string, 0, len(bs))
+	for _, b := range bs {
+		h := b.Help()
+		if !b.Enabled() {
+			parts = append(parts, t.KeyOff.Render(h.Key+" "+h.Desc))
+			continue
+		}
+		parts = append(parts, t.Key.Render(h.Key)+" "+t.KeyDesc.Render(h.Desc))
+	}
+	return " " + strings.Join(parts, t.Muted.Render(" · "))
+}

@@ -1,0 +1,261 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/discoterm/discoterm/engine"
+	"github.com/discoterm/discoterm/engine/journal"
+)
+
+// namesShown is how many host names a group lists before "+N more".
+const namesShown = 6
+
+// planPane is the review of a dry-run: per entry, each distinct effect
+// once with its host count, odd ones out listed apart, diffs coloured.
+type planPane struct {
+	c      *Common
+	w, h   int
+	plan   *engine.Plan
+	groups planGroups
+	lines  []string // rendered review, one terminal line each
+	anchor []int    // line index of each entry's header, for n / N
+	offset int
+	folded bool
+	diffs  map[string][]string // rendered diffs by diff text, kept across re-renders
+}
+
+func newPlanPane(c *Common) *planPane { return &planPane{c: c, diffs: map[string][]string{}} }
+
+func (p *planPane) SetSize(w, h int) {
+	p.w, p.h = w, h
+	p.clampOffset()
+}
+
+func (p *planPane) bodyHeight() int { return max(p.h-1, 1) }
+
+// setPlan shows a new plan (or the same plan after approval).
+func (p *planPane) setPlan(plan *engine.Plan) {
+	same := p.plan != nil && plan != nil && p.plan.ID == plan.ID
+	p.plan = plan
+	if plan != nil {
+		p.groups = groupPlan(plan)
+	}
+	if !same {
+		p.offset = 0
+		clear(p.diffs)
+	}
+	p.render()
+}
+
+// restyle re-renders after a theme change.
+func (p *planPane) restyle() {
+	clear(p.diffs)
+	p.render()
+}
+
+func (p *planPane) clampOffset() {
+	p.offset = max(min(p.offset, len(p.lines)-p.bodyHeight()), 0)
+}
+
+func (p *planPane) Update(msg tea.KeyPressMsg) (bool, tea.Cmd) {
+	k := p.c.Keys
+	h := p.bodyHeight()
+	switch {
+	case key.Matches(msg, k.Up):
+		p.offset--
+	case key.Matches(msg, k.Down):
+		p.offset++
+	case key.Matches(msg, k.PageUp):
+		p.offset -= max(h-1, 1)
+	case key.Matches(msg, k.PageDown):
+		p.offset += max(h-1, 1)
+	case key.Matches(msg, k.Top):
+		p.offset = 0
+	case key.Matches(msg, k.Bottom):
+		p.offset = len(p.lines)
+	case key.Matches(msg, k.NextEntry):
+		for _, a := range p.anchor {
+			if a > p.offset {
+				p.offset = a
+				break
+			}
+		}
+	case key.Matches(msg, k.PrevEntry):
+		for i := len(p.anchor) - 1; i >= 0; i-- {
+			if p.anchor[i] < p.offset {
+				p.offset = p.anchor[i]
+				break
+			}
+		}
+	case key.Matches(msg, k.Fold):
+		p.folded = !p.folded
+		p.render()
+	default:
+		return false, nil
+	}
+	p.clampOffset()
+	return true, nil
+}
+
+// hostList is "×48 hosts" for big groups, the names for small ones.
+func hostList(hosts []string) string {
+	n := len(hosts)
+	if n <= namesShown {
+		return fmt.Sprintf("×%d: %s", n, strings.Join(hosts, ", "))
+	}
+	return fmt.Sprintf("×%s hosts (%s, …)", count(n), strings.Join(hosts[:2], ", "))
+}
+
+// render lays the review out as lines. It runs when the plan, the theme
+// or folding changes — never per frame.
+func (p *planPane) render() {
+	p.lines, p.anchor = p.lines[:0], p.anchor[:0]
+	if p.plan == nil {
+		return
+	}
+	t := p.c.Theme
+	g := p.groups
+	add := func(s string) { p.lines = append(p.lines, s) }
+	var sum []string
+	sum = append(sum, t.Ok.Render(fmt.Sprintf("%d would change", g.change)))
+	if n := len(g.upToDate); n > 0 {
+		sum = append(sum, t.Muted.Render(fmt.Sprintf("%d up to date", n)))
+	}
+	if n := hostsIn(g.errs); n > 0 {
+		sum = append(sum, t.Error.Render(fmt.Sprintf("%d could not be planned", n)))
+	}
+	add(" " + strings.Join(sum, t.Muted.Render(" · ")))
+	if len(g.entries) == 0 && len(g.errs) == 0 {
+		add(t.Muted.Render(" nothing to do: every planned host is at the head of " + p.plan.Branch))
+	}
+	for _, e := range g.entries {
+		add("")
+		p.anchor = append(p.anchor, len(p.lines))
+		head := t.Accent.Render(fmt.Sprintf(" #%d", e.seq)) + " " + t.Bold.Render(string(e.kind)+" "+e.summary)
+		if e.staged {
+			head += " " + t.Warn.Render("staged")
+		}
+		add(head)
+		for _, cg := range e.groups {
+			p.renderGroup(cg)
+		}
+	}
+	if len(g.errs) > 0 {
+		add("")
+		p.anchor = append(p.anchor, len(p.lines))
+		add(t.Error.Render(fmt.Sprintf(" hosts that could not be planned (%d)", hostsIn(g.errs))))
+		for _, eg := range g.errs {
+			add("   " + t.Error.Render(eg.err) + " " + t.Muted.Render(hostList(eg.hosts)))
+		}
+	}
+	p.clampOffset()
+}
+
+func hostsIn(gs []errGroup) int {
+	n := 0
+	for _, g := range gs {
+		n += len(g.hosts)
+	}
+	return n
+}
+
+// renderGroup adds one distinct effect: what it does, on which hosts, and
+// its diff.
+func (p *planPane) renderGroup(cg changeGroup) {
+	t := p.c.Theme
+	c := cg.change
+	add := func(s string) { p.lines = append(p.lines, s) }
+	effect := string(c.Effect)
+	style := t.Info
+	switch c.Effect {
+	case engine.EffectCreate:
+		style = t.Ok
+	case engine.EffectDelete, engine.EffectReboot:
+		style = t.Warn
+	case engine.EffectError:
+		style = t.Error
+	case engine.EffectUnchanged, engine.EffectSkip:
+		style = t.Muted
+	}
+	add("   " + style.Render(effect) + " " + t.Muted.Render(hostList(cg.hosts)))
+	ind := "     "
+	if c.Err != "" {
+		add(ind + t.Error.Render(c.Err))
+	}
+	if c.Guard != "" {
+		add(ind + t.Muted.Render("guard: "+c.Guard))
+	}
+	if c.Kind == journal.KindExec && c.Effect == engine.EffectRun {
+		add(ind + t.Muted.Render("$ ") + c.Command)
+	}
+	var attrs []string
+	if c.OldMode != c.NewMode && c.NewMode != "" {
+		attrs = append(attrs, fmt.Sprintf("mode %s → %s", orNone(c.OldMode), c.NewMode))
+	}
+	if c.OldOwner != c.NewOwner && c.NewOwner != "" {
+		attrs = append(attrs, fmt.Sprintf("owner %s → %s", orNone(c.OldOwner), c.NewOwner))
+	}
+	if len(attrs) > 0 {
+		add(ind + t.Warn.Render(strings.Join(attrs, " · ")))
+	}
+	if c.Binary {
+		add(ind + t.Warn.Render(fmt.Sprintf("binary content %s → %s", shortHash(c.OldHash), shortHash(c.NewHash))))
+	}
+	if c.Diff == "" || p.folded {
+		return
+	}
+	lines, ok := p.diffs[c.Diff]
+	if !ok {
+		lines = renderDiff(t, c.Diff)
+		p.diffs[c.Diff] = lines
+	}
+	for _, l := range lines {
+		add(ind + l)
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func shortHash(h string) string {
+	if h == "" {
+		return "none"
+	}
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+func (p *planPane) View() string {
+	t := p.c.Theme
+	if p.plan == nil {
+		return block([]string{
+			p.c.titleLine("Plan", "no plan yet", p.w),
+			t.Muted.Render(" p dry-runs the pending entries on the selected hosts (space selects; none: the whole branch)."),
+		}, p.w, p.h)
+	}
+	pl := p.plan
+	state := t.Warn.Render("not approved")
+	switch {
+	case pl.Pushed:
+		state = t.Ok.Render("pushed")
+	case pl.Approved:
+		state = t.Ok.Render("approved")
+	}
+	detail := fmt.Sprintf("%s · %s · head %d · %s · %s · ", shortID(pl.ID), pl.Branch, pl.Head, plural(len(pl.Hosts), "host"), plural(len(p.groups.entries), "entry"))
+	title := p.c.titleLine("Plan", detail, p.w)
+	title = cut(title+state, p.w)
+	lines := []string{title}
+	to := min(p.offset+p.bodyHeight(), len(p.lines))
+	lines = append(lines, p.lines[p.offset:to]...)
+	return block(lines, p.w, p.h)
+}

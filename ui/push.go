@@ -1,0 +1,279 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/discoterm/discoterm/engine"
+)
+
+// pushRow is one host's progress in a push.
+type pushRow struct {
+	id, name    string
+	status      engine.PushStatus
+	step, steps int
+	err         string
+	output      string // remote output of the last entry that reported
+}
+
+// Push table columns.
+const (
+	pcHost = iota
+	pcStatus
+	pcProgress
+	pcError
+)
+
+var pushColumns = []column{
+	pcHost:     {title: "HOST", min: 12, want: 16, max: 24, prio: 0},
+	pcStatus:   {title: "STATUS", min: 14, max: 14, prio: 0},
+	pcProgress: {title: "ENTRIES", min: 7, max: 16, prio: 1},
+	pcError:    {title: "ERROR", min: 10, max: 200, prio: 2},
+}
+
+// pushOrder lists statuses in the order totals show them.
+var pushOrder = []engine.PushStatus{
+	engine.PushFailed, engine.PushStale, engine.PushUnreach, engine.PushRebootHold, engine.PushCancelled,
+	engine.PushApplying, engine.PushWaiting, engine.PushDone, engine.PushNothing,
+}
+
+// pushPane follows a push host by host, then shows its result.
+type pushPane struct {
+	c          *Common
+	w, h       int
+	planID     string
+	rows       []*pushRow
+	byID       map[string]*pushRow
+	nav        listNav
+	running    bool
+	cancelling bool
+	totals     map[engine.PushStatus]int
+	dirty      bool
+	widths     []int
+}
+
+func newPushPane(c *Common) *pushPane {
+	return &pushPane{c: c, byID: map[string]*pushRow{}, totals: map[engine.PushStatus]int{}}
+}
+
+func (p *pushPane) SetSize(w, h int) {
+	p.w, p.h = w, h
+	p.widths = layout(pushColumns, w-2)
+	p.nav.clamp(len(p.rows), p.tableHeight())
+}
+
+// start lays out a push of plan: every host waiting, or up to date.
+func (p *pushPane) start(plan *engine.Plan) {
+	p.planID, p.running, p.cancelling = plan.ID, true, false
+	p.rows = p.rows[:0]
+	clear(p.byID)
+	for _, h := range plan.Hosts {
+		r := &pushRow{id: h.HostID, name: h.Name, status: engine.PushWaiting, steps: h.Pending()}
+		if r.name == "" {
+			r.name = h.HostID
+		}
+		switch {
+		case h.Err != "":
+			r.status, r.err = engine.PushUnreach, h.Err
+		case h.Pending() == 0:
+			r.status = engine.PushNothing
+		}
+		p.rows = append(p.rows, r)
+		p.byID[h.HostID] = r
+	}
+	slices.SortFunc(p.rows, func(a, b *pushRow) int { return strings.Compare(a.name, b.name) })
+	p.nav = listNav{}
+	p.dirty = true
+}
+
+// apply folds a push event into its host's row.
+func (p *pushPane) apply(ev engine.Event) {
+	if ev.PlanID != "" && ev.PlanID != p.planID {
+		return
+	}
+	r := p.byID[ev.HostID]
+	if r == nil {
+		return
+	}
+	switch ev.Type {
+	case engine.EventPushHost:
+		r.status = engine.PushStatus(ev.Status)
+		if ev.Steps > 0 {
+			r.step, r.steps = ev.Step, ev.Steps
+		}
+		if ev.Err != "" {
+			r.err = ev.Err
+		}
+	case engine.EventPushEntry:
+		if ev.Message != "" {
+			r.output = ev.Message
+		}
+		if ev.Step > 0 {
+			r.step = ev.Step
+		}
+	}
+	p.dirty = true
+}
+
+// setResult replaces the live view with the push's final result.
+func (p *pushPane) setResult(res *engine.PushResult) {
+	for _, h := range res.Hosts {
+		r := p.byID[h.HostID]
+		if r == nil {
+			r = &pushRow{id: h.HostID, name: h.Name}
+			p.rows = append(p.rows, r)
+			p.byID[h.HostID] = r
+		}
+		r.status, r.err = h.Status, h.Err
+		r.step = len(h.Entries)
+		for _, e := range h.Entries {
+			if e.Output != "" && (e.Result != "ok" || r.output == "") {
+				r.output = e.Output
+			}
+		}
+	}
+	p.running = false
+	p.dirty = true
+}
+
+func (p *pushPane) prepare() {
+	if !p.dirty {
+		return
+	}
+	p.dirty = false
+	clear(p.totals)
+	for _, r := range p.rows {
+		p.totals[r.status]++
+	}
+	p.nav.clamp(len(p.rows), p.tableHeight())
+}
+
+// progress is the one-line count of where the push stands.
+func (p *pushPane) progress() string {
+	var parts []string
+	for _, s := range pushOrder {
+		if n := p.totals[s]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// detailHeight is the room under the table for the cursor host's error
+// and output.
+func (p *pushPane) detailHeight() int {
+	if r := p.current(); r != nil && (r.err != "" || r.output != "") {
+		return min(7, p.h/3)
+	}
+	return 0
+}
+
+func (p *pushPane) tableHeight() int { return max(p.h-3-p.detailHeight(), 1) }
+
+func (p *pushPane) current() *pushRow {
+	if p.nav.cursor < len(p.rows) {
+		return p.rows[p.nav.cursor]
+	}
+	return nil
+}
+
+func (p *pushPane) Update(msg tea.KeyPressMsg) (bool, tea.Cmd) {
+	return p.nav.handle(msg, p.c.Keys, len(p.rows), p.tableHeight()), nil
+}
+
+func (p *pushPane) statusStyle(s engine.PushStatus) lipgloss.Style {
+	t := p.c.Theme
+	switch s {
+	case engine.PushDone:
+		return t.Ok
+	case engine.PushFailed, engine.PushUnreach:
+		return t.Error
+	case engine.PushStale, engine.PushCancelled, engine.PushRebootHold:
+		return t.Warn
+	case engine.PushApplying:
+		return t.Info
+	}
+	return t.Muted
+}
+
+func (p *pushPane) View() string {
+	t := p.c.Theme
+	if p.planID == "" {
+		return block([]string{p.c.titleLine("Push", "nothing pushed yet", p.w),
+			t.Muted.Render(" P pushes an approved plan; progress shows here host by host.")}, p.w, p.h)
+	}
+	state := "finished"
+	switch {
+	case p.cancelling && p.running:
+		state = "cancelling — hosts finish their current entry"
+	case p.running:
+		state = "running — esc cancels"
+	}
+	lines := []string{
+		p.c.titleLine("Push", shortID(p.planID)+" · "+plural(len(p.rows), "host")+" · "+state, p.w),
+		" " + p.totalsLine(),
+		t.Header.Render("  " + header(pushColumns, p.widths)),
+	}
+	from, to := p.nav.window(len(p.rows), p.tableHeight())
+	cells := make([]string, len(pushColumns))
+	for i := from; i < to; i++ {
+		r := p.rows[i]
+		sel := i == p.nav.cursor
+		cells[pcHost] = r.name
+		cells[pcStatus] = string(r.status)
+		cells[pcProgress] = ""
+		if r.steps > 0 {
+			cells[pcProgress] = fmt.Sprintf("%d/%d", r.step, r.steps)
+			if r.status == engine.PushApplying {
+				cells[pcStatus] = fmt.Sprintf("applying %d/%d", r.step, r.steps)
+			}
+		}
+		cells[pcError] = firstLine(r.err)
+		row := "  " + renderCells(pushColumns, p.widths, cells)
+		if sel {
+			row = t.Selected.Render(fit("› "+renderCells(pushColumns, p.widths, cells), p.w))
+		} else {
+			cells[pcStatus] = p.statusStyle(r.status).Render(cells[pcStatus])
+			cells[pcError] = t.Error.Render(cells[pcError])
+			row = "  " + renderCells(pushColumns, p.widths, cells)
+		}
+		lines = append(lines, row)
+	}
+	for len(lines) < 3+p.tableHeight() {
+		lines = append(lines, "")
+	}
+	if dh := p.detailHeight(); dh > 0 {
+		r := p.current()
+		d := []string{t.Muted.Render(strings.Repeat("─", p.w))}
+		if r.err != "" {
+			d = append(d, t.Error.Render(" "+r.name+": "+firstLine(r.err)))
+		}
+		if r.output != "" {
+			d = append(d, t.Muted.Render(" remote output:"))
+			for _, l := range lastLines(r.output, dh-len(d)-1) {
+				d = append(d, "   "+l)
+			}
+		}
+		lines = append(lines, d[:min(len(d), dh)]...)
+	}
+	return block(lines, p.w, p.h)
+}
+
+func (p *pushPane) totalsLine() string {
+	var parts []string
+	for _, s := range pushOrder {
+		if n := p.totals[s]; n > 0 {
+			parts = append(parts, p.statusStyle(s).Render(fmt.Sprintf("%s %s", count(n), s)))
+		}
+	}
+	return strings.Join(parts, p.c.Theme.Muted.Render(" · "))
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}

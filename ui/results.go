@@ -1,0 +1,142 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/discoterm/discoterm/engine"
+	"github.com/discoterm/discoterm/store"
+)
+
+// handleResult folds the answer of a read or an operation into the model.
+func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case hostsMsg:
+		m.hostsRefresh.inFlight = false
+		if msg.err != nil {
+			return m.flash(engine.LevelError, "reading hosts: "+msg.err.Error())
+		}
+		m.hosts.setHosts(msg.hosts)
+	case branchesMsg:
+		if msg.err != nil {
+			return m.flash(engine.LevelError, "reading branches: "+msg.err.Error())
+		}
+		m.branches = msg.branches
+		if m.branch == "main" && len(m.branches) > 0 && !slices.ContainsFunc(m.branches, func(b store.Branch) bool { return b.Name == "main" }) {
+			return m.setBranch(m.branches[0].Name)
+		}
+	case journalMsg:
+		if msg.branch != m.branch {
+			return nil // answer for a branch we left
+		}
+		m.journalRefresh.inFlight = false
+		if msg.err != nil {
+			return m.flash(engine.LevelError, "reading the journal of "+msg.branch+": "+msg.err.Error())
+		}
+		m.journal.setView(msg.view)
+	case opMsg:
+		m.endJob(msg.job)
+		m.journalRefresh.want = true
+		m.hostsRefresh.want = true
+		if msg.err != nil {
+			return m.flash(engine.LevelError, msg.what+": "+opError(msg.err))
+		}
+		return tea.Batch(m.flash(engine.LevelInfo, msg.done), m.fetchBranches())
+	case planMsg:
+		m.endJob(msg.job)
+		m.planning = planProgress{}
+		if msg.err != nil {
+			return m.flash(engine.LevelError, "plan: "+opError(msg.err))
+		}
+		m.review.setPlan(msg.plan)
+		m.focusView(viewPlan)
+		return m.flash(engine.LevelInfo, planSummary(msg.plan))
+	case approveMsg:
+		m.endJob(msg.job)
+		m.journalRefresh.want = true
+		if msg.err != nil {
+			return m.flash(engine.LevelError, "approve: "+opError(msg.err))
+		}
+		m.review.setPlan(msg.plan)
+		return m.flash(engine.LevelInfo, fmt.Sprintf("plan %s approved — P pushes it to %s", shortID(msg.plan.ID), plural(pushableHosts(msg.plan), "host")))
+	case pushMsg:
+		return m.pushFinished(msg.job, msg.result, msg.err)
+	case upMsg:
+		if msg.plan != nil {
+			m.review.setPlan(msg.plan)
+		}
+		return m.pushFinished(msg.job, msg.result, msg.err)
+	case reportMsg:
+		if msg.err != nil {
+			return m.flash(engine.LevelError, "report: "+opError(msg.err))
+		}
+		m.dialog = newReportDialog(m.c, msg.host, msg.results)
+	default:
+		if m.dialog != nil {
+			_, cmd := m.dialog.Update(msg)
+			return cmd
+		}
+		if m.input.active() {
+			return m.input.Update(msg)
+		}
+	}
+	return nil
+}
+
+func (m *Model) pushFinished(id string, r *engine.PushResult, err error) tea.Cmd {
+	m.endJob(id)
+	if m.pushJob == id {
+		m.pushJob = ""
+	}
+	m.hosts.clearPush()
+	m.hostsRefresh.want = true
+	m.journalRefresh.want = true
+	if r != nil {
+		m.pushes.setResult(r)
+		if m.review.plan != nil && m.review.plan.ID == r.PlanID {
+			m.review.plan.Pushed = true
+		}
+	}
+	m.pushes.running = false
+	switch {
+	case errors.Is(err, engine.ErrCancelled):
+		return m.flash(engine.LevelWarn, "push cancelled: "+m.pushes.progress())
+	case err != nil && r == nil:
+		return m.flash(engine.LevelError, "push: "+opError(err))
+	case r != nil && r.Failed() > 0:
+		return m.flash(engine.LevelError, fmt.Sprintf("push finished: %s did not finish (%d stale)", plural(r.Failed(), "host"), r.Stale()))
+	}
+	return m.flash(engine.LevelInfo, "push finished: "+m.pushes.progress())
+}
+
+// opError words the engine's sentinel errors for the operator.
+func opError(err error) string {
+	switch {
+	case errors.Is(err, engine.ErrLockHeld):
+		return err.Error() + " — wait for it, or :unlock --force to break it (recorded)"
+	case errors.Is(err, engine.ErrNotLocked):
+		return err.Error() + " — press L to take the lock first"
+	case errors.Is(err, engine.ErrStale):
+		return err.Error() + " — plan again (p)"
+	}
+	return err.Error()
+}
+
+func planSummary(p *engine.Plan) string {
+	return fmt.Sprintf("plan %s: %s, %s, %s would change", shortID(p.ID), plural(len(p.Hosts), "host"),
+		plural(p.Entries(), "entry"), plural(pushableHosts(p), "host"))
+}
+
+// pushableHosts counts hosts a push would touch.
+func pushableHosts(p *engine.Plan) int {
+	n := 0
+	for _, h := range p.Hosts {
+		if h.Err == "" && h.Pending() > 0 {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,164 @@
+package ui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/discoterm/discoterm/engine"
+)
+
+// Flash messages stay this long, the last part of it faded.
+const (
+	flashLife = 6 * time.Second
+	flashFade = 2 * time.Second
+)
+
+// flash is a transient message in the bottom line.
+type flash struct {
+	id    int
+	level engine.Level
+	text  string
+	faded bool
+}
+
+// flashMsg ages the flash with that id: first it fades, then it goes.
+type flashMsg struct {
+	id   int
+	gone bool
+}
+
+// setFlash shows a message; the caller issues flashTimers for it.
+func (m *Model) setFlash(level engine.Level, text string) {
+	m.flashSeq++
+	m.flashNow = &flash{id: m.flashSeq, level: level, text: text}
+	m.flashPending = true
+}
+
+// flash sets a message and returns the timers that fade and clear it.
+func (m *Model) flash(level engine.Level, text string) tea.Cmd {
+	m.setFlash(level, text)
+	if level > engine.LevelInfo {
+		m.activity.add(m.c.Now(), level, text)
+	}
+	return nil // timers are issued at the end of Update
+}
+
+func (m *Model) flashTimers() tea.Cmd {
+	if !m.flashPending || m.flashNow == nil {
+		return nil
+	}
+	m.flashPending = false
+	id := m.flashNow.id
+	life := flashLife
+	if m.flashNow.level == engine.LevelError {
+		life *= 2 // errors stay long enough to read twice
+	}
+	return tea.Batch(
+		tea.Tick(life-flashFade, func(time.Time) tea.Msg { return flashMsg{id: id} }),
+		tea.Tick(life, func(time.Time) tea.Msg { return flashMsg{id: id, gone: true} }),
+	)
+}
+
+func (m *Model) ageFlash(msg flashMsg) {
+	if m.flashNow == nil || m.flashNow.id != msg.id {
+		return
+	}
+	if msg.gone {
+		m.flashNow = nil
+		return
+	}
+	m.flashNow.faded = true
+}
+
+// statusBar is the line with the store, scan state, branch, lock and jobs.
+func (m *Model) statusBar() string {
+	t := m.c.Theme
+	sep := t.BarKey.Render(" │ ")
+	item := func(k, v string) string { return t.BarKey.Render(k+" ") + t.Bar.Render(v) }
+	parts := []string{t.BarAccent.Render(" discoterm")}
+	parts = append(parts, item("branch", m.branch))
+	if l := m.lockInfo(); l != "" {
+		parts = append(parts, item("lock", l))
+	} else {
+		parts = append(parts, item("lock", "free"))
+	}
+	if len(m.jobs) > 0 {
+		parts = append(parts, item("jobs", m.jobsText()))
+	}
+	if m.scan != "" {
+		parts = append(parts, t.Bar.Render(m.scan))
+	}
+	if m.storePath != "" {
+		parts = append(parts, item("store", m.storePath))
+	}
+	return fill(strings.Join(parts, sep), m.width, t.Bar)
+}
+
+// lockInfo is "you: msg" or "bob@jump2: msg" for the current branch.
+func (m *Model) lockInfo() string {
+	if m.journal.view == nil || m.journal.view.Lock == nil {
+		return ""
+	}
+	l := m.journal.view.Lock
+	who := l.Holder
+	if who == m.operator {
+		who = "you"
+	}
+	if l.Message != "" {
+		return fmt.Sprintf("%s %q", who, l.Message)
+	}
+	return who
+}
+
+// lockedByMe reports whether the operator holds the current branch's lock.
+func (m *Model) lockedByMe() bool {
+	v := m.journal.view
+	return v != nil && v.Lock != nil && v.Lock.Holder == m.operator
+}
+
+func (m *Model) jobsText() string {
+	ids := make([]string, 0, len(m.jobs))
+	for id := range m.jobs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	texts := make([]string, 0, len(ids))
+	for _, id := range ids {
+		s := m.jobs[id].text
+		if id == m.planning.job {
+			s += " " + m.planning.String()
+		}
+		if id == m.pushJob {
+			s += " " + m.pushes.progress()
+		}
+		texts = append(texts, s)
+	}
+	return strings.Join(texts, ", ")
+}
+
+// bottomLine is the command line or filter while typing, else the flash,
+// else short help for the focused pane.
+func (m *Model) bottomLine() string {
+	t := m.c.Theme
+	switch {
+	case m.input.active():
+		return fit(m.input.View(), m.width)
+	case m.flashNow != nil:
+		f := m.flashNow
+		style := t.FlashInfo
+		switch {
+		case f.faded:
+			style = t.FlashFaded
+		case f.level == engine.LevelWarn:
+			style = t.FlashWarn
+		case f.level == engine.LevelError:
+			style = t.FlashError
+		}
+		return fit(style.Render(f.text), m.width)
+	}
+	return fit(m.shortHelp(), m.width)
+}
