@@ -1,0 +1,54 @@
+# discoterm — see README.md. Every target works on a fresh Debian 12 machine
+# with Go >= 1.26; `make deps` (run by test, demo and screenshots) installs
+# the Debian packages the tests and the demo fleet need.
+
+GO       ?= go
+BIN      := bin/discoterm
+DEMO_DIR := $(CURDIR)/.demo
+DEMO_N   ?= 6
+PKGS     := openssh-server openssh-client iproute2 iputils-ping tmux diffutils procps aha chromium fonts-dejavu-core
+
+.PHONY: build run test bench demo demo-down lint screenshots deps clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/discoterm
+	$(GO) build -o bin/testfleet ./cmd/testfleet
+
+run: build
+	./$(BIN) $(ARGS)
+
+# deps installs what the tests and the demo fleet use, when missing.
+deps:
+	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "missing Debian packages:$$missing (run as root, or: sudo apt-get install$$missing)"; fi; \
+	fi
+
+# Tests that need root and network namespaces skip with a reason when run
+# unprivileged; CI runs them as root (CI=true turns such a skip into a failure).
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 15m ./...
+
+# Benchmarks whose figures the issues ask for; see README "Performance".
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 40m ./...
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+
+# demo starts a practice fleet of $(DEMO_N) namespace hosts (root needed),
+# registers them in a demo store and opens the console on it.
+demo: deps build
+	$(GO) run ./cmd/demo -dir $(DEMO_DIR) -n $(DEMO_N) -bin $(BIN) $(ARGS)
+
+demo-down:
+	$(GO) run ./cmd/demo -dir $(DEMO_DIR) -down
+
+screenshots: deps build
+	$(GO) run ./cmd/demo -dir $(CURDIR)/.shots -screenshots $(CURDIR)/screenshots -bin $(BIN)
+
+clean:
+	rm -rf bin
