@@ -117,7 +117,7 @@ func (f *Fleet) prepareView(h *Host) error {
 		{"etc/machine-id", h.MachineID + "\n", 0o444},
 		{hostKeyPath, string(priv), 0o600},
 		{hostKeyPath + ".pub", pub + "\n", 0o644},
-		{sshdConfig, sshdConfigText, 0o644},
+		{sshdConfig, sshdConfigText(f.PQKex), 0o644},
 		// A clean, fast login environment for root.
 		{"root/.bashrc", "", 0o644},
 		{"root/.profile", "", 0o644},
@@ -138,7 +138,14 @@ func (f *Fleet) prepareView(h *Host) error {
 	return nil
 }
 
-const sshdConfigText = `# discoterm test fleet host
+func sshdConfigText(pqKex bool) string {
+	if pqKex {
+		return sshdConfigBase
+	}
+	return sshdConfigBase + "KexAlgorithms -sntrup761x25519-sha512@openssh.com\n"
+}
+
+const sshdConfigBase = `# discoterm test fleet host
 Port 22
 HostKey ` + hostKeyPath + `
 PidFile none
@@ -209,6 +216,20 @@ func (h *Host) startAnchor(ctx context.Context) error {
 			return fmt.Errorf("starting the host's namespaces: %v: %s", rerr, out)
 		}
 		return fmt.Errorf("starting the host's namespaces: %s", strings.TrimSpace(string(out)))
+	}
+	// "ready" and EOF come just before chroot(2): wait until the anchor's
+	// root is the host's view, or nsenter -r would see the machine's root.
+	merged := filepath.Join(hd, "merged")
+	for {
+		if r, err := os.Readlink(fmt.Sprintf("/proc/%d/root", cmd.Process.Pid)); err == nil && r == merged {
+			break
+		}
+		if _, alive := procStart(cmd.Process.Pid); !alive || time.Now().After(deadline) {
+			cmd.Process.Kill()
+			<-done
+			return errors.New("the host's anchor process did not chroot into its view")
+		}
+		time.Sleep(time.Millisecond)
 	}
 	start, alive := procStart(cmd.Process.Pid)
 	if !alive {

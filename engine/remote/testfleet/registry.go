@@ -336,3 +336,28 @@ func (f *Fleet) restoreLimits() error {
 		return errors.Join(errs...)
 	})
 }
+
+// DownAll removes every detached fleet and every leftover (what
+// `testfleet down -all` does). With force it also removes fleets whose
+// owning process is alive (running tests will fail).
+func DownAll(force bool) error {
+	err := sweep(true)
+	if !force {
+		return err
+	}
+	errs := []error{err}
+	ents, _ := os.ReadDir(RegistryDir)
+	for _, e := range ents {
+		if !idRe.MatchString(e.Name()) {
+			continue
+		}
+		f, rerr := readState(filepath.Join(RegistryDir, e.Name(), "fleet.json"))
+		if rerr != nil {
+			f = &Fleet{ID: e.Name(), Bridge: "dtb" + e.Name()}
+		}
+		if err := f.teardown(); err != nil {
+			errs = append(errs, fmt.Errorf("fleet %s: %w", e.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -214,7 +214,7 @@ func procStart(pid int) (start uint64, alive bool) {
 // sameProc reports whether pid is still the live process that started at start.
 func sameProc(pid int, start uint64) bool {
 	s, alive := procStart(pid)
-	return alive && (start == 0 || s == start)
+	return alive && start != 0 && s == start
 }
 
 // waitGone waits until none of pids is a live process.
@@ -356,9 +356,22 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	return nil
 }
 
-// errno helper for kill: ESRCH is fine.
-func kill(pid int, sig syscall.Signal) {
-	if pid > 0 {
-		_ = syscall.Kill(pid, sig)
+// kill signals pid, but never init, this process or a process in this
+// process's (or init's) network namespace: every process of a fleet host
+// lives in the host's namespace, so this guards against killing anything
+// else through a stale or reused pid.
+func kill(pid int, sig syscall.Signal) bool {
+	if pid <= 1 || pid == os.Getpid() {
+		return false
 	}
+	ino, ok := nsInode("/proc/" + strconv.Itoa(pid) + "/ns/net")
+	if !ok {
+		return false
+	}
+	for _, p := range []string{"/proc/self/ns/net", "/proc/1/ns/net"} {
+		if own, ok := nsInode(p); ok && own == ino {
+			return false
+		}
+	}
+	return syscall.Kill(pid, sig) == nil
 }
