@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -44,8 +45,10 @@ type Options struct {
 	// CancelGrace: after ctx is cancelled, how long a running command gets
 	// to finish after SIGTERM before the session is closed. Default 10s.
 	CancelGrace time.Duration
-	// MaxSessions bounds concurrent sessions on one pooled connection
-	// (OpenSSH's MaxSessions defaults to 10). Default 10; further Runs wait.
+	// MaxSessions bounds concurrent Runs on one pooled connection
+	// (OpenSSH's MaxSessions defaults to 10). Default 8, which leaves room
+	// for the short session that delivers SIGTERM to root commands on
+	// cancel; further Runs wait for a free slot.
 	MaxSessions int
 }
 
@@ -133,7 +136,7 @@ func New(opts Options) (*Client, error) {
 		opts.DefaultUser = "root"
 	}
 	if opts.MaxSessions <= 0 {
-		opts.MaxSessions = 10
+		opts.MaxSessions = 8
 	}
 	if opts.Dial == nil {
 		d := &net.Dialer{}
@@ -250,6 +253,16 @@ func (c *Client) Run(ctx context.Context, t Target, cmd string, stdin io.Reader,
 	sess.Stdin = stdin
 	sess.Stdout = stdout
 	sess.Stderr = stderr
+	// OpenSSH refuses "signal" requests for root sessions (see
+	// signalByKill): the command reports its process group on stderr
+	// first, and a cancel kills that group from a second session.
+	var pg *pgidFilter
+	if signalByKill(r) {
+		pg = newPgidFilter(stderr)
+		sess.Stderr = pg
+		cmd = pgidPrologue + cmd
+		defer pg.flush()
+	}
 	if err := sess.Start(cmd); err != nil {
 		sess.Close()
 		return -1, fmt.Errorf("%s: cannot start command: %w", r.display, err)
@@ -265,7 +278,19 @@ func (c *Client) Run(ctx context.Context, t Target, cmd string, stdin io.Reader,
 	}
 
 	// Cancelled: ask the command to stop, give it time to finish its step.
-	_ = sess.Signal(ssh.SIGTERM)
+	if pg != nil {
+		// The marker is the command's first output; right after Start it
+		// may not have arrived yet.
+		select {
+		case <-pg.ready:
+		case <-time.After(min(c.opts.CancelGrace, 2*time.Second)):
+		}
+		if pgid := pg.pgid(); pgid > 0 {
+			c.killGroup(r, entry, pgid)
+		}
+	} else {
+		_ = sess.Signal(ssh.SIGTERM)
+	}
 	grace := time.NewTimer(c.opts.CancelGrace)
 	defer grace.Stop()
 	var werr error
@@ -291,6 +316,140 @@ func (c *Client) Run(ctx context.Context, t Target, cmd string, stdin io.Reader,
 	}
 	return code, fmt.Errorf("%s: command interrupted; it did not exit within %v of SIGTERM, session closed: %w",
 		r.display, c.opts.CancelGrace, ctx.Err())
+}
+
+// signalByKill reports whether a cancel must deliver SIGTERM by running
+// kill in a second session instead of with a "signal" channel request.
+// OpenSSH (checked: 9.2) skips its post-authentication privilege separation
+// for uid 0 and then refuses every signal request on the session
+// ("session_signal_req: session signalling requires privilege separation"),
+// so for root the request is a silent no-op. Closing the session does not
+// stop the command either (no pty, no SIGHUP): it runs on to completion.
+// The remote user is taken to be uid 0 when it is named root.
+func signalByKill(r route) bool { return r.t.User == "root" }
+
+// pgidMarker starts the line with which a command reports its process
+// group: sshd makes the command a session leader (setsid), so the login
+// shell's $$ is the group that OpenSSH's own signal delivery (killpg) would
+// reach.
+const (
+	pgidMarker   = "\x1ediscoterm-pgid="
+	pgidPrologue = `printf '\036discoterm-pgid=%s\n' "$$" >&2; `
+)
+
+// killGroup sends SIGTERM to process group pgid on the host from a new
+// session on the same connection. Best effort, bounded by ConnectTimeout;
+// it does not take one of the MaxSessions slots.
+func (c *Client) killGroup(r route, e *poolEntry, pgid int) {
+	ctx, cancel := context.WithTimeout(c.base, c.opts.ConnectTimeout)
+	defer cancel()
+	s, err := c.newSession(ctx, e)
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	c.counters(r.key).sessions.Add(1)
+	if pgid <= 1 {
+		return // never "kill -- -1" (every process) or "-0" (our own group)
+	}
+	// "kill -s SIG -- -PGID" is the form both dash and bash accept (dash
+	// rejects "kill -TERM -- -PGID"). If it is not a group (a server that
+	// does not setsid), signal the process.
+	cmd := fmt.Sprintf("kill -s TERM -- -%d 2>/dev/null || kill -s TERM %d", pgid, pgid)
+	done := make(chan struct{})
+	go func() { s.Run(cmd); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// pgidFilter passes stderr through, except for the marker line with the
+// process group, which it takes out. It only looks at the first
+// pgidScanLimit bytes (something else may print first, e.g. a login
+// script).
+type pgidFilter struct {
+	w     io.Writer
+	ready chan struct{} // closed when the marker was seen or given up on
+	mu    sync.Mutex
+	buf   []byte
+	seen  int
+	done  bool
+	id    int
+}
+
+const pgidScanLimit = 4096
+
+func newPgidFilter(w io.Writer) *pgidFilter {
+	if w == nil {
+		w = io.Discard
+	}
+	return &pgidFilter{w: w, ready: make(chan struct{})}
+}
+
+func (f *pgidFilter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done {
+		return f.w.Write(p)
+	}
+	defer func() {
+		if f.done {
+			close(f.ready)
+		}
+	}()
+	f.buf = append(f.buf, p...)
+	f.seen += len(p)
+	var out []byte
+	for !f.done {
+		i := bytes.IndexByte(f.buf, '\n')
+		if i < 0 {
+			break
+		}
+		line := f.buf[:i+1]
+		if rest, ok := bytes.CutPrefix(line, []byte(pgidMarker)); ok {
+			if n, err := strconv.Atoi(string(bytes.TrimSpace(rest))); err == nil && n > 1 {
+				f.id = n
+			}
+			f.done = true
+		} else {
+			out = append(out, line...)
+		}
+		f.buf = f.buf[i+1:]
+	}
+	if !f.done && f.seen > pgidScanLimit {
+		f.done = true
+	}
+	if f.done {
+		out = append(out, f.buf...)
+		f.buf = nil
+	}
+	if len(out) > 0 {
+		if _, err := f.w.Write(out); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// flush writes what is still held back (an unterminated last line).
+func (f *pgidFilter) flush() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.buf) > 0 {
+		f.w.Write(f.buf)
+		f.buf = nil
+	}
+	if !f.done {
+		f.done = true
+		close(f.ready)
+	}
+}
+
+func (f *pgidFilter) pgid() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.id
 }
 
 func exitStatus(r route, err error) (int, error) {
@@ -626,14 +785,16 @@ func (c *Client) ScanHostKey(ctx context.Context, t Target) (fingerprint, author
 
 // TrustHostKey records authorizedKeyLine (as returned by ScanHostKey or in
 // HostKeyError.KeyLine) as t's host key in the first known_hosts file. It
-// does not check whether the host has other keys on record.
+// is a no-op when the key is already known for t, and refuses with a
+// *HostKeyError (Changed) when known_hosts holds other keys for t: a changed
+// key is removed by the operator (ssh-keygen -R), never silently added to.
 func (c *Client) TrustHostKey(t Target, authorizedKeyLine string) error {
 	key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(authorizedKeyLine))
 	if err != nil {
 		return fmt.Errorf("not a public key line: %w", err)
 	}
 	r := c.resolve(t)
-	return c.kh.add(r.hostport, key)
+	return c.kh.trust(r.hostport, r.t.Name, key)
 }
 
 // KnownHostsName is how t appears in known_hosts (knownhosts.Normalize of

@@ -693,45 +693,119 @@ func TestScanHostKey(t *testing.T) {
 	}
 }
 
+// waitExec waits until the background child $! has exec'd. Between fork
+// and exec, a dash child still runs the parent's TERM trap handler, and a
+// group-wide SIGTERM arriving then is lost to it: without this the test
+// would be flaky (sh exits 7, sleep 30 lives on holding stdout open).
+const waitExec = `while [ "$(cat /proc/$!/comm 2>/dev/null)" != sleep ]; do :; done; `
+
+// A cancelled Run delivers SIGTERM: with a "signal" request for ordinary
+// users, by kill from a second session for root (OpenSSH refuses signal
+// requests on root sessions).
 func TestCancelSendsSIGTERM(t *testing.T) {
+	for _, tc := range []struct {
+		user       string
+		wantSignal bool
+	}{{"deploy", true}, {"root", false}} {
+		t.Run(tc.user, func(t *testing.T) {
+			f := newSSHFixture(t)
+			srv := startSSHServer(t, f.id.PublicKey())
+			f.trust(t, srv)
+			c := f.client(t, nil)
+			tg := srv.target()
+			tg.User = tc.user
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			out, errOut := newSSHSyncBuffer(), newSSHSyncBuffer()
+			type res struct {
+				code int
+				err  error
+			}
+			done := make(chan res, 1)
+			go func() {
+				code, err := c.Run(ctx, tg, `echo before >&2; trap "echo got-term; exit 7" TERM; sleep 30 & `+waitExec+`echo ready; wait`, nil, out, errOut)
+				done <- res{code, err}
+			}()
+			out.waitFor(t, "ready\n", 5*time.Second)
+			start := time.Now()
+			cancel()
+			var r res
+			select {
+			case r = <-done:
+			case <-time.After(3 * time.Second):
+				t.Fatal("Run did not return after cancel")
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("took %v after cancel", d)
+			}
+			if r.code != 7 || !errors.Is(r.err, context.Canceled) || !strings.Contains(out.String(), "got-term") {
+				t.Fatalf("code=%d err=%v out=%q", r.code, r.err, out.String())
+			}
+			if errOut.String() != "before\n" {
+				t.Fatalf("stderr %q", errOut.String())
+			}
+			sig := srv.gotSignals()
+			if tc.wantSignal && (len(sig) != 1 || sig[0] != "TERM") || !tc.wantSignal && len(sig) != 0 {
+				t.Fatalf("signal requests %v", sig)
+			}
+			t.Log(r.err)
+			// The pooled connection survives a cancelled command.
+			if _, err := c.Run(context.Background(), tg, "true", nil, nil, nil); err != nil || c.Stats(tg).Dials != 1 {
+				t.Fatalf("after cancel: %v %+v", err, c.Stats(tg))
+			}
+		})
+	}
+}
+
+// Cancelling right after Start, before the command has reported its
+// process group, still reaches it.
+func TestCancelImmediatelyRoot(t *testing.T) {
 	f := newSSHFixture(t)
 	srv := startSSHServer(t, f.id.PublicKey())
 	f.trust(t, srv)
 	c := f.client(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out := newSSHSyncBuffer()
-	type res struct {
-		code int
-		err  error
-	}
-	done := make(chan res, 1)
-	go func() {
-		code, err := c.Run(ctx, srv.target(), `trap "echo got-term; exit 7" TERM; echo ready; sleep 30 & wait`, nil, out, nil)
-		done <- res{code, err}
-	}()
-	out.waitFor(t, "ready\n", 5*time.Second)
+	w := sshWriterFunc(func(p []byte) (int, error) { cancel(); return len(p), nil })
 	start := time.Now()
-	cancel()
-	var r res
-	select {
-	case r = <-done:
-	case <-time.After(3 * time.Second):
-		t.Fatal("Run did not return after cancel")
+	code, err := c.Run(ctx, srv.target(), `trap "exit 9" TERM; sleep 30 & `+waitExec+`echo x; wait`, nil, w, nil)
+	if code != 9 || !errors.Is(err, context.Canceled) || time.Since(start) > 2*time.Second {
+		t.Fatalf("code %d err %v after %v", code, err, time.Since(start))
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("took %v after cancel", d)
-	}
-	if r.code != 7 || !errors.Is(r.err, context.Canceled) || !strings.Contains(out.String(), "got-term") {
-		t.Fatalf("code=%d err=%v out=%q", r.code, r.err, out.String())
-	}
-	if sig := srv.gotSignals(); len(sig) != 1 || sig[0] != "TERM" {
-		t.Fatalf("signals %v", sig)
-	}
-	t.Log(r.err)
-	// The pooled connection survives a cancelled command.
-	if _, _, _, err := runOn(t, c, srv.target(), "true", ""); err != nil || c.Stats(srv.target()).Dials != 1 {
-		t.Fatalf("after cancel: %v %+v", err, c.Stats(srv.target()))
+}
+
+func TestPgidFilter(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		writes []string
+		want   string
+		pgid   int
+	}{
+		{"alone", []string{"\x1ediscoterm-pgid=123\n"}, "", 123},
+		{"then output", []string{"\x1ediscoterm-pgid=42\nwarning: x\n", "more"}, "warning: x\nmore", 42},
+		{"split marker", []string{"\x1edisco", "term-pgid=7", "\nerr"}, "err", 7},
+		{"noise first", []string{"bashrc says hi\n\x1ediscoterm-pgid=8\n"}, "bashrc says hi\n", 8},
+		{"no marker", []string{"plain error without newline"}, "plain error without newline", 0},
+		{"too late", []string{strings.Repeat("x", 5000) + "\n", "\x1ediscoterm-pgid=9\n"},
+			strings.Repeat("x", 5000) + "\n\x1ediscoterm-pgid=9\n", 0},
+		{"refuses 1", []string{"\x1ediscoterm-pgid=1\n"}, "", 0},
+		{"refuses garbage", []string{"\x1ediscoterm-pgid=-5\n"}, "", 0},
+	} {
+		var b bytes.Buffer
+		f := newPgidFilter(&b)
+		for _, w := range tc.writes {
+			if n, err := f.Write([]byte(w)); n != len(w) || err != nil {
+				t.Fatalf("%s: write %d %v", tc.name, n, err)
+			}
+		}
+		f.flush()
+		if b.String() != tc.want || f.pgid() != tc.pgid {
+			t.Errorf("%s: got %q pgid %d", tc.name, b.String(), f.pgid())
+		}
+		select {
+		case <-f.ready:
+		default:
+			t.Errorf("%s: ready not closed", tc.name)
+		}
 	}
 }
 

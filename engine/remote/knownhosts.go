@@ -190,15 +190,13 @@ func (k *knownHosts) algorithms(hostport string) []string {
 	return algos
 }
 
-// add appends a known_hosts line for hostport to the first file, creating it
-// (0600) and its directory (0700) when needed.
-func (k *knownHosts) add(hostport string, key ssh.PublicKey) error {
+// appendLine appends a known_hosts line for hostport to the first file,
+// creating it (0600) and its directory (0700) when needed. k.wmu is held.
+func (k *knownHosts) appendLine(hostport string, key ssh.PublicKey) error {
 	if len(k.files) == 0 {
 		return errors.New("no known_hosts file to write to")
 	}
 	path := k.files[0]
-	k.wmu.Lock()
-	defer k.wmu.Unlock()
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("cannot record host key: %w", err)
 	}
@@ -221,15 +219,44 @@ func (k *knownHosts) add(hostport string, key ssh.PublicKey) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("cannot record host key in %s: %w", path, err)
 	}
+	k.invalidate()
+	return nil
+}
+
+func (k *knownHosts) invalidate() {
 	k.mu.Lock()
 	k.cb = nil // force a re-read even if size and mtime look the same
 	k.mu.Unlock()
-	return nil
+}
+
+// trust records key for hostport unless it is already known. It refuses
+// when known_hosts holds other keys for hostport (a changed key is removed
+// by the operator, not overridden) or the key is revoked.
+func (k *knownHosts) trust(hostport, name string, key ssh.PublicKey) error {
+	k.wmu.Lock()
+	defer k.wmu.Unlock()
+	k.invalidate()
+	err := k.verify(hostport, name, fakeAddr(hostport), key)
+	var hk *HostKeyError
+	if errors.As(err, &hk) && !hk.Changed && !hk.Revoked {
+		return k.appendLine(hostport, key)
+	}
+	return err
 }
 
 // check verifies key for hostport. With acceptNew an unknown host's key is
 // recorded and accepted; a changed key is always refused.
 func (k *knownHosts) check(hostport, name string, remote net.Addr, key ssh.PublicKey, acceptNew bool) error {
+	err := k.verify(hostport, name, remote, key)
+	var hk *HostKeyError
+	if acceptNew && errors.As(err, &hk) && !hk.Changed && !hk.Revoked {
+		return k.trust(hostport, name, key)
+	}
+	return err
+}
+
+// verify returns nil, a *HostKeyError, or an error reading known_hosts.
+func (k *knownHosts) verify(hostport, name string, remote net.Addr, key ssh.PublicKey) error {
 	cb, err := k.callback()
 	if err != nil {
 		return err
@@ -253,13 +280,9 @@ func (k *knownHosts) check(hostport, name string, remote net.Addr, key ssh.Publi
 		hk.KnownAt = []string{re.Revoked.Filename + ":" + strconv.Itoa(re.Revoked.Line)}
 		return hk
 	case errors.As(err, &ke):
-		if len(ke.Want) == 0 {
-			if acceptNew {
-				return k.add(hostport, key)
-			}
-			return hk
+		if len(ke.Want) > 0 {
+			hk.Changed = true
 		}
-		hk.Changed = true
 		for _, w := range ke.Want {
 			hk.Known = append(hk.Known, ssh.FingerprintSHA256(w.Key))
 			hk.KnownAt = append(hk.KnownAt, w.Filename+":"+strconv.Itoa(w.Line))

@@ -26,9 +26,18 @@ func TestKnownHostsLinesAndLookup(t *testing.T) {
 		t.Fatalf("algorithms on empty db: %v", got)
 	}
 	for _, hp := range []string{"[fe80::1%br0]:22", "[fd00:1::5]:2222", "10.0.0.1:22"} {
-		if err := kh.add(hp, k1); err != nil {
+		if err := kh.trust(hp, "", k1); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Trusting a known key again is a no-op; trusting another key for a
+	// host with a key on record is refused (that is a changed key).
+	if err := kh.trust("10.0.0.1:22", "", k1); err != nil {
+		t.Fatal(err)
+	}
+	var hk *HostKeyError
+	if err := kh.trust("10.0.0.1:22", "", k2); !errors.As(err, &hk) || !hk.Changed {
+		t.Fatalf("trusting a second key: %v", err)
 	}
 	data, _ := os.ReadFile(path)
 	want := "fe80::1%br0 " + authorizedLine(k1) + "\n" +
@@ -90,7 +99,7 @@ func TestKnownHostsAlgorithmsRSAAndSeveral(t *testing.T) {
 	}
 	// Appending after a last line without newline starts a new line.
 	other := newTestSigner(t).PublicKey()
-	if err := kh.add("10.1.1.2:22", other); err != nil {
+	if err := kh.trust("10.1.1.2:22", "", other); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(path)
