@@ -177,6 +177,9 @@ func (h *Host) HostKeyFingerprint() string {
 // Fleet returns the fleet the host belongs to.
 func (h *Host) Fleet() *Fleet { return h.fleet }
 
+// dirEntries are the names a fleet creates in its directory.
+var dirEntries = []string{"fleet.json", "id_ed25519", "id_ed25519.pub", "known_hosts", "ssh_config", "log", "fs"}
+
 func (f *Fleet) fsDir() string           { return filepath.Join(f.Dir, "fs") }
 func (f *Fleet) logPath(h *Host) string  { return filepath.Join(f.Dir, "log", h.Name+".log") }
 func (f *Fleet) hostDir(h *Host) string  { return filepath.Join(f.fsDir(), h.Name) }
@@ -352,6 +355,14 @@ func (f *Fleet) makeDir(dir string) error {
 			return err
 		} else if exists(filepath.Join(dir, "fleet.json")) {
 			return fmt.Errorf("testfleet: %s already holds a fleet (fleet.json); `testfleet down -dir %s` first", dir, dir)
+		} else {
+			// Stop removes these from a directory it did not create: they
+			// must be ours.
+			for _, n := range dirEntries {
+				if exists(filepath.Join(dir, n)) {
+					return fmt.Errorf("testfleet: %s already has %s; use an empty or new directory", dir, n)
+				}
+			}
 		}
 		f.Dir = dir
 	}
@@ -761,7 +772,7 @@ func (f *Fleet) teardown() error {
 				errs = append(errs, err)
 			}
 		} else {
-			for _, n := range []string{"fleet.json", "id_ed25519", "id_ed25519.pub", "known_hosts", "ssh_config", "log", "fs"} {
+			for _, n := range dirEntries {
 				if err := os.RemoveAll(filepath.Join(f.Dir, n)); err != nil {
 					errs = append(errs, err)
 				}

@@ -228,6 +228,15 @@ func TestFleet(t *testing.T) {
 		}
 	})
 
+	t.Run("command-stdin", func(t *testing.T) {
+		cmd := h1.Command(ctx, "sh", "-c", "cat > /tmp/in && wc -c < /tmp/in && ls -A /tmp")
+		cmd.Stdin = strings.NewReader("abc")
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.Fields(string(out))[0] != "3" || strings.TrimSpace(strings.Fields(string(out))[1]) != "in" {
+			t.Errorf("Command with stdin: %q %v (want 3 and a private /tmp holding only \"in\")", out, err)
+		}
+	})
+
 	t.Run("exec-error", func(t *testing.T) {
 		_, err := h1.Exec(ctx, "sh", "-c", "echo oops >&2; exit 3")
 		if err == nil || !strings.Contains(err.Error(), "oops") {
@@ -318,6 +327,33 @@ func TestStopLeavesNothing(t *testing.T) {
 	}
 	if err := f.Stop(); err != nil {
 		t.Errorf("second Stop: %v", err)
+	}
+}
+
+func TestDirChecks(t *testing.T) {
+	Require(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "known_hosts"), []byte("mine\n"), 0o644)
+	if f, err := Start(context.Background(), Options{N: 1, Dir: dir}); err == nil {
+		f.Stop()
+		t.Fatal("Start used a directory holding a known_hosts of its own")
+	}
+	// A directory with other files is fine; Stop removes only the fleet's.
+	os.Remove(filepath.Join(dir, "known_hosts"))
+	os.WriteFile(filepath.Join(dir, "store.db"), []byte("keep"), 0o644)
+	f, err := Start(context.Background(), Options{N: 1, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 || ents[0].Name() != "store.db" {
+		t.Errorf("after Stop %s holds %v", dir, ents)
+	}
+	if left := fleetTraces(f, fleetPids(f)); len(left) != 1 || left[0] != "dir "+dir {
+		t.Errorf("left after Stop: %v", left)
 	}
 }
 

@@ -360,13 +360,7 @@ func (h *Host) Exec(ctx context.Context, args ...string) ([]byte, error) {
 		ctx, cancel = context.WithTimeout(ctx, ExecTimeout)
 		defer cancel()
 	}
-	nargs := append([]string{"-t", strconv.Itoa(h.Pid), "-m", "-u", "-n", "-r", "-w", "--"}, args...)
-	cmd := exec.CommandContext(ctx, "nsenter", nargs...)
-	cmd.Env = cleanEnv
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 2 * time.Second
-	out, err := cmd.CombinedOutput()
+	out, err := h.Command(ctx, args...).CombinedOutput()
 	if err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%v)", err, ctx.Err())
@@ -374,6 +368,19 @@ func (h *Host) Exec(ctx context.Context, args ...string) ([]byte, error) {
 		return out, fmt.Errorf("%s: %s: %w: %s", h.Name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return out, nil
+}
+
+// Command returns an unstarted command that runs args inside the host like
+// Exec does, for callers that want stdin/stdout streams. ctx kills the
+// command's whole process group; unlike Exec, no default timeout applies.
+func (h *Host) Command(ctx context.Context, args ...string) *exec.Cmd {
+	nargs := append([]string{"-t", strconv.Itoa(h.Pid), "-m", "-u", "-n", "-r", "-w", "--"}, args...)
+	cmd := exec.CommandContext(ctx, "nsenter", nargs...)
+	cmd.Env = append([]string(nil), cleanEnv...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	return cmd
 }
 
 // openInRoot opens path as the host sees it (resolved inside the host's
