@@ -1,100 +1,81 @@
 package scanner
 
 import (
-	"fmt"
 	"net/netip"
-	"strings"
 	"testing"
-	"time"
+
+	"github.com/discoterm/discoterm/engine/remote/testfleet"
 )
 
-// fleet is a bridge in this namespace with hosts in their own network namespaces on veths.
-// Interim stand-in for engine/remote/testfleet, without sshd: only what the scanner needs.
+// fleet adapts testfleet (hosts in network namespaces on veths to a bridge) to what the
+// scanner's tests use: zoned netip addresses and failing the test on errors.
 type fleet struct {
 	Bridge string
 	Hosts  []*fleetHost
 }
 
 type fleetHost struct {
-	NS        string
 	MAC       string
 	LinkLocal netip.Addr // zoned with the bridge
-	veth      string     // this namespace's end, a bridge port
+	NS        string     // network namespace
+	veth      string     // the root-namespace end, a bridge port
+	h         *testfleet.Host
 	t         testing.TB
 }
 
 type fleetOptions struct {
 	N             int
-	StablePrivacy []int // hosts whose link-local address is stable-privacy (RFC 7217), not EUI-64
+	StablePrivacy []int // 0-based indexes into Hosts of hosts with stable-privacy link-local addresses
 }
 
 func startFleet(t testing.TB, o fleetOptions) *fleet {
 	t.Helper()
-	requireRoot(t)
-	tag := randomTag()
-	f := &fleet{Bridge: "dsb" + tag}
-	t.Cleanup(func() { f.remove() })
-	sh(t, "ip", "link", "add", f.Bridge, "type", "bridge")
-	sh(t, "sysctl", "-qw", "net.ipv6.conf."+f.Bridge+".accept_dad=0")
-	sh(t, "ip", "link", "set", f.Bridge, "up")
-	stable := map[int]bool{}
+	var stable []int
 	for _, i := range o.StablePrivacy {
-		stable[i] = true
+		stable = append(stable, i+1) // testfleet counts hosts from 1
 	}
-	for i := 0; i < o.N; i++ {
-		h := &fleetHost{NS: fmt.Sprintf("dsn%s-%d", tag, i), veth: fmt.Sprintf("dsv%s%d", tag, i),
-			MAC: fmt.Sprintf("02:d5:%s:%s:%s:%02x", tag[:2], tag[2:4], tag[4:6], i), t: t}
-		f.Hosts = append(f.Hosts, h)
-		sh(t, "ip", "netns", "add", h.NS)
-		sh(t, "ip", "link", "add", h.veth, "type", "veth", "peer", "name", "eth0", "netns", h.NS)
-		sh(t, "ip", "link", "set", h.veth, "master", f.Bridge, "up")
-		sh(t, "ip", "-n", h.NS, "link", "set", "eth0", "address", h.MAC)
-		h.Sysctl("net.ipv6.conf.all.accept_dad", "0")
-		h.Sysctl("net.ipv6.conf.eth0.accept_dad", "0")
-		if stable[i] {
-			h.Sysctl("net.ipv6.conf.eth0.stable_secret", fmt.Sprintf("fd00:%s::%x", tag[:4], i+1))
-			h.Sysctl("net.ipv6.conf.eth0.addr_gen_mode", "2")
+	tf := testfleet.StartT(t, testfleet.Options{N: o.N, StablePrivacy: stable, NoKnownHosts: true})
+	f := &fleet{Bridge: tf.Bridge}
+	for _, h := range tf.Hosts {
+		ll, err := netip.ParseAddr(h.LinkLocal)
+		if err != nil {
+			t.Fatalf("testfleet host %s: link-local %q: %v", h.Name, h.LinkLocal, err)
 		}
-		sh(t, "ip", "-n", h.NS, "link", "set", "lo", "up")
-		sh(t, "ip", "-n", h.NS, "link", "set", "eth0", "up")
-	}
-	for _, h := range f.Hosts {
-		h.LinkLocal = h.waitLinkLocal(f.Bridge)
+		f.Hosts = append(f.Hosts, &fleetHost{MAC: h.MAC, LinkLocal: ll.WithZone(tf.Bridge),
+			NS: h.Netns, veth: h.Veth, h: h, t: t})
 	}
 	return f
 }
 
-func (f *fleet) remove() {
-	for _, h := range f.Hosts {
-		shQuiet("ip", "netns", "del", h.NS)
-		shQuiet("ip", "link", "del", h.veth)
-	}
-	shQuiet("ip", "link", "del", f.Bridge)
-}
-
-// Sysctl sets a sysctl inside the host's namespace.
+// Sysctl sets a network sysctl inside the host.
 func (h *fleetHost) Sysctl(name, value string) {
 	h.t.Helper()
-	sh(h.t, "ip", "netns", "exec", h.NS, "sysctl", "-qw", name+"="+value)
+	if err := h.h.Sysctl(name, value); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
-// Down takes the host off the link (its interface down), Up puts it back.
-func (h *fleetHost) Down() { h.t.Helper(); sh(h.t, "ip", "-n", h.NS, "link", "set", "eth0", "down") }
+// Down takes the host off the link; Up puts it back.
+func (h *fleetHost) Down() {
+	h.t.Helper()
+	if err := h.h.Down(); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 func (h *fleetHost) Up() {
 	h.t.Helper()
-	sh(h.t, "ip", "-n", h.NS, "link", "set", "eth0", "up")
+	if err := h.h.Up(); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
-func (h *fleetHost) waitLinkLocal(zone string) netip.Addr {
-	h.t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		out := sh(h.t, "ip", "-n", h.NS, "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link")
-		for _, fld := range strings.Fields(out) {
-			if p, err := netip.ParsePrefix(fld); err == nil && !strings.Contains(out, "tentative") {
-				return p.Addr().WithZone(zone)
-			}
-		}
+// flushNeighbours empties the neighbour tables of the bridge and of every host: the link is
+// cold again, as when a scanner starts or hosts boot.
+func (f *fleet) flushNeighbours(t testing.TB) {
+	t.Helper()
+	sh(t, "ip", "-6", "neigh", "flush", "dev", f.Bridge)
+	for _, h := range f.Hosts {
+		sh(t, "ip", "-n", h.NS, "-6", "neigh", "flush", "dev", "eth0")
 	}
-	h.t.Fatalf("%s: no link-local address on eth0", h.NS)
-	return netip.Addr{}
 }

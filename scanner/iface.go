@@ -219,7 +219,7 @@ func chooseLinks(names []string) ([]*link, error) {
 			switch {
 			case !ok:
 				errs = append(errs, &InterfaceError{Name: name, Err: ErrNoSuchInterface,
-					Hint: "interfaces here: " + nameList(infos)})
+					Hint: usableHint(infos)})
 			case in.Problem != nil:
 				errs = append(errs, in.Problem)
 			default:
@@ -252,10 +252,16 @@ func byIndexName(infos []InterfaceInfo, s string) (InterfaceInfo, bool) {
 	return InterfaceInfo{}, false
 }
 
-func nameList(infos []InterfaceInfo) string {
-	names := make([]string, 0, len(infos))
+// usableHint names the interfaces that could be scanned instead (not every bridge port).
+func usableHint(infos []InterfaceInfo) string {
+	var names []string
 	for _, in := range infos {
-		names = append(names, in.Name)
+		if in.Usable {
+			names = append(names, in.Name)
+		}
 	}
-	return strings.Join(names, ", ")
+	if len(names) == 0 {
+		return "and no interface here qualifies (\"ip -br link\" lists them)"
+	}
+	return "interfaces that could be scanned: " + strings.Join(names, ", ")
 }

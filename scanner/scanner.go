@@ -29,6 +29,11 @@ var ErrClosed = errors.New("scanner: closed")
 
 var allNodes = netip.MustParseAddr("ff02::1")
 
+// lateHold is how long a round keeps listening after a late new responder: one neighbour
+// solicitation retransmission (RFC 4861 RetransTimer, 1 s) and some. Hosts whose solicitation
+// of our address was lost in a reply storm try again that much later, up to three times.
+const lateHold = 1100 * time.Millisecond
+
 // Options configure a Scanner. Zero values mean the defaults.
 type Options struct {
 	// Interfaces to probe by name; empty means every usable one (see Interfaces).
@@ -215,8 +220,9 @@ func (s *Scanner) Run(ctx context.Context, fn func(RoundResult)) error {
 //     not seen in the previous round answered (a cold link loses replies in the neighbour
 //     solicitation storm the first probe sets off; by now most hosts know our MAC), and a
 //     unicast probe to each known address (Options.Unicast) that has not answered yet;
-//  3. listening for Window after the last probe, longer (up to 3 Windows) while new hosts
-//     keep arriving.
+//  3. listening for Window after the last probe; while new hosts keep arriving late (after
+//     the re-probe), on until 1.1 s after the last of them, up to Window+2.2 s in all: on a
+//     cold link, hosts whose neighbour solicitation was lost answer one or two seconds late.
 //
 // Round returns the sightings with MACs resolved. A failure on some interfaces yields the
 // others' sightings and res.Err == err; ErrClosed, a failed socket or a done ctx end the
@@ -238,7 +244,6 @@ func (s *Scanner) Round(ctx context.Context) (RoundResult, error) {
 	var errs []error
 	w := s.opts.Window
 	reprobeDelay := w / 4
-	quiet := w / 2
 	st.start = time.Now()
 	for _, l := range s.links {
 		errs = append(errs, s.probe(st, l, allNodes, false))
@@ -267,13 +272,17 @@ listen:
 			timer.Reset(w)
 			continue
 		}
+		// Hosts still arriving after the re-probe are waiting on neighbour resolution: hold on
+		// for their next solicitation.
 		s.mu.Lock()
 		end := lastProbe.Add(w)
-		if t := st.lastNew.Add(quiet); t.After(end) {
-			end = t
+		if st.lastNew.After(st.start.Add(reprobeDelay)) {
+			if t := st.lastNew.Add(lateHold); t.After(end) {
+				end = t
+			}
 		}
 		s.mu.Unlock()
-		if hardEnd := st.start.Add(reprobeDelay + 3*w); end.After(hardEnd) {
+		if hardEnd := st.start.Add(reprobeDelay + w + 2*lateHold); end.After(hardEnd) {
 			end = hardEnd
 		}
 		if !now.Before(end) {

@@ -53,6 +53,7 @@ func TestFindsEveryHostInTheFirstRound(t *testing.T) {
 	for _, n := range []int{3, 10} {
 		t.Run(fmt.Sprintf("%d-hosts", n), func(t *testing.T) {
 			f := startFleet(t, fleetOptions{N: n})
+			f.flushNeighbours(t) // a cold link: nobody knows anybody
 			s := newScanner(t, f, Options{})
 			res := round(t, s)
 			seen := byMAC(t, res.Sightings)
@@ -219,7 +220,7 @@ func TestInterfaceErrors(t *testing.T) {
 	}{
 		{"no IPv6", noIPv6, ErrNoLinkLocal, []string{"IPv6 is disabled", "sysctl -w net.ipv6.conf." + noIPv6 + ".disable_ipv6=0"}},
 		{"down", down, ErrInterfaceDown, []string{"is down", "ip link set " + down + " up"}},
-		{"nonexistent", "nosuch0", ErrNoSuchInterface, []string{"does not exist", "interfaces here:"}},
+		{"nonexistent", "nosuch0", ErrNoSuchInterface, []string{"does not exist", "interfaces that could be scanned: "}},
 		{"loopback", "lo", ErrLoopback, []string{"only this machine"}},
 	}
 	for _, tt := range tests {
