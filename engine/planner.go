@@ -180,7 +180,7 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	job := e.startJob("plan "+p.ID, fmt.Sprintf("planning %d hosts of %s", len(in.hosts), p.Branch))
 	rendered := map[string][]byte{} // blob sum → rendered template content to store
 	var mu sync.Mutex
-	e.forEachHost(ctx, len(in.hosts), func(i int) {
+	e.forEachHost(ctx, len(in.hosts), e.opts.Parallel, func(i int) {
 		h := in.hosts[i]
 		hp, blobs := e.planHost(ctx, in, h)
 		p.Hosts[i] = hp
@@ -215,7 +215,10 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*Plan, error) {
 			if err != nil {
 				continue
 			}
-			if hp.Err == "" || h.StateSeen.After(p.Created) {
+			// Mirror what this plan saw, unless the host could not be
+			// planned (its fingerprint is empty) or the mirror was
+			// refreshed after this plan started.
+			if hp.Err == "" && !h.StateSeen.After(p.Created) {
 				h.StateBranch, h.Position, h.PositionHash, h.StateSeen = hp.Fingerprint.Branch, hp.Position, hp.Fingerprint.Hash, p.Created
 				if err := tx.PutHost(h); err != nil {
 					return err
@@ -242,9 +245,9 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	return p, nil
 }
 
-// forEachHost runs fn for 0..n-1 with at most Parallel at once.
-func (e *Engine) forEachHost(ctx context.Context, n int, fn func(i int)) {
-	sem := make(chan struct{}, e.opts.Parallel)
+// forEachHost runs fn for 0..n-1 with at most parallel at once.
+func (e *Engine) forEachHost(ctx context.Context, n, parallel int, fn func(i int)) {
+	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		select {

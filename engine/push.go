@@ -254,7 +254,11 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 		res.Hosts[i] = HostPush{HostID: hp.HostID, Name: hp.Name, Status: PushWaiting, From: hp.Position, To: hp.Position}
 		e.emit(Event{Type: EventPushHost, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: string(PushWaiting), Steps: len(hp.Changes)})
 	}
-	e.forEachHost(ctx, len(p.Hosts), func(i int) {
+	parallel := opts.Parallel
+	if parallel <= 0 {
+		parallel = e.opts.Parallel
+	}
+	e.forEachHost(ctx, len(p.Hosts), parallel, func(i int) {
 		hp := p.Hosts[i]
 		hr := &res.Hosts[i]
 		hs := time.Now()
@@ -325,7 +329,7 @@ func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Ta
 		}
 		e.emit(Event{Type: EventPushEntry, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Seq: r.Seq, Status: r.Result,
 			Step: len(hr.Entries), Steps: n, Level: lvl, Message: er.Summary, Err: strings.TrimSpace(lastLines(r.Output, 5))})
-		if len(hr.Entries) < n && r.Result == "ok" || r.Result == "skipped" {
+		if len(hr.Entries) < n && (r.Result == "ok" || r.Result == "skipped") {
 			e.emit(Event{Type: EventPushHost, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: string(PushApplying), Step: len(hr.Entries) + 1, Steps: n})
 		}
 	}
