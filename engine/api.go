@@ -37,6 +37,9 @@ type StageRequest struct {
 type PlanRequest struct {
 	Branch string   // "": every branch with assigned hosts… or the only branch
 	Hosts  []string // host names, IDs or addresses; empty: every host of the branch
+	// NoStaged leaves the operator's staged entries out (catch-up pushes
+	// only what is committed).
+	NoStaged bool
 }
 
 // PushOptions tune a push.

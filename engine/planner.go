@@ -82,7 +82,7 @@ func (e *Engine) loadPlanInput(req PlanRequest) (*planInput, error) {
 		in.hosts = dedupeHosts(picked)
 		// Staged entries belong in a plan only for the lock holder: they
 		// are that operator's work in progress, not yet anyone else's.
-		if l, err := tx.Lock(branch); err == nil && l.Holder == e.opts.Operator {
+		if l, err := tx.Lock(branch); err == nil && l.Holder == e.opts.Operator && !req.NoStaged {
 			staged, err := tx.Staged(branch)
 			if err != nil {
 				return err

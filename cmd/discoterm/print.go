@@ -26,6 +26,7 @@ type printer interface {
 	log(*engine.JournalView)
 	report([]store.RunResult)
 	audit([]store.AuditRecord)
+	event(engine.Event)
 }
 
 // ---- JSON lines: one object per line, "type" first and fixed ----
@@ -228,4 +229,22 @@ func (p *textPrinter) audit(as []store.AuditRecord) {
 	for _, a := range as {
 		fmt.Fprintf(p.w, "%s  %-8s %-13s %s  %s\n", a.Time.Local().Format("2006-01-02 15:04:05"), a.Branch, a.Action, a.Actor, a.Message)
 	}
+}
+
+func (p *jsonPrinter) event(ev engine.Event) {
+	m := map[string]any{"time": ev.Time, "level": ev.Level.String()}
+	b, _ := json.Marshal(ev)
+	_ = json.Unmarshal(b, &m)
+	p.emit(ev.Type.String(), m)
+}
+
+func (p *textPrinter) event(ev engine.Event) {
+	line := ev.Time.Local().Format("15:04:05") + " " + ev.Message
+	if ev.Message == "" {
+		line += ev.Host + " " + ev.Status
+	}
+	if ev.Err != "" {
+		line += ": " + ev.Err
+	}
+	fmt.Fprintln(p.w, line)
 }

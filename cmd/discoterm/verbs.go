@@ -27,6 +27,10 @@ type verbFlag struct {
 	from        string
 	forDur      time.Duration
 	watch       bool
+	interval    time.Duration
+	catchUp     string
+	maxAge      time.Duration
+	parallelCU  int
 	dashdash    bool
 	set         map[string]bool
 	fs          *flag.FlagSet
@@ -50,6 +54,10 @@ func newVerbFlags(fs *flag.FlagSet) *verbFlag {
 	fs.StringVar(&v.from, "from", "", "fork: parent branch")
 	fs.DurationVar(&v.forDur, "for", 0, "scan: how long to scan (default: one round)")
 	fs.BoolVar(&v.watch, "watch", false, "scan: keep scanning until interrupted")
+	fs.DurationVar(&v.interval, "interval", 0, "scan: time between probe rounds (default 5s)")
+	fs.StringVar(&v.catchUp, "catch-up", "", "policy: on or off")
+	fs.DurationVar(&v.maxAge, "max-age", 0, "policy: also push hosts whose last good push is older")
+	fs.IntVar(&v.parallelCU, "parallel-catch-up", 1, "policy: hosts caught up at once")
 	return v
 }
 
@@ -92,7 +100,7 @@ func (inv *invocation) checkFlags(v *verb) error {
 
 func isVerbFlag(name string) bool {
 	switch name {
-	case "to", "mode", "owner", "group", "creates", "unless", "force", "keep-lock", "allow-reboot", "yes", "port", "user", "name", "from", "for", "watch":
+	case "to", "mode", "owner", "group", "creates", "unless", "force", "keep-lock", "allow-reboot", "yes", "port", "user", "name", "from", "for", "watch", "interval", "catch-up", "max-age", "parallel-catch-up":
 		return true
 	}
 	return false

@@ -1,0 +1,151 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/discoterm/discoterm/scanner"
+	"github.com/discoterm/discoterm/store"
+)
+
+// SetCatchUp sets a branch's catch-up policy: whether hosts seen alive and
+// behind its head (or whose last good push is older than MaxAge) are
+// planned and pushed automatically.
+func (e *Engine) SetCatchUp(branch string, p store.CatchUp) error {
+	if p.Parallel < 0 || p.MaxAge < 0 {
+		return fmt.Errorf("%w: parallel and max-age must not be negative", ErrUsage)
+	}
+	err := e.opts.Store.Update(func(tx store.Tx) error {
+		b, err := tx.Branch(branch)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: no branch %q", ErrNotFound, branch)
+		} else if err != nil {
+			return err
+		}
+		b.CatchUp = p
+		if err := tx.PutBranch(b); err != nil {
+			return err
+		}
+		state := "off"
+		if p.Enabled {
+			state = fmt.Sprintf("on (parallel %d, max age %s, reboots %v)", p.Parallel, p.MaxAge, p.AllowReboot)
+		}
+		return tx.AddAudit(store.AuditRecord{Branch: branch, Time: e.now(), Actor: e.opts.Operator, Action: "catch-up", Message: state})
+	})
+	if err == nil {
+		e.emit(Event{Type: EventLog, Branch: branch, Message: "catch-up policy of " + branch + " changed"})
+	}
+	return err
+}
+
+// catchUp starts a catch-up for each alive host that its branch's policy
+// says is due. Each host is caught up serially (one at a time per host),
+// at most the branch's Parallel at once, and a host that fails waits an
+// exponentially growing back-off before the next try.
+func (d *discovery) catchUp(ctx context.Context, touched map[string]store.Host) {
+	e := d.e
+	views, err := e.Hosts(ctx)
+	if err != nil {
+		return
+	}
+	branches := map[string]store.Branch{}
+	if bs, err := e.Branches(); err == nil {
+		for _, b := range bs {
+			branches[b.Name] = b
+		}
+	}
+	now := e.now()
+	for _, v := range views {
+		if v.Liveness != string(scanner.Alive) || !v.Trusted || v.Branch == "" {
+			continue
+		}
+		if _, ok := touched[v.MAC]; !ok {
+			continue
+		}
+		b, ok := branches[v.Branch]
+		if !ok || !b.CatchUp.Enabled {
+			continue
+		}
+		due := v.Behind > 0 || (b.CatchUp.MaxAge > 0 && now.Sub(v.LastOK) > b.CatchUp.MaxAge)
+		if !due {
+			continue
+		}
+		d.mu.Lock()
+		busy := d.running[v.ID] || now.Before(d.backoff[v.ID])
+		if !busy {
+			d.running[v.ID] = true
+		}
+		d.mu.Unlock()
+		if busy {
+			continue
+		}
+		d.wg.Add(1)
+		go d.catchUpHost(ctx, v, b)
+	}
+}
+
+func (d *discovery) catchUpHost(ctx context.Context, v HostView, b store.Branch) {
+	defer d.wg.Done()
+	e := d.e
+	limit := b.CatchUp.Parallel
+	if limit <= 0 {
+		limit = 1
+	}
+	// At most the branch's Parallel catch-ups at once, and at most the
+	// fleet-wide slots across branches.
+	bslots := d.branchSlots(b.Name, limit)
+	for _, slots := range []chan struct{}{bslots, d.slots} {
+		select {
+		case slots <- struct{}{}:
+			defer func(c chan struct{}) { <-c }(slots)
+		case <-ctx.Done():
+			d.finish(v.ID, nil)
+			return
+		}
+	}
+	e.emit(Event{Type: EventLog, Branch: b.Name, HostID: v.ID, Host: v.Name,
+		Message: fmt.Sprintf("catching up %s on %s (position %d, head %d)", v.Name, b.Name, v.Position, v.Head)})
+	_, r, err := e.Up(ctx, PlanRequest{Branch: b.Name, Hosts: []string{v.ID}, NoStaged: true}, PushOptions{AllowReboot: b.CatchUp.AllowReboot, Parallel: 1})
+	if err == nil && r != nil && r.Failed() > 0 {
+		err = fmt.Errorf("%s", r.Hosts[0].Err)
+	}
+	d.finish(v.ID, err)
+	if err != nil {
+		e.logf(LevelError, "catch-up of %s failed: %v", v.Name, err)
+	} else {
+		e.emit(Event{Type: EventLog, Branch: b.Name, HostID: v.ID, Host: v.Name, Message: fmt.Sprintf("%s caught up on %s", v.Name, b.Name)})
+	}
+}
+
+func (d *discovery) branchSlots(branch string, limit int) chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.perBranch == nil {
+		d.perBranch = map[string]chan struct{}{}
+	}
+	c, ok := d.perBranch[branch]
+	if !ok || cap(c) != limit {
+		c = make(chan struct{}, limit)
+		d.perBranch[branch] = c
+	}
+	return c
+}
+
+// finish records a catch-up's outcome and sets the host's back-off.
+func (d *discovery) finish(id string, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.running, id)
+	if err == nil {
+		delete(d.fails, id)
+		delete(d.backoff, id)
+		return
+	}
+	d.fails[id]++
+	wait := d.opts.BackoffMin << (d.fails[id] - 1)
+	if wait > d.opts.BackoffMax || wait <= 0 {
+		wait = d.opts.BackoffMax
+	}
+	d.backoff[id] = d.e.now().Add(wait)
+}

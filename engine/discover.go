@@ -1,0 +1,309 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/discoterm/discoterm/engine/remote"
+	"github.com/discoterm/discoterm/scanner"
+	"github.com/discoterm/discoterm/store"
+)
+
+// DiscoverOptions configure live discovery.
+type DiscoverOptions struct {
+	Interfaces []string      // empty: every usable interface
+	Interval   time.Duration // between rounds; default 5s
+	Window     time.Duration // listen after each probe; default 1s
+	LostAfter  int           // missed rounds before lost; default 3
+	GoneAfter  int           // missed rounds before gone; default 20
+	// Rounds stops after this many rounds (0: until ctx ends).
+	Rounds int
+	// BackoffMin is the first wait after a failed catch-up; it doubles up to
+	// BackoffMax. Defaults 1m and 1h.
+	BackoffMin, BackoffMax time.Duration
+}
+
+// discovery is the state of a running Discover.
+type discovery struct {
+	e       *Engine
+	opts    DiscoverOptions
+	tracker *scanner.Tracker
+	learned map[string]bool // MACs whose identity was looked up (successfully or as untrusted)
+
+	mu        sync.Mutex
+	running   map[string]bool      // host IDs with a catch-up in progress
+	backoff   map[string]time.Time // host ID → no catch-up before
+	fails     map[string]int
+	slots     chan struct{}            // bounds catch-ups at once across the fleet
+	perBranch map[string]chan struct{} // bounds them per branch (CatchUp.Parallel)
+	wg        sync.WaitGroup
+}
+
+// Discover scans for hosts until ctx ends (or opts.Rounds rounds), keeping
+// the store's liveness data current, learning new hosts over SSH, and
+// catching up hosts that come back behind their branch where the branch's
+// policy says so. Its progress is reported as events.
+func (e *Engine) Discover(ctx context.Context, opts DiscoverOptions) error {
+	if opts.BackoffMin <= 0 {
+		opts.BackoffMin = time.Minute
+	}
+	if opts.BackoffMax <= 0 {
+		opts.BackoffMax = time.Hour
+	}
+	d := &discovery{e: e, opts: opts, learned: map[string]bool{}, running: map[string]bool{},
+		backoff: map[string]time.Time{}, fails: map[string]int{}, slots: make(chan struct{}, 4),
+		tracker: scanner.NewTracker(scanner.TrackerOptions{LostAfter: opts.LostAfter, GoneAfter: opts.GoneAfter})}
+	sc, err := scanner.New(scanner.Options{Interfaces: opts.Interfaces, Interval: opts.Interval, Window: opts.Window,
+		Unicast: d.knownAddrs, Now: e.opts.Clock, Logf: func(f string, a ...any) { e.logf(LevelWarn, "scan: "+f, a...) }})
+	if err != nil {
+		e.emit(Event{Type: EventScan, Status: "error", Level: LevelError, Err: err.Error()})
+		return err
+	}
+	defer sc.Close()
+	d.seed()
+	e.emit(Event{Type: EventScan, Status: "started", Message: fmt.Sprintf("scanning %s with a %s socket", strings.Join(sc.InterfaceNames(), ", "), sc.SocketKind())})
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	rounds := 0
+	err = sc.Run(rctx, func(r scanner.RoundResult) {
+		d.round(ctx, r)
+		rounds++
+		if opts.Rounds > 0 && rounds >= opts.Rounds {
+			stop()
+		}
+	})
+	d.wg.Wait()
+	e.emit(Event{Type: EventScan, Status: "stopped", Message: fmt.Sprintf("scan stopped after %d rounds", rounds)})
+	return err
+}
+
+// seed tells the tracker about hosts the store knows by MAC, as seen in
+// round 0: a known host that stays silent is then reported lost after K
+// rounds, instead of simply never appearing, and is probed by unicast.
+func (d *discovery) seed() {
+	var seeds []scanner.Sighting
+	_ = d.e.opts.Store.View(func(tx store.Tx) error {
+		hosts, err := tx.Hosts()
+		for _, h := range hosts {
+			a, perr := netip.ParseAddr(h.Addr)
+			if h.MAC == "" || perr != nil || !a.IsLinkLocalUnicast() || a.Zone() == "" {
+				continue
+			}
+			seen := h.LastSeen
+			if seen.IsZero() {
+				seen = d.e.now()
+			}
+			seeds = append(seeds, scanner.Sighting{Iface: a.Zone(), Addr: a, MAC: h.MAC, MACFrom: "store", Time: seen, RTT: h.RTT})
+			d.learned[h.MAC] = true
+		}
+		return err
+	})
+	if len(seeds) > 0 {
+		d.tracker.Observe(0, d.e.now(), seeds)
+	}
+}
+
+// knownAddrs are the link-local addresses of hosts seen before, probed by
+// unicast when they ignore multicast echo.
+func (d *discovery) knownAddrs() []netip.Addr {
+	var out []netip.Addr
+	for _, h := range d.tracker.Snapshot() {
+		out = append(out, h.Addrs...)
+	}
+	return out
+}
+
+func (d *discovery) round(ctx context.Context, r scanner.RoundResult) {
+	e := d.e
+	now := r.Start
+	if now.IsZero() {
+		now = e.now()
+	}
+	trans := d.tracker.Observe(r.Round, now, r.Sightings)
+	msg := fmt.Sprintf("round %d: %d replies, last after %s", r.Round, len(r.Sightings), r.LastReply.Round(time.Microsecond))
+	ev := Event{Type: EventScan, Status: "round", Seq: r.Round, Step: len(r.Sightings), Message: msg}
+	if r.Err != nil {
+		ev.Err, ev.Level = r.Err.Error(), LevelWarn
+	}
+	e.emit(ev)
+	// New MACs: learn who they are (one SSH round trip each), in parallel.
+	var wg sync.WaitGroup
+	for _, t := range trans {
+		if t.Kind == scanner.TransitionNew && !d.learned[t.Host.Key] && t.Host.MAC != "" {
+			d.learned[t.Host.Key] = true
+			wg.Add(1)
+			go func(hs scanner.HostState) {
+				defer wg.Done()
+				d.learn(ctx, hs)
+			}(t.Host)
+		}
+	}
+	wg.Wait()
+	changed := d.record(now, trans)
+	for _, t := range trans {
+		if t.Kind == scanner.TransitionNew {
+			continue // announced by learn
+		}
+		h := changed[t.Host.Key]
+		e.emit(Event{Type: EventHostLiveness, HostID: h.ID, Host: orDefault(displayName(h), t.Host.MAC), Status: string(t.Host.State),
+			Message: fmt.Sprintf("%s %s", orDefault(displayName(h), t.Host.MAC), t.Kind)})
+	}
+	// Only hosts that answered this very round are candidates: the store's
+	// "alive" may be rounds old.
+	answered := map[string]store.Host{}
+	for _, sg := range r.Sightings {
+		if h, ok := changed[sg.MAC]; ok && sg.MAC != "" {
+			answered[sg.MAC] = h
+		}
+	}
+	d.catchUp(ctx, answered)
+}
+
+// learn identifies a new MAC over SSH: hostname, machine-id, OS and its
+// discoterm state. A host whose key is not trusted is recorded as
+// untrusted, with the fingerprint it offers.
+func (d *discovery) learn(ctx context.Context, hs scanner.HostState) {
+	e := d.e
+	if len(hs.Addrs) == 0 {
+		return
+	}
+	addr := hs.Addrs[0].String()
+	if e.known(hs.MAC) {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, e.opts.HostTimeout)
+	defer cancel()
+	res, err := e.opts.Remote.Probe(pctx, remote.Target{Addr: addr, Name: addr}, remote.ProbeRequest{StateDir: e.opts.StateDir})
+	now := e.now()
+	var hke *remote.HostKeyError
+	switch {
+	case errors.As(err, &hke) && !hke.Changed:
+		fp := hke.Presented
+		_ = e.opts.Store.Update(func(tx store.Tx) error {
+			return tx.PutHost(store.Host{ID: "mac:" + hs.MAC, MAC: hs.MAC, Addr: addr, Addrs: []string{addr}, HostKey: fp,
+				Trusted: false, FirstSeen: now, LastSeen: now, Liveness: string(scanner.Alive), RTT: hs.RTT, Iface: firstOf(hs.Ifaces)})
+		})
+		e.emit(Event{Type: EventHostUntrusted, HostID: "mac:" + hs.MAC, Host: addr, Status: "untrusted", Level: LevelWarn,
+			Message: fmt.Sprintf("new host %s (%s) offers host key %s; check it and accept it to manage the host", addr, hs.MAC, fp)})
+		return
+	case err != nil:
+		_ = e.opts.Store.Update(func(tx store.Tx) error {
+			return tx.PutHost(store.Host{ID: "mac:" + hs.MAC, MAC: hs.MAC, Addr: addr, Addrs: []string{addr}, FirstSeen: now, LastSeen: now,
+				Liveness: string(scanner.Alive), RTT: hs.RTT, Iface: firstOf(hs.Ifaces), LastError: err.Error()})
+		})
+		e.emit(Event{Type: EventHost, HostID: "mac:" + hs.MAC, Host: addr, Status: "new", Level: LevelWarn, Err: err.Error(),
+			Message: fmt.Sprintf("new host %s (%s) answers but SSH failed", addr, hs.MAC)})
+		return
+	}
+	id := hostID(res.Facts, res.HostKey, addr)
+	var saved store.Host
+	_ = e.opts.Store.Update(func(tx store.Tx) error {
+		h, err := tx.Host(id)
+		if errors.Is(err, store.ErrNotFound) {
+			h = store.Host{ID: id, FirstSeen: now}
+		} else if err != nil {
+			return err
+		}
+		_ = tx.DeleteHost("mac:" + hs.MAC) // it was untrusted or unreachable before
+		h.MAC, h.Trusted, h.MachineID, h.OS = hs.MAC, true, res.Facts.MachineID, res.Facts.OS
+		if h.Name == "" {
+			h.Name = res.Facts.Hostname
+		}
+		if res.HostKey != "" {
+			h.HostKey = res.HostKey
+		}
+		if h.Addr == "" || isLinkLocal(h.Addr) {
+			h.Addr = addr
+		}
+		h.Addrs = prependUnique(h.Addrs, addr)
+		h.LastSeen, h.Liveness, h.RTT, h.Iface = now, string(scanner.Alive), hs.RTT, firstOf(hs.Ifaces)
+		mirrorState(&h, res, now)
+		saved = h
+		return tx.PutHost(h)
+	})
+	e.emit(Event{Type: EventHost, HostID: saved.ID, Host: displayName(saved), Status: "new",
+		Message: fmt.Sprintf("found %s at %s (%s)", displayName(saved), addr, hs.MAC)})
+}
+
+// known reports whether a trusted host with this MAC is in the store.
+func (e *Engine) known(mac string) bool {
+	found := false
+	_ = e.opts.Store.View(func(tx store.Tx) error {
+		hs, err := tx.Hosts()
+		for _, h := range hs {
+			if h.MAC == mac && h.Trusted {
+				found = true
+			}
+		}
+		return err
+	})
+	return found
+}
+
+func isLinkLocal(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	return err == nil && a.IsLinkLocalUnicast()
+}
+
+func firstOf(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+// record writes the round's liveness data in one transaction and returns
+// the hosts touched, by tracker key (MAC).
+func (d *discovery) record(now time.Time, trans []scanner.Transition) map[string]store.Host {
+	byKey := map[string]scanner.HostState{}
+	for _, hs := range d.tracker.Snapshot() {
+		if hs.MAC != "" {
+			byKey[hs.MAC] = hs
+		}
+	}
+	out := map[string]store.Host{}
+	_ = d.e.opts.Store.Update(func(tx store.Tx) error {
+		hosts, err := tx.Hosts()
+		if err != nil {
+			return err
+		}
+		for _, h := range hosts {
+			hs, ok := byKey[h.MAC]
+			if h.MAC == "" || !ok {
+				continue
+			}
+			before := h
+			h.Liveness = string(hs.State)
+			if hs.Missed == 0 {
+				h.LastSeen, h.RTT, h.Iface = hs.LastSeen, hs.RTT, firstOf(hs.Ifaces)
+				for _, a := range hs.Addrs {
+					h.Addrs = prependUnique(h.Addrs, a.String())
+				}
+				if isLinkLocal(h.Addr) && len(hs.Addrs) > 0 && h.Addr != hs.Addrs[0].String() {
+					h.Addr = hs.Addrs[0].String() // it answers elsewhere now; same host
+				}
+			}
+			if h.FirstSeen.IsZero() {
+				h.FirstSeen = hs.FirstSeen
+			}
+			out[h.MAC] = h
+			if h.Liveness != before.Liveness || !h.LastSeen.Equal(before.LastSeen) || h.Addr != before.Addr {
+				if err := tx.PutHost(h); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	for _, t := range trans {
+		if _, ok := out[t.Host.Key]; !ok {
+			out[t.Host.Key] = store.Host{MAC: t.Host.MAC}
+		}
+	}
+	return out
+}
