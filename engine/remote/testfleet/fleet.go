@@ -658,7 +658,7 @@ func (f *Fleet) Stop() error {
 		return nil
 	}
 	if f.lock == nil && f.ID != "" && exists(f.registryDir()) {
-		l, err := lockFile(filepath.Join(f.registryDir(), "lock"), false)
+		l, err := lockFile(filepath.Join(f.registryDir(), "lock"), false, false)
 		if err != nil {
 			return fmt.Errorf("testfleet: fleet %s is owned by running process %d", f.ID, f.OwnerPID)
 		}

@@ -29,10 +29,16 @@ var (
 	globalLck = ".lock"
 )
 
-// lockFile opens path and takes an exclusive flock; with wait false it fails
-// with unix.EWOULDBLOCK when someone else holds it.
-func lockFile(path string, wait bool) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+// lockFile opens path (creating it only with create) and takes an exclusive
+// flock; with wait false it fails with unix.EWOULDBLOCK when someone else
+// holds it. Only the owner creates a fleet's lock file, so a sweeper never
+// re-creates one in a registry entry its owner is removing.
+func lockFile(path string, wait, create bool) (*os.File, error) {
+	flags := os.O_RDWR
+	if create {
+		flags |= os.O_CREATE
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +64,7 @@ func withGlobalLock(fn func() error) error {
 	if err := os.MkdirAll(RegistryDir, 0o755); err != nil {
 		return err
 	}
-	l, err := lockFile(filepath.Join(RegistryDir, globalLck), true)
+	l, err := lockFile(filepath.Join(RegistryDir, globalLck), true, true)
 	if err != nil {
 		return err
 	}
@@ -81,7 +87,7 @@ func register(f *Fleet) error {
 		if err != nil {
 			return fmt.Errorf("registry: %w", err)
 		}
-		lock, err := lockFile(filepath.Join(tmp, "lock"), false)
+		lock, err := lockFile(filepath.Join(tmp, "lock"), false, true)
 		if err != nil {
 			os.RemoveAll(tmp)
 			return fmt.Errorf("registry lock: %w", err)
@@ -120,10 +126,11 @@ func sweep(includeDetached bool) error {
 		if strings.HasPrefix(name, ".new-") {
 			// An allocation in progress, or one whose process died before
 			// creating anything: remove when its lock is free.
-			if l, err := lockFile(filepath.Join(dir, "lock"), false); err == nil {
-				if fi, err := os.Stat(dir); err == nil && time.Since(fi.ModTime()) > 10*time.Second {
-					os.RemoveAll(dir)
-				}
+			l, err := lockFile(filepath.Join(dir, "lock"), false, false)
+			if (err == nil || errors.Is(err, os.ErrNotExist)) && olderThan(dir, 10*time.Second) {
+				os.RemoveAll(dir)
+			}
+			if l != nil {
 				l.Close()
 			}
 			continue
@@ -131,9 +138,14 @@ func sweep(includeDetached bool) error {
 		if !e.IsDir() || !idRe.MatchString(name) {
 			continue
 		}
-		lock, err := lockFile(filepath.Join(dir, "lock"), false)
+		lock, err := lockFile(filepath.Join(dir, "lock"), false, false)
+		if errors.Is(err, os.ErrNotExist) && olderThan(dir, 30*time.Second) {
+			// Owners create the lock before the entry appears: a lock
+			// missing for long is a remnant of an interrupted removal.
+			lock, err = nil, nil
+		}
 		if err != nil {
-			continue // owner alive (or unreadable): not ours to touch
+			continue // owner alive (or being removed): not ours to touch
 		}
 		f, rerr := readState(filepath.Join(dir, "fleet.json"))
 		if rerr != nil {
@@ -152,6 +164,11 @@ func sweep(includeDetached bool) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+func olderThan(path string, d time.Duration) bool {
+	fi, err := os.Stat(path)
+	return err == nil && time.Since(fi.ModTime()) > d
 }
 
 // sweepOrphans removes namespaces and links with fleet names whose fleet id
@@ -232,7 +249,7 @@ func List() ([]RegistryEntry, error) {
 		if f, err := readState(filepath.Join(dir, "fleet.json")); err == nil {
 			re.Dir, re.Hosts, re.OwnerPID, re.Detached, re.Ready = f.Dir, len(f.Hosts), f.OwnerPID, f.Detached, f.Ready
 		}
-		if l, err := lockFile(filepath.Join(dir, "lock"), false); err == nil {
+		if l, err := lockFile(filepath.Join(dir, "lock"), false, false); err == nil {
 			l.Close()
 		} else {
 			re.Alive = true
