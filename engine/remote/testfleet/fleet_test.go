@@ -357,6 +357,64 @@ func TestDirChecks(t *testing.T) {
 	}
 }
 
+// fleetIDsOnMachine lists ids of fleet-named namespaces and links.
+func fleetIDsOnMachine() map[string]bool {
+	ids := map[string]bool{}
+	ents, _ := os.ReadDir("/run/netns")
+	for _, e := range ents {
+		if m := nsNameRe.FindStringSubmatch(e.Name()); m != nil {
+			ids[m[1]] = true
+		}
+	}
+	ents, _ = os.ReadDir("/sys/class/net")
+	for _, e := range ents {
+		if m := linkRe.FindStringSubmatch(e.Name()); m != nil {
+			ids[m[1]+m[2]] = true
+		}
+	}
+	return ids
+}
+
+// TestStartFailureLeavesNothing fails Start part way (deadlines at several
+// points) and checks that nothing of the fleet remains.
+func TestStartFailureLeavesNothing(t *testing.T) {
+	Require(t)
+	before := fleetIDsOnMachine()
+	tmpBefore, _ := filepath.Glob(filepath.Join(os.TempDir(), "dtfleet-*"))
+	failed := 0
+	for _, d := range []time.Duration{5 * time.Millisecond, 30 * time.Millisecond, 60 * time.Millisecond, 120 * time.Millisecond} {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		f, err := Start(ctx, Options{N: 8})
+		cancel()
+		if err == nil {
+			f.Stop()
+			continue
+		}
+		failed++
+		t.Logf("deadline %v: %v", d, err)
+		if f != nil {
+			t.Errorf("Start returned a fleet with error %v", err)
+		}
+	}
+	if failed == 0 {
+		t.Skip("every Start beat its deadline; nothing to check")
+	}
+	for id := range fleetIDsOnMachine() {
+		if !before[id] && !exists(filepath.Join(RegistryDir, id)) {
+			t.Errorf("fleet %s left namespaces or links after a failed Start", id)
+		}
+	}
+	tmpAfter, _ := filepath.Glob(filepath.Join(os.TempDir(), "dtfleet-*"))
+	for _, d := range tmpAfter {
+		if !slices.Contains(tmpBefore, d) {
+			id := strings.SplitN(strings.TrimPrefix(filepath.Base(d), "dtfleet-"), "-", 2)[0]
+			if !exists(filepath.Join(RegistryDir, id)) {
+				t.Errorf("failed Start left %s", d)
+			}
+		}
+	}
+}
+
 func TestConcurrentFleets(t *testing.T) {
 	Require(t)
 	type res struct {

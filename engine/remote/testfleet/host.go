@@ -212,6 +212,9 @@ func (h *Host) startAnchor(ctx context.Context) error {
 	if rerr != nil || strings.TrimSpace(string(out)) != "ready" {
 		cmd.Process.Kill()
 		<-done
+		if errors.Is(rerr, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("starting the host's namespaces: timed out (%s)", strings.TrimSpace(string(out)))
+		}
 		if rerr != nil {
 			return fmt.Errorf("starting the host's namespaces: %v: %s", rerr, out)
 		}
