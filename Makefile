@@ -42,7 +42,7 @@ lint:
 # demo starts a practice fleet of $(DEMO_N) namespace hosts (root needed),
 # registers them in a demo store and opens the console on it.
 demo: deps build
-	$(GO) run ./cmd/demo -dir $(DEMO_DIR) -n $(DEMO_N) -bin $(BIN) $(ARGS)
+	$(GO) run ./cmd/demo -dir $(DEMO_DIR) -n $(DEMO_N) -bin $(BIN) -- $(ARGS)
 
 demo-down:
 	$(GO) run ./cmd/demo -dir $(DEMO_DIR) -down
