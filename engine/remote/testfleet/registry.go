@@ -144,8 +144,19 @@ func sweep(includeDetached bool) error {
 			// missing for long is a remnant of an interrupted removal.
 			lock, err = nil, nil
 		}
+		if err != nil && exists(filepath.Join(dir, "sweeper")) {
+			// Another sweeper is removing it: wait, so that leftovers are
+			// gone when Sweep returns.
+			lock, err = waitLock(dir, 15*time.Second)
+		}
 		if err != nil {
 			continue // owner alive (or being removed): not ours to touch
+		}
+		if !exists(dir) { // removed meanwhile
+			if lock != nil {
+				lock.Close()
+			}
+			continue
 		}
 		f, rerr := readState(filepath.Join(dir, "fleet.json"))
 		if rerr != nil {
@@ -156,6 +167,7 @@ func sweep(includeDetached bool) error {
 			continue
 		}
 		f.lock = lock
+		_ = os.WriteFile(filepath.Join(dir, "sweeper"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
 		if err := f.teardown(); err != nil {
 			errs = append(errs, fmt.Errorf("fleet %s: %w", name, err))
 		}
@@ -164,6 +176,25 @@ func sweep(includeDetached bool) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// waitLock waits until the registry entry dir's lock can be taken (nil,
+// nil when the entry disappears meanwhile).
+func waitLock(dir string, timeout time.Duration) (*os.File, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		l, err := lockFile(filepath.Join(dir, "lock"), false, false)
+		if err == nil {
+			return l, nil
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		if time.Now().After(deadline) {
+			return nil, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func olderThan(path string, d time.Duration) bool {
