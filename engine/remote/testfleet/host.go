@@ -169,7 +169,12 @@ LogLevel INFO
 // anchorScript runs inside the host's network namespace, in a new private
 // mount namespace and UTS namespace: it mounts the host's view, sets the
 // hostname, reports "ready" and becomes the anchor process in the chroot.
+//
+// The new mount namespace starts as a copy of the machine's, including a
+// bind mount per network namespace under /run/netns (N per host, N² per
+// fleet, and each pins its namespace): detach them first.
 const anchorScript = `set -e
+umount -l /run/netns 2>/dev/null || true
 mount -t overlay overlay -o "lowerdir=/,upperdir=$1,workdir=$2" "$3"
 mount -t proc proc "$3/proc"
 mount --rbind /dev "$3/dev"
