@@ -126,7 +126,11 @@ Verbs:
 		if v.args != "" {
 			left += " " + v.args
 		}
-		fmt.Fprintf(&b, "  %-46s %s\n", left, v.help)
+		if len(left) > 44 {
+			fmt.Fprintf(&b, "  %s\n  %-44s %s\n", left, "", v.help)
+		} else {
+			fmt.Fprintf(&b, "  %-44s %s\n", left, v.help)
+		}
 	}
 	b.WriteString(`
 Global flags (anywhere on the line):

@@ -12,7 +12,7 @@ func init() {
 	register(&verb{name: "scan", args: "[--iface IF] [--for DURATION | --watch] [--interval D]",
 		help: "discover hosts by ICMPv6 echo to ff02::1; print them as they appear and change state", max: 0,
 		flags: []string{"for", "watch", "interval"}, run: runScan})
-	register(&verb{name: "policy", args: "BRANCH --catch-up on|off [--max-age D] [--parallel N] [--allow-reboot]",
+	register(&verb{name: "policy", args: "BRANCH --catch-up on|off [--max-age D] [--parallel-catch-up N] [--allow-reboot]",
 		help: "catch-up policy: push hosts that come back behind the branch automatically", min: 1, max: 1,
 		flags: []string{"catch-up", "max-age", "parallel-catch-up", "allow-reboot"}, run: func(b *batch) error {
 			vf := b.inv.vf
