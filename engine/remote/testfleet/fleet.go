@@ -13,6 +13,21 @@
 //
 // Needs root, iproute2, util-linux (unshare, nsenter), openssh-server and
 // overlayfs; Require skips (or fails under CI=true) when they are missing.
+//
+// Layout of a fleet with id XXXX (4 hex digits, unique on the machine):
+// bridge dtbXXXX (fe80::d7:XXff:feXX:0 and fdd7:XXXX::1), hosts in network
+// namespaces dtXXXXh<N> on veths dtXXXXv<N> (eth0 inside, MAC
+// 02:d7:XX:XX:<N>, EUI-64 link-local unless StablePrivacy, ULA
+// fdd7:XXXX::<N+1>). The fleet directory holds fleet.json, the client key
+// id_ed25519, known_hosts, ssh_config, log/<host>.log (sshd) and fs/, a
+// tmpfs with every host's overlay upper dir (a host's changes to the
+// machine's files are visible there).
+//
+// Each host has an anchor process ("sleep infinity", Host.Pid) that holds
+// its mount/UTS/network namespaces and chroot; sshd and Exec enter them
+// with nsenter. Every fleet is recorded under RegistryDir before any of
+// its resources exist, with a lock its owner holds; Start sweeps fleets
+// whose owner died, and `testfleet down -all` removes detached ones.
 package testfleet
 
 import (

@@ -178,8 +178,8 @@ func sweep(includeDetached bool) error {
 	return errors.Join(errs...)
 }
 
-// waitLock waits until the registry entry dir's lock can be taken (nil,
-// nil when the entry disappears meanwhile).
+// waitLock waits until the registry entry dir's lock can be taken; an
+// error satisfying errors.Is(err, os.ErrNotExist) means the entry is gone.
 func waitLock(dir string, timeout time.Duration) (*os.File, error) {
 	deadline := time.Now().Add(timeout)
 	for {
