@@ -45,14 +45,17 @@ func factsOf(p *engine.Plan) planFacts {
 	return f
 }
 
-// entryLines lists the entries a plan covers, at most n of them.
+// entryLines lists the entries a plan covers: all of them when there are
+// at most n, else the newest n-1 under one line for the earlier ones
+// (which only hosts that are behind still need).
 func entryLines(entries []engine.Change, n int) []string {
 	var out []string
-	for i, c := range entries {
-		if i == n {
-			out = append(out, fmt.Sprintf("  … and %d more", len(entries)-n))
-			break
-		}
+	if len(entries) > n {
+		skip := len(entries) - (n - 1)
+		out = append(out, fmt.Sprintf("  #%d–#%d: %d earlier entries, for hosts that are behind", entries[0].Seq, entries[skip-1].Seq, skip))
+		entries = entries[skip:]
+	}
+	for _, c := range entries {
 		staged := ""
 		if c.Staged {
 			staged = " (staged)"
@@ -78,8 +81,11 @@ func (m *Model) askApprove(p *engine.Plan) {
 	f := factsOf(p)
 	body := []string{}
 	if n := len(p.Staged); n > 0 {
-		first := p.Head + 1
-		body = append(body, fmt.Sprintf("Commits %s to %s as seq %d–%d;", plural(n, "staged entry"), p.Branch, first, p.Head+uint64(n)),
+		seqs := fmt.Sprintf("seq %d", p.Head+1)
+		if n > 1 {
+			seqs = fmt.Sprintf("seq %d–%d", p.Head+1, p.Head+uint64(n))
+		}
+		body = append(body, fmt.Sprintf("Commits %s to %s as %s;", plural(n, "staged entry"), p.Branch, seqs),
 			"the lock is released unless you keep it (k).")
 	} else {
 		body = append(body, "Nothing staged: marks the plan of committed entries approved.")
@@ -114,7 +120,7 @@ func (m *Model) askPush(p *engine.Plan) {
 		body = append(body, "Skipped: "+strings.Join(skipped, ", ")+".")
 	}
 	if f.reboots > 0 {
-		body = append(body, fmt.Sprintf("%s: hosts stop before it unless reboots are allowed (r).", plural(f.reboots, "reboot entry")))
+		body = append(body, fmt.Sprintf("%s: hosts stop before a reboot unless reboots are allowed (r).", plural(f.reboots, "reboot entry")))
 	}
 	body = append(body, "A host whose state changed since the plan is refused as stale.",
 		"Esc or Ctrl-C during the push cancels: hosts finish their current entry.")

@@ -168,3 +168,23 @@ func (p planProgress) String() string {
 	}
 	return fmt.Sprintf("%d hosts", p.done)
 }
+
+// refreshHosts re-reads the hosts now (after the operator's own
+// operations, which should show at once), or as soon as the read in
+// flight returns.
+func (m *Model) refreshHosts() tea.Cmd {
+	if m.hostsRefresh.inFlight {
+		m.hostsRefresh.want = true
+		return nil
+	}
+	return m.fetchHosts()
+}
+
+// refreshJournal is refreshHosts for the journal.
+func (m *Model) refreshJournal() tea.Cmd {
+	if m.journalRefresh.inFlight {
+		m.journalRefresh.want = true
+		return nil
+	}
+	return m.fetchJournal()
+}

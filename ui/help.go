@@ -1,7 +1,10 @@
 package ui
 
 import (
+	"strings"
+
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 )
 
 // helpView is the ? overlay, generated from the key map (with the reason
@@ -25,7 +28,7 @@ func (h *helpView) Update(msg tea.KeyPressMsg) {
 
 // sections renders help: one block of lines per key group, then the
 // commands.
-func (h *helpView) sections() (groups [][]string, cmds []string) {
+func (h *helpView) sections(col int) (groups [][]string, cmds []string) {
 	t := h.c.Theme
 	k := h.c.Keys
 	for _, g := range k.groups() {
@@ -34,7 +37,10 @@ func (h *helpView) sections() (groups [][]string, cmds []string) {
 			hp := b.Help()
 			keyCol := fit(hp.Key, 10)
 			if !b.Enabled() {
-				out = append(out, "  "+t.KeyOff.Render(keyCol+hp.Desc)+t.Muted.Render(" — "+k.Why(b)))
+				out = append(out, "  "+t.KeyOff.Render(keyCol+hp.Desc))
+				for _, l := range strings.Split(ansi.Wordwrap("↳ "+k.Why(b), col-6, " "), "\n") {
+					out = append(out, "    "+t.Muted.Render(l))
+				}
 				continue
 			}
 			out = append(out, "  "+t.Key.Render(keyCol)+t.KeyDesc.Render(hp.Desc))
@@ -50,7 +56,11 @@ func (h *helpView) sections() (groups [][]string, cmds []string) {
 
 func (h *helpView) View(w, maxH int) string {
 	w = min(w, 110)
-	groups, cmds := h.sections()
+	col := w - 4
+	if w >= 90 {
+		col = (w - 6) / 2
+	}
+	groups, cmds := h.sections(col)
 	var body []string
 	if w >= 90 {
 		// Two columns: fill the left one with groups up to half the lines.
@@ -66,7 +76,6 @@ func (h *helpView) View(w, maxH int) string {
 				right = append(right, g...)
 			}
 		}
-		col := (w - 6) / 2
 		for i := 0; i < max(len(left), len(right)); i++ {
 			var l, r string
 			if i < len(left) {

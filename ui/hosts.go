@@ -133,14 +133,15 @@ func (p *hostsPane) SetSize(w, h int) {
 
 func (p *hostsPane) bodyHeight() int { return max(p.h-2, 1) }
 
-// setHosts replaces the table's contents with a fresh read.
-func (p *hostsPane) setHosts(hs []engine.HostView) {
+// setHosts replaces the table's contents with a fresh read. Live push
+// statuses survive it while a push runs.
+func (p *hostsPane) setHosts(hs []engine.HostView, pushing bool) {
 	old := p.byID
 	p.rows = make([]*hostRow, len(hs))
 	p.byID = make(map[string]*hostRow, len(hs))
 	for i, h := range hs {
 		r := newHostRow(h)
-		if o := old[h.ID]; o != nil {
+		if o := old[h.ID]; o != nil && pushing {
 			r.push = o.push
 		}
 		p.rows[i] = r
@@ -188,13 +189,6 @@ func (p *hostsPane) apply(ev engine.Event) (unknown bool) {
 	r.derive()
 	p.dirty = true
 	return false
-}
-
-// clearPush forgets live push statuses once a push is over.
-func (p *hostsPane) clearPush() {
-	for _, r := range p.rows {
-		r.push = ""
-	}
 }
 
 // prepare rebuilds the filtered, sorted view if anything changed. The root

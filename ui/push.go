@@ -91,8 +91,10 @@ func (p *pushPane) start(plan *engine.Plan) {
 }
 
 // apply folds a push event into its host's row.
+// Events that arrive after the push's result (the result and the event
+// stream race) are ignored: the result is final.
 func (p *pushPane) apply(ev engine.Event) {
-	if ev.PlanID != "" && ev.PlanID != p.planID {
+	if !p.running || (ev.PlanID != "" && ev.PlanID != p.planID) {
 		return
 	}
 	r := p.byID[ev.HostID]
@@ -154,6 +156,7 @@ func (p *pushPane) prepare() {
 
 // progress is the one-line count of where the push stands.
 func (p *pushPane) progress() string {
+	p.prepare()
 	var parts []string
 	for _, s := range pushOrder {
 		if n := p.totals[s]; n > 0 {

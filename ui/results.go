@@ -19,7 +19,7 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 		if msg.err != nil {
 			return m.flash(engine.LevelError, "reading hosts: "+msg.err.Error())
 		}
-		m.hosts.setHosts(msg.hosts)
+		m.hosts.setHosts(msg.hosts, m.pushJob != "")
 	case branchesMsg:
 		if msg.err != nil {
 			return m.flash(engine.LevelError, "reading branches: "+msg.err.Error())
@@ -39,12 +39,13 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 		m.journal.setView(msg.view)
 	case opMsg:
 		m.endJob(msg.job)
-		m.journalRefresh.want = true
-		m.hostsRefresh.want = true
+		refresh := tea.Batch(m.refreshJournal(), m.refreshHosts())
 		if msg.err != nil {
-			return m.flash(engine.LevelError, msg.what+": "+opError(msg.err))
+			m.flash(engine.LevelError, msg.what+": "+opError(msg.err))
+			return refresh
 		}
-		return tea.Batch(m.flash(engine.LevelInfo, msg.done), m.fetchBranches())
+		m.flash(engine.LevelInfo, msg.done)
+		return tea.Batch(refresh, m.fetchBranches())
 	case planMsg:
 		m.endJob(msg.job)
 		m.planning = planProgress{}
@@ -56,12 +57,14 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 		return m.flash(engine.LevelInfo, planSummary(msg.plan))
 	case approveMsg:
 		m.endJob(msg.job)
-		m.journalRefresh.want = true
+		refresh := m.refreshJournal()
 		if msg.err != nil {
-			return m.flash(engine.LevelError, "approve: "+opError(msg.err))
+			m.flash(engine.LevelError, "approve: "+opError(msg.err))
+			return refresh
 		}
 		m.review.setPlan(msg.plan)
-		return m.flash(engine.LevelInfo, fmt.Sprintf("plan %s approved — P pushes it to %s", shortID(msg.plan.ID), plural(pushableHosts(msg.plan), "host")))
+		m.flash(engine.LevelInfo, fmt.Sprintf("plan %s approved — P pushes it to %s", shortID(msg.plan.ID), plural(pushableHosts(msg.plan), "host")))
+		return refresh
 	case pushMsg:
 		return m.pushFinished(msg.job, msg.result, msg.err)
 	case upMsg:
@@ -91,9 +94,7 @@ func (m *Model) pushFinished(id string, r *engine.PushResult, err error) tea.Cmd
 	if m.pushJob == id {
 		m.pushJob = ""
 	}
-	m.hosts.clearPush()
-	m.hostsRefresh.want = true
-	m.journalRefresh.want = true
+	cmds := []tea.Cmd{m.refreshHosts(), m.refreshJournal()}
 	if r != nil {
 		m.pushes.setResult(r)
 		if m.review.plan != nil && m.review.plan.ID == r.PlanID {
@@ -103,13 +104,15 @@ func (m *Model) pushFinished(id string, r *engine.PushResult, err error) tea.Cmd
 	m.pushes.running = false
 	switch {
 	case errors.Is(err, engine.ErrCancelled):
-		return m.flash(engine.LevelWarn, "push cancelled: "+m.pushes.progress())
+		m.flash(engine.LevelWarn, "push cancelled: "+m.pushes.progress())
 	case err != nil && r == nil:
-		return m.flash(engine.LevelError, "push: "+opError(err))
+		m.flash(engine.LevelError, "push: "+opError(err))
 	case r != nil && r.Failed() > 0:
-		return m.flash(engine.LevelError, fmt.Sprintf("push finished: %s did not finish (%d stale)", plural(r.Failed(), "host"), r.Stale()))
+		m.flash(engine.LevelError, fmt.Sprintf("push finished, %s did not: %s", plural(r.Failed(), "host"), m.pushes.progress()))
+	default:
+		m.flash(engine.LevelInfo, "push finished: "+m.pushes.progress())
 	}
-	return m.flash(engine.LevelInfo, "push finished: "+m.pushes.progress())
+	return tea.Batch(cmds...)
 }
 
 // opError words the engine's sentinel errors for the operator.

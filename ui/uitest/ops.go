@@ -221,13 +221,7 @@ func (f *Fake) Push(ctx context.Context, id string, opts engine.PushOptions) (*e
 		case cancelled:
 			hr.Status = engine.PushCancelled
 		default:
-			if gate != nil {
-				select {
-				case <-gate:
-				case <-ctx.Done():
-				}
-			}
-			if ctx.Err() != nil {
+			if !waitGate(ctx, gate) {
 				cancelled = true
 				hr.Status = engine.PushCancelled
 				break
@@ -245,6 +239,20 @@ func (f *Fake) Push(ctx context.Context, id string, opts engine.PushOptions) (*e
 		return res, engine.ErrHostsFail
 	}
 	return res, nil
+}
+
+// waitGate lets a host go when the gate opens (or there is none) and
+// reports false when the push was cancelled first.
+func waitGate(ctx context.Context, gate chan struct{}) bool {
+	if gate == nil {
+		return ctx.Err() == nil
+	}
+	select {
+	case <-gate:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (f *Fake) pushHost(id string, hp engine.HostPlan, hr *engine.HostPush) {

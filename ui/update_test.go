@@ -1,0 +1,336 @@
+package ui
+
+import (
+	"fmt"
+	"image/color"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/discoterm/discoterm/engine"
+	"github.com/discoterm/discoterm/ui/uitest"
+)
+
+func TestDisabledKeysSayWhy(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 100, 30)
+	for _, c := range []struct{ key, why string }{
+		{"a", "a approve plan — no plan yet (press p)"},
+		{"P", "P push plan — no plan yet (press p)"},
+		{"U", "U unlock branch — main is not locked"},
+		{"s", "s stage a change — needs your lock on main (press L)"},
+	} {
+		d.key(c.key)
+		if d.m.dialog != nil {
+			t.Fatalf("%s opened %T", c.key, d.m.dialog)
+		}
+		if d.flashText() != c.why {
+			t.Errorf("%s: flash %q, want %q", c.key, d.flashText(), c.why)
+		}
+	}
+	d.wantCalls() // nothing reached the engine
+	// Help shows the same reasons.
+	d.key("?")
+	d.wantScreen("stage a change", "↳ needs your lock on main (press L)")
+	d.key("esc")
+	if d.m.help != nil {
+		t.Fatal("help still open")
+	}
+}
+
+func TestSomeoneElsesLock(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 100, 30)
+	d.f.LockAs("main", "bob@jump2", "kernel upgrade")
+	d.send(refreshMsg{"journal"})
+	d.key("2") // the journal refreshes when an operation or event says so
+	d.send(opMsg{done: "x"})
+	d.wantScreen(`lock bob@jump2 "kernel upgrade"`)
+	d.key("L")
+	if d.flashText() != "L lock branch — main is locked by bob@jump2" {
+		t.Fatalf("flash %q", d.flashText())
+	}
+	d.key("U")
+	d.wantScreen("Break someone else's lock?", `"kernel upgrade"`, "recorded in the audit trail")
+	d.key("n")
+	d.wantCalls()
+	d.key("U")
+	d.key("y")
+	d.wantCalls("Unlock(main, true)")
+	d.wantScreen("lock free")
+}
+
+func TestEventsUpdateHostsInPlace(t *testing.T) {
+	d := newDriver(t, uitest.Options{Hosts: 30}, 120, 40)
+	h, _ := d.f.HostByName("web01")
+	if r := d.m.hosts.byID[h.ID]; r.state != stateAlive {
+		t.Fatalf("web01 is %s", r.state)
+	}
+	d.f.Emit(engine.Event{Type: engine.EventHostLiveness, HostID: h.ID, Status: "lost"})
+	d.pump()
+	if r := d.m.hosts.byID[h.ID]; r.state != stateLost {
+		t.Fatalf("web01 is %s after a lost event", r.state)
+	}
+	d.key("/")
+	d.typeText("state:lost")
+	d.key("enter")
+	d.wantScreen("web01", `filter "state:lost"`)
+	for _, r := range d.m.hosts.view {
+		if r.state != stateLost {
+			t.Fatalf("filter shows %s (%s)", r.displayName(), r.state)
+		}
+	}
+	d.key("esc")
+	if d.m.hosts.filter != "" || len(d.m.hosts.view) != 30 {
+		t.Fatalf("esc left filter %q, %d rows", d.m.hosts.filter, len(d.m.hosts.view))
+	}
+}
+
+// An event naming a host the table does not know triggers one re-read,
+// rate-limited while a read is in flight.
+func TestUnknownHostEventRereads(t *testing.T) {
+	d := newDriver(t, uitest.Options{Hosts: 5}, 120, 40)
+	if _, err := d.f.AddHost(t.Context(), engine.AddHostRequest{Addr: "fd00::99", Name: "new1"}); err != nil {
+		t.Fatal(err)
+	}
+	d.clock.advance(2 * hostsReadEvery)
+	d.pump()
+	if len(d.m.hosts.rows) != 6 {
+		t.Fatalf("%d rows, want 6", len(d.m.hosts.rows))
+	}
+}
+
+// Ten thousand events queued at once arrive in two bursts, not ten
+// thousand messages.
+func TestEventBurstsCoalesce(t *testing.T) {
+	d := newDriver(t, uitest.Options{Hosts: 10000}, 120, 40)
+	hs, _ := d.f.Hosts(t.Context())
+	evs := make([]engine.Event, len(hs))
+	for i, h := range hs {
+		evs[i] = engine.Event{Type: engine.EventHostLiveness, HostID: h.ID, Status: "lost"}
+	}
+	d.f.Emit(evs...)
+	d.pump()
+	if d.bursts != 2 {
+		t.Fatalf("%d bursts for 10,000 events, want 2 (at most %d per burst)", d.bursts, maxBurst)
+	}
+	for _, r := range d.m.hosts.rows {
+		if r.state != stateLost && r.state != stateUntrusted {
+			t.Fatalf("%s is %s", r.displayName(), r.state)
+		}
+	}
+}
+
+func TestCancelPush(t *testing.T) {
+	d := newDriver(t, uitest.Options{Hosts: 40}, 120, 40)
+	d.f.PushGate = make(chan struct{})
+	d.async = []string{").push.func"}
+	d.key("p")
+	d.key("a")
+	d.key("y")
+	d.key("P")
+	d.key("y")
+	if d.m.pushJob == "" || d.m.focus != viewPush {
+		t.Fatalf("push not running: job %q focus %v", d.m.pushJob, d.m.focus)
+	}
+	d.f.PushGate <- struct{}{} // one host may go
+	d.f.PushGate <- struct{}{} // the second waits at the gate…
+	d.key("esc")               // …when the push is cancelled
+	if !strings.Contains(d.flashText(), "cancelling push") {
+		t.Fatalf("flash %q", d.flashText())
+	}
+	d.key("esc")
+	if !strings.Contains(d.flashText(), "already cancelling") {
+		t.Fatalf("second esc: flash %q", d.flashText())
+	}
+	d.await()
+	d.pump()
+	if d.m.pushJob != "" || d.m.pushes.running {
+		t.Fatal("push still shown running")
+	}
+	tot := d.m.pushes.totals
+	if tot[engine.PushDone] != 2 || tot[engine.PushCancelled] == 0 {
+		t.Fatalf("totals after cancel: %v", tot)
+	}
+	if !strings.Contains(d.flashText(), "push cancelled: ") {
+		t.Fatalf("flash %q", d.flashText())
+	}
+	d.wantScreen("cancelled", "finished")
+}
+
+func TestCommandLine(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 120, 40)
+	command := func(line string) {
+		d.key(":")
+		d.typeText(line)
+		d.key("enter")
+	}
+	command("lock main fix the clocks")
+	command(`exec --creates /etc/chrony/.done -- touch "/etc/chrony/.done"`)
+	command("drop 1")
+	command("reboot")
+	d.wantCalls(`Lock(main, "fix the clocks")`, "Stage(main, exec touch /etc/chrony/.done)", "Drop(main, 1)", "Stage(main, reboot )")
+
+	command("snap ./motd")
+	if !strings.Contains(d.flashText(), ":snap: give one local FILE and --to PATH — usage: :snap FILE --to PATH") {
+		t.Fatalf("flash %q", d.flashText())
+	}
+	command("snap ./motd --to etc/motd")
+	if !strings.Contains(d.flashText(), "relative") {
+		t.Fatalf("flash %q", d.flashText())
+	}
+	command("frobnicate")
+	if d.flashText() != `unknown command "frobnicate" — :help lists them` {
+		t.Fatalf("flash %q", d.flashText())
+	}
+	command("journal")
+	if d.m.focus != viewJournal {
+		t.Fatalf("focus %v", d.m.focus)
+	}
+	command("branch staging")
+	if d.m.branch != "staging" || d.m.journal.view.Branch.Name != "staging" {
+		t.Fatalf("branch %q, journal of %q", d.m.branch, d.m.journal.view.Branch.Name)
+	}
+	command("approve")
+	if !strings.Contains(d.flashText(), "no plan on screen") {
+		t.Fatalf("flash %q", d.flashText())
+	}
+	command("plan")
+	command("push " + shortID(d.m.review.plan.ID))
+	d.wantScreen("Push plan " + shortID(d.m.review.plan.ID) + "?")
+	d.key("esc")
+	command("quit")
+	if !d.quit {
+		t.Fatal(":quit did not quit")
+	}
+}
+
+// trustingFake also accepts host keys, as the engine will.
+type trustingFake struct {
+	*uitest.Fake
+	trusted []string
+}
+
+func (f *trustingFake) TrustHost(host, fp string) error {
+	f.trusted = append(f.trusted, host+" "+fp)
+	return nil
+}
+
+func TestAcceptHostKey(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 120, 40)
+	d.key("T")
+	if !strings.Contains(d.flashText(), "has no unknown key") {
+		t.Fatalf("flash %q", d.flashText())
+	}
+	d.key("/")
+	d.typeText("untrusted")
+	d.key("enter")
+	r := d.m.hosts.current()
+	if r == nil || r.state != stateUntrusted {
+		t.Fatalf("cursor on %v", r)
+	}
+	d.key("T")
+	d.wantScreen("Accept a new host key?", r.HostKey, r.displayName())
+	d.key("y")
+	// The fake engine cannot record keys: the UI says what to do instead.
+	if !strings.Contains(d.flashText(), "cannot record host keys yet") {
+		t.Fatalf("flash %q", d.flashText())
+	}
+
+	tf := &trustingFake{Fake: d.f}
+	d.m.backend = tf
+	d.key("T")
+	d.key("y")
+	if len(tf.trusted) != 1 || tf.trusted[0] != r.displayName()+" "+r.HostKey {
+		t.Fatalf("trusted %q", tf.trusted)
+	}
+}
+
+func TestBackgroundPicksTheme(t *testing.T) {
+	f := uitest.New(uitest.Options{})
+	for _, c := range []struct {
+		theme string
+		bg    color.Color
+		want  string
+	}{
+		{"", lipgloss.Color("#ffffff"), "light"},
+		{"", lipgloss.Color("#000000"), "dark"},
+		{"dark", lipgloss.Color("#ffffff"), "dark"},
+		{"high-contrast", lipgloss.Color("#ffffff"), "high-contrast"},
+	} {
+		m, err := NewModel(f, Options{Theme: c.theme})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Update(tea.BackgroundColorMsg{Color: c.bg})
+		if m.c.Theme.Name != c.want {
+			t.Errorf("theme %q on %v: got %s", c.theme, c.bg, m.c.Theme.Name)
+		}
+		if c.theme == "high-contrast" && m.c.Theme.Dark {
+			t.Error("high-contrast ignored a light background")
+		}
+		m.Close()
+	}
+	if _, err := NewModel(f, Options{Theme: "nope"}); err == nil || !strings.Contains(err.Error(), `unknown theme "nope"`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestFlashFades(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 100, 30)
+	d.key("a")
+	id := d.m.flashNow.id
+	d.send(flashMsg{id: id})
+	if !d.m.flashNow.faded {
+		t.Fatal("not faded")
+	}
+	d.send(flashMsg{id: id - 1, gone: true}) // an older flash's timer
+	if d.m.flashNow == nil {
+		t.Fatal("an old timer cleared a newer flash")
+	}
+	d.send(flashMsg{id: id, gone: true})
+	if d.m.flashNow != nil {
+		t.Fatal("flash did not go")
+	}
+}
+
+// Every pane fills the terminal exactly at every size: no line wider than
+// the screen, no missing or extra lines.
+func TestEveryViewFitsTheScreen(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {100, 30}, {160, 48}, {60, 15}, {200, 60}} {
+		d := newDriver(t, uitest.Options{Hosts: 40}, size[0], size[1])
+		d.f.FailPush["db02"] = "exit 1"
+		d.key("p")
+		d.key("a")
+		d.key("y")
+		d.key("P")
+		d.key("y")
+		d.pump()
+		for v := range viewCount {
+			d.m.focusView(v)
+			for _, extra := range []string{"", "?", "L", ":"} {
+				if extra != "" {
+					d.key(extra)
+				}
+				checkFits(t, fmt.Sprintf("%dx%d %s %q", size[0], size[1], viewNames[v], extra), d.m.View().Content, size[0], size[1])
+				d.key("esc")
+			}
+		}
+		// Resizing shrinks everything cleanly.
+		d.send(tea.WindowSizeMsg{Width: 70, Height: 20})
+		checkFits(t, "after resize", d.m.View().Content, 70, 20)
+	}
+}
+
+func checkFits(t *testing.T, what, s string, w, h int) {
+	t.Helper()
+	lines := strings.Split(s, "\n")
+	if len(lines) != h {
+		t.Errorf("%s: %d lines, want %d", what, len(lines), h)
+	}
+	for i, l := range lines {
+		if lw := lipgloss.Width(l); lw > w {
+			t.Errorf("%s: line %d is %d wide (> %d): %q", what, i, lw, w, stripANSI(l))
+		}
+	}
+}
