@@ -30,7 +30,11 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	d := &demo{dir: abs, n: *n, bin: *bin}
+	binAbs, err := filepath.Abs(*bin)
+	if err != nil {
+		fail(err)
+	}
+	d := &demo{dir: abs, n: *n, bin: binAbs}
 	switch {
 	case *down:
 		err = d.down()
