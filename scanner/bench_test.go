@@ -46,6 +46,7 @@ func BenchmarkDiscovery(b *testing.B) {
 			f := startFleet(b, fleetOptions{N: n})
 			if v := os.Getenv("SCANNER_BENCH_BACKLOG"); v != "" {
 				sysctlSet(b, "net.core.netdev_max_backlog", v)
+				b.Log(sh(b, "sysctl", "net.core.netdev_max_backlog"))
 			}
 			b.Run("cold", func(b *testing.B) { benchRounds(b, f, true) })
 			b.Run("warm", func(b *testing.B) { benchRounds(b, f, false) })

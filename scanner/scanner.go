@@ -199,8 +199,11 @@ func (s *Scanner) Run(ctx context.Context, fn func(RoundResult)) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if stopped := s.stopped(); stopped != nil {
+			return stopped // closed or the socket failed
+		}
 		if err != nil && res.Err == nil {
-			return err // closed or the socket failed
+			return err
 		}
 		fn(res)
 		wait := time.NewTimer(time.Until(started.Add(s.opts.Interval)))
@@ -411,8 +414,8 @@ func (s *Scanner) probe(st *roundState, l *link, dst netip.Addr, unicast bool) e
 func sendError(l *link, dst netip.Addr, err error) error {
 	hint := ""
 	switch {
-	case errors.Is(err, syscall.ENETDOWN):
-		hint = fmt.Sprintf(": the interface went down; bring it up with \"ip link set %s up\"", l.name)
+	case errors.Is(err, syscall.ENETDOWN), errors.Is(err, syscall.ENETUNREACH):
+		hint = fmt.Sprintf(": is it down? bring it up with \"ip link set %s up\"", l.name)
 	case errors.Is(err, syscall.ENODEV), errors.Is(err, syscall.ENXIO):
 		hint = ": the interface is gone; restart the scanner once it is back"
 	case errors.Is(err, syscall.EADDRNOTAVAIL):

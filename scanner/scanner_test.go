@@ -274,3 +274,88 @@ func TestDefaultSelection(t *testing.T) {
 		t.Errorf("error %v, want a bridge port error pointing at %s", err, f.Bridge)
 	}
 }
+
+func TestRunRoundsUntilCancelled(t *testing.T) {
+	f := startFleet(t, fleetOptions{N: 2})
+	s := newScanner(t, f, Options{Interval: 300 * time.Millisecond, Window: 100 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	var got []RoundResult
+	start := time.Now()
+	err := s.Run(ctx, func(r RoundResult) {
+		got = append(got, r)
+		if len(got) == 3 {
+			cancel()
+		}
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	for i, r := range got {
+		if r.Round != uint64(i+1) || len(r.Sightings) != 2 || r.Err != nil {
+			t.Errorf("round %d: %+v", i+1, r)
+		}
+	}
+	// Rounds start Interval apart; the third ends a round's length after the second started.
+	if el := time.Since(start); el < 600*time.Millisecond || el > 2*time.Second {
+		t.Errorf("3 rounds took %v, want about 2 intervals and a round", el)
+	}
+	s.Close()
+	if err := s.Run(context.Background(), func(RoundResult) { t.Error("round after Close") }); !errors.Is(err, ErrClosed) {
+		t.Errorf("Run after Close: %v, want ErrClosed", err)
+	}
+}
+
+// An interface failing mid-run costs its own sightings only, and the error names it.
+func TestInterfaceGoingDownMidRun(t *testing.T) {
+	f := startFleet(t, fleetOptions{N: 2})
+	other := "dsw" + randomTag()
+	sh(t, "ip", "link", "add", other, "type", "veth", "peer", "name", other+"p")
+	t.Cleanup(func() { shQuiet("ip", "link", "del", other) })
+	for _, l := range []string{other, other + "p"} {
+		sh(t, "sysctl", "-qw", "net.ipv6.conf."+l+".accept_dad=0")
+		sh(t, "ip", "link", "set", l, "up")
+	}
+	ownLinkLocal(t, other)
+	s, err := New(Options{Interfaces: []string{f.Bridge, other}, Window: 100 * time.Millisecond, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sh(t, "ip", "link", "set", other, "down")
+	res, err := s.Round(context.Background())
+	if err == nil || res.Err != err || !strings.Contains(err.Error(), " on "+other+":") ||
+		!strings.Contains(err.Error(), "ip link set "+other+" up") {
+		t.Fatalf("round error %v, want one naming %s", err, other)
+	}
+	t.Log(err)
+	if len(res.Sightings) != 2 {
+		t.Errorf("sightings %+v, want the 2 hosts on %s", res.Sightings, f.Bridge)
+	}
+}
+
+func TestUnicastTargetsMustBePinned(t *testing.T) {
+	var logged []string
+	s := &Scanner{opts: Options{Logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }},
+		links:   []*link{{name: "br0", index: 7}},
+		byIndex: map[int]*link{7: {name: "br0", index: 7}}, warned: map[netip.Addr]bool{}}
+	for _, tt := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"fe80::1%br0", true},
+		{"fe80::1%7", true},
+		{"fe80::1", false},         // no zone
+		{"fe80::1%eth9", false},    // not a probed interface
+		{"fd00::1%br0", false},     // not link-local
+		{"2001:db8::1%br0", false}, // not link-local
+		{"ff02::1%br0", false},     // multicast
+	} {
+		if l := s.unicastLink(netip.MustParseAddr(tt.addr)); (l != nil) != tt.ok {
+			t.Errorf("unicastLink(%s) = %v, want ok=%v", tt.addr, l, tt.ok)
+		}
+	}
+	s.unicastLink(netip.MustParseAddr("fe80::1")) // logged once only
+	if len(logged) != 5 {
+		t.Errorf("logged %q, want one line per unusable address", logged)
+	}
+}

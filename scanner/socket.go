@@ -74,7 +74,7 @@ func (s *icmpSocket) setup() error {
 	if err := s.p.SetMulticastHopLimit(1); err != nil {
 		return fmt.Errorf("scanner: setting the multicast hop limit: %w", err)
 	}
-	if err := s.p.SetControlMessage(ipv6.FlagInterface|ipv6.FlagDst, true); err != nil {
+	if err := s.p.SetControlMessage(ipv6.FlagInterface, true); err != nil {
 		return fmt.Errorf("scanner: asking for the arrival interface of packets: %w", err)
 	}
 	s.rcvBuf = enlargeRcvBuf(s.conn)
