@@ -73,3 +73,53 @@ func (e *Engine) TrustHostKey(addr string, port int, keyLine, fingerprint string
 	e.emit(Event{Type: EventLog, Message: fmt.Sprintf("trusted host key %s for %s", fingerprint, addr)})
 	return nil
 }
+
+// TrustHost accepts the host key of a host the scanner listed as
+// untrusted, after the operator checked its fingerprint: the key the host
+// offers now must still be the one shown. The host is then learned over
+// SSH like any other (machine-id, name, state).
+func (e *Engine) TrustHost(host, fingerprint string) error {
+	var h store.Host
+	if err := e.opts.Store.View(func(tx store.Tx) error {
+		var err error
+		h, err = findHost(tx, host)
+		return err
+	}); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.HostTimeout)
+	defer cancel()
+	fp, line, err := e.ScanHostKey(ctx, h.Addr, h.Port, h.User)
+	if err != nil {
+		return err
+	}
+	if fingerprint != "" && fp != fingerprint {
+		return fmt.Errorf("%s now offers key %s, not the %s you accepted; nothing was trusted", displayName(h), fp, fingerprint)
+	}
+	if err := e.TrustHostKey(h.Addr, h.Port, line, fp); err != nil {
+		return err
+	}
+	v, err := e.AddHost(ctx, AddHostRequest{Addr: h.Addr, Port: h.Port, User: h.User, Name: h.Name})
+	if err != nil {
+		return err
+	}
+	if v.ID != h.ID {
+		// The placeholder record (keyed by MAC) gives way to the real one.
+		_ = e.opts.Store.Update(func(tx store.Tx) error {
+			cur, err := tx.Host(v.ID)
+			if err != nil {
+				return err
+			}
+			if cur.MAC == "" {
+				cur.MAC = h.MAC
+			}
+			cur.LastSeen, cur.Liveness, cur.RTT, cur.Iface = h.LastSeen, h.Liveness, h.RTT, h.Iface
+			if err := tx.PutHost(cur); err != nil {
+				return err
+			}
+			return tx.DeleteHost(h.ID)
+		})
+		e.emit(Event{Type: EventHost, HostID: v.ID, Host: displayName(v.Host), Message: "trusted and learned " + displayName(v.Host)})
+	}
+	return nil
+}
