@@ -112,16 +112,19 @@ func (e *Engine) Unlock(branch string, force bool) error {
 			return fmt.Errorf("%w: %d staged entries on %s would be discarded; approve a plan of them, drop them, or unlock --force to discard them", ErrUsage, len(dropped), branch)
 		}
 		action, msg := "unlock", prev.Message
-		if force {
+		switch {
+		case force && prev.Holder == me:
+			msg = fmt.Sprintf("released own lock (%q)", prev.Message)
+		case force:
 			action = "force-unlock"
 			msg = fmt.Sprintf("broke lock of %s (%q)", prev.Holder, prev.Message)
-			if len(dropped) > 0 {
-				var s []string
-				for _, d := range dropped {
-					s = append(s, string(d.Kind)+" "+d.Summary())
-				}
-				msg += fmt.Sprintf("; discarded %d staged: %s", len(dropped), strings.Join(s, ", "))
+		}
+		if len(dropped) > 0 {
+			var s []string
+			for _, d := range dropped {
+				s = append(s, string(d.Kind)+" "+d.Summary())
 			}
+			msg += fmt.Sprintf("; discarded %d staged: %s", len(dropped), strings.Join(s, ", "))
 		}
 		if err := tx.PutStaged(branch, nil); err != nil {
 			return err

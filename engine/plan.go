@@ -133,6 +133,7 @@ const (
 	PushFailed     PushStatus = "failed"
 	PushStale      PushStatus = "stale"
 	PushRebootHold PushStatus = "reboot-pending"
+	PushRebooting  PushStatus = "rebooting"
 	PushCancelled  PushStatus = "cancelled"
 	PushUnreach    PushStatus = "unreachable"
 	PushNothing    PushStatus = "up-to-date"
@@ -174,7 +175,7 @@ type PushResult struct {
 func (r *PushResult) Failed() int {
 	n := 0
 	for _, h := range r.Hosts {
-		if h.Status != PushDone && h.Status != PushNothing {
+		if h.Status != PushDone && h.Status != PushNothing && h.Status != PushRebooting {
 			n++
 		}
 	}

@@ -256,6 +256,10 @@ func (e *Engine) forEachHost(ctx context.Context, n, parallel int, fn func(i int
 			wg.Wait()
 			return
 		}
+		if ctx.Err() != nil { // both were ready: do not start another host
+			wg.Wait()
+			return
+		}
 		wg.Add(1)
 		go func(i int) {
 			defer func() { <-sem; wg.Done() }()

@@ -306,7 +306,6 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 }
 
 func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Target, b *remote.Bundle, hr *HostPush) {
-	hr.contacted = true
 	n := len(b.Entries)
 	hr.Status = PushApplying
 	e.emit(Event{Type: EventPushHost, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: string(PushApplying), Step: 1, Steps: n})
@@ -337,6 +336,8 @@ func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Ta
 	if ar != nil {
 		hr.To = ar.Position
 	}
+	// Only a host that answered where it stands has a position to mirror.
+	hr.contacted = ar != nil && (err == nil || len(hr.Entries) > 0)
 	switch {
 	case ar != nil && ar.Stale != "":
 		hr.Status, hr.Err = PushStale, "stale: "+ar.Stale+"; re-plan"
@@ -344,7 +345,8 @@ func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Ta
 		hr.Status, hr.Err = PushCancelled, "cancelled at position "+fmt.Sprint(hr.To)
 	case err != nil:
 		hr.Status, hr.Err = PushFailed, hostErr(err)
-		if _, ok := err.(*remote.UnreachableError); ok {
+		var ue *remote.UnreachableError
+		if errors.As(err, &ue) {
 			hr.Status = PushUnreach
 		}
 	default:
@@ -357,6 +359,8 @@ func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Ta
 				hr.Status, hr.Err = PushRebootHold, fmt.Sprintf("seq %d is a reboot; push with --allow-reboot to continue", en.Seq)
 			case "cancelled":
 				hr.Status, hr.Err = PushCancelled, "cancelled at position "+fmt.Sprint(hr.To)
+			case "rebooting":
+				hr.Status, hr.Err = PushRebooting, fmt.Sprintf("rebooting at seq %d; the rest follows when it is back (up, or the catch-up policy)", en.Seq)
 			}
 		}
 	}
