@@ -54,13 +54,17 @@ func funcName(cmd tea.Cmd) string {
 }
 
 func newDriver(t testing.TB, fo uitest.Options, w, h int) *driver {
+	return newThemedDriver(t, fo, w, h, "dark")
+}
+
+func newThemedDriver(t testing.TB, fo uitest.Options, w, h int, theme string) *driver {
 	t.Helper()
 	clock := &testClock{t: uitest.Epoch}
 	if fo.Clock == nil {
 		fo.Clock = clock.Now
 	}
 	f := uitest.New(fo)
-	m, err := NewModel(f, Options{Theme: "dark", Now: clock.Now})
+	m, err := NewModel(f, Options{Theme: theme, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

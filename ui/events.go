@@ -46,26 +46,33 @@ func listen(ch <-chan engine.Event) tea.Cmd {
 }
 
 // refresher rate-limits re-reading something the events said changed: at
-// most one read in flight, and no more than one per interval.
+// most one read in flight, and no more than one per interval. It keeps
+// real (monotonic) time: it schedules work, it does not display time, so
+// it ignores the clock tests pin.
 type refresher struct {
 	interval  time.Duration
 	want      bool // something changed since the last read began
 	inFlight  bool
-	scheduled bool // a timer will ask again
+	scheduled bool // a timer will say when the interval has passed
 	last      time.Time
 }
 
-func (r *refresher) started(now time.Time) {
-	r.want, r.inFlight, r.last = false, true, now
+func (r *refresher) started() {
+	r.want, r.inFlight, r.last = false, true, time.Now()
+}
+
+// fired is the timer's word that the interval has passed.
+func (r *refresher) fired() {
+	r.scheduled, r.last = false, time.Time{}
 }
 
 // due reports whether to read now; otherwise, if a read is wanted later,
 // wait is how long until it may start.
-func (r *refresher) due(now time.Time) (read bool, wait time.Duration) {
+func (r *refresher) due() (read bool, wait time.Duration) {
 	if !r.want || r.inFlight || r.scheduled {
 		return false, 0
 	}
-	if gap := now.Sub(r.last); gap < r.interval {
+	if gap := time.Since(r.last); !r.last.IsZero() && gap < r.interval {
 		return false, r.interval - gap
 	}
 	return true, 0

@@ -95,10 +95,10 @@ const (
 var hostColumns = []column{
 	hcState:  {title: "STATE", min: 9, max: 9, prio: 1},
 	hcName:   {title: "NAME", min: 10, want: 12, max: 24, prio: 0},
-	hcAddr:   {title: "ADDRESS", min: 14, want: 24, max: 30, prio: 2},
+	hcAddr:   {title: "ADDRESS", min: 14, want: 24, max: 30, prio: 4},
 	hcMAC:    {title: "MAC", min: 17, max: 17, prio: 7},
-	hcBranch: {title: "BRANCH", min: 6, want: 8, max: 12, prio: 3},
-	hcPos:    {title: "POSITION", min: 10, want: 11, max: 14, prio: 4},
+	hcBranch: {title: "BRANCH", min: 6, want: 7, max: 12, prio: 3},
+	hcPos:    {title: "POSITION", min: 8, want: 11, max: 14, prio: 2},
 	hcRTT:    {title: "RTT", min: 6, max: 6, prio: 8, right: true},
 	hcSeen:   {title: "SEEN", min: 4, max: 4, prio: 5, right: true},
 	hcResult: {title: "LAST RESULT", min: 8, want: 24, max: 60, prio: 6},

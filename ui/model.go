@@ -48,9 +48,9 @@ var viewNames = [viewCount]string{"Hosts", "Journal", "Plan", "Push", "Activity"
 
 // Intervals of the things that redraw on their own.
 const (
-	clockEvery      = 5 * time.Second // "last seen" ages
-	hostsReadEvery  = time.Second     // re-read hosts at most this often during storms
-	journalReadEvry = time.Second
+	clockEvery       = 5 * time.Second // "last seen" ages
+	hostsReadEvery   = time.Second     // re-read hosts at most this often during storms
+	journalReadEvery = time.Second
 )
 
 // clockMsg re-renders relative times.
@@ -128,7 +128,7 @@ func NewModel(b Backend, opts Options) (*Model, error) {
 		pushes: newPushPane(c), activity: newActivityPane(c),
 		input:          newLineInput(),
 		hostsRefresh:   refresher{interval: hostsReadEvery},
-		journalRefresh: refresher{interval: journalReadEvry},
+		journalRefresh: refresher{interval: journalReadEvery},
 	}
 	if c.Theme, err = m.buildTheme(); err != nil {
 		return nil, err
@@ -208,9 +208,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case refreshMsg:
 		switch msg.what {
 		case "hosts":
-			m.hostsRefresh.scheduled = false
+			m.hostsRefresh.fired()
 		case "journal":
-			m.journalRefresh.scheduled = false
+			m.journalRefresh.fired()
 		}
 	case flashMsg:
 		m.ageFlash(msg)
@@ -225,14 +225,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // views, key availability, due re-reads and flash timers.
 func (m *Model) afterUpdate() tea.Cmd {
 	var cmds []tea.Cmd
-	now := m.c.Now()
-	if read, wait := m.hostsRefresh.due(now); read {
+	if read, wait := m.hostsRefresh.due(); read {
 		cmds = append(cmds, m.fetchHosts())
 	} else if wait > 0 {
 		m.hostsRefresh.scheduled = true
 		cmds = append(cmds, tea.Tick(wait, func(time.Time) tea.Msg { return refreshMsg{"hosts"} }))
 	}
-	if read, wait := m.journalRefresh.due(now); read {
+	if read, wait := m.journalRefresh.due(); read {
 		cmds = append(cmds, m.fetchJournal())
 	} else if wait > 0 {
 		m.journalRefresh.scheduled = true

@@ -98,7 +98,7 @@ func (m *Model) op(text, done string, call func() error) tea.Cmd {
 }
 
 func (m *Model) fetchHosts() tea.Cmd {
-	m.hostsRefresh.started(m.c.Now())
+	m.hostsRefresh.started()
 	b, ctx := m.backend, m.ctx
 	return func() tea.Msg {
 		hs, err := b.Hosts(ctx)
@@ -115,7 +115,7 @@ func (m *Model) fetchBranches() tea.Cmd {
 }
 
 func (m *Model) fetchJournal() tea.Cmd {
-	m.journalRefresh.started(m.c.Now())
+	m.journalRefresh.started()
 	b, branch := m.backend, m.branch
 	return func() tea.Msg {
 		v, err := b.Log(branch)

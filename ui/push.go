@@ -29,9 +29,9 @@ const (
 )
 
 var pushColumns = []column{
-	pcHost:     {title: "HOST", min: 12, want: 16, max: 24, prio: 0},
+	pcHost:     {title: "HOST", min: 12, want: 16, max: 20, prio: 0},
 	pcStatus:   {title: "STATUS", min: 14, max: 14, prio: 0},
-	pcProgress: {title: "ENTRIES", min: 7, max: 16, prio: 1},
+	pcProgress: {title: "ENTRIES", min: 7, max: 9, prio: 1},
 	pcError:    {title: "ERROR", min: 10, max: 200, prio: 2},
 }
 

@@ -93,8 +93,11 @@ func TestUnknownHostEventRereads(t *testing.T) {
 	if _, err := d.f.AddHost(t.Context(), engine.AddHostRequest{Addr: "fd00::99", Name: "new1"}); err != nil {
 		t.Fatal(err)
 	}
-	d.clock.advance(2 * hostsReadEvery)
 	d.pump()
+	if len(d.m.hosts.rows) != 5 || !d.m.hostsRefresh.scheduled {
+		t.Fatalf("read again at once (%d rows) or scheduled nothing", len(d.m.hosts.rows))
+	}
+	d.send(refreshMsg{"hosts"}) // the timer fires
 	if len(d.m.hosts.rows) != 6 {
 		t.Fatalf("%d rows, want 6", len(d.m.hosts.rows))
 	}

@@ -1,0 +1,146 @@
+package ui
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/exp/golden"
+
+	"github.com/discoterm/discoterm/themes"
+	"github.com/discoterm/discoterm/ui/uitest"
+)
+
+// render pins the colour profile: the frame as a 256-colour (or other)
+// terminal would receive it.
+func render(t testing.TB, s string, p colorprofile.Profile) string {
+	t.Helper()
+	var b bytes.Buffer
+	w := &colorprofile.Writer{Forward: &b, Profile: p}
+	if _, err := w.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// scenario walks through a day's work and calls shot at each pane worth
+// keeping: hosts with a selection, the journal with staged entries under
+// the lock, the plan review, a push with a failure, the activity log.
+func scenario(t *testing.T, d *driver, shot func(name string)) {
+	t.Helper()
+	local := filepath.Join(t.TempDir(), "sshd_config")
+	if err := os.WriteFile(local, []byte("PermitRootLogin no\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.f.FailPush["cache02"] = "exit 1: nginx -t failed"
+	d.keys("down", "space", "down", "space")
+	shot("hosts")
+
+	d.key(":")
+	d.typeText("lock main harden sshd")
+	d.key("enter")
+	d.key(":")
+	d.typeText("snap " + local + " --to /etc/ssh/sshd_config --mode 0600")
+	d.key("enter")
+	d.key(":")
+	d.typeText("exec -- systemctl reload ssh")
+	d.key("enter")
+	d.key("2")
+	shot("journal")
+
+	d.key("esc") // back to hosts, clears nothing else
+	d.key("esc") // clears the selection: plan the whole branch
+	d.key("p")
+	shot("plan")
+
+	d.keys("a", "y", "P", "y")
+	d.pump()
+	for d.m.pushes.current() != nil && d.m.pushes.current().name != "cache02" {
+		d.key("down")
+	}
+	shot("push")
+
+	d.key("5")
+	shot("activity")
+}
+
+func TestGoldenPanes(t *testing.T) {
+	for _, theme := range themes.Names {
+		for _, size := range [][2]int{{80, 24}, {160, 48}} {
+			t.Run(fmt.Sprintf("%s/%dx%d", theme, size[0], size[1]), func(t *testing.T) {
+				d := newThemedDriver(t, uitest.Options{Hosts: 40, Entries: 30}, size[0], size[1], theme)
+				scenario(t, d, func(name string) {
+					t.Run(name, func(t *testing.T) {
+						golden.RequireEqual(t, render(t, d.m.View().Content, colorprofile.ANSI256))
+					})
+				})
+			})
+		}
+	}
+}
+
+// Dialogs and help, at the smallest supported size.
+func TestGoldenDialogs(t *testing.T) {
+	d := newThemedDriver(t, uitest.Options{Hosts: 40, Entries: 30}, 80, 24, "dark")
+	shot := func(name string) {
+		t.Run(name, func(t *testing.T) {
+			golden.RequireEqual(t, render(t, d.m.View().Content, colorprofile.ANSI256))
+		})
+	}
+	d.key("?")
+	shot("help")
+	d.key("esc")
+	d.key("L")
+	d.typeText("harden sshd")
+	shot("lock")
+	d.key("enter")
+	d.key("s")
+	d.keys("tab")
+	d.typeText("./sshd_config")
+	d.keys("tab")
+	d.typeText("etc/ssh/sshd_config")
+	d.key("ctrl+s") // refused: relative path
+	shot("stage")
+	d.key("esc")
+	d.key(":")
+	d.typeText("reboot")
+	d.key("enter")
+	d.key("p")
+	d.key("a")
+	shot("approve")
+	d.key("y")
+	d.key("P")
+	d.key("r")
+	shot("push")
+	d.key("esc")
+	d.key("1")
+	d.key("/")
+	d.typeText("untrusted")
+	d.key("enter")
+	d.key("T")
+	shot("hostkey")
+}
+
+// What 16-colour and colourless (NO_COLOR) terminals receive.
+func TestGoldenLowColour(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		p    colorprofile.Profile
+	}{{"ansi16", colorprofile.ANSI}, {"nocolor", colorprofile.ASCII}} {
+		t.Run(c.name, func(t *testing.T) {
+			d := newThemedDriver(t, uitest.Options{Hosts: 40, Entries: 30}, 80, 24, "")
+			d.send(tea.ColorProfileMsg{Profile: c.p})
+			scenario(t, d, func(name string) {
+				if name == "hosts" || name == "plan" {
+					t.Run(name, func(t *testing.T) {
+						golden.RequireEqual(t, render(t, d.m.View().Content, c.p))
+					})
+				}
+			})
+		})
+	}
+}
