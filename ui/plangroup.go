@@ -2,7 +2,9 @@ package ui
 
 import (
 	"cmp"
+	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/discoterm/discoterm/engine"
 	"github.com/discoterm/discoterm/engine/journal"
@@ -53,6 +55,24 @@ func keyOf(c engine.Change) changeKey {
 	return changeKey{c.Effect, c.Diff, c.Binary, c.OldHash, c.NewHash, c.OldMode, c.NewMode, c.OldOwner, c.NewOwner, c.Err, c.Guard}
 }
 
+// fingerprintRE matches SSH key fingerprints, which differ per host.
+var fingerprintRE = regexp.MustCompile(`SHA256:[A-Za-z0-9+/=]{8,}`)
+
+// generalise takes what is particular to one host out of an error — its
+// address, name, id, key fingerprint — so the same failure on forty hosts
+// reads as one line with "×40".
+func generalise(err string, h engine.HostPlan) string {
+	if err == "" {
+		return ""
+	}
+	for _, s := range []struct{ v, as string }{{h.Addr, "‹addr›"}, {h.Name, "‹host›"}, {h.HostID, "‹id›"}} {
+		if s.v != "" {
+			err = strings.ReplaceAll(err, s.v, s.as)
+		}
+	}
+	return fingerprintRE.ReplaceAllString(err, "SHA256:‹key›")
+}
+
 // groupPlan collapses a plan's per-host changes into per-entry groups.
 func groupPlan(p *engine.Plan) planGroups {
 	var g planGroups
@@ -65,11 +85,12 @@ func groupPlan(p *engine.Plan) planGroups {
 			name = h.HostID
 		}
 		if h.Err != "" {
-			i, ok := errIdx[h.Err]
+			e := generalise(h.Err, h)
+			i, ok := errIdx[e]
 			if !ok {
 				i = len(g.errs)
-				errIdx[h.Err] = i
-				g.errs = append(g.errs, errGroup{err: h.Err})
+				errIdx[e] = i
+				g.errs = append(g.errs, errGroup{err: e})
 			}
 			g.errs[i].hosts = append(g.errs[i].hosts, name)
 			continue
@@ -86,6 +107,7 @@ func groupPlan(p *engine.Plan) planGroups {
 				bySeq[c.Seq] = e
 				index[c.Seq] = map[changeKey]int{}
 			}
+			c.Err = generalise(c.Err, h)
 			k := keyOf(c)
 			i, ok := index[c.Seq][k]
 			if !ok {
