@@ -18,10 +18,12 @@
 // talked to us) answers with a storm: every host solicits our MAC at once, and on a software
 // bridge with many hosts some of those packets are dropped; their replies come a second later
 // or not at all. So after a quarter of the listen window the round re-probes each interface on
-// which a host answered that did not answer the previous round (by then most hosts know our
-// MAC and answer at once), and keeps listening while new hosts still arrive, up to three
-// windows. Whatever a round still misses, the next round sees: the Tracker only calls a host
-// lost after several silent rounds.
+// which a host answered that did not answer the previous round (a host whose echo request or
+// reply was dropped answers that one at once), and while new hosts still arrive late it keeps
+// listening 1.1 s past the last of them: hosts whose solicitation of our address was dropped
+// retry after RFC 4861's one-second RetransTimer, up to three times. A warm round (nobody new)
+// costs one probe and one window. Whatever a round still misses, the next one sees: the
+// Tracker only calls a host lost after several silent rounds.
 //
 // Hosts that ignore multicast echo (net.ipv6.icmp.echo_ignore_multicast=1) are probed by
 // unicast at their known addresses (Options.Unicast) when they have not answered by the

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // requireRoot skips a test that needs root and network namespaces, or fails it on CI, where
@@ -81,16 +82,19 @@ func sysctlSet(t testing.TB, key, value string) {
 	t.Cleanup(func() { shQuiet("sysctl", "-qw", key+"="+old) })
 }
 
-// ownLinkLocal returns an interface's link-local address in this namespace.
+// ownLinkLocal returns an interface's link-local address in this namespace, waiting a little
+// for the kernel to make it (it does once the link has carrier).
 func ownLinkLocal(t testing.TB, iface string) netip.Addr {
 	t.Helper()
-	infos, err := Interfaces()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, in := range infos {
-		if in.Name == iface && len(in.LinkLocal) > 0 {
-			return in.LinkLocal[0]
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		infos, err := Interfaces()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range infos {
+			if in.Name == iface && len(in.LinkLocal) > 0 {
+				return in.LinkLocal[0]
+			}
 		}
 	}
 	t.Fatalf("%s has no link-local address", iface)
