@@ -76,8 +76,10 @@ func New(name string, dark bool, p Palette) *Theme {
 	t.TabActive = s().Foreground(col(p.Bg)).Background(accent).Bold(true).Padding(0, 1)
 
 	barBg := col(p.BarBg)
-	t.Bar = s().Foreground(col(p.BarFg)).Background(barBg)
-	t.BarKey = s().Foreground(muted).Background(barBg)
+	// Labels and values differ by weight, not colour: any second colour on
+	// the bar's background loses contrast in some palette.
+	t.Bar = s().Foreground(col(p.BarFg)).Background(barBg).Bold(true)
+	t.BarKey = s().Foreground(col(p.BarFg)).Background(barBg)
 	t.BarAccent = s().Foreground(accent).Background(barBg).Bold(true)
 	t.FlashInfo = s().Foreground(col(p.Info)).Bold(true)
 	t.FlashWarn = s().Foreground(col(p.Warn)).Bold(true)

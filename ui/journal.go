@@ -128,6 +128,27 @@ func (p *journalPane) prepare() {
 		p.rows = append(p.rows, jrow{kind: jrZero})
 	}
 	p.nav.clamp(len(p.rows), p.bodyHeight())
+	p.skipHeader(1)
+}
+
+// skipHeader moves the cursor off a section header, in direction dir.
+func (p *journalPane) skipHeader(dir int) {
+	for {
+		c := p.nav.cursor
+		if c < 0 || c >= len(p.rows) || (p.rows[c].kind != jrStagedHeader && p.rows[c].kind != jrHeader) {
+			return
+		}
+		next := c + dir
+		if next < 0 || next >= len(p.rows) {
+			if dir < 0 {
+				dir = 1 // at the top: go down instead
+				continue
+			}
+			return
+		}
+		p.nav.cursor = next
+		p.nav.clamp(len(p.rows), p.bodyHeight())
+	}
 }
 
 // currentStaged is the 1-based number of the staged entry under the
@@ -141,7 +162,16 @@ func (p *journalPane) currentStaged() (int, journal.Entry) {
 }
 
 func (p *journalPane) Update(msg tea.KeyPressMsg) (bool, tea.Cmd) {
-	return p.nav.handle(msg, p.c.Keys, len(p.rows), p.bodyHeight()), nil
+	old := p.nav.cursor
+	if !p.nav.handle(msg, p.c.Keys, len(p.rows), p.bodyHeight()) {
+		return false, nil
+	}
+	dir := 1
+	if p.nav.cursor < old {
+		dir = -1
+	}
+	p.skipHeader(dir)
+	return true, nil
 }
 
 // hostsHere summarises the hosts standing at a position.

@@ -237,6 +237,10 @@ func (m *Model) afterUpdate() tea.Cmd {
 		m.journalRefresh.scheduled = true
 		cmds = append(cmds, tea.Tick(wait, func(time.Time) tea.Msg { return refreshMsg{"journal"} }))
 	}
+	m.review.planning = ""
+	if m.planning.job != "" {
+		m.review.planning = m.planning.String()
+	}
 	m.hosts.prepare()
 	m.journal.prepare()
 	m.activity.prepare()

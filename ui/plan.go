@@ -25,6 +25,8 @@ type planPane struct {
 	anchor []int    // line index of each entry's header, for n / N
 	offset int
 	folded bool
+	// planning is the progress of a plan being computed, "" when none.
+	planning string
 	diffs  map[string][]string // rendered diffs by diff text, kept across re-renders
 }
 
@@ -237,6 +239,12 @@ func shortHash(h string) string {
 
 func (p *planPane) View() string {
 	t := p.c.Theme
+	if p.planning != "" {
+		return block([]string{
+			p.c.titleLine("Plan", "planning…", p.w),
+			t.Info.Render(" dry-running: " + p.planning + " answered so far"),
+		}, p.w, p.h)
+	}
 	if p.plan == nil {
 		return block([]string{
 			p.c.titleLine("Plan", "no plan yet", p.w),

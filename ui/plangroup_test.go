@@ -6,6 +6,7 @@ import (
 
 	"github.com/discoterm/discoterm/engine"
 	"github.com/discoterm/discoterm/themes"
+	"github.com/discoterm/discoterm/ui/uitest"
 )
 
 func change(seq uint64, effect engine.Effect, diff string) engine.Change {
@@ -94,5 +95,46 @@ func TestSplitWordsAndArgs(t *testing.T) {
 	}
 	if _, err := parseArgs([]string{"--to"}); err == nil {
 		t.Fatal("--to without a value accepted")
+	}
+}
+
+// The review says what each kind of change does: binary content, mode and
+// owner, commands, template errors, unreachable hosts — once per group.
+func TestPlanReviewShowsEveryKindOfChange(t *testing.T) {
+	d := newDriver(t, uitest.Options{Hosts: 120, Entries: 9}, 160, 48)
+	if err := d.f.Lock("main", "t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.f.Stage("main", engine.StageRequest{Kind: "template", Path: "/etc/nginx/nginx.conf"}); err != nil {
+		t.Fatal(err)
+	}
+	d.key("p")
+	all := stripANSI(strings.Join(d.m.review.lines, "\n"))
+	for _, want := range []string{
+		"#9 file /usr/local/bin/healthcheck",
+		"binary content 000000000000 → 000000000000",
+		"mode 0644 → 0755 · owner root:root → root:staff",
+		"created ×", "mode none → 0755 · owner none → root:staff",
+		"would run ×", "$ systemctl reload nginx",
+		`error ×3: db0011, lb0019, mail0002`, `map has no entry for key "workers"`,
+		"#10 template /etc/nginx/nginx.conf staged",
+		"would reboot ×",
+		"hosts that could not be planned",
+		"unreachable: dial tcp [‹addr›]:22: connect: no route to host ×",
+		"host key not in known_hosts (SHA256:‹key›) ×1: web0002",
+		"-\tworker", // tabs are expanded…
+	} {
+		if want == "-\tworker" {
+			if strings.Contains(all, want) {
+				t.Errorf("review keeps a tab: %q", want)
+			}
+			continue
+		}
+		if !strings.Contains(all, want) {
+			t.Errorf("review lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(all)
 	}
 }

@@ -83,6 +83,7 @@ var samples = []sample{
 	{journal.KindFile, "/etc/chrony/chrony.conf", "", "local ntp servers"},
 	{journal.KindTemplate, "/etc/hosts", "", "hosts file from inventory"},
 	{journal.KindReboot, "", "", "kernel 6.1.0-31"},
+	{journal.KindFile, "/usr/local/bin/healthcheck", "", "healthcheck 2.3"},
 }
 
 // makeBranch builds a journal of n sealed entries, an hour apart.
@@ -137,8 +138,15 @@ func (f *Fake) planHost(i int, h engine.HostView, b *branch) engine.HostPlan {
 		case journal.KindFile, journal.KindTemplate:
 			c.Effect, c.Diff = engine.EffectModify, sampleDiff(e.Path, i%25 == 7)
 			c.OldHash, c.NewHash = fmt.Sprintf("%064x", e.Seq), fmt.Sprintf("%064x", e.Seq+1)
-			if e.Path == "/etc/ssh/sshd_config" {
+			switch e.Path {
+			case "/etc/ssh/sshd_config":
 				c.OldMode, c.NewMode = "0644", "0600"
+			case "/usr/local/bin/healthcheck":
+				c.Diff, c.Binary = "", true
+				c.OldMode, c.NewMode, c.OldOwner, c.NewOwner = "0644", "0755", "root:root", "root:staff"
+				if i%10 == 1 {
+					c.Effect, c.OldHash, c.OldMode, c.OldOwner = engine.EffectCreate, "", "", ""
+				}
 			}
 			if e.Kind == journal.KindTemplate && i%50 == 11 {
 				c.Effect, c.Diff, c.Err = engine.EffectError, "", `template: nginx.conf:12:18: executing "nginx.conf" at <.vars.workers>: map has no entry for key "workers"`
