@@ -27,7 +27,7 @@ type planPane struct {
 	folded bool
 	// planning is the progress of a plan being computed, "" when none.
 	planning string
-	diffs  map[string][]string // rendered diffs by diff text, kept across re-renders
+	diffs    map[string][]string // rendered diffs by diff text, kept across re-renders
 }
 
 func newPlanPane(c *Common) *planPane { return &planPane{c: c, diffs: map[string][]string{}} }
