@@ -33,7 +33,8 @@ type discovery struct {
 	e       *Engine
 	opts    DiscoverOptions
 	tracker *scanner.Tracker
-	learned map[string]bool // MACs whose identity was looked up (successfully or as untrusted)
+	learned map[string]bool      // MACs of hosts known and trusted: nothing to learn
+	retry   map[string]time.Time // MAC → when to try learning again after a failure
 
 	mu        sync.Mutex
 	running   map[string]bool      // host IDs with a catch-up in progress
@@ -55,7 +56,7 @@ func (e *Engine) Discover(ctx context.Context, opts DiscoverOptions) error {
 	if opts.BackoffMax <= 0 {
 		opts.BackoffMax = time.Hour
 	}
-	d := &discovery{e: e, opts: opts, learned: map[string]bool{}, running: map[string]bool{},
+	d := &discovery{e: e, opts: opts, learned: map[string]bool{}, retry: map[string]time.Time{}, running: map[string]bool{},
 		backoff: map[string]time.Time{}, fails: map[string]int{}, slots: make(chan struct{}, 4),
 		tracker: scanner.NewTracker(scanner.TrackerOptions{LostAfter: opts.LostAfter, GoneAfter: opts.GoneAfter})}
 	sc, err := scanner.New(scanner.Options{Interfaces: opts.Interfaces, Interval: opts.Interval, Window: opts.Window,
@@ -99,7 +100,7 @@ func (d *discovery) seed() {
 				seen = d.e.now()
 			}
 			seeds = append(seeds, scanner.Sighting{Iface: a.Zone(), Addr: a, MAC: h.MAC, MACFrom: "store", Time: seen, RTT: h.RTT})
-			d.learned[h.MAC] = true
+			d.learned[h.MAC] = h.Trusted
 		}
 		return err
 	})
@@ -131,17 +132,26 @@ func (d *discovery) round(ctx context.Context, r scanner.RoundResult) {
 		ev.Err, ev.Level = r.Err.Error(), LevelWarn
 	}
 	e.emit(ev)
-	// New MACs: learn who they are (one SSH round trip each), in parallel.
+	// Hosts not yet known and trusted: learn who they are (one SSH round
+	// trip each, in parallel); after a failure (untrusted key, SSH refused)
+	// try again a minute later, so an accepted key or a fixed login is
+	// picked up without a restart.
 	var wg sync.WaitGroup
-	for _, t := range trans {
-		if t.Kind == scanner.TransitionNew && !d.learned[t.Host.Key] && t.Host.MAC != "" {
-			d.learned[t.Host.Key] = true
-			wg.Add(1)
-			go func(hs scanner.HostState) {
-				defer wg.Done()
-				d.learn(ctx, hs)
-			}(t.Host)
+	var mu sync.Mutex
+	for _, hs := range d.tracker.Snapshot() {
+		if hs.MAC == "" || hs.Missed > 0 || d.learned[hs.MAC] || now.Before(d.retry[hs.MAC]) {
+			continue
 		}
+		d.retry[hs.MAC] = now.Add(time.Minute)
+		wg.Add(1)
+		go func(hs scanner.HostState) {
+			defer wg.Done()
+			if d.learn(ctx, hs) {
+				mu.Lock()
+				d.learned[hs.MAC] = true
+				mu.Unlock()
+			}
+		}(hs)
 	}
 	wg.Wait()
 	changed := d.record(now, trans)
@@ -167,14 +177,14 @@ func (d *discovery) round(ctx context.Context, r scanner.RoundResult) {
 // learn identifies a new MAC over SSH: hostname, machine-id, OS and its
 // discoterm state. A host whose key is not trusted is recorded as
 // untrusted, with the fingerprint it offers.
-func (d *discovery) learn(ctx context.Context, hs scanner.HostState) {
+func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 	e := d.e
 	if len(hs.Addrs) == 0 {
-		return
+		return false
 	}
 	addr := hs.Addrs[0].String()
 	if e.known(hs.MAC) {
-		return
+		return true
 	}
 	pctx, cancel := context.WithTimeout(ctx, e.opts.HostTimeout)
 	defer cancel()
@@ -190,7 +200,7 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) {
 		})
 		e.emit(Event{Type: EventHostUntrusted, HostID: "mac:" + hs.MAC, Host: addr, Status: "untrusted", Level: LevelWarn,
 			Message: fmt.Sprintf("new host %s (%s) offers host key %s; check it and accept it to manage the host", addr, hs.MAC, fp)})
-		return
+		return false
 	case err != nil:
 		_ = e.opts.Store.Update(func(tx store.Tx) error {
 			return tx.PutHost(store.Host{ID: "mac:" + hs.MAC, MAC: hs.MAC, Addr: addr, Addrs: []string{addr}, FirstSeen: now, LastSeen: now,
@@ -198,7 +208,7 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) {
 		})
 		e.emit(Event{Type: EventHost, HostID: "mac:" + hs.MAC, Host: addr, Status: "new", Level: LevelWarn, Err: err.Error(),
 			Message: fmt.Sprintf("new host %s (%s) answers but SSH failed", addr, hs.MAC)})
-		return
+		return false
 	}
 	id := hostID(res.Facts, res.HostKey, addr)
 	var saved store.Host
@@ -228,6 +238,7 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) {
 	})
 	e.emit(Event{Type: EventHost, HostID: saved.ID, Host: displayName(saved), Status: "new",
 		Message: fmt.Sprintf("found %s at %s (%s)", displayName(saved), addr, hs.MAC)})
+	return true
 }
 
 // known reports whether a trusted host with this MAC is in the store.
