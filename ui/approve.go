@@ -60,7 +60,7 @@ func entryLines(entries []engine.Change, n int) []string {
 		if c.Staged {
 			staged = " (staged)"
 		}
-		out = append(out, fmt.Sprintf("  #%d %s %s%s", c.Seq, c.Kind, c.Summary(), staged))
+		out = append(out, fmt.Sprintf("  #%d %s%s", c.Seq, title(c.Kind, c.Summary()), staged))
 	}
 	return out
 }
@@ -74,6 +74,14 @@ func (f planFacts) hostLine() string {
 		s += fmt.Sprintf(", %d could not be planned", f.broken)
 	}
 	return s
+}
+
+// title names an entry by kind and subject: "file /etc/motd", "reboot".
+func title(kind journal.Kind, summary string) string {
+	if summary == "" || summary == string(kind) {
+		return string(kind)
+	}
+	return string(kind) + " " + summary
 }
 
 // askApprove opens the approve confirmation for p.
@@ -90,8 +98,13 @@ func (m *Model) askApprove(p *engine.Plan) {
 	} else {
 		body = append(body, "Nothing staged: marks the plan of committed entries approved.")
 	}
-	body = append(body, f.hostLine(), plural(len(f.entries), "entry")+":")
-	body = append(body, entryLines(f.entries, 6)...)
+	body = append(body, f.hostLine())
+	if len(f.entries) == 0 {
+		body = append(body, "No entries: every planned host is at the head of "+p.Branch+".")
+	} else {
+		body = append(body, plural(len(f.entries), "entry")+":")
+		body = append(body, entryLines(f.entries, 6)...)
+	}
 	body = append(body, "", "Nothing is applied yet: P pushes an approved plan.")
 	id := p.ID
 	d := newConfirm(m.c, "Approve plan "+shortID(id)+" on "+p.Branch+"?", body, "approve",

@@ -16,9 +16,10 @@ import (
 // The root model owns it; panes keep a pointer, so a theme change reaches
 // every pane at once.
 type Common struct {
-	Theme *themes.Theme
-	Keys  *KeyMap
-	Now   func() time.Time
+	Theme         *themes.Theme
+	Keys          *KeyMap
+	Now           func() time.Time
+	Width, Height int // the terminal
 }
 
 // fit cuts s to width w (adding "…") and pads it with spaces to exactly w

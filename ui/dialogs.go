@@ -42,13 +42,21 @@ func overlay(screen, box string, w, h int) string {
 	return strings.Join(lines, "\n")
 }
 
-// frame wraps dialog content in the theme's dialog box.
+// frame wraps dialog content in the theme's dialog box. Long sentences
+// wrap; on a screen too short for the box, lines go from the middle of the
+// body so the title and the answer keys at the bottom stay visible.
 func frame(c *Common, title string, w int, body []string) string {
 	inner := max(w-4, 10)
-	lines := []string{c.Theme.DialogTitle.Render(cut(title, inner)), ""}
+	var wrapped []string
 	for _, l := range body {
-		lines = append(lines, cut(l, inner))
+		wrapped = append(wrapped, strings.Split(ansi.Wrap(l, inner, " "), "\n")...)
 	}
+	if room := c.Height - 4; c.Height > 0 && len(wrapped)+2 > room {
+		keep := max(room-2-3, 1) // title, blank; "…" and the last two lines
+		tail := wrapped[max(len(wrapped)-2, keep):]
+		wrapped = append(append(wrapped[:keep:keep], c.Theme.Muted.Render("…")), tail...)
+	}
+	lines := append([]string{c.Theme.DialogTitle.Render(cut(title, inner)), ""}, wrapped...)
 	return c.Theme.Dialog.Width(inner + 4).Render(strings.Join(lines, "\n"))
 }
 

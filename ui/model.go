@@ -252,6 +252,7 @@ func (m *Model) afterUpdate() tea.Cmd {
 
 func (m *Model) resize(w, h int) {
 	m.width, m.height = w, h
+	m.c.Width, m.c.Height = w, h
 	bh := max(h-3, 1)
 	m.hosts.SetSize(w, bh)
 	m.journal.SetSize(w, bh)

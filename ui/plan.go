@@ -137,7 +137,7 @@ func (p *planPane) render() {
 	for _, e := range g.entries {
 		add("")
 		p.anchor = append(p.anchor, len(p.lines))
-		head := t.Accent.Render(fmt.Sprintf(" #%d", e.seq)) + " " + t.Bold.Render(string(e.kind)+" "+e.summary)
+		head := t.Accent.Render(fmt.Sprintf(" #%d", e.seq)) + " " + t.Bold.Render(title(e.kind, e.summary))
 		if e.staged {
 			head += " " + t.Warn.Render("staged")
 		}

@@ -319,6 +319,12 @@ func TestEveryViewFitsTheScreen(t *testing.T) {
 				d.key("esc")
 			}
 		}
+		// The answer keys of a long dialog stay on screen.
+		d2 := newDriver(t, uitest.Options{Hosts: 40}, size[0], size[1])
+		d2.keys("p", "a")
+		if !strings.Contains(d2.screen(), "y approve") {
+			t.Errorf("%dx%d: approve dialog lost its buttons:\n%s", size[0], size[1], d2.screen())
+		}
 		// Resizing shrinks everything cleanly.
 		d.send(tea.WindowSizeMsg{Width: 70, Height: 20})
 		checkFits(t, "after resize", d.m.View().Content, 70, 20)
