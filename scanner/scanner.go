@@ -26,8 +26,9 @@ type Options struct {
 	// Interval is the time from the start of one round to the start of the next in Run.
 	// Default 5s; a round longer than Interval is followed at once by the next.
 	Interval time.Duration
-	// Window is how long a round listens after its last probe. Default 1s: enough for
-	// Wi-Fi stations in power saving; on wired and virtual links replies take under 1 ms.
+	// Window is how long a round listens after its last probe (longer while hosts arrive late
+	// on a cold link, see Round). Default 1s: enough for Wi-Fi stations in power saving; on
+	// wired and virtual links replies take under 1 ms.
 	Window time.Duration
 	// Unicast returns the known addresses of hosts to probe by unicast when they stay silent to
 	// multicast in a round (hosts with net.ipv6.icmp.echo_ignore_multicast=1). Each must be
