@@ -65,7 +65,8 @@ func (m *Model) runCommand(line string) tea.Cmd {
 	}
 	words, err := splitWords(line)
 	if err != nil {
-		return m.flash(engine.LevelError, err.Error())
+		m.flash(engine.LevelError, err.Error())
+		return nil
 	}
 	for _, c := range commands {
 		if words[0] == c.name || (c.alias != "" && words[0] == c.alias) {
@@ -76,10 +77,12 @@ func (m *Model) runCommand(line string) tea.Cmd {
 					return cmd
 				}
 			}
-			return m.flash(engine.LevelError, fmt.Sprintf(":%s: %v — usage: :%s", c.name, err, c.usage))
+			m.flash(engine.LevelError, fmt.Sprintf(":%s: %v — usage: :%s", c.name, err, c.usage))
+			return nil
 		}
 	}
-	return m.flash(engine.LevelError, fmt.Sprintf("unknown command %q — :help lists them", words[0]))
+	m.flash(engine.LevelError, fmt.Sprintf("unknown command %q — :help lists them", words[0]))
+	return nil
 }
 
 // args are a command's words: positional ones, --flags, and what follows "--".

@@ -154,9 +154,6 @@ func shortID(id string) string {
 	return id
 }
 
-// joinRow lays cells side by side separated by one space.
-func joinRow(cells ...string) string { return strings.Join(cells, " ") }
-
 // titleLine is a pane's first line: the title, then muted details, cut to w.
 func (c *Common) titleLine(title, detail string, w int) string {
 	t := c.Theme.Title.Render(title)

@@ -46,11 +46,13 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 func (m *Model) cancelKey(msg tea.KeyPressMsg) tea.Cmd {
 	if j := m.jobs[m.pushJob]; j != nil && j.cancel != nil && (m.focus == viewPush || msg.String() == "ctrl+c") {
 		if m.pushes.cancelling {
-			return m.flash(engine.LevelWarn, "already cancelling: hosts finish the entry they are on")
+			m.flash(engine.LevelWarn, "already cancelling: hosts finish the entry they are on")
+			return nil
 		}
 		j.cancel()
 		m.pushes.cancelling = true
-		return m.flash(engine.LevelWarn, "cancelling push: hosts finish the entry they are on, then stop")
+		m.flash(engine.LevelWarn, "cancelling push: hosts finish the entry they are on, then stop")
+		return nil
 	}
 	if msg.String() == "ctrl+c" {
 		return m.quit()
@@ -68,20 +70,25 @@ func (m *Model) cancelKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// quit leaves, asking first during a push: quitting then cancels the push
+// and waits for the hosts to finish the entry they are on.
 func (m *Model) quit() tea.Cmd {
-	if m.pushJob != "" {
-		m.dialog = newConfirm(m.c, "Quit while pushing?", []string{
-			"A push is running. Quitting cancels it: hosts finish the entry",
-			"they are on and stop; the rest stay where they are.",
-		}, "quit", func(confirmOptions) tea.Cmd {
-			if j := m.jobs[m.pushJob]; j != nil && j.cancel != nil {
-				j.cancel()
-			}
-			return tea.Quit
-		})
-		return nil
+	if m.pushJob == "" {
+		return tea.Quit
 	}
-	return tea.Quit
+	m.dialog = newConfirm(m.c, "Quit while pushing?", []string{
+		"A push is running. Quitting cancels it: hosts finish the entry",
+		"they are on and stop; the rest stay where they are.",
+		"discoterm leaves when the push has stopped.",
+	}, "quit", func(confirmOptions) tea.Cmd {
+		if j := m.jobs[m.pushJob]; j != nil && j.cancel != nil {
+			j.cancel()
+		}
+		m.pushes.cancelling, m.quitAfterPush = true, true
+		m.flash(engine.LevelWarn, "cancelling the push; quitting when hosts have finished their current entry")
+		return nil
+	})
+	return nil
 }
 
 // inputKey handles keys while the command line or filter is open.
@@ -129,7 +136,8 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	switch m.focus {
 	case viewHosts:
 		if why, ok := k.refused(msg, &k.Trust); ok {
-			return true, m.flash(engine.LevelWarn, "T accept host key — "+why)
+			m.flash(engine.LevelWarn, "T accept host key — "+why)
+			return true, nil
 		}
 		switch {
 		case key.Matches(msg, k.Trust):
@@ -145,7 +153,8 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 		return m.hosts.Update(msg)
 	case viewJournal:
 		if why, ok := k.refused(msg, &k.Drop); ok {
-			return true, m.flash(engine.LevelWarn, "d drop — "+why)
+			m.flash(engine.LevelWarn, "d drop — "+why)
+			return true, nil
 		}
 		if key.Matches(msg, k.Drop) {
 			n, e := m.journal.currentStaged()
@@ -172,7 +181,8 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 	for _, b := range []*key.Binding{&k.Lock, &k.Unlock, &k.Stage, &k.Plan, &k.Approve, &k.Push} {
 		if why, ok := k.refused(msg, b); ok {
 			h := b.Help()
-			return m.flash(engine.LevelWarn, h.Key+" "+h.Desc+" — "+why)
+			m.flash(engine.LevelWarn, h.Key+" "+h.Desc+" — "+why)
+			return nil
 		}
 	}
 	switch {
@@ -226,12 +236,14 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 
 func (m *Model) nextBranch() tea.Cmd {
 	if len(m.branches) < 2 {
-		return m.flash(engine.LevelInfo, "only one branch — :fork NEW makes another")
+		m.flash(engine.LevelInfo, "only one branch — :fork NEW makes another")
+		return nil
 	}
 	for i, b := range m.branches {
 		if b.Name == m.branch {
 			next := m.branches[(i+1)%len(m.branches)].Name
-			return tea.Batch(m.setBranch(next), m.flash(engine.LevelInfo, "branch "+next))
+			m.flash(engine.LevelInfo, "branch "+next)
+			return m.setBranch(next)
 		}
 	}
 	return m.setBranch(m.branches[0].Name)

@@ -93,6 +93,8 @@ type Model struct {
 	planning planProgress
 	pushJob  string
 	scan     string
+	// quitAfterPush: the operator quit during a push; leave once it ends.
+	quitAfterPush bool
 
 	flashNow     *flash
 	flashSeq     int
@@ -104,6 +106,11 @@ type Model struct {
 // NewModel builds the root model and subscribes to the backend's events.
 // Call Close when done with a model that was never Run.
 func NewModel(b Backend, opts Options) (*Model, error) {
+	return newModel(context.Background(), b, opts)
+}
+
+// newModel is NewModel whose operations end with ctx.
+func newModel(ctx context.Context, b Backend, opts Options) (*Model, error) {
 	if b == nil {
 		return nil, errors.New("ui: no backend")
 	}
@@ -116,7 +123,7 @@ func NewModel(b Backend, opts Options) (*Model, error) {
 		return nil, err
 	}
 	c := &Common{Keys: DefaultKeyMap(), Now: now}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(ctx)
 	m := &Model{
 		c: c, backend: b, ctx: ctx, cancel: cancel,
 		operator: b.Operator(), storePath: opts.Store,

@@ -262,7 +262,8 @@ func (m *Model) addHost(req engine.AddHostRequest) tea.Cmd {
 func (m *Model) trust(host, fingerprint string) tea.Cmd {
 	t, ok := m.backend.(HostTruster)
 	if !ok {
-		return m.flash(engine.LevelWarn, "this engine cannot record host keys yet: add "+fingerprint+" for "+host+" to known_hosts (ssh-keyscan), then rescan")
+		m.flash(engine.LevelWarn, "this engine cannot record host keys yet: add "+fingerprint+" for "+host+" to known_hosts (ssh-keyscan), then rescan")
+		return nil
 	}
 	return m.op("trust "+host+" "+fingerprint, "trusted "+host, func() error { return t.TrustHost(host, fingerprint) })
 }

@@ -17,12 +17,14 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 	case hostsMsg:
 		m.hostsRefresh.inFlight = false
 		if msg.err != nil {
-			return m.flash(engine.LevelError, "reading hosts: "+msg.err.Error())
+			m.flash(engine.LevelError, "reading hosts: "+msg.err.Error())
+			return nil
 		}
 		m.hosts.setHosts(msg.hosts, m.pushJob != "")
 	case branchesMsg:
 		if msg.err != nil {
-			return m.flash(engine.LevelError, "reading branches: "+msg.err.Error())
+			m.flash(engine.LevelError, "reading branches: "+msg.err.Error())
+			return nil
 		}
 		m.branches = msg.branches
 		if m.branch == "main" && len(m.branches) > 0 && !slices.ContainsFunc(m.branches, func(b store.Branch) bool { return b.Name == "main" }) {
@@ -34,7 +36,8 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 		}
 		m.journalRefresh.inFlight = false
 		if msg.err != nil {
-			return m.flash(engine.LevelError, "reading the journal of "+msg.branch+": "+msg.err.Error())
+			m.flash(engine.LevelError, "reading the journal of "+msg.branch+": "+msg.err.Error())
+			return nil
 		}
 		m.journal.setView(msg.view)
 	case opMsg:
@@ -50,11 +53,13 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 		m.endJob(msg.job)
 		m.planning = planProgress{}
 		if msg.err != nil {
-			return m.flash(engine.LevelError, "plan: "+opError(msg.err))
+			m.flash(engine.LevelError, "plan: "+opError(msg.err))
+			return nil
 		}
 		m.review.setPlan(msg.plan)
 		m.focusView(viewPlan)
-		return m.flash(engine.LevelInfo, planSummary(msg.plan))
+		m.flash(engine.LevelInfo, planSummary(msg.plan))
+		return nil
 	case approveMsg:
 		m.endJob(msg.job)
 		refresh := m.refreshJournal()
@@ -74,7 +79,8 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 		return m.pushFinished(msg.job, msg.result, msg.err)
 	case reportMsg:
 		if msg.err != nil {
-			return m.flash(engine.LevelError, "report: "+opError(msg.err))
+			m.flash(engine.LevelError, "report: "+opError(msg.err))
+			return nil
 		}
 		m.dialog = newReportDialog(m.c, msg.host, msg.results)
 	default:
@@ -102,6 +108,9 @@ func (m *Model) pushFinished(id string, r *engine.PushResult, err error) tea.Cmd
 		}
 	}
 	m.pushes.running = false
+	if m.quitAfterPush {
+		return tea.Quit
+	}
 	switch {
 	case errors.Is(err, engine.ErrCancelled):
 		m.flash(engine.LevelWarn, "push cancelled: "+m.pushes.progress())

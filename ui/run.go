@@ -10,7 +10,7 @@ import (
 // Run shows the UI on a terminal until the operator quits or ctx ends.
 // Running operations are cancelled on the way out.
 func Run(ctx context.Context, b Backend, opts Options) error {
-	m, err := NewModel(b, opts)
+	m, err := newModel(ctx, b, opts)
 	if err != nil {
 		return err
 	}

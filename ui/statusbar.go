@@ -31,20 +31,20 @@ type flashMsg struct {
 	gone bool
 }
 
-// setFlash shows a message; the caller issues flashTimers for it.
+// setFlash shows a message without logging it.
 func (m *Model) setFlash(level engine.Level, text string) {
 	m.flashSeq++
 	m.flashNow = &flash{id: m.flashSeq, level: level, text: text}
 	m.flashPending = true
 }
 
-// flash sets a message and returns the timers that fade and clear it.
-func (m *Model) flash(level engine.Level, text string) tea.Cmd {
+// flash shows a message; warnings and errors also go to the activity log.
+// The timers that fade it are issued at the end of Update (flashTimers).
+func (m *Model) flash(level engine.Level, text string) {
 	m.setFlash(level, text)
 	if level > engine.LevelInfo {
 		m.activity.add(m.c.Now(), level, text)
 	}
-	return nil // timers are issued at the end of Update
 }
 
 func (m *Model) flashTimers() tea.Cmd {

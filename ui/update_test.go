@@ -161,6 +161,27 @@ func TestCancelPush(t *testing.T) {
 	d.wantScreen("cancelled", "finished")
 }
 
+// Quitting during a push cancels it and leaves once it has stopped.
+func TestQuitDuringPush(t *testing.T) {
+	d := newDriver(t, uitest.Options{Hosts: 40}, 120, 40)
+	d.f.PushGate = make(chan struct{})
+	d.async = []string{").push.func"}
+	d.keys("p", "a", "y", "P", "y")
+	d.key("q")
+	d.wantScreen("Quit while pushing?")
+	d.key("y")
+	if d.quit {
+		t.Fatal("quit before the push stopped")
+	}
+	d.await()
+	if !d.quit {
+		t.Fatal("did not quit after the push stopped")
+	}
+	if d.m.pushes.totals[engine.PushCancelled] == 0 {
+		t.Fatalf("totals %v", d.m.pushes.totals)
+	}
+}
+
 func TestCommandLine(t *testing.T) {
 	d := newDriver(t, uitest.Options{}, 120, 40)
 	command := func(line string) {
