@@ -22,6 +22,9 @@ type Backend interface {
 	AddHost(ctx context.Context, req engine.AddHostRequest) (engine.HostView, error)
 	Assign(host, branch string) error
 	Report(host string) ([]store.RunResult, error)
+	// TrustHost accepts the key a host offers, if it is still the
+	// fingerprint the operator was shown.
+	TrustHost(host, fingerprint string) error
 
 	Branches() ([]store.Branch, error)
 	Log(branch string) (*engine.JournalView, error)
@@ -41,11 +44,3 @@ type Backend interface {
 }
 
 var _ Backend = (*engine.Engine)(nil)
-
-// HostTruster is the optional operation behind the "accept a new host key"
-// dialog: record the fingerprint the operator saw as trusted for that host.
-// The engine does not offer it yet; until it does the dialog explains how
-// to trust the key by hand instead of pretending to.
-type HostTruster interface {
-	TrustHost(host, fingerprint string) error
-}

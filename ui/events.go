@@ -89,13 +89,14 @@ func (m *Model) applyEvents(burst eventsMsg) {
 		case engine.EventHost:
 			m.hostsRefresh.want = true
 			m.journalRefresh.want = true
-		case engine.EventHostLiveness, engine.EventHostUntrusted:
+		case engine.EventHostLiveness:
 			if m.hosts.apply(ev) {
 				m.hostsRefresh.want = true
 			}
-			if ev.Type == engine.EventHostUntrusted {
-				m.activity.addEvent(ev)
-			}
+		case engine.EventHostUntrusted:
+			m.hosts.apply(ev)
+			m.hostsRefresh.want = true // for the fingerprint to show
+			m.activity.addEvent(ev)
 		case engine.EventLock, engine.EventStaged, engine.EventJournal:
 			if ev.Branch == "" || ev.Branch == m.branch {
 				m.journalRefresh.want = true

@@ -169,10 +169,9 @@ func (p *hostsPane) apply(ev engine.Event) (unknown bool) {
 			r.LastSeen = ev.Time
 		}
 	case engine.EventHostUntrusted:
+		// The fingerprint is in the store, not the event: the caller
+		// re-reads the host.
 		r.Trusted = false
-		if ev.Message != "" {
-			r.HostKey = ev.Message
-		}
 	case engine.EventPushHost:
 		switch engine.PushStatus(ev.Status) {
 		case engine.PushApplying:

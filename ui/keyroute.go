@@ -142,7 +142,7 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 		switch {
 		case key.Matches(msg, k.Trust):
 			r := m.hosts.current()
-			m.dialog = newTrustDialog(m.c, r.displayName(), r.Addr, r.HostKey, func() tea.Cmd { return m.trust(r.displayName(), r.HostKey) })
+			m.dialog = newTrustDialog(m.c, r.displayName(), r.Addr, r.HostKey, func() tea.Cmd { return m.trust(r.ID, r.displayName(), r.HostKey) })
 			return true, nil
 		case key.Matches(msg, k.Details):
 			if r := m.hosts.current(); r != nil {

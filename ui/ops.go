@@ -259,13 +259,11 @@ func (m *Model) addHost(req engine.AddHostRequest) tea.Cmd {
 	}
 }
 
-func (m *Model) trust(host, fingerprint string) tea.Cmd {
-	t, ok := m.backend.(HostTruster)
-	if !ok {
-		m.flash(engine.LevelWarn, "this engine cannot record host keys yet: add "+fingerprint+" for "+host+" to known_hosts (ssh-keyscan), then rescan")
-		return nil
-	}
-	return m.op("trust "+host+" "+fingerprint, "trusted "+host, func() error { return t.TrustHost(host, fingerprint) })
+// trust accepts a host's key; the host is named by its id, which a host
+// known only from a scan (no name yet) also has.
+func (m *Model) trust(id, name, fingerprint string) tea.Cmd {
+	b := m.backend
+	return m.op("trust "+name+" "+fingerprint, "trusted "+name, func() error { return b.TrustHost(id, fingerprint) })
 }
 
 func (m *Model) report(host string) tea.Cmd {

@@ -209,6 +209,29 @@ func (f *Fake) Assign(host, br string) error {
 	return fmt.Errorf("host %q: %w", host, engine.ErrNotFound)
 }
 
+// TrustHost implements Backend: the host (by id or name) becomes trusted
+// if its key is still the one the operator was shown.
+func (f *Fake) TrustHost(host, fingerprint string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("TrustHost", "%s, %s", host, fingerprint); err != nil {
+		return err
+	}
+	for i := range f.hosts {
+		h := &f.hosts[i]
+		if h.ID != host && h.Name != host {
+			continue
+		}
+		if h.HostKey != fingerprint {
+			return fmt.Errorf("%s now offers key %s, not the %s you accepted; nothing was trusted", h.Name, h.HostKey, fingerprint)
+		}
+		h.Trusted = true
+		f.emitLocked(engine.Event{Type: engine.EventHost, HostID: h.ID, Host: h.Name})
+		return nil
+	}
+	return fmt.Errorf("host %q: %w", host, engine.ErrNotFound)
+}
+
 // Report implements Backend.
 func (f *Fake) Report(host string) ([]store.RunResult, error) {
 	f.mu.Lock()
