@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -121,9 +122,12 @@ func (m *Model) applyEvents(burst eventsMsg) {
 				m.activity.addEvent(ev)
 			}
 		case engine.EventJob:
+			// The engine's job for an operation started here is already
+			// shown as ours; its other jobs (catch-up pushes, another
+			// face's work) are listed as they come and go.
 			if ev.Done {
 				delete(m.jobs, ev.JobID)
-			} else {
+			} else if !m.ownJobRunning() {
 				m.jobs[ev.JobID] = &job{text: ev.Message}
 			}
 			m.activity.addEvent(ev)
@@ -134,6 +138,16 @@ func (m *Model) applyEvents(burst eventsMsg) {
 			}
 		}
 	}
+}
+
+// ownJobRunning reports whether an operation started from the UI runs.
+func (m *Model) ownJobRunning() bool {
+	for id := range m.jobs {
+		if strings.HasPrefix(id, "ui-") {
+			return true
+		}
+	}
+	return false
 }
 
 func errSuffix(err string) string {
@@ -147,26 +161,24 @@ func errSuffix(err string) string {
 func scanText(ev engine.Event) string {
 	switch {
 	case ev.Err != "":
-		return "scan error: " + ev.Err
+		return "scan " + ev.Status + ": " + ev.Err
 	case ev.Message != "":
-		return "scan " + ev.Status + ": " + ev.Message
+		return "scan: " + ev.Message
 	}
 	return "scan " + ev.Status
 }
 
-// planProgress counts hosts planned so far while a plan runs.
+// planProgress counts hosts planned so far while a plan runs. Each
+// plan.host event is one host done (its Step and Steps count that host's
+// entries, not hosts); the total is what the UI asked for.
 type planProgress struct {
 	job         string
 	done, total int
 }
 
 func (p *planProgress) step(ev engine.Event) {
-	if p.job == "" {
-		return
-	}
-	p.done++
-	if ev.Steps > 0 {
-		p.done, p.total = max(p.done, ev.Step), ev.Steps
+	if p.job != "" {
+		p.done++
 	}
 }
 

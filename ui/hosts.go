@@ -285,6 +285,17 @@ func hostLess(col int) func(a, b *hostRow) int {
 	return func(a, b *hostRow) int { return cmp.Compare(a.displayName(), b.displayName()) }
 }
 
+// onBranch counts the hosts following a branch.
+func (p *hostsPane) onBranch(branch string) int {
+	n := 0
+	for _, r := range p.rows {
+		if r.Branch == branch {
+			n++
+		}
+	}
+	return n
+}
+
 // setFilter is called as the / input changes.
 func (p *hostsPane) setFilter(s string) {
 	if s != p.filter {

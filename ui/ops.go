@@ -184,7 +184,10 @@ func (m *Model) plan(req engine.PlanRequest) tea.Cmd {
 		who = plural(len(req.Hosts), "host")
 	}
 	id := m.startJob("plan "+req.Branch+" ("+who+")", cancel)
-	m.planning = planProgress{job: id}
+	m.planning = planProgress{job: id, total: len(req.Hosts)}
+	if len(req.Hosts) == 0 {
+		m.planning.total = m.hosts.onBranch(req.Branch)
+	}
 	b := m.backend
 	return func() tea.Msg {
 		defer cancel()

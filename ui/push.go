@@ -111,8 +111,10 @@ func (p *pushPane) apply(ev engine.Event) {
 			r.err = ev.Err
 		}
 	case engine.EventPushEntry:
-		if ev.Message != "" {
-			r.output = ev.Message
+		// Message is the entry's summary; Err carries the tail of its
+		// remote output.
+		if ev.Err != "" {
+			r.output = ev.Err
 		}
 		if ev.Step > 0 {
 			r.step = ev.Step

@@ -363,3 +363,18 @@ func checkFits(t *testing.T, what, s string, w, h int) {
 		}
 	}
 }
+
+// While a plan runs, the review counts hosts answered against the hosts
+// asked for (plan.host events count one host each, whatever their Step).
+func TestPlanningProgress(t *testing.T) {
+	d := newDriver(t, uitest.Options{Hosts: 12}, 120, 40)
+	d.m.planning = planProgress{job: "ui-99", total: d.m.hosts.onBranch("main")}
+	d.m.jobs["ui-99"] = &job{text: "plan main"}
+	d.m.focusView(viewPlan)
+	d.send(eventsMsg{
+		{Type: engine.EventPlanHost, Step: 4, Steps: 5},
+		{Type: engine.EventPlanHost, Step: 0, Steps: 5},
+		{Type: engine.EventPlanHost, Step: 2, Steps: 2},
+	})
+	d.wantScreen("dry-running: 3/10 hosts answered so far", "jobs plan main 3/10 hosts")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/discoterm/discoterm/engine"
 	"github.com/discoterm/discoterm/engine/journal"
@@ -122,10 +123,12 @@ func (f *Fake) Plan(ctx context.Context, req engine.PlanRequest) (*engine.Plan, 
 		}
 		targets = append(targets, i)
 	}
-	for k, i := range targets {
+	for _, i := range targets {
 		h := f.hosts[i]
 		p.Hosts = append(p.Hosts, f.planHost(i, h, b))
-		f.emitLocked(engine.Event{Type: engine.EventPlanHost, PlanID: p.ID, HostID: h.ID, Host: h.Name, Step: k + 1, Steps: len(targets)})
+		hp := p.Hosts[len(p.Hosts)-1]
+		// As the engine does: Step and Steps count this host's entries.
+		f.emitLocked(engine.Event{Type: engine.EventPlanHost, PlanID: p.ID, HostID: h.ID, Host: h.Name, Step: hp.Pending(), Steps: len(hp.Changes), Status: "planned"})
 		if ctx.Err() != nil {
 			return nil, engine.ErrCancelled
 		}
@@ -270,7 +273,8 @@ func (f *Fake) pushHost(id string, hp engine.HostPlan, hr *engine.HostPush) {
 			hr.Status, hr.Err = engine.PushFailed, msg
 		}
 		hr.Entries = append(hr.Entries, er)
-		f.Emit(engine.Event{Type: engine.EventPushEntry, PlanID: id, HostID: hp.HostID, Host: hp.Name, Seq: c.Seq, Step: k, Steps: n, Status: er.Result, Message: er.Output})
+		// As the engine does: the summary in Message, the output's tail in Err.
+		f.Emit(engine.Event{Type: engine.EventPushEntry, PlanID: id, HostID: hp.HostID, Host: hp.Name, Seq: c.Seq, Step: k, Steps: n, Status: er.Result, Message: er.Summary, Err: strings.TrimSpace(er.Output)})
 		if er.Result != "ok" {
 			return
 		}
