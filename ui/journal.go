@@ -202,7 +202,7 @@ func (p *journalPane) View() string {
 	}
 	lines := []string{p.c.titleLine("Journal", detail, p.w), t.Header.Render("  " + header(journalColumns, p.widths))}
 	if len(v.Entries) == 0 && len(v.Staged) == 0 {
-		lines = append(lines, t.Muted.Render("  empty journal — L locks, s stages the first change"))
+		lines = append(lines, t.Muted.Render("  empty journal — L locks "+v.Branch.Name+" (creating it), s stages the first change"))
 	}
 	from, to := p.nav.window(len(p.rows), p.bodyHeight())
 	now := p.c.Now()

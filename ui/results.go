@@ -35,6 +35,11 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 			return nil // answer for a branch we left
 		}
 		m.journalRefresh.inFlight = false
+		if errors.Is(msg.err, engine.ErrNotFound) {
+			// A fresh store has no branch yet; locking creates it.
+			m.journal.setView(&engine.JournalView{Branch: store.Branch{Name: msg.branch}, Positions: map[string]uint64{}})
+			return nil
+		}
 		if msg.err != nil {
 			m.flash(engine.LevelError, "reading the journal of "+msg.branch+": "+msg.err.Error())
 			return nil

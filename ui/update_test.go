@@ -378,3 +378,21 @@ func TestPlanningProgress(t *testing.T) {
 	})
 	d.wantScreen("dry-running: 3/10 hosts answered so far", "jobs plan main 3/10 hosts")
 }
+
+// A branch that does not exist yet is an empty journal, not an error.
+func TestMissingBranchIsEmpty(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 120, 40)
+	d.key(":")
+	d.typeText("branch nowhere") // refused: not a branch
+	d.key("enter")
+	if d.m.branch != "main" || !strings.Contains(d.flashText(), `no branch "nowhere"`) {
+		t.Fatalf("branch %q, flash %q", d.m.branch, d.flashText())
+	}
+	seq := d.m.flashSeq
+	d.send(journalMsg{branch: "main", err: fmt.Errorf("%w: no branch %q", engine.ErrNotFound, "main")})
+	if d.m.flashSeq != seq {
+		t.Fatalf("a missing branch flashed %q", d.flashText())
+	}
+	d.key("2")
+	d.wantScreen("empty journal — L locks main (creating it)")
+}
