@@ -198,7 +198,7 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 			return tx.PutHost(store.Host{ID: "mac:" + hs.MAC, MAC: hs.MAC, Addr: addr, Addrs: []string{addr}, HostKey: fp,
 				Trusted: false, FirstSeen: now, LastSeen: now, Liveness: string(scanner.Alive), RTT: hs.RTT, Iface: firstOf(hs.Ifaces)})
 		})
-		e.emit(Event{Type: EventHostUntrusted, HostID: "mac:" + hs.MAC, Host: addr, Status: "untrusted", Level: LevelWarn,
+		e.emit(Event{Type: EventHostUntrusted, HostID: "mac:" + hs.MAC, Host: addr, Status: "untrusted", Level: LevelWarn, Fingerprint: fp,
 			Message: fmt.Sprintf("new host %s (%s) offers host key %s; check it and accept it to manage the host", addr, hs.MAC, fp)})
 		return false
 	case err != nil:

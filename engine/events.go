@@ -78,7 +78,10 @@ type Event struct {
 	Status  string    `json:"status,omitempty"`
 	Message string    `json:"message,omitempty"`
 	Err     string    `json:"error,omitempty"`
-	Done    bool      `json:"done,omitempty"` // for jobs: finished
+	Output  string    `json:"output,omitempty"` // push.entry: tail of the remote output
+	// Fingerprint is the SSH host key offered (untrusted hosts).
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Done        bool   `json:"done,omitempty"` // for jobs: finished
 }
 
 // bus fans events out to subscribers. A slow subscriber never blocks the

@@ -326,8 +326,12 @@ func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Ta
 		if r.Result == "failed" {
 			lvl = LevelError
 		}
-		e.emit(Event{Type: EventPushEntry, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Seq: r.Seq, Status: r.Result,
-			Step: len(hr.Entries), Steps: n, Level: lvl, Message: er.Summary, Err: strings.TrimSpace(lastLines(r.Output, 5))})
+		ev := Event{Type: EventPushEntry, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Seq: r.Seq, Status: r.Result,
+			Step: len(hr.Entries), Steps: n, Level: lvl, Message: er.Summary, Output: strings.TrimSpace(lastLines(r.Output, 5))}
+		if r.Result == "failed" {
+			ev.Err = fmt.Sprintf("exit %d", r.ExitCode)
+		}
+		e.emit(ev)
 		if len(hr.Entries) < n && (r.Result == "ok" || r.Result == "skipped") {
 			e.emit(Event{Type: EventPushHost, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: string(PushApplying), Step: len(hr.Entries) + 1, Steps: n})
 		}

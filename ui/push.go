@@ -111,10 +111,10 @@ func (p *pushPane) apply(ev engine.Event) {
 			r.err = ev.Err
 		}
 	case engine.EventPushEntry:
-		// Message is the entry's summary; Err carries the tail of its
-		// remote output.
-		if ev.Err != "" {
-			r.output = ev.Err
+		// Message is the entry's summary; Output the tail of its remote
+		// output.
+		if ev.Output != "" {
+			r.output = ev.Output
 		}
 		if ev.Step > 0 {
 			r.step = ev.Step

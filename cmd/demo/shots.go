@@ -148,7 +148,7 @@ func (d *demo) screenshots(out string) error {
 		{[]string{"2"}, "staged", "journal.png"},
 		{[]string{"p"}, "would change", "plan.png"},
 		{[]string{"a"}, "Approve", ""},
-		{[]string{"y"}, "approved", ""},
+		{[]string{"y"}, "approved —", ""},
 		{[]string{"P"}, "Push", ""},
 		{[]string{"y"}, "applying", "push.png"},
 		{nil, "push p", ""},

@@ -105,7 +105,7 @@ func TestTUIWorkflow(t *testing.T) {
 	s.keys("a")
 	s.waitFor("Approve")
 	s.keys("y")
-	s.waitFor("approved")
+	s.waitFor("approved —") // not "not approved" in the plan's title
 	s.keys("P")
 	s.waitFor("Push")
 	s.keys("y")

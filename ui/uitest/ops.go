@@ -274,7 +274,7 @@ func (f *Fake) pushHost(id string, hp engine.HostPlan, hr *engine.HostPush) {
 		}
 		hr.Entries = append(hr.Entries, er)
 		// As the engine does: the summary in Message, the output's tail in Err.
-		f.Emit(engine.Event{Type: engine.EventPushEntry, PlanID: id, HostID: hp.HostID, Host: hp.Name, Seq: c.Seq, Step: k, Steps: n, Status: er.Result, Message: er.Summary, Err: strings.TrimSpace(er.Output)})
+		f.Emit(engine.Event{Type: engine.EventPushEntry, PlanID: id, HostID: hp.HostID, Host: hp.Name, Seq: c.Seq, Step: k, Steps: n, Status: er.Result, Message: er.Summary, Output: strings.TrimSpace(er.Output)})
 		if er.Result != "ok" {
 			return
 		}
