@@ -121,8 +121,8 @@ func TestTUIWorkflow(t *testing.T) {
 	}
 	// The journal now has the entry and every host stands at it.
 	s.keys("2")
-	sc = s.waitFor("node1")
-	if !strings.Contains(sc, "/etc/motd") {
+	sc = s.waitFor("HOSTS HERE")
+	if !strings.Contains(sc, "/etc/motd") || !strings.Contains(sc, "node1") {
 		t.Errorf("journal view:\n%s", sc)
 	}
 	s.keys("q")
