@@ -99,19 +99,19 @@ func TestPlanEffects(t *testing.T) {
 			}
 		}},
 		{"creates exists", c[6], engine.EffectSkip, func(t *testing.T, c engine.Change) {
-			wantContains(t, "guard", c.Guard, "only if /opt/present is absent", "/opt/present exists")
+			wantContains(t, "guard", c.Guard, "only if /opt/present is absent", ": present now")
 		}},
 		{"creates absent", c[7], engine.EffectRun, func(t *testing.T, c engine.Change) {
-			wantContains(t, "guard", c.Guard, "/opt/absent is absent")
+			wantContains(t, "guard", c.Guard, "/opt/absent is absent: absent now")
 		}},
 		{"creates made by an earlier pending entry", c[8], engine.EffectSkip, func(t *testing.T, c engine.Change) {
-			wantContains(t, "guard", c.Guard, "/etc/created exists")
+			wantContains(t, "guard", c.Guard, "/etc/created is absent: present now")
 		}},
 		{"unless succeeds", c[9], engine.EffectSkip, func(t *testing.T, c engine.Change) {
-			wantContains(t, "guard", c.Guard, "`check-ok` succeeds now")
+			wantContains(t, "guard", c.Guard, "unless `check-ok` succeeds: exits 0 now")
 		}},
 		{"unless fails", c[10], engine.EffectRun, func(t *testing.T, c engine.Change) {
-			wantContains(t, "guard", c.Guard, "`check-fails` exits 3 now")
+			wantContains(t, "guard", c.Guard, "unless `check-fails` succeeds: exits 3 now")
 		}},
 		{"reboot", c[11], engine.EffectReboot, nil},
 	}

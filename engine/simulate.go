@@ -56,17 +56,17 @@ func simulate(pending []journal.Entry, res *remote.ProbeResult, content map[uint
 			if g := en.Guard.Creates; g != "" {
 				if get(g).exists {
 					c.Effect = EffectSkip
-					why = append(why, g+" exists")
+					why = append(why, "present now")
 				} else {
-					why = append(why, g+" is absent")
+					why = append(why, "absent now")
 				}
 			}
 			if u := en.Guard.Unless; u != "" {
 				if code, ok := res.Unless[u]; ok && code == 0 {
 					c.Effect = EffectSkip
-					why = append(why, "`"+u+"` succeeds now")
+					why = append(why, "exits 0 now")
 				} else {
-					why = append(why, fmt.Sprintf("`%s` exits %d now", u, code))
+					why = append(why, fmt.Sprintf("exits %d now", code))
 				}
 			}
 			if !en.Guard.Empty() {

@@ -92,7 +92,12 @@ func alive(f *testfleet.Fleet) bool {
 }
 
 func (d *demo) down() error {
-	if f, err := testfleet.Load(d.fleetDir()); err == nil {
+	if d.fleet != nil { // started or loaded by this process: its own handle stops it
+		if err := d.fleet.Stop(); err != nil {
+			return err
+		}
+		d.fleet = nil
+	} else if f, err := testfleet.Load(d.fleetDir()); err == nil {
 		if err := f.Stop(); err != nil {
 			return err
 		}

@@ -37,10 +37,18 @@ func (d *demo) startConsole(extra ...string) (*tmuxConsole, error) {
 		q = append(q, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
 	}
 	cmdline := fmt.Sprintf("cd %s && HOME=%s SSH_AUTH_SOCK= TERM=xterm-256color COLORTERM=truecolor %s", d.dir, d.dir, strings.Join(q, " "))
-	if _, err := tmux("new-session", "-d", "-s", c.session, "-x", fmt.Sprint(shotCols), "-y", fmt.Sprint(shotRows), cmdline); err != nil {
-		return nil, err
+	// The tmux server exits with its last session; a new session started
+	// while it shuts down fails with "server exited unexpectedly": retry.
+	for try := 0; ; try++ {
+		_, err := tmux("new-session", "-d", "-s", c.session, "-x", fmt.Sprint(shotCols), "-y", fmt.Sprint(shotRows), cmdline)
+		if err == nil {
+			return c, nil
+		}
+		if try == 10 {
+			return nil, err
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	return c, nil
 }
 
 func (c *tmuxConsole) stop() { _, _ = tmux("kill-session", "-t", c.session) }
@@ -129,7 +137,11 @@ func (d *demo) screenshots(out string) error {
 	if err := d.up(); err != nil {
 		return err
 	}
-	defer d.down()
+	defer func() {
+		if err := d.down(); err != nil {
+			fmt.Fprintln(os.Stderr, "demo: removing the practice fleet:", err)
+		}
+	}()
 	// A slow entry so the push can be caught in progress.
 	if _, err := d.batch("exec", "--", "sleep 4"); err != nil {
 		return err
