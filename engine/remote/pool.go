@@ -1,0 +1,268 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// session opens a session on the pooled connection for r, dialling when
+// needed; a pooled connection that turns out dead is replaced once.
+func (c *Client) session(ctx context.Context, r route) (*ssh.Session, *poolEntry, func(), error) {
+	for attempt := 0; ; attempt++ {
+		e, err := c.conn(ctx, r)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		select {
+		case e.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, nil, nil, fmt.Errorf("%s: waiting for a free session: %w", r.display, ctx.Err())
+		}
+		release := func() { <-e.slots }
+		s, err := c.newSession(ctx, e)
+		if err == nil {
+			return s, e, release, nil
+		}
+		release()
+		if ctx.Err() != nil {
+			return nil, nil, nil, fmt.Errorf("%s: opening session: %w", r.display, ctx.Err())
+		}
+		var oce *ssh.OpenChannelError
+		if errors.As(err, &oce) {
+			// The connection works; the server refused the session.
+			return nil, nil, nil, fmt.Errorf("%s refused to open a session: %w", r.display, err)
+		}
+		c.drop(r.key, e)
+		if attempt > 0 {
+			return nil, nil, nil, &UnreachableError{Host: r.display, Port: r.t.Port, Err: err}
+		}
+	}
+}
+
+// newSession opens a session, bounded by ConnectTimeout (a pooled
+// connection to a host that went away silently would otherwise block until
+// TCP gives up) and by ctx.
+func (c *Client) newSession(ctx context.Context, e *poolEntry) (*ssh.Session, error) {
+	type result struct {
+		s   *ssh.Session
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		s, err := e.conn.NewSession()
+		ch <- result{s, err}
+	}()
+	timer := time.NewTimer(c.opts.ConnectTimeout)
+	defer timer.Stop()
+	select {
+	case res := <-ch:
+		return res.s, res.err
+	case <-timer.C:
+		e.conn.Close()
+		go func() {
+			if res := <-ch; res.s != nil {
+				res.s.Close()
+			}
+		}()
+		return nil, fmt.Errorf("no answer to a session request within %v", c.opts.ConnectTimeout)
+	case <-ctx.Done():
+		go func() {
+			if res := <-ch; res.s != nil {
+				res.s.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
+// conn returns the ready pooled connection for r, dialling it if needed.
+// Concurrent callers for the same key share one dial.
+func (c *Client) conn(ctx context.Context, r route) (*poolEntry, error) {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil, ErrClosed
+		}
+		e := c.pool[r.key]
+		if e == nil {
+			e = &poolEntry{ready: make(chan struct{}), slots: make(chan struct{}, c.opts.MaxSessions)}
+			c.pool[r.key] = e
+			go c.dialEntry(r, e)
+		}
+		c.mu.Unlock()
+		select {
+		case <-e.ready:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: connecting: %w", r.display, ctx.Err())
+		}
+		if errors.Is(e.err, errForgotten) {
+			continue
+		}
+		if e.err != nil {
+			return nil, e.err
+		}
+		return e, nil
+	}
+}
+
+var errForgotten = errors.New("connection forgotten while dialling")
+
+// dialEntry runs the dial for a pool entry, detached from any one caller's
+// context (callers stop waiting on their own; Close aborts it).
+func (c *Client) dialEntry(r route, e *poolEntry) {
+	ctx, cancel := context.WithTimeout(c.base, c.opts.ConnectTimeout)
+	defer cancel()
+	conn, key, err := c.dial(ctx, r)
+	c.mu.Lock()
+	switch {
+	case err != nil:
+		if c.pool[r.key] == e {
+			delete(c.pool, r.key)
+		}
+		e.err = err
+	case c.closed:
+		conn.Close()
+		e.err = ErrClosed
+	case c.pool[r.key] != e:
+		conn.Close()
+		e.err = errForgotten
+	default:
+		e.conn, e.hostKey = conn, key
+		go func() {
+			conn.Wait()
+			c.drop(r.key, e)
+		}()
+	}
+	c.mu.Unlock()
+	close(e.ready)
+}
+
+// drop removes e (or whatever is pooled, when e is nil) for key and closes
+// its connection.
+func (c *Client) drop(key string, e *poolEntry) {
+	c.mu.Lock()
+	cur := c.pool[key]
+	if cur != nil && (e == nil || cur == e) {
+		delete(c.pool, key)
+		e = cur
+	}
+	c.mu.Unlock()
+	if e != nil {
+		select {
+		case <-e.ready:
+			if e.conn != nil {
+				e.conn.Close()
+			}
+		default:
+		}
+	}
+}
+
+// countingConn counts bytes for Stats.
+type countingConn struct {
+	net.Conn
+	s *counters
+}
+
+func (cc *countingConn) Read(p []byte) (int, error) {
+	n, err := cc.Conn.Read(p)
+	cc.s.received.Add(int64(n))
+	return n, err
+}
+
+func (cc *countingConn) Write(p []byte) (int, error) {
+	n, err := cc.Conn.Write(p)
+	cc.s.sent.Add(int64(n))
+	return n, err
+}
+
+// dialTCP connects within ctx and returns a byte-counting conn whose
+// deadline is ctx's, and a stop function that clears both.
+func (c *Client) dialTCP(ctx context.Context, r route) (net.Conn, func(), error) {
+	st := c.counters(r.key)
+	st.dials.Add(1)
+	raw, err := c.opts.Dial(ctx, "tcp", r.hostport)
+	if err != nil {
+		return nil, nil, &UnreachableError{Host: r.display, Port: r.t.Port, Err: describeDialErr(ctx, err, c.opts.ConnectTimeout)}
+	}
+	conn := &countingConn{Conn: raw, s: st}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	// Some conns ignore deadlines: closing is the sure way to abort.
+	stopAfter := context.AfterFunc(ctx, func() { raw.Close() })
+	stop := func() {
+		stopAfter()
+		conn.SetDeadline(time.Time{})
+	}
+	return conn, stop, nil
+}
+
+func describeDialErr(ctx context.Context, err error, timeout time.Duration) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("no connection within %v: %w", timeout, err)
+	}
+	return err
+}
+
+// dial connects, verifies the host key and authenticates.
+func (c *Client) dial(ctx context.Context, r route) (*ssh.Client, ssh.PublicKey, error) {
+	conn, stop, err := c.dialTCP(ctx, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	auth, att := c.keys.method(r.idFiles)
+	defer att.close()
+	var presented ssh.PublicKey
+	var keyErr error
+	cfg := &ssh.ClientConfig{
+		User: r.t.User,
+		Auth: []ssh.AuthMethod{auth},
+		HostKeyCallback: func(_ string, remote net.Addr, key ssh.PublicKey) error {
+			presented = key
+			keyErr = c.kh.check(r.hostport, r.t.Name, remote, key, c.opts.AcceptNew)
+			return keyErr
+		},
+		HostKeyAlgorithms: c.kh.algorithms(r.hostport),
+	}
+	sc, chans, reqs, err := ssh.NewClientConn(conn, r.hostport, cfg)
+	stop()
+	if err != nil {
+		conn.Close()
+		return nil, nil, c.classify(ctx, r, err, presented, keyErr, att)
+	}
+	return ssh.NewClient(sc, chans, reqs), presented, nil
+}
+
+// classify turns a handshake error into HostKeyError, AuthError or
+// UnreachableError.
+func (c *Client) classify(ctx context.Context, r route, err error, presented ssh.PublicKey, keyErr error, att *authAttempt) error {
+	if keyErr != nil {
+		var hk *HostKeyError
+		if errors.As(keyErr, &hk) {
+			return hk
+		}
+		return fmt.Errorf("%s: checking host key: %w", r.display, keyErr)
+	}
+	if presented != nil && ctx.Err() == nil {
+		msg := err.Error()
+		if strings.Contains(msg, "unable to authenticate") || strings.Contains(msg, "authentication") {
+			tried, agent, notes := att.snapshot()
+			return &AuthError{Host: r.display, User: r.t.User, Tried: tried, Agent: agent, Notes: notes, Err: err}
+		}
+	}
+	if ctx.Err() != nil {
+		err = fmt.Errorf("no SSH handshake within %v: %w", c.opts.ConnectTimeout, err)
+	}
+	return &UnreachableError{Host: r.display, Port: r.t.Port, Err: err}
+}
+
+// HostKey returns the SHA256 fingerprint of the key presented on t's pooled
+// connection; ok is false when there is none.
