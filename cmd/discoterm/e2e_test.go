@@ -439,6 +439,7 @@ func TestBatchUsageErrors(t *testing.T) {
 		{[]string{"--batch", "snap", "/etc/hostname", "--to", "/etc/x"}, exitUsage, "you hold no lock"},
 		{[]string{"--batch", "plan"}, exitUsage, "no branches yet"},
 		{[]string{"--batch", "approve", "p123"}, exitUsage, "no plan"},
+		{[]string{"--batch", "--iface", "nope0", "scan"}, exitUsage, "nope0"},
 	}
 	for _, c := range cases {
 		r := rg.run(c.args...)

@@ -139,7 +139,7 @@ func dash(s string) string {
 
 func (p *textPrinter) hosts(hs []engine.HostView) {
 	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tADDRESS\tBRANCH\tPOSITION\tLAST RESULT\tLAST SEEN\tID")
+	fmt.Fprintln(tw, "NAME\tSTATE\tADDRESS\tBRANCH\tPOSITION\tLAST RESULT\tLAST SEEN\tID")
 	for _, h := range hs {
 		pos := fmt.Sprintf("%d/%d", h.Position, h.Head)
 		if h.Behind > 0 {
@@ -149,7 +149,11 @@ func (p *textPrinter) hosts(hs []engine.HostView) {
 		if h.StateSeen.After(seen) {
 			seen = h.StateSeen
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(h.Name), h.Addr, dash(h.Branch), pos, dash(h.LastResult), ago(seen), h.ID)
+		state := dash(h.Liveness)
+		if !h.Trusted {
+			state = "untrusted"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(h.Name), state, h.Addr, dash(h.Branch), pos, dash(h.LastResult), ago(seen), h.ID)
 	}
 	tw.Flush()
 }
