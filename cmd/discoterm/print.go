@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -50,7 +51,20 @@ func (p *jsonPrinter) ok(kind, msg string) {
 	p.emit("ok", map[string]string{"verb": kind, "message": msg})
 }
 func (p *jsonPrinter) fail(err error, code int) {
-	p.emit("error", map[string]any{"error": err.Error(), "exit": code})
+	p.emit("error", map[string]any{"error": message(err), "exit": code})
+}
+
+// message is an error's text without the engine's category word in front
+// ("usage: ", "lock held: " …): the exit code already carries the category.
+func message(err error) string {
+	s := err.Error()
+	for _, sentinel := range []error{engine.ErrUsage, engine.ErrLockHeld, engine.ErrNotLocked, engine.ErrStale,
+		engine.ErrHostsFail, engine.ErrNotFound, engine.ErrCancelled} {
+		if errors.Is(err, sentinel) {
+			s = strings.TrimPrefix(s, sentinel.Error()+": ")
+		}
+	}
+	return s
 }
 func (p *jsonPrinter) hosts(hs []engine.HostView) {
 	for _, h := range hs {
@@ -111,7 +125,7 @@ type textPrinter struct{ w io.Writer }
 
 func (p *textPrinter) ok(kind, msg string) { fmt.Fprintln(p.w, msg) }
 func (p *textPrinter) fail(err error, code int) {
-	fmt.Fprintf(stderr, "discoterm: %v\n", err)
+	fmt.Fprintf(stderr, "discoterm: %s\n", message(err))
 }
 
 func ago(t time.Time) string {

@@ -57,7 +57,11 @@ func runScan(b *batch) error {
 		defer close(done)
 		for ev := range events {
 			switch ev.Type {
-			case engine.EventHost, engine.EventHostUntrusted, engine.EventHostLiveness, engine.EventScan:
+			case engine.EventScan:
+				if ev.Status != "error" { // a failed start is the verb's error
+					b.out.event(ev)
+				}
+			case engine.EventHost, engine.EventHostUntrusted, engine.EventHostLiveness:
 				b.out.event(ev)
 			case engine.EventLog:
 				if ev.Level > engine.LevelInfo || ev.Branch != "" {
