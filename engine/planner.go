@@ -282,27 +282,41 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 	hp := HostPlan{HostID: h.ID, Name: displayName(h), Addr: h.Addr, Rendered: map[uint64]string{}}
 	defer func() { hp.Duration = time.Since(start) }()
 	all := append(append([]journal.Entry{}, in.entries...), in.staged...)
-	// Every path and guard any pending entry might touch. The position is
-	// not known before the probe, so ask about all of them: a path costs a
-	// stat, and the probe is one round trip either way.
-	var paths, unless []string
-	seenPath := map[string]bool{}
-	for _, en := range all {
-		p := en.Path
-		if en.Kind == journal.KindExec {
-			p = en.Guard.Creates
-			if en.Guard.Unless != "" {
-				unless = append(unless, en.Guard.Unless)
+	// Every path and guard the pending entries might touch, from where the
+	// store last saw the host; the probe tells the truth. A host found
+	// behind that (rebuilt, restored from backup) is probed again from its
+	// real position: the only case of a third round trip.
+	request := func(from uint64) remote.ProbeRequest {
+		req := remote.ProbeRequest{StateDir: e.opts.StateDir}
+		seen := map[string]bool{}
+		for _, en := range all[min(from, uint64(len(all))):] {
+			p := en.Path
+			if en.Kind == journal.KindExec {
+				p = en.Guard.Creates
+				if en.Guard.Unless != "" {
+					req.Unless = append(req.Unless, en.Guard.Unless)
+				}
+			}
+			if p != "" && !seen[p] {
+				seen[p] = true
+				req.Paths = append(req.Paths, p)
 			}
 		}
-		if p != "" && !seenPath[p] {
-			seenPath[p] = true
-			paths = append(paths, p)
-		}
+		return req
 	}
 	hctx, cancel := context.WithTimeout(ctx, e.opts.HostTimeout)
 	defer cancel()
-	res, err := e.opts.Remote.Probe(hctx, target(h), remote.ProbeRequest{StateDir: e.opts.StateDir, Paths: paths, Unless: unless})
+	from := h.Position
+	if h.StateBranch != "" && h.StateBranch != in.branch.Name {
+		from = 0
+	}
+	req := request(from)
+	res, err := e.opts.Remote.Probe(hctx, target(h), req)
+	if err == nil && res.StateErr == "" && res.State.Position < from {
+		req = request(res.State.Position)
+		res, err = e.opts.Remote.Probe(hctx, target(h), req)
+	}
+	paths := req.Paths
 	if err != nil {
 		hp.Err = hostErr(err)
 		return hp, nil
