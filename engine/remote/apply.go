@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // applyPrelude holds the functions every apply script uses. Conventions:
@@ -34,63 +35,88 @@ import (
 //	R <seq> <result> <rc> <cs> <b64>  entry result (cs: centiseconds; b64: output or -)
 //	END <position> <hash>
 const applyPrelude = `trap '' TERM INT HUP PIPE
-cancel=0
-# now sets NOW to the uptime in centiseconds, with builtins only: forks
-# dominate the cost of a push, so the script avoids them where it can.
+# Processes dominate the cost of a push (a fork and exec is ~1.5 ms on a
+# small host), so everything that can be a shell builtin is one: time from
+# /proc, the lock by noclobber, file contents by a single base64 each.
 now() { read -r up _ < /proc/uptime; c=${up#*.}; NOW="${up%.*}${c}"; }
+# (The shell's read builtin reads a byte per system call: keep files it
+# reads short, e.g. stop at Gid: in /proc/self/status.)
 t0=$(date +%s); now; u0=$NOW
-ME="$(id -un):$(id -gn)"
+uid=; gid=; while read -r k a _; do case $k in Uid:) uid=$a;; Gid:) gid=$a; break;; esac; done < /proc/self/status
+ROOTCHOWN=x; [ "$uid:$gid" = 0:0 ] && ROOTCHOWN=
+[ -d "$SD" ] || mkdir -p "$SD" || { echo "STALE cannot create $SD"; exit 0; }
 lock="$SD/.lock"
-mkdir -p "$SD" || { echo "STALE cannot create $SD"; exit 0; }
-if ! mkdir "$lock" 2>/dev/null; then
-  op=; [ -r "$lock/pid" ] && read -r op < "$lock/pid"
+takelock() { set -C; { echo $$ > "$lock"; } 2>/dev/null; r=$?; set +C; return $r; }
+if ! takelock; then
+  op=; read -r op < "$lock"
   if [ -n "$op" ] && kill -0 "$op" 2>/dev/null; then echo "BUSY $op"; exit 0; fi
+  rm -f "$lock"; takelock || { echo "BUSY ?"; exit 0; }
 fi
-echo $$ > "$lock/pid"
-rm -f "$SD"/.cancel.*
-trap 'rm -rf "$lock" "$CANCEL" "$out"' EXIT
+out="$SD/.out.$$"
+for c in "$SD"/.cancel.*; do [ -e "$c" ] && rm -f "$SD"/.cancel.*; break; done
+TMPS=
+trap 'unrun; rm -f "$lock" "$CANCEL" "$out" "$SD/.state.$$"' EXIT
 BR0=; POS0=0; H0=; HIST=
+NL='
+'
 if [ -f "$ST" ]; then
-  while IFS= read -r l || [ -n "$l" ]; do case $l in
-    'branch '*) BR0=${l#branch };;
-    'position '*) POS0=${l#position };;
-    'hash '*) H0=${l#hash };;
-    'applied '*) HIST="$HIST$l
-";;
-  esac; done < "$ST"
+  # One cat, not a read per byte: the applied history grows with the journal.
+  rest=$(cat "$ST"; echo x); rest=${rest%x}
+  for i in 1 2 3 4; do
+    l=${rest%%"$NL"*}; rest=${rest#*"$NL"}
+    case $l in 'branch '*) BR0=${l#branch };; 'position '*) POS0=${l#position };; 'hash '*) H0=${l#hash };; esac
+  done
+  case $rest in 'applied '*) HIST=$rest;; esac
 fi
 POS=$POS0; H=$H0
+# applied SEQ HASH START_CS: the history line of an entry that succeeded.
+applied() { now; A="applied $1 $2 $(( t0 + (NOW - u0) / 100 )) $(( NOW - $3 )) ok$NL"; }
+# wstate writes the current state (POS, H, HIST): temp, fsync, rename.
 wstate() {
-  t="$SD/.state.$$"
-  { printf '# discoterm state v1\nbranch %s\nposition %s\nhash %s\n' "$BR" "$POS" "$H"; printf '%s' "$HIST"; } > "$t" &&
-    sync "$t" && mv -f "$t" "$ST" || { rm -f "$t"; return 1; }
+  { printf '# discoterm state v1\nbranch %s\nposition %s\nhash %s\n' "$BR" "$POS" "$H"; printf '%s' "$HIST"; } > "$SD/.state.$$" &&
+    sync "$SD/.state.$$" && mv -f "$SD/.state.$$" "$ST"
 }
-out="$SD/.out.$$"
+# done_entry SEQ HASH START_CS records one entry (exec, reboot) as applied.
+done_entry() { applied "$@"; OH=$HIST OP=$POS OHASH=$H; HIST="$HIST$A" POS=$1 H=$2; wstate || { HIST=$OH POS=$OP H=$OHASH; return 1; }; }
 emit() { # seq result rc start_cs
   now; d=$(( NOW - $4 ))
   if [ -s "$out" ]; then o=$(tail -c 16384 "$out" | base64 -w0); else o=-; fi
   : > "$out"
   echo "R $1 $2 $3 $d $o"
 }
-done_entry() { # seq hash start_cs
-  now
-  HIST="${HIST}applied $1 $2 $(( t0 + (NOW - u0) / 100 )) $(( NOW - $3 )) ok
-"
-  POS=$1; H=$2
-  wstate
-}
-# put SEQ PATH MODE OWNER GROUP: content on stdin (base64)
-put() {
+# A run of file entries is staged whole (temporary files beside their
+# targets, one fsync for all), then renamed into place in order, then the
+# state records the run: a crash in between leaves the position behind
+# files already in place, and replaying file entries is idempotent. Exec
+# entries are never inside a run.
+# prep SEQ PATH UMASK CHMOD CHOWN [CONTENT]: a temporary file for one entry,
+# with CONTENT (text, written by the shell) or base64 on stdin.
+prep() {
   d=${2%/*}; [ -n "$d" ] || d=/
-  if [ -d "$2" ] && [ ! -L "$2" ]; then echo "$2 is a directory" >> "$out"; cat >/dev/null; return 1; fi
-  mkdir -p "$d" >> "$out" 2>&1 || { cat >/dev/null; return 1; }
-  tmp="$d/.discoterm.$$.$1"
-  if base64 -d > "$tmp" 2>> "$out" && chmod "$3" "$tmp" >> "$out" 2>&1 &&
-     { [ "$4:$5" = "$ME" ] || chown "$4:$5" "$tmp" >> "$out" 2>&1; } && sync "$tmp" >> "$out" 2>&1 && mv -f "$tmp" "$2" >> "$out" 2>&1; then
-    return 0
-  fi
-  rm -f "$tmp"; return 1
+  if [ -d "$2" ] && [ ! -L "$2" ]; then echo "$2 is a directory" >> "$out"; return 1; fi
+  [ -d "$d" ] || mkdir -p "$d" >> "$out" 2>&1 || return 1
+  t="$d/.discoterm.$$.$1"; TMPS="$TMPS$t$NL"
+  umask "$3"
+  if [ $# -ge 6 ]; then printf '%s' "$6" > "$t"; else base64 -d > "$t" 2>> "$out"; fi; r=$?
+  umask 022
+  [ $r -eq 0 ] && { [ -z "$4" ] || chmod "$4" "$t" >> "$out" 2>&1; } &&
+    { [ -z "$5" ] || chown "$5" "$t" >> "$out" 2>&1; }
 }
+# each CMD…: run CMD with every staged file as arguments (names may have
+# spaces or glob characters: split on newlines only, no globbing).
+each() { [ -n "$TMPS" ] || return 0; set -f; oifs=$IFS; IFS=$NL; "$@" $TMPS; r=$?; IFS=$oifs; set +f; return $r; }
+# settle: fsync every staged file of the run, in one process.
+settle() { each sync >> "$out" 2>&1; }
+# place SEQ HASH PATH START_CS: rename one staged file into place.
+place() {
+  d=${3%/*}; [ -n "$d" ] || d=/
+  mv -f "$d/.discoterm.$$.$1" "$3" >> "$out" 2>&1 || return 1
+  applied "$1" "$2" "$4"; HIST="$HIST$A" POS=$1 H=$2 OKS="$OKS $1"
+}
+# unrun: remove what a failed run left staged.
+unrun() { each rm -f; TMPS=; }
+# runfail SEQ START_CS: a run failed at SEQ: record what was placed, report.
+runfail() { wstate; for q in $OKS; do emit "$q" ok 0 "$2"; done; emit "$1" failed 1 "$2"; unrun; fail; }
 fail() { echo "END $POS $H"; exit 0; }
 `
 
@@ -111,47 +137,25 @@ func applyScript(b *Bundle, token string) string {
 		quote(itoa(b.ExpectPosition)), quote(b.ExpectHash), itoa(b.ExpectPosition)))
 	s.line(fmt.Sprintf(`if [ -n "$BR0" ] && [ "$BR0" != %s ]; then echo "STALE host is on branch $BR0, the plan expected %s"; exit 0; fi`,
 		quote(b.ExpectBranch), b.ExpectBranch))
-	for _, p := range b.ExpectPaths {
-		q := quote(p.Path)
-		if !p.Exists {
-			s.line(fmt.Sprintf(`if [ -e %s ] || [ -L %s ]; then echo "STALE %s appeared since the plan"; exit 0; fi`, q, q, strings.ReplaceAll(p.Path, `"`, "")))
-			continue
-		}
-		want := fmt.Sprintf("%o %s %s", p.Mode, p.Owner, p.Group)
-		s.line(fmt.Sprintf(`if [ "$(stat -c '%%a %%U %%G' -- %s 2>/dev/null)" != %s ]; then echo "STALE %s changed (mode or owner) since the plan"; exit 0; fi`,
-			q, quote(want), strings.ReplaceAll(p.Path, `"`, "")))
-		if p.Type == "file" {
-			s.line(fmt.Sprintf(`h=$(sha256sum < %s 2>/dev/null); if [ "${h%%%% *}" != %s ]; then echo "STALE %s changed since the plan"; exit 0; fi`,
-				q, quote(p.Hash), strings.ReplaceAll(p.Path, `"`, "")))
-		}
-	}
+	stalePaths(&s, b.ExpectPaths)
 	if b.Branch != b.ExpectBranch || (b.ExpectBranch == "" && b.Branch != "") {
 		// Recording the branch (first contact, or migrate) is itself a state change.
 		s.line("wstate || { echo 'STALE cannot write the state file'; exit 0; }")
 	}
-	for _, e := range b.Entries {
+	for i := 0; i < len(b.Entries); {
+		e := b.Entries[i]
 		seq := itoa(e.Seq)
 		s.line(`[ -e "$CANCEL" ] && { echo "R ` + seq + ` cancelled 0 0 -"; fail; }`)
 		s.line("now; s=$NOW")
 		switch e.Kind {
 		case "file", "template":
-			owner, group := e.Owner, e.Group
-			if owner == "" {
-				owner = "root"
+			j := i
+			for j < len(b.Entries) && (b.Entries[j].Kind == "file" || b.Entries[j].Kind == "template") {
+				j++
 			}
-			if group == "" {
-				group = "root"
-			}
-			s.line(fmt.Sprintf("if put %s %s %s %s %s <<'DISCOTERM_EOF'", seq, quote(e.Path),
-				quote(fmt.Sprintf("%o", e.Mode)), quote(owner), quote(group)))
-			enc := base64.StdEncoding.EncodeToString(e.Content)
-			for len(enc) > 76 {
-				s.raw(enc[:76] + "\n")
-				enc = enc[76:]
-			}
-			s.raw(enc + "\nDISCOTERM_EOF\n")
-			s.line(fmt.Sprintf(`then done_entry %s %s "$s" || { echo "R %s failed 1 0 -"; fail; }; emit %s ok 0 "$s"`, seq, e.Hash, seq, seq))
-			s.line(fmt.Sprintf(`else emit %s failed 1 "$s"; fail; fi`, seq))
+			fileRun(&s, b.Entries[i:j])
+			i = j
+			continue
 		case "exec":
 			if e.Creates != "" {
 				s.line(fmt.Sprintf(`if [ -e %s ] || [ -L %s ]; then done_entry %s %s "$s" || fail; echo "%s exists" > "$out"; emit %s skipped 0 "$s"; else`,
@@ -172,7 +176,7 @@ func applyScript(b *Bundle, token string) string {
 		case "reboot":
 			if !b.AllowReboot {
 				s.line(fmt.Sprintf(`echo "R %s reboot-pending 0 0 -"; fail`, seq))
-				continue
+				break
 			}
 			cmd := b.RebootCommand
 			if cmd == "" {
@@ -186,9 +190,115 @@ func applyScript(b *Bundle, token string) string {
 		default:
 			s.line(fmt.Sprintf(`echo "R %s failed 2 0 -"; fail`, seq))
 		}
+		i++
 	}
 	s.raw("echo \"END $POS $H\"\n}\nmain\n")
 	return s.String()
+}
+
+// fileRun installs a run of consecutive file entries: each staged in a
+// temporary file beside its target with its mode (by umask where it can),
+// owner and group; one fsync for all; renamed in order; then one state
+// write records them. Text content is written by the shell's printf (no
+// process); binary content is decoded by base64.
+func fileRun(s *script, run []BundleEntry) {
+	s.line("TMPS= OKS=")
+	for _, e := range run {
+		seq := itoa(e.Seq)
+		owner, group := e.Owner, e.Group
+		if owner == "" {
+			owner = "root"
+		}
+		if group == "" {
+			group = "root"
+		}
+		mode := e.Mode & 0o7777
+		umask, chmod := fmt.Sprintf("%03o", 0o777&^mode), ""
+		if mode&0o7111 != 0 { // execute or special bits: a umask cannot give them
+			umask, chmod = "022", fmt.Sprintf("%o", mode)
+		}
+		// A file root creates is root:root already; the host decides (by
+		// uid, without a process), so a non-root login works too.
+		chown := quote(owner + ":" + group)
+		if owner == "root" && group == "root" {
+			chown = `"${ROOTCHOWN:+root:root}"`
+		}
+		head := fmt.Sprintf("prep %s %s %s %s %s", seq, quote(e.Path), umask, quote(chmod), chown)
+		onFail := fmt.Sprintf(` || { emit %s failed 1 "$s"; unrun; fail; }`, seq)
+		if shellText(e.Content) {
+			s.line(head + " " + quote(string(e.Content)) + onFail)
+			continue
+		}
+		s.line(head + " <<'DISCOTERM_EOF'" + onFail)
+		enc := base64.StdEncoding.EncodeToString(e.Content)
+		for len(enc) > 76 {
+			s.raw(enc[:76] + "\n")
+			enc = enc[76:]
+		}
+		s.raw(enc + "\nDISCOTERM_EOF\n")
+	}
+	first := itoa(run[0].Seq)
+	s.line(fmt.Sprintf(`settle || { emit %s failed 1 "$s"; unrun; fail; }`, first))
+	for _, e := range run {
+		s.line(fmt.Sprintf(`place %s %s %s "$s" || runfail %s "$s"`, itoa(e.Seq), e.Hash, quote(e.Path), itoa(e.Seq)))
+	}
+	s.line(`TMPS=; wstate || { echo "R ` + first + ` failed 1 0 -"; fail; }`)
+	s.line(`for q in $OKS; do emit "$q" ok 0 "$s"; done`)
+}
+
+// shellText reports whether content can travel as a shell word: UTF-8
+// text without NUL or other control characters than tab, newline and CR,
+// and not huge (a shell keeps the whole script in memory).
+func shellText(b []byte) bool {
+	if len(b) > 1<<20 || !utf8.Valid(b) {
+		return false
+	}
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// stalePaths refuses, with nothing changed, a host whose paths moved since
+// the plan: existence by builtins, then one stat and one sha256sum over
+// every path that existed, compared as a whole (the slow per-path look
+// happens only to name the culprit).
+func stalePaths(s *script, paths []PathInfo) {
+	var present, files []PathInfo
+	for _, p := range paths {
+		q := quote(p.Path)
+		if !p.Exists {
+			s.line(fmt.Sprintf(`if [ -e %s ] || [ -L %s ]; then echo "STALE %s appeared since the plan"; exit 0; fi`, q, q, strings.ReplaceAll(p.Path, `"`, "")))
+			continue
+		}
+		s.line(fmt.Sprintf(`if ! [ -e %s ] && ! [ -L %s ]; then echo "STALE %s was removed since the plan"; exit 0; fi`, q, q, strings.ReplaceAll(p.Path, `"`, "")))
+		present = append(present, p)
+		if p.Type == "file" {
+			files = append(files, p)
+		}
+	}
+	if len(present) > 0 {
+		var args, want []string
+		for _, p := range present {
+			args = append(args, quote(p.Path))
+			want = append(want, fmt.Sprintf("%o %s %s", p.Mode, p.Owner, p.Group))
+		}
+		s.line(fmt.Sprintf(`if [ "$(stat -c '%%a %%U %%G' -- %s 2>/dev/null)" != %s ]; then echo "STALE a path the plan read changed mode or owner since"; exit 0; fi`,
+			strings.Join(args, " "), quote(strings.Join(want, "\n"))))
+	}
+	if len(files) > 0 {
+		var args, want []string
+		for _, p := range files {
+			args = append(args, quote(p.Path))
+			want = append(want, p.Hash)
+		}
+		// sha256sum escapes odd names with a leading backslash; only the
+		// hashes are compared.
+		s.line(fmt.Sprintf(`got=$(sha256sum -- %s 2>/dev/null | while IFS= read -r l; do l=${l#\\}; printf '%%.64s ' "$l"; done)`, strings.Join(args, " ")))
+		s.line(fmt.Sprintf(`if [ "$got" != %s ]; then echo "STALE a file the plan read changed since"; exit 0; fi`, quote(strings.Join(want, " ")+" ")))
+	}
 }
 
 // Apply uploads the bundle as one script and applies it in one remote step,

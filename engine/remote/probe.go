@@ -42,7 +42,9 @@ printf 'F hostname %s\nF machine-id %s\nF os %s\n' "$hn" "$mid" "$os"
 	s.line("st=" + quote(strings.TrimRight(req.StateDir, "/")+"/"+StateFileName))
 	s.raw(`if [ -f "$st" ]; then
   echo S-BEGIN
-  while IFS= read -r l || [ -n "$l" ]; do printf 'S %s\n' "$l"; done < "$st"
+  # The header only: the applied history grows with the journal and a plan
+  # needs none of it (read reads a byte per system call, too).
+  while IFS= read -r l || [ -n "$l" ]; do case $l in 'applied '*) break;; esac; printf 'S %s\n' "$l"; done < "$st"
   echo S-END
 elif [ -e "$st" ]; then
   echo "S-NOTFILE"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -352,5 +353,36 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestApplyModesAndOwners(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown to other users needs root")
+	}
+	f := newFixture(t)
+	cases := []struct {
+		mode         uint32
+		owner, group string
+	}{
+		{0o644, "root", "root"}, {0o600, "root", "root"}, {0o755, "root", "root"}, {0o4750, "root", "root"},
+		{0o640, "nobody", "nogroup"}, {0o000, "root", "root"},
+	}
+	var entries []BundleEntry
+	for i, c := range cases {
+		e := f.file(uint64(i+1), fmt.Sprintf("m%d", i), "x\n")
+		e.Mode, e.Owner, e.Group = c.mode, c.owner, c.group
+		entries = append(entries, e)
+	}
+	res := f.apply(t, &Bundle{Entries: entries})
+	if res.Position != uint64(len(cases)) {
+		t.Fatalf("result = %+v", res)
+	}
+	for i, c := range cases {
+		out, err := exec.Command("stat", "-c", "%a %U %G", entries[i].Path).Output()
+		want := fmt.Sprintf("%o %s %s", c.mode, c.owner, c.group)
+		if err != nil || strings.TrimSpace(string(out)) != want {
+			t.Errorf("%s: stat = %q %v, want %q", entries[i].Path, out, err, want)
+		}
 	}
 }

@@ -42,7 +42,7 @@ type StateFile struct {
 	Branch   string
 	Position uint64
 	Hash     string
-	Applied  []AppliedEntry
+	Applied  []AppliedEntry // from ParseState of the whole file; a probe reads only the header
 }
 
 // AppliedEntry is one line of a host's applied history.
