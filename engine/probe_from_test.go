@@ -1,6 +1,9 @@
 package engine_test
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/discoterm/discoterm/engine"
@@ -37,5 +40,17 @@ func TestPlanProbesFromMirroredPosition(t *testing.T) {
 	}
 	if hp.Err != "" || hp.Position != 0 || len(hp.Changes) != 3 || len(hp.Fingerprint.Paths) != 2 {
 		t.Errorf("rebuilt host plan = %+v", hp)
+	}
+}
+
+// A plan is pushed once; pushing it again is refused with what to do.
+func TestPushTwiceRefused(t *testing.T) {
+	v := newEnv(t)
+	v.addHost("10.0.0.1", "web01")
+	p := v.commit("main", fileReq("/etc/a", "a\n"))
+	v.push(p, engine.PushOptions{})
+	_, err := v.eng.Push(context.Background(), p.ID, engine.PushOptions{})
+	if !errors.Is(err, engine.ErrUsage) || !strings.Contains(err.Error(), "pushed already") {
+		t.Fatalf("second push: %v", err)
 	}
 }

@@ -224,6 +224,10 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 		if !p.Approved {
 			return fmt.Errorf("%w: plan %s is not approved; review it and run: approve %s", ErrUsage, p.ID, p.ID)
 		}
+		if p.Pushed {
+			// A plan is applied once: hosts have moved since it was made.
+			return fmt.Errorf("%w: plan %s was pushed already; make a new plan for hosts that did not finish", ErrUsage, p.ID)
+		}
 		if _, entries, err = loadJournal(tx, p.Branch); err != nil {
 			return err
 		}
