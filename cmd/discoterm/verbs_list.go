@@ -43,6 +43,9 @@ func init() {
 		if err != nil {
 			return err
 		}
+		if len(bs) == 0 && !b.inv.json {
+			b.out.ok("branches", "no branches yet; start one with: discoterm --batch lock main MESSAGE")
+		}
 		for _, br := range bs {
 			_, l, _ := b.app.eng.Staged(br.Name)
 			b.out.branch(br, l)
