@@ -6,9 +6,10 @@ GO       ?= go
 BIN      := bin/discoterm
 DEMO_DIR := $(CURDIR)/.demo
 DEMO_N   ?= 6
-PKGS     := openssh-server openssh-client iproute2 iputils-ping tmux diffutils procps aha chromium fonts-dejavu-core
+PKGS     := openssh-server openssh-client iproute2 iputils-ping tmux diffutils procps
+SHOTPKGS := aha chromium fonts-dejavu-core
 
-.PHONY: build run test bench demo demo-down lint screenshots deps clean
+.PHONY: build run test bench demo demo-down lint screenshots deps deps-shots clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/discoterm
@@ -17,7 +18,10 @@ build:
 run: build
 	./$(BIN) $(ARGS)
 
-# deps installs what the tests and the demo fleet use, when missing.
+# deps installs what the tests and the demo fleet use, when missing;
+# deps-shots adds what rendering screenshots needs.
+deps-shots: PKGS += $(SHOTPKGS)
+deps-shots: deps
 deps:
 	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -47,7 +51,7 @@ demo: deps build
 demo-down:
 	$(GO) run ./cmd/demo -dir $(DEMO_DIR) -down
 
-screenshots: deps build
+screenshots: deps-shots build
 	$(GO) run ./cmd/demo -dir $(CURDIR)/.shots -screenshots $(CURDIR)/screenshots -bin $(BIN)
 
 clean:
