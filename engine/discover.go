@@ -191,23 +191,38 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 	res, err := e.opts.Remote.Probe(pctx, remote.Target{Addr: addr, Name: addr}, remote.ProbeRequest{StateDir: e.opts.StateDir})
 	now := e.now()
 	var hke *remote.HostKeyError
-	switch {
-	case errors.As(err, &hke) && !hke.Changed:
-		fp := hke.Presented
+	if err != nil {
+		// Keep one placeholder record per MAC; say so once per fingerprint
+		// or error, not on every retry.
+		id := "mac:" + hs.MAC
+		fp, untrusted := "", errors.As(err, &hke) && !hke.Changed
+		if untrusted {
+			fp = hke.Presented
+		}
+		repeat := false
 		_ = e.opts.Store.Update(func(tx store.Tx) error {
-			return tx.PutHost(store.Host{ID: "mac:" + hs.MAC, MAC: hs.MAC, Addr: addr, Addrs: []string{addr}, HostKey: fp,
-				Trusted: false, FirstSeen: now, LastSeen: now, Liveness: string(scanner.Alive), RTT: hs.RTT, Iface: firstOf(hs.Ifaces)})
+			h, gerr := tx.Host(id)
+			if gerr != nil {
+				h = store.Host{ID: id, MAC: hs.MAC, FirstSeen: now}
+			}
+			repeat = gerr == nil && h.HostKey == fp && (untrusted || h.LastError == err.Error())
+			h.Addr, h.Addrs, h.HostKey, h.Trusted = addr, prependUnique(h.Addrs, addr), fp, false
+			h.LastSeen, h.Liveness, h.RTT, h.Iface = now, string(scanner.Alive), hs.RTT, firstOf(hs.Ifaces)
+			h.LastError = ""
+			if !untrusted {
+				h.LastError = err.Error()
+			}
+			return tx.PutHost(h)
 		})
-		e.emit(Event{Type: EventHostUntrusted, HostID: "mac:" + hs.MAC, Host: addr, Status: "untrusted", Level: LevelWarn, Fingerprint: fp,
-			Message: fmt.Sprintf("new host %s (%s) offers host key %s; check it and accept it to manage the host", addr, hs.MAC, fp)})
-		return false
-	case err != nil:
-		_ = e.opts.Store.Update(func(tx store.Tx) error {
-			return tx.PutHost(store.Host{ID: "mac:" + hs.MAC, MAC: hs.MAC, Addr: addr, Addrs: []string{addr}, FirstSeen: now, LastSeen: now,
-				Liveness: string(scanner.Alive), RTT: hs.RTT, Iface: firstOf(hs.Ifaces), LastError: err.Error()})
-		})
-		e.emit(Event{Type: EventHost, HostID: "mac:" + hs.MAC, Host: addr, Status: "new", Level: LevelWarn, Err: err.Error(),
-			Message: fmt.Sprintf("new host %s (%s) answers but SSH failed", addr, hs.MAC)})
+		switch {
+		case repeat:
+		case untrusted:
+			e.emit(Event{Type: EventHostUntrusted, HostID: id, Host: addr, Status: "untrusted", Level: LevelWarn, Fingerprint: fp,
+				Message: fmt.Sprintf("new host %s (%s) offers host key %s; check it and accept it to manage the host", addr, hs.MAC, fp)})
+		default:
+			e.emit(Event{Type: EventHost, HostID: id, Host: addr, Status: "new", Level: LevelWarn, Err: err.Error(),
+				Message: fmt.Sprintf("new host %s (%s) answers but SSH failed", addr, hs.MAC)})
+		}
 		return false
 	}
 	id := hostID(res.Facts, res.HostKey, addr)
