@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"context"
 	"errors"
-	"time"
 
 	"github.com/discoterm/discoterm/engine/journal"
 	"github.com/discoterm/discoterm/store"
@@ -74,6 +72,3 @@ type JournalView struct {
 	Lock      *store.Lock       `json:"lock,omitempty"`
 	Positions map[string]uint64 `json:"positions"` // host name → position
 }
-
-var _ = time.Second
-var _ = context.Background

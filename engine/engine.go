@@ -1,12 +1,10 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"time"
 
-	"github.com/discoterm/discoterm/engine/journal"
 	"github.com/discoterm/discoterm/store"
 )
 
@@ -86,8 +84,3 @@ func (e *Engine) emit(ev Event) {
 func (e *Engine) logf(level Level, format string, args ...any) {
 	e.emit(Event{Type: EventLog, Level: level, Message: fmt.Sprintf(format, args...)})
 }
-
-var (
-	_ = context.Background
-	_ = journal.KindFile
-)

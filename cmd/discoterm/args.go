@@ -121,7 +121,6 @@ func parseArgs(args []string) (*invocation, error) {
 	}
 	if afterDash != nil {
 		positional = append(positional, afterDash...)
-		inv.vf.dashdash = true
 	}
 	if inv.batch {
 		if len(positional) == 0 {

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/discoterm/discoterm/engine"
 	"github.com/discoterm/discoterm/engine/journal"
@@ -206,5 +205,3 @@ func benchFleet(b *testing.B, n int) {
 
 func BenchmarkFleet10(b *testing.B) { benchFleet(b, 10) }
 func BenchmarkFleet50(b *testing.B) { benchFleet(b, 50) }
-
-var _ = time.Second

@@ -31,7 +31,6 @@ type verbFlag struct {
 	catchUp     string
 	maxAge      time.Duration
 	parallelCU  int
-	dashdash    bool
 	set         map[string]bool
 	fs          *flag.FlagSet
 }
