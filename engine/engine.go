@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/discoterm/discoterm/store"
@@ -33,7 +32,6 @@ type Options struct {
 type Engine struct {
 	opts Options
 	bus  bus
-	mu   sync.Mutex // serialises read-modify-write of in-memory state
 }
 
 // New builds an engine over a store.
