@@ -174,12 +174,22 @@ func Load(nameOrFile string, hasDarkBG bool) (*Theme, error) {
 	if t, ok := Builtin(nameOrFile, hasDarkBG); ok {
 		return t, nil
 	}
-	data, err := os.ReadFile(nameOrFile)
+	data, err := ReadFile(nameOrFile)
 	if err != nil {
-		if os.IsNotExist(err) && !strings.ContainsAny(nameOrFile, "/.") {
-			return nil, fmt.Errorf("unknown theme %q: built-in themes are %s, or give the path of a theme file", nameOrFile, strings.Join(Names, ", "))
+		return nil, err
+	}
+	return Parse(nameOrFile, data, hasDarkBG)
+}
+
+// ReadFile reads a theme file, with an error that lists the built-in
+// themes when the name looks like one that is not.
+func ReadFile(name string) ([]byte, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		if os.IsNotExist(err) && !strings.ContainsAny(name, "/.") {
+			return nil, fmt.Errorf("unknown theme %q: built-in themes are %s, or give the path of a theme file", name, strings.Join(Names, ", "))
 		}
 		return nil, fmt.Errorf("theme: %w", err)
 	}
-	return Parse(nameOrFile, data, hasDarkBG)
+	return data, nil
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -274,10 +273,14 @@ func readTheme(name string) ([]byte, error) {
 	if _, ok := themes.Builtin(name, true); ok {
 		return nil, nil
 	}
-	if _, err := themes.Load(name, true); err != nil {
+	data, err := themes.ReadFile(name)
+	if err != nil {
 		return nil, err
 	}
-	return os.ReadFile(name)
+	if _, err := themes.Parse(name, data, true); err != nil { // validate once, here
+		return nil, err
+	}
+	return data, nil
 }
 
 // themeMsg brings a theme file read for :theme.

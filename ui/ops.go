@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -150,7 +149,8 @@ func (m *Model) stage(branch string, req stageRequest) tea.Cmd {
 	text := fmt.Sprintf("stage %s %s", req.Kind, stageSubject(req))
 	return m.op(text, "staged "+stageSubject(req), func() error {
 		if req.local != "" {
-			data, err := os.ReadFile(req.local)
+			// The engine's checks: missing, a directory, too large.
+			data, err := engine.ReadSource(req.local)
 			if err != nil {
 				return err
 			}
