@@ -45,15 +45,27 @@ func (e *Engine) SetCatchUp(branch string, p store.CatchUp) error {
 // exponentially growing back-off before the next try.
 func (d *discovery) catchUp(ctx context.Context, touched map[string]store.Host) {
 	e := d.e
-	views, err := e.Hosts(ctx)
+	if len(touched) == 0 {
+		return
+	}
+	// Branches first: with no policy on (the default), a round costs no
+	// read of every host.
+	branches := map[string]store.Branch{}
+	bs, err := e.Branches()
 	if err != nil {
 		return
 	}
-	branches := map[string]store.Branch{}
-	if bs, err := e.Branches(); err == nil {
-		for _, b := range bs {
+	for _, b := range bs {
+		if b.CatchUp.Enabled {
 			branches[b.Name] = b
 		}
+	}
+	if len(branches) == 0 {
+		return
+	}
+	views, err := e.Hosts(ctx)
+	if err != nil {
+		return
 	}
 	now := e.now()
 	for _, v := range views {
@@ -64,7 +76,7 @@ func (d *discovery) catchUp(ctx context.Context, touched map[string]store.Host) 
 			continue
 		}
 		b, ok := branches[v.Branch]
-		if !ok || !b.CatchUp.Enabled {
+		if !ok {
 			continue
 		}
 		due := v.Behind > 0 || (b.CatchUp.MaxAge > 0 && now.Sub(v.LastOK) > b.CatchUp.MaxAge)
