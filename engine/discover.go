@@ -91,6 +91,9 @@ func (d *discovery) seed() {
 	_ = d.e.opts.Store.View(func(tx store.Tx) error {
 		hosts, err := tx.Hosts()
 		for _, h := range hosts {
+			if h.MAC != "" && h.Trusted {
+				d.learned[h.MAC] = true
+			}
 			a, perr := netip.ParseAddr(h.Addr)
 			if h.MAC == "" || perr != nil || !a.IsLinkLocalUnicast() || a.Zone() == "" {
 				continue
@@ -100,7 +103,6 @@ func (d *discovery) seed() {
 				seen = d.e.now()
 			}
 			seeds = append(seeds, scanner.Sighting{Iface: a.Zone(), Addr: a, MAC: h.MAC, MACFrom: "store", Time: seen, RTT: h.RTT})
-			d.learned[h.MAC] = h.Trusted
 		}
 		return err
 	})
@@ -138,8 +140,16 @@ func (d *discovery) round(ctx context.Context, r scanner.RoundResult) {
 	// picked up without a restart.
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	var trusted map[string]bool // read once per round, only if someone is to learn
 	for _, hs := range d.tracker.Snapshot() {
 		if hs.MAC == "" || hs.Missed > 0 || d.learned[hs.MAC] || now.Before(d.retry[hs.MAC]) {
+			continue
+		}
+		if trusted == nil {
+			trusted = e.trustedMACs()
+		}
+		if trusted[hs.MAC] { // trusted meanwhile, e.g. from the console
+			d.learned[hs.MAC] = true
 			continue
 		}
 		d.retry[hs.MAC] = now.Add(time.Minute)
@@ -183,9 +193,6 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 		return false
 	}
 	addr := hs.Addrs[0].String()
-	if e.known(hs.MAC) {
-		return true
-	}
 	pctx, cancel := context.WithTimeout(ctx, e.opts.HostTimeout)
 	defer cancel()
 	res, err := e.opts.Remote.Probe(pctx, remote.Target{Addr: addr, Name: addr}, remote.ProbeRequest{StateDir: e.opts.StateDir})
@@ -256,19 +263,19 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 	return true
 }
 
-// known reports whether a trusted host with this MAC is in the store.
-func (e *Engine) known(mac string) bool {
-	found := false
+// trustedMACs are the MACs of trusted hosts in the store.
+func (e *Engine) trustedMACs() map[string]bool {
+	out := map[string]bool{}
 	_ = e.opts.Store.View(func(tx store.Tx) error {
 		hs, err := tx.Hosts()
 		for _, h := range hs {
-			if h.MAC == mac && h.Trusted {
-				found = true
+			if h.MAC != "" && h.Trusted {
+				out[h.MAC] = true
 			}
 		}
 		return err
 	})
-	return found
+	return out
 }
 
 func isLinkLocal(addr string) bool {
