@@ -387,6 +387,10 @@ func (e *Engine) recordPush(p *Plan, res *PushResult) {
 	now := e.now()
 	err := e.opts.Store.Update(func(tx store.Tx) error {
 		var rs []store.RunResult
+		entries, err := tx.Journal(p.Branch) // once, for the hash at each host's new position
+		if err != nil {
+			return err
+		}
 		for _, hr := range res.Hosts {
 			for _, en := range hr.Entries {
 				rs = append(rs, store.RunResult{PlanID: p.ID, HostID: hr.HostID, HostName: hr.Name, Branch: p.Branch, Seq: en.Seq, Kind: en.Kind,
@@ -406,7 +410,7 @@ func (e *Engine) recordPush(p *Plan, res *PushResult) {
 			if hr.contacted && hr.Status != PushStale && hr.Status != PushUnreach {
 				h.Position, h.StateBranch = hr.To, p.Branch
 				if hr.To > 0 {
-					if entries, err := tx.Journal(p.Branch); err == nil && hr.To <= uint64(len(entries)) {
+					if hr.To <= uint64(len(entries)) {
 						h.PositionHash = entries[hr.To-1].Hash
 					}
 				}
