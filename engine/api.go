@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/engine/kinds"
 	"github.com/discoterm/discoterm/store"
 )
 
@@ -19,17 +20,7 @@ var (
 )
 
 // StageRequest describes an entry to stage under the caller's lock.
-type StageRequest struct {
-	Kind    journal.Kind
-	Content []byte // file, template
-	Source  string // local file name it came from, for messages
-	Path    string // file, template target
-	Mode    uint32 // 0: 0644
-	Owner   string // "": root
-	Group   string // "": root
-	Command string
-	Guard   journal.Guard
-}
+type StageRequest = kinds.Request
 
 // PlanRequest selects what to dry-run.
 type PlanRequest struct {
