@@ -34,7 +34,7 @@ func (e *Engine) SetCatchUp(branch string, p store.CatchUp) error {
 		return tx.AddAudit(store.AuditRecord{Branch: branch, Time: e.now(), Actor: e.opts.Operator, Action: "catch-up", Message: state})
 	})
 	if err == nil {
-		e.emit(Event{Type: EventLog, Branch: branch, Message: "catch-up policy of " + branch + " changed"})
+		e.emit(&LogEvent{Header: Header{Message: "catch-up policy of " + branch + " changed"}, Branch: branch})
 	}
 	return err
 }
@@ -116,8 +116,8 @@ func (d *discovery) catchUpHost(ctx context.Context, v HostView, b store.Branch)
 			return
 		}
 	}
-	e.emit(Event{Type: EventLog, Branch: b.Name, HostID: v.ID, Host: v.Name,
-		Message: fmt.Sprintf("catching up %s on %s (position %d, head %d)", v.Name, b.Name, v.Position, v.Head)})
+	e.emit(&LogEvent{Header: Header{Message: fmt.Sprintf("catching up %s on %s (position %d, head %d)", v.Name, b.Name, v.Position, v.Head)},
+		Branch: b.Name, HostID: v.ID, Host: v.Name})
 	_, r, err := e.Up(ctx, PlanRequest{Branch: b.Name, Hosts: []string{v.ID}, NoStaged: true}, PushOptions{AllowReboot: b.CatchUp.AllowReboot, Parallel: 1})
 	if err == nil && r != nil && r.Failed() > 0 {
 		err = fmt.Errorf("%s", r.Hosts[0].Err)
@@ -126,7 +126,7 @@ func (d *discovery) catchUpHost(ctx context.Context, v HostView, b store.Branch)
 	if err != nil {
 		e.logf(LevelError, "catch-up of %s failed: %v", v.Name, err)
 	} else {
-		e.emit(Event{Type: EventLog, Branch: b.Name, HostID: v.ID, Host: v.Name, Message: fmt.Sprintf("%s caught up on %s", v.Name, b.Name)})
+		e.emit(&LogEvent{Header: Header{Message: fmt.Sprintf("%s caught up on %s", v.Name, b.Name)}, Branch: b.Name, HostID: v.ID, Host: v.Name})
 	}
 }
 

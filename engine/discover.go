@@ -62,12 +62,12 @@ func (e *Engine) Discover(ctx context.Context, opts DiscoverOptions) error {
 	sc, err := scanner.New(scanner.Options{Interfaces: opts.Interfaces, Interval: opts.Interval, Window: opts.Window,
 		Unicast: d.knownAddrs, Now: e.opts.Clock, Logf: func(f string, a ...any) { e.logf(LevelWarn, "scan: "+f, a...) }})
 	if err != nil {
-		e.emit(Event{Type: EventScan, Status: "error", Level: LevelError, Err: err.Error()})
+		e.emit(&ScanEvent{Header: Header{Level: LevelError, Message: "scan failed to start: " + err.Error()}, State: "error", Err: err.Error()})
 		return err
 	}
 	defer sc.Close()
 	d.seed()
-	e.emit(Event{Type: EventScan, Status: "started", Message: fmt.Sprintf("scanning %s with a %s socket", strings.Join(sc.InterfaceNames(), ", "), sc.SocketKind())})
+	e.emit(&ScanEvent{Header: Header{Message: fmt.Sprintf("scanning %s with a %s socket", strings.Join(sc.InterfaceNames(), ", "), sc.SocketKind())}, State: "started"})
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
 	rounds := 0
@@ -79,7 +79,7 @@ func (e *Engine) Discover(ctx context.Context, opts DiscoverOptions) error {
 		}
 	})
 	d.wg.Wait()
-	e.emit(Event{Type: EventScan, Status: "stopped", Message: fmt.Sprintf("scan stopped after %d rounds", rounds)})
+	e.emit(&ScanEvent{Header: Header{Message: fmt.Sprintf("scan stopped after %d rounds", rounds)}, State: "stopped", Round: uint64(rounds)})
 	return err
 }
 
@@ -88,7 +88,7 @@ func (e *Engine) Discover(ctx context.Context, opts DiscoverOptions) error {
 // rounds, instead of simply never appearing, and is probed by unicast.
 func (d *discovery) seed() {
 	var seeds []scanner.Sighting
-	_ = d.e.opts.Store.View(func(tx store.Tx) error {
+	if err := d.e.opts.Store.View(func(tx store.Tx) error {
 		hosts, err := tx.Hosts()
 		for _, h := range hosts {
 			if h.MAC != "" && h.Trusted {
@@ -105,7 +105,9 @@ func (d *discovery) seed() {
 			seeds = append(seeds, scanner.Sighting{Iface: a.Zone(), Addr: a, MAC: h.MAC, MACFrom: "store", Time: seen, RTT: h.RTT})
 		}
 		return err
-	})
+	}); err != nil {
+		d.e.logf(LevelError, "reading known hosts for the scan: %v", err)
+	}
 	if len(seeds) > 0 {
 		d.tracker.Observe(0, d.e.now(), seeds)
 	}
@@ -129,7 +131,7 @@ func (d *discovery) round(ctx context.Context, r scanner.RoundResult) {
 	}
 	trans := d.tracker.Observe(r.Round, now, r.Sightings)
 	msg := fmt.Sprintf("round %d: %d replies, last after %s", r.Round, len(r.Sightings), r.LastReply.Round(time.Microsecond))
-	ev := Event{Type: EventScan, Status: "round", Seq: r.Round, Step: len(r.Sightings), Message: msg}
+	ev := &ScanEvent{Header: Header{Message: msg}, State: "round", Round: r.Round, Replies: len(r.Sightings), LastReply: r.LastReply}
 	if r.Err != nil {
 		ev.Err, ev.Level = r.Err.Error(), LevelWarn
 	}
@@ -165,13 +167,21 @@ func (d *discovery) round(ctx context.Context, r scanner.RoundResult) {
 	}
 	wg.Wait()
 	changed := d.record(now, trans)
+	var view func(store.Host) HostView
 	for _, t := range trans {
 		if t.Kind == scanner.TransitionNew {
 			continue // announced by learn
 		}
+		if view == nil {
+			view = e.viewer()
+		}
 		h := changed[t.Host.Key]
-		e.emit(Event{Type: EventHostLiveness, HostID: h.ID, Host: orDefault(displayName(h), t.Host.MAC), Status: string(t.Host.State),
-			Message: fmt.Sprintf("%s %s", orDefault(displayName(h), t.Host.MAC), t.Kind)})
+		name := orDefault(displayName(h), t.Host.MAC)
+		lvl := LevelInfo
+		if t.Host.State != scanner.Alive {
+			lvl = LevelWarn
+		}
+		e.emit(&HostEvent{Header: Header{Level: lvl, Message: fmt.Sprintf("%s %s", name, t.Kind)}, Change: HostChange(t.Host.State), Host: view(h)})
 	}
 	// Only hosts that answered this very round are candidates: the store's
 	// "alive" may be rounds old.
@@ -207,7 +217,8 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 			fp = hke.Presented
 		}
 		repeat := false
-		_ = e.opts.Store.Update(func(tx store.Tx) error {
+		var rec store.Host
+		if serr := e.opts.Store.Update(func(tx store.Tx) error {
 			h, gerr := tx.Host(id)
 			if gerr != nil {
 				h = store.Host{ID: id, MAC: hs.MAC, FirstSeen: now}
@@ -219,29 +230,36 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 			if !untrusted {
 				h.LastError = err.Error()
 			}
+			rec = h
 			return tx.PutHost(h)
-		})
+		}); serr != nil {
+			e.logf(LevelError, "recording new host %s (%s): %v", addr, hs.MAC, serr)
+			return false
+		}
 		switch {
 		case repeat:
 		case untrusted:
-			e.emit(Event{Type: EventHostUntrusted, HostID: id, Host: addr, Status: "untrusted", Level: LevelWarn, Fingerprint: fp,
-				Message: fmt.Sprintf("new host %s (%s) offers host key %s; check it and accept it to manage the host", addr, hs.MAC, fp)})
+			ev := e.emitHost(rec, HostUntrusted, LevelWarn, fmt.Sprintf("new host %s (%s) offers host key %s; check it and accept it to manage the host", addr, hs.MAC, fp))
+			ev.Fingerprint = fp
 		default:
-			e.emit(Event{Type: EventHost, HostID: id, Host: addr, Status: "new", Level: LevelWarn, Err: err.Error(),
-				Message: fmt.Sprintf("new host %s (%s) answers but SSH failed", addr, hs.MAC)})
+			ev := e.emitHost(rec, HostFailed, LevelWarn, fmt.Sprintf("new host %s (%s) answers but SSH failed", addr, hs.MAC))
+			ev.Err = err.Error()
 		}
 		return false
 	}
 	id := hostID(res.Facts, res.HostKey, addr)
 	var saved store.Host
-	_ = e.opts.Store.Update(func(tx store.Tx) error {
+	if err := e.opts.Store.Update(func(tx store.Tx) error {
 		h, err := tx.Host(id)
 		if errors.Is(err, store.ErrNotFound) {
 			h = store.Host{ID: id, FirstSeen: now}
 		} else if err != nil {
 			return err
 		}
-		_ = tx.DeleteHost("mac:" + hs.MAC) // it was untrusted or unreachable before
+		// It was untrusted or unreachable before: its placeholder goes.
+		if err := tx.DeleteHost("mac:" + hs.MAC); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 		h.MAC, h.Trusted, h.MachineID, h.OS = hs.MAC, true, res.Facts.MachineID, res.Facts.OS
 		if h.Name == "" {
 			h.Name = res.Facts.Hostname
@@ -257,9 +275,11 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 		mirrorState(&h, res, now)
 		saved = h
 		return tx.PutHost(h)
-	})
-	e.emit(Event{Type: EventHost, HostID: saved.ID, Host: displayName(saved), Status: "new",
-		Message: fmt.Sprintf("found %s at %s (%s)", displayName(saved), addr, hs.MAC)})
+	}); err != nil {
+		e.logf(LevelError, "recording host %s (%s): %v", addr, hs.MAC, err)
+		return false
+	}
+	e.emitHost(saved, HostLearned, LevelInfo, fmt.Sprintf("found %s at %s (%s)", displayName(saved), addr, hs.MAC))
 	return true
 }
 
@@ -300,7 +320,7 @@ func (d *discovery) record(now time.Time, trans []scanner.Transition) map[string
 		}
 	}
 	out := map[string]store.Host{}
-	_ = d.e.opts.Store.Update(func(tx store.Tx) error {
+	if err := d.e.opts.Store.Update(func(tx store.Tx) error {
 		hosts, err := tx.Hosts()
 		if err != nil {
 			return err
@@ -332,7 +352,10 @@ func (d *discovery) record(now time.Time, trans []scanner.Transition) map[string
 			}
 		}
 		return nil
-	})
+	}); err != nil {
+		// Liveness is rewritten next round; say why this one was lost.
+		d.e.logf(LevelError, "recording scan round: %v", err)
+	}
 	for _, t := range trans {
 		if _, ok := out[t.Host.Key]; !ok {
 			out[t.Host.Key] = store.Host{MAC: t.Host.MAC}

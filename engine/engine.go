@@ -61,7 +61,8 @@ func New(opts Options) (*Engine, error) {
 }
 
 // Subscribe returns a channel of every event from now on and a function
-// that ends the subscription.
+// that ends the subscription. After it ends, the channel delivers what was
+// published before and then closes.
 func (e *Engine) Subscribe() (<-chan Event, func()) { return e.bus.subscribe(4096) }
 
 // Operator is who the engine acts as.
@@ -70,15 +71,24 @@ func (e *Engine) Operator() string { return e.opts.Operator }
 // StorePath is the store's file.
 func (e *Engine) StorePath() string { return e.opts.Store.Path() }
 
-func (e *Engine) now() time.Time { return e.opts.Clock() }
+// now is the time to record: without a monotonic reading, so a record
+// compares equal before and after the store.
+func (e *Engine) now() time.Time { return e.opts.Clock().UTC().Round(0) }
 
 func (e *Engine) emit(ev Event) {
-	if ev.Time.IsZero() {
-		ev.Time = e.now()
+	if h := ev.Meta(); h.Time.IsZero() {
+		h.Time = e.now()
 	}
 	e.bus.publish(ev)
 }
 
 func (e *Engine) logf(level Level, format string, args ...any) {
-	e.emit(Event{Type: EventLog, Level: level, Message: fmt.Sprintf(format, args...)})
+	e.emit(&LogEvent{Header: Header{Level: level, Message: fmt.Sprintf(format, args...)}})
+}
+
+// emitHost publishes a host's record as faces show it.
+func (e *Engine) emitHost(h store.Host, change HostChange, level Level, msg string) *HostEvent {
+	ev := &HostEvent{Header: Header{Level: level, Message: msg}, Change: change, Host: e.hostView(h)}
+	e.emit(ev)
+	return ev
 }

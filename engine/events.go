@@ -1,37 +1,41 @@
 package engine
 
 import (
+	"encoding/json"
 	"sync"
 	"time"
+
+	"github.com/discoterm/discoterm/store"
 )
 
 // EventType enumerates everything the engine reports. Faces (TUI, batch)
 // render these; they never poll the engine's internals.
 type EventType int
 
-// The event types.
+// The event types; each has one payload type below.
 const (
-	EventLog           EventType = iota // free-form activity line
-	EventHost                           // a host record changed (added, seen, state mirrored, result)
-	EventHostLiveness                   // alive / lost / gone transition (from the scanner)
-	EventHostUntrusted                  // a host answered whose key is not in known_hosts
-	EventLock                           // a branch was locked or unlocked
-	EventStaged                         // the staged list of a branch changed
-	EventJournal                        // entries were committed to a branch
-	EventPlanHost                       // one host finished planning
-	EventPlanDone                       // a plan is complete
-	EventPushHost                       // a host's push status changed (waiting, applying k/n, done, failed, stale)
-	EventPushEntry                      // one entry on one host finished
-	EventPushDone                       // a push finished
-	EventScan                           // scanner state (started, round, stopped, error)
-	EventJob                            // a long job started or finished
+	EventLog       EventType = iota // *LogEvent: a free-form activity line
+	EventHost                       // *HostEvent: a host record changed (added, learned, seen, untrusted, liveness, assigned)
+	EventLock                       // *LockEvent: a branch was locked or unlocked
+	EventStaged                     // *StagedEvent: the staged list of a branch changed
+	EventJournal                    // *JournalEvent: a branch was created or entries were committed
+	EventPlanHost                   // *PlanHostEvent: one host finished planning
+	EventPlanDone                   // *PlanDoneEvent: a plan is complete
+	EventPushHost                   // *PushHostEvent: a host's push status changed
+	EventPushEntry                  // *PushEntryEvent: one entry on one host finished
+	EventPushDone                   // *PushDoneEvent: a push finished
+	EventScan                       // *ScanEvent: scanner state (started, round, stopped, error)
+	EventJob                        // *JobEvent: a long job started or finished
 )
 
+// EventVersion is the version of the events' JSON shapes ("v" of every
+// JSON line): it changes when a field changes meaning or goes away.
+const EventVersion = 1
+
 var eventNames = [...]string{
-	EventLog: "log", EventHost: "host", EventHostLiveness: "liveness", EventHostUntrusted: "untrusted",
-	EventLock: "lock", EventStaged: "staged", EventJournal: "journal", EventPlanHost: "plan.host",
-	EventPlanDone: "plan.done", EventPushHost: "push.host", EventPushEntry: "push.entry",
-	EventPushDone: "push.done", EventScan: "scan", EventJob: "job",
+	EventLog: "log", EventHost: "host", EventLock: "lock", EventStaged: "staged", EventJournal: "journal",
+	EventPlanHost: "plan.host", EventPlanDone: "plan.done", EventPushHost: "push.host",
+	EventPushEntry: "push.entry", EventPushDone: "push.done", EventScan: "scan", EventJob: "job",
 }
 
 // String is the event's stable name, used as the JSON "type" field.
@@ -42,7 +46,7 @@ func (t EventType) String() string {
 	return "unknown"
 }
 
-// Level grades log events.
+// Level grades events.
 type Level int
 
 // The levels.
@@ -62,75 +66,294 @@ func (l Level) String() string {
 	return "info"
 }
 
-// Event is one thing that happened. Fields that do not apply are zero.
-type Event struct {
-	Type    EventType `json:"-"`
-	Time    time.Time `json:"time"`
-	Level   Level     `json:"-"`
-	Branch  string    `json:"branch,omitempty"`
-	HostID  string    `json:"host_id,omitempty"`
-	Host    string    `json:"host,omitempty"` // display name
-	PlanID  string    `json:"plan,omitempty"`
-	JobID   string    `json:"job,omitempty"`
-	Seq     uint64    `json:"seq,omitempty"`
-	Step    int       `json:"step,omitempty"`  // k of Steps
-	Steps   int       `json:"steps,omitempty"` //
-	Status  string    `json:"status,omitempty"`
-	Message string    `json:"message,omitempty"`
-	Err     string    `json:"error,omitempty"`
-	Output  string    `json:"output,omitempty"` // push.entry: tail of the remote output
-	// Fingerprint is the SSH host key offered (untrusted hosts).
-	Fingerprint string `json:"fingerprint,omitempty"`
-	Done        bool   `json:"done,omitempty"` // for jobs: finished
+// MarshalJSON writes the level's name.
+func (l Level) MarshalJSON() ([]byte, error) { return json.Marshal(l.String()) }
+
+// Event is one thing that happened: one of the *…Event types of this file.
+// Faces switch on the concrete type.
+type Event interface {
+	Type() EventType
+	Meta() *Header
 }
 
-// bus fans events out to subscribers. A slow subscriber never blocks the
-// engine: its channel is buffered, and when full the oldest pending event is
-// dropped and counted.
+// Header is what every event has.
+type Header struct {
+	Time    time.Time `json:"time"`
+	Level   Level     `json:"level"`
+	Message string    `json:"message,omitempty"` // one human line
+}
+
+// Meta returns the header, for the bus and the faces.
+func (h *Header) Meta() *Header { return h }
+
+// HostChange says what happened to a host.
+type HostChange string
+
+// The host changes.
+const (
+	HostAdded     HostChange = "added"     // add-host
+	HostLearned   HostChange = "learned"   // a scanned host identified itself over SSH
+	HostUntrusted HostChange = "untrusted" // a scanned host offers a key nobody trusted yet
+	HostFailed    HostChange = "failed"    // a scanned host answers but SSH failed
+	HostAlive     HostChange = "alive"     // liveness transitions (scanner)
+	HostLost      HostChange = "lost"
+	HostGone      HostChange = "gone"
+	HostAssigned  HostChange = "assigned" // assign, migrate
+	HostTrusted   HostChange = "trusted"  // an operator accepted its key
+	HostUpdated   HostChange = "updated"  // anything else: state mirrored, result recorded
+)
+
+// HostEvent carries the host record as it is now, so faces need not read
+// every host again.
+type HostEvent struct {
+	Header
+	Change HostChange `json:"change"`
+	Host   HostView   `json:"host"`
+	// Fingerprint is the SSH host key offered (untrusted hosts).
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Err         string `json:"error,omitempty"`
+}
+
+// LogEvent is a free-form activity line, with what it is about.
+type LogEvent struct {
+	Header
+	Branch string `json:"branch,omitempty"`
+	HostID string `json:"host_id,omitempty"`
+	Host   string `json:"host,omitempty"`
+	PlanID string `json:"plan,omitempty"`
+	Err    string `json:"error,omitempty"`
+}
+
+// LockEvent reports a branch lock taken, renewed, released or broken.
+type LockEvent struct {
+	Header
+	Branch string      `json:"branch"`
+	State  string      `json:"state"` // locked, unlocked, broken
+	Lock   *store.Lock `json:"lock,omitempty"`
+	Actor  string      `json:"actor"`
+}
+
+// StagedEvent reports a change of a branch's staged list.
+type StagedEvent struct {
+	Header
+	Branch string `json:"branch"`
+	Count  int    `json:"count"` // entries staged now
+}
+
+// JournalEvent reports a new branch or committed entries.
+type JournalEvent struct {
+	Header
+	Branch string `json:"branch"`
+	Head   uint64 `json:"head"`
+	// First and Last are the committed range; both 0 when the branch was
+	// only created.
+	First uint64 `json:"first,omitempty"`
+	Last  uint64 `json:"last,omitempty"`
+}
+
+// PlanHostEvent is one host's finished dry-run.
+type PlanHostEvent struct {
+	Header
+	PlanID string   `json:"plan"`
+	Branch string   `json:"branch"`
+	Host   HostPlan `json:"host"`
+}
+
+// PlanDoneEvent ends a plan.
+type PlanDoneEvent struct {
+	Header
+	PlanID  string `json:"plan"`
+	Branch  string `json:"branch"`
+	Hosts   int    `json:"hosts"`
+	Entries int    `json:"entries"`
+	Failed  int    `json:"failed"` // hosts that could not be planned
+}
+
+// PushHostEvent is a host's push status.
+type PushHostEvent struct {
+	Header
+	PlanID   string     `json:"plan"`
+	HostID   string     `json:"host_id"`
+	Host     string     `json:"host"`
+	Status   PushStatus `json:"status"`
+	Step     int        `json:"step,omitempty"` // entry being applied (applying) or entries reported (final)
+	Steps    int        `json:"steps,omitempty"`
+	Position uint64     `json:"position"` // where the host stands (final statuses)
+	Err      string     `json:"error,omitempty"`
+}
+
+// PushEntryEvent is one entry's outcome on one host.
+type PushEntryEvent struct {
+	Header
+	PlanID   string `json:"plan"`
+	HostID   string `json:"host_id"`
+	Host     string `json:"host"`
+	Seq      uint64 `json:"seq"`
+	Result   string `json:"result"` // ok, skipped, failed, reboot-pending, rebooting, cancelled
+	ExitCode int    `json:"exit_code"`
+	Step     int    `json:"step"`
+	Steps    int    `json:"steps"`
+	Summary  string `json:"summary"`
+	Output   string `json:"output,omitempty"` // tail of the output
+}
+
+// PushDoneEvent ends a push.
+type PushDoneEvent struct {
+	Header
+	PlanID   string        `json:"plan"`
+	Branch   string        `json:"branch"`
+	Hosts    int           `json:"hosts"`
+	Failed   int           `json:"failed"`
+	Stale    int           `json:"stale"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// ScanEvent is the scanner's state.
+type ScanEvent struct {
+	Header
+	State     string        `json:"state"` // started, round, stopped, error
+	Round     uint64        `json:"round,omitempty"`
+	Replies   int           `json:"replies,omitempty"`
+	LastReply time.Duration `json:"last_reply_ns,omitempty"`
+	Err       string        `json:"error,omitempty"`
+}
+
+// JobEvent is a long job starting or finishing.
+type JobEvent struct {
+	Header
+	JobID string `json:"job"`
+	Name  string `json:"name"`
+	Done  bool   `json:"done"`
+}
+
+// Type methods tie each payload to its EventType.
+func (*LogEvent) Type() EventType       { return EventLog }
+func (*HostEvent) Type() EventType      { return EventHost }
+func (*LockEvent) Type() EventType      { return EventLock }
+func (*StagedEvent) Type() EventType    { return EventStaged }
+func (*JournalEvent) Type() EventType   { return EventJournal }
+func (*PlanHostEvent) Type() EventType  { return EventPlanHost }
+func (*PlanDoneEvent) Type() EventType  { return EventPlanDone }
+func (*PushHostEvent) Type() EventType  { return EventPushHost }
+func (*PushEntryEvent) Type() EventType { return EventPushEntry }
+func (*PushDoneEvent) Type() EventType  { return EventPushDone }
+func (*ScanEvent) Type() EventType      { return EventScan }
+func (*JobEvent) Type() EventType       { return EventJob }
+
+// critical events are never dropped for a slow subscriber: they end an
+// operation or change what an operator may do next.
+func critical(ev Event) bool {
+	switch ev.Type() {
+	case EventPlanDone, EventPushDone, EventJob, EventLock, EventStaged, EventJournal:
+		return true
+	case EventPushHost:
+		s := ev.(*PushHostEvent).Status
+		return s != PushApplying && s != PushWaiting
+	}
+	return false
+}
+
+// bus fans events out to subscribers. Publishing never blocks the engine:
+// each subscriber has a queue drained by its own goroutine. When a queue
+// holds more than its limit, the oldest non-critical event is dropped and
+// counted; critical events are always delivered, in order.
 type bus struct {
+	mu   sync.Mutex
+	subs map[int]*subscriber
+	next int
+}
+
+type subscriber struct {
+	out     chan Event
 	mu      sync.Mutex
-	subs    map[int]chan Event
-	next    int
+	queue   []Event
+	limit   int
+	wake    chan struct{}
+	closed  bool
 	dropped int
 }
 
-func (b *bus) subscribe(buffer int) (<-chan Event, func()) {
+func (b *bus) subscribe(limit int) (<-chan Event, func()) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.subs == nil {
-		b.subs = map[int]chan Event{}
+		b.subs = map[int]*subscriber{}
 	}
 	id := b.next
 	b.next++
-	ch := make(chan Event, buffer)
-	b.subs[id] = ch
-	return ch, func() {
+	s := &subscriber{out: make(chan Event, 64), limit: limit, wake: make(chan struct{}, 1)}
+	b.subs[id] = s
+	go s.pump()
+	return s.out, func() {
 		b.mu.Lock()
-		defer b.mu.Unlock()
-		if c, ok := b.subs[id]; ok {
-			delete(b.subs, id)
-			close(c)
+		delete(b.subs, id)
+		b.mu.Unlock()
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.signal()
+	}
+}
+
+func (s *subscriber) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pump moves queued events to the subscriber's channel. After the
+// subscription ends it delivers what was queued, then closes the channel,
+// so a reader that drains to the close sees everything published before.
+func (s *subscriber) pump() {
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 {
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				close(s.out)
+				return
+			}
+			<-s.wake
+			continue
+		}
+		ev := s.queue[0]
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+		s.mu.Unlock()
+		s.out <- ev
+	}
+}
+
+func (s *subscriber) push(ev Event) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if len(s.queue) >= s.limit {
+		for i, old := range s.queue {
+			if !critical(old) {
+				s.queue = append(s.queue[:i], s.queue[i+1:]...)
+				s.dropped++
+				break
+			}
 		}
 	}
+	s.queue = append(s.queue, ev)
+	s.mu.Unlock()
+	s.signal()
 }
 
 func (b *bus) publish(ev Event) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, ch := range b.subs {
-		select {
-		case ch <- ev:
-		default:
-			// Full: drop the oldest so the newest state still arrives.
-			select {
-			case <-ch:
-				b.dropped++
-			default:
-			}
-			select {
-			case ch <- ev:
-			default:
-			}
-		}
+	subs := make([]*subscriber, 0, len(b.subs))
+	for _, s := range b.subs {
+		subs = append(subs, s)
+	}
+	b.mu.Unlock()
+	for _, s := range subs {
+		s.push(ev)
 	}
 }

@@ -41,6 +41,32 @@ func (e *Engine) view(h store.Host, cls *classify.Config, heads map[string]uint6
 	return v
 }
 
+// hostView is view with the classification and branch heads read now, for
+// one host's event.
+func (e *Engine) hostView(h store.Host) HostView { return e.viewer()(h) }
+
+// viewer reads the classification and branch heads once and returns what
+// derives many hosts' views from them (a scan round's events). A
+// classification error is shown on each view.
+func (e *Engine) viewer() func(store.Host) HostView {
+	cls, cerr := e.classification()
+	heads := map[string]uint64{}
+	_ = e.opts.Store.View(func(tx store.Tx) error {
+		bs, err := tx.Branches()
+		for _, b := range bs {
+			heads[b.Name] = b.Head
+		}
+		return err
+	})
+	return func(h store.Host) HostView {
+		v := e.view(h, cls, heads)
+		if cerr != nil {
+			v.ClassErr = cerr.Error()
+		}
+		return v
+	}
+}
+
 // effectiveBranch: an explicit assignment wins, then the classification's
 // BRANCH, then what the host's own state file says.
 func effectiveBranch(h store.Host, vars map[string]string) string {
@@ -199,17 +225,8 @@ func (e *Engine) AddHost(ctx context.Context, req AddHostRequest) (HostView, err
 	if err != nil {
 		return HostView{}, err
 	}
-	e.emit(Event{Type: EventHost, HostID: saved.ID, Host: displayName(saved), Message: "host added at " + addr})
-	views, err := e.Hosts(ctx)
-	if err != nil {
-		return HostView{}, err
-	}
-	for _, v := range views {
-		if v.ID == saved.ID {
-			return v, nil
-		}
-	}
-	return HostView{Host: saved}, nil
+	ev := e.emitHost(saved, HostAdded, LevelInfo, fmt.Sprintf("%s added at %s", displayName(saved), addr))
+	return ev.Host, nil
 }
 
 // mirrorState copies what a probe learned of the host's own state file.
@@ -257,7 +274,8 @@ func (e *Engine) Assign(host, branch string) error {
 	if err != nil {
 		return err
 	}
-	e.emit(Event{Type: EventHost, HostID: h.ID, Host: displayName(h), Branch: branch, Message: "assigned to " + branch})
+	h.Branch = branch
+	e.emitHost(h, HostAssigned, LevelInfo, displayName(h)+" assigned to "+branch)
 	return nil
 }
 

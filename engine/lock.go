@@ -81,9 +81,10 @@ func (e *Engine) Lock(branch, message string) error {
 		return err
 	}
 	if created {
-		e.emit(Event{Type: EventJournal, Branch: branch, Message: "branch " + branch + " created"})
+		e.emit(&JournalEvent{Header: Header{Message: "branch " + branch + " created"}, Branch: branch})
 	}
-	e.emit(Event{Type: EventLock, Branch: branch, Status: "locked", Message: me + ": " + message})
+	l := store.Lock{Branch: branch, Holder: me, Message: message, Time: now}
+	e.emit(&LockEvent{Header: Header{Message: fmt.Sprintf("%s locked %s: %s", me, branch, message)}, Branch: branch, State: "locked", Lock: &l, Actor: me})
 	return nil
 }
 
@@ -138,14 +139,13 @@ func (e *Engine) Unlock(branch string, force bool) error {
 		return err
 	}
 	if len(dropped) > 0 {
-		e.emit(Event{Type: EventStaged, Branch: branch, Message: fmt.Sprintf("%d staged entries discarded", len(dropped))})
+		e.emit(&StagedEvent{Header: Header{Message: fmt.Sprintf("%s discarded on %s", plural(len(dropped), "staged entry", "staged entries"), branch)}, Branch: branch})
 	}
-	status := "unlocked"
+	state, lvl, msg := "unlocked", LevelInfo, fmt.Sprintf("%s unlocked %s", me, branch)
 	if force && prev.Holder != me {
-		status = "broken"
-		e.logf(LevelWarn, "%s broke the lock of %s on %s", me, prev.Holder, branch)
+		state, lvl, msg = "broken", LevelWarn, fmt.Sprintf("%s broke the lock of %s on %s", me, prev.Holder, branch)
 	}
-	e.emit(Event{Type: EventLock, Branch: branch, Status: status, Message: me})
+	e.emit(&LockEvent{Header: Header{Level: lvl, Message: msg}, Branch: branch, State: state, Actor: me})
 	return nil
 }
 
@@ -265,8 +265,16 @@ func (e *Engine) Stage(branch string, req StageRequest) (journal.Entry, error) {
 	if err != nil {
 		return ent, err
 	}
-	e.emit(Event{Type: EventStaged, Branch: branch, Seq: uint64(n), Message: fmt.Sprintf("staged #%d: %s %s", n, ent.Kind, ent.Summary())})
+	e.emit(&StagedEvent{Header: Header{Message: fmt.Sprintf("staged #%d on %s: %s %s", n, branch, ent.Kind, ent.Summary())}, Branch: branch, Count: n})
 	return ent, nil
+}
+
+// plural says "1 entry" or "3 entries".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func orDefault(s, d string) string {
@@ -299,6 +307,7 @@ func (e *Engine) Staged(branch string) ([]journal.Entry, *store.Lock, error) {
 // Drop removes staged entry n (1-based) under the operator's lock.
 func (e *Engine) Drop(branch string, n int) error {
 	var gone journal.Entry
+	var left int
 	err := e.opts.Store.Update(func(tx store.Tx) error {
 		if _, err := e.requireLock(tx, branch); err != nil {
 			return err
@@ -312,12 +321,13 @@ func (e *Engine) Drop(branch string, n int) error {
 		}
 		gone = staged[n-1]
 		staged = append(staged[:n-1:n-1], staged[n:]...)
+		left = len(staged)
 		return tx.PutStaged(branch, staged)
 	})
 	if err != nil {
 		return err
 	}
-	e.emit(Event{Type: EventStaged, Branch: branch, Message: fmt.Sprintf("dropped #%d: %s %s", n, gone.Kind, gone.Summary())})
+	e.emit(&StagedEvent{Header: Header{Message: fmt.Sprintf("dropped #%d on %s: %s %s", n, branch, gone.Kind, gone.Summary())}, Branch: branch, Count: left})
 	return nil
 }
 
@@ -358,7 +368,7 @@ func (e *Engine) Fork(from, newBranch string) error {
 	if err != nil {
 		return err
 	}
-	e.emit(Event{Type: EventJournal, Branch: newBranch, Seq: head, Message: fmt.Sprintf("branch %s forked from %s at seq %d", newBranch, from, head)})
+	e.emit(&JournalEvent{Header: Header{Message: fmt.Sprintf("branch %s forked from %s at seq %d", newBranch, from, head)}, Branch: newBranch, Head: head})
 	return nil
 }
 

@@ -81,6 +81,7 @@ func (e *Engine) Migrate(ctx context.Context, host, branch string) error {
 	if err != nil {
 		return err
 	}
-	e.emit(Event{Type: EventHost, HostID: h.ID, Host: displayName(h), Branch: branch, Message: "migrated to " + branch})
+	h.Branch, h.StateBranch, h.Position, h.PositionHash, h.StateSeen = branch, branch, st.Position, st.Hash, now
+	e.emitHost(h, HostAssigned, LevelInfo, displayName(h)+" migrated to "+branch)
 	return nil
 }

@@ -283,15 +283,17 @@ func TestPlanHostErrors(t *testing.T) {
 		}
 		wantContains(t, tc.host+" error", hp.Err, tc.want...)
 	}
-	_, failed := engine.GroupPlan(p)
-	if len(failed) != 3 {
-		t.Errorf("GroupPlan failed hosts = %d, want 3", len(failed))
+	if n := engine.GroupPlan(p).FailedHosts(); n != 3 {
+		t.Errorf("GroupPlan failed hosts = %d, want 3", n)
 	}
 	stop()
 	errored := map[string]bool{}
 	for ev := range events {
-		if ev.Type == engine.EventPlanHost && ev.Status == "error" {
-			errored[ev.Host] = true
+		if ph, ok := ev.(*engine.PlanHostEvent); ok && ph.Host.Err != "" {
+			errored[ph.Host.Name] = true
+			if ph.Level != engine.LevelError {
+				t.Errorf("plan.host event of %s with an error has level %v", ph.Host.Name, ph.Level)
+			}
 		}
 	}
 	if len(errored) != 3 || errored["ok01"] {
@@ -312,9 +314,13 @@ func TestGroupPlanCollapsesIdenticalDiffs(t *testing.T) {
 	v.lock("main")
 	v.stage("main", fileReq("/etc/motd", "new\n"), execReq("systemctl reload motd", journal.Guard{}))
 	p := v.plan(engine.PlanRequest{})
-	groups, failed := engine.GroupPlan(p)
-	if len(failed) != 1 || failed[0].Name != "zz-down" {
+	r := engine.GroupPlan(p)
+	groups, failed := r.Entries, r.Failed
+	if len(failed) != 1 || len(failed[0].Hosts) != 1 || failed[0].Hosts[0] != "zz-down" {
 		t.Errorf("failed = %+v", failed)
+	}
+	if r.Changing != 21 || len(r.UpToDate) != 0 {
+		t.Errorf("changing %d, up to date %v", r.Changing, r.UpToDate)
 	}
 	if len(groups) != 2 {
 		t.Fatalf("%d groups, want 2", len(groups))

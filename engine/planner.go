@@ -189,10 +189,10 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*Plan, error) {
 			rendered[k] = v
 		}
 		mu.Unlock()
-		ev := Event{Type: EventPlanHost, PlanID: p.ID, Branch: p.Branch, HostID: h.ID, Host: hp.Name,
-			Steps: len(hp.Changes), Step: hp.Pending(), Status: "planned"}
+		ev := &PlanHostEvent{Header: Header{Message: fmt.Sprintf("%s: %s pending", hp.Name, plural(hp.Pending(), "entry", "entries"))},
+			PlanID: p.ID, Branch: p.Branch, Host: hp}
 		if hp.Err != "" {
-			ev.Status, ev.Err, ev.Level = "error", hp.Err, LevelError
+			ev.Level, ev.Message = LevelError, hp.Name+": "+hp.Err
 		}
 		e.emit(ev)
 	})
@@ -240,7 +240,7 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	if failed > 0 {
 		msg += fmt.Sprintf(", %d hosts could not be planned", failed)
 	}
-	e.emit(Event{Type: EventPlanDone, PlanID: p.ID, Branch: p.Branch, Steps: len(p.Hosts), Message: msg})
+	e.emit(&PlanDoneEvent{Header: Header{Message: msg}, PlanID: p.ID, Branch: p.Branch, Hosts: len(p.Hosts), Entries: p.Entries(), Failed: failed})
 	e.finishJob(job, msg)
 	return p, nil
 }

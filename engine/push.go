@@ -18,12 +18,12 @@ var jobSeq atomic.Int64
 
 func (e *Engine) startJob(name, text string) string {
 	id := fmt.Sprintf("j%d", jobSeq.Add(1))
-	e.emit(Event{Type: EventJob, JobID: id, Status: name, Message: text})
+	e.emit(&JobEvent{Header: Header{Message: text}, JobID: id, Name: name})
 	return id
 }
 
 func (e *Engine) finishJob(id, text string) {
-	e.emit(Event{Type: EventJob, JobID: id, Done: true, Message: text})
+	e.emit(&JobEvent{Header: Header{Message: text}, JobID: id, Done: true})
 }
 
 // GetPlan loads a saved plan.
@@ -143,14 +143,15 @@ func (e *Engine) Approve(planID string, keepLock bool) (*Plan, error) {
 		return nil, err
 	}
 	if len(sealed) > 0 {
-		e.emit(Event{Type: EventJournal, Branch: p.Branch, Seq: sealed[len(sealed)-1].Seq,
-			Message: fmt.Sprintf("committed %d entries to %s (seq %d–%d)", len(sealed), p.Branch, sealed[0].Seq, sealed[len(sealed)-1].Seq)})
-		e.emit(Event{Type: EventStaged, Branch: p.Branch, Message: "staged entries committed"})
+		first, last := sealed[0].Seq, sealed[len(sealed)-1].Seq
+		e.emit(&JournalEvent{Header: Header{Message: fmt.Sprintf("committed %s to %s (seq %d–%d)", plural(len(sealed), "entry", "entries"), p.Branch, first, last)},
+			Branch: p.Branch, Head: last, First: first, Last: last})
+		e.emit(&StagedEvent{Header: Header{Message: "staged entries of " + p.Branch + " committed"}, Branch: p.Branch})
 		if !keepLock {
-			e.emit(Event{Type: EventLock, Branch: p.Branch, Status: "unlocked", Message: me})
+			e.emit(&LockEvent{Header: Header{Message: fmt.Sprintf("%s released the lock on %s", me, p.Branch)}, Branch: p.Branch, State: "unlocked", Actor: me})
 		}
 	}
-	e.emit(Event{Type: EventLog, PlanID: p.ID, Branch: p.Branch, Message: fmt.Sprintf("plan %s approved by %s", p.ID, me)})
+	e.emit(&LogEvent{Header: Header{Message: fmt.Sprintf("plan %s approved by %s", p.ID, me)}, PlanID: p.ID, Branch: p.Branch})
 	return p, nil
 }
 
@@ -256,7 +257,7 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 	job := e.startJob("push "+p.ID, fmt.Sprintf("pushing plan %s to %d hosts", p.ID, len(p.Hosts)))
 	for i, hp := range p.Hosts {
 		res.Hosts[i] = HostPush{HostID: hp.HostID, Name: hp.Name, Status: PushWaiting, From: hp.Position, To: hp.Position}
-		e.emit(Event{Type: EventPushHost, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: string(PushWaiting), Steps: len(hp.Changes)})
+		e.emit(&PushHostEvent{PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: PushWaiting, Steps: len(hp.Changes), Position: hp.Position})
 	}
 	parallel := opts.Parallel
 	if parallel <= 0 {
@@ -280,8 +281,9 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 		default:
 			e.pushHost(ctx, p, hp, targets[hp.HostID], bundles[hp.HostID], hr)
 		}
-		ev := Event{Type: EventPushHost, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: string(hr.Status),
-			Step: len(hr.Entries), Steps: len(hp.Changes), Err: hr.Err, Seq: hr.To}
+		ev := &PushHostEvent{PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: hr.Status,
+			Step: len(hr.Entries), Steps: len(hp.Changes), Err: hr.Err, Position: hr.To}
+		ev.Message = fmt.Sprintf("%s %s at position %d", hp.Name, hr.Status, hr.To)
 		if hr.Status != PushDone && hr.Status != PushNothing {
 			ev.Level = LevelError
 		}
@@ -296,7 +298,8 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 	res.Duration = time.Since(start)
 	e.recordPush(p, res)
 	msg := fmt.Sprintf("push %s: %d hosts, %d failed, %d stale", p.ID, len(res.Hosts), res.Failed()-res.Stale(), res.Stale())
-	e.emit(Event{Type: EventPushDone, PlanID: p.ID, Branch: p.Branch, Message: msg, Steps: len(res.Hosts), Step: len(res.Hosts) - res.Failed()})
+	e.emit(&PushDoneEvent{Header: Header{Message: msg}, PlanID: p.ID, Branch: p.Branch, Hosts: len(res.Hosts),
+		Failed: res.Failed(), Stale: res.Stale(), Duration: res.Duration})
 	e.finishJob(job, msg)
 	switch {
 	case ctx.Err() != nil:
@@ -312,7 +315,7 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Target, b *remote.Bundle, hr *HostPush) {
 	n := len(b.Entries)
 	hr.Status = PushApplying
-	e.emit(Event{Type: EventPushHost, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: string(PushApplying), Step: 1, Steps: n})
+	e.emit(&PushHostEvent{PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: PushApplying, Step: 1, Steps: n, Position: hp.Position})
 	summaries := map[uint64]journal.Entry{}
 	for _, be := range b.Entries {
 		summaries[be.Seq] = journal.Entry{Kind: journal.Kind(be.Kind), Path: be.Path, Command: be.Command}
@@ -330,14 +333,14 @@ func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Ta
 		if r.Result == "failed" {
 			lvl = LevelError
 		}
-		ev := Event{Type: EventPushEntry, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Seq: r.Seq, Status: r.Result,
-			Step: len(hr.Entries), Steps: n, Level: lvl, Message: er.Summary, Output: strings.TrimSpace(lastLines(r.Output, 5))}
+		msg := fmt.Sprintf("%s seq %d %s: %s", hp.Name, r.Seq, r.Result, er.Summary)
 		if r.Result == "failed" {
-			ev.Err = fmt.Sprintf("exit %d", r.ExitCode)
+			msg = fmt.Sprintf("%s seq %d failed (exit %d): %s", hp.Name, r.Seq, r.ExitCode, er.Summary)
 		}
-		e.emit(ev)
+		e.emit(&PushEntryEvent{Header: Header{Level: lvl, Message: msg}, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Seq: r.Seq,
+			Result: r.Result, ExitCode: r.ExitCode, Step: len(hr.Entries), Steps: n, Summary: er.Summary, Output: strings.TrimSpace(lastLines(r.Output, 5))})
 		if len(hr.Entries) < n && (r.Result == "ok" || r.Result == "skipped") {
-			e.emit(Event{Type: EventPushHost, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: string(PushApplying), Step: len(hr.Entries) + 1, Steps: n})
+			e.emit(&PushHostEvent{PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: PushApplying, Step: len(hr.Entries) + 1, Steps: n, Position: r.Seq})
 		}
 	}
 	ar, err := e.opts.Remote.Apply(actx, t, b, report)

@@ -344,23 +344,23 @@ func TestPushEvents(t *testing.T) {
 	stop()
 	statuses := map[string][]string{}
 	entries := map[string]int{}
-	var done []engine.Event
+	var done []*engine.PushDoneEvent
 	for ev := range events {
-		switch ev.Type {
-		case engine.EventPushHost:
+		switch ev := ev.(type) {
+		case *engine.PushHostEvent:
 			if len(done) > 0 {
 				t.Errorf("push.host after push.done: %+v", ev)
 			}
 			if ev.PlanID != p.ID {
 				t.Errorf("event plan %q", ev.PlanID)
 			}
-			statuses[ev.Host] = append(statuses[ev.Host], ev.Status)
-			if ev.Status == string(engine.PushApplying) && (ev.Step < 1 || ev.Step > ev.Steps) {
+			statuses[ev.Host] = append(statuses[ev.Host], string(ev.Status))
+			if ev.Status == engine.PushApplying && (ev.Step < 1 || ev.Step > ev.Steps) {
 				t.Errorf("%s: applying step %d of %d", ev.Host, ev.Step, ev.Steps)
 			}
-		case engine.EventPushEntry:
+		case *engine.PushEntryEvent:
 			entries[ev.Host]++
-		case engine.EventPushDone:
+		case *engine.PushDoneEvent:
 			done = append(done, ev)
 		}
 	}
@@ -382,8 +382,8 @@ func TestPushEvents(t *testing.T) {
 		t.Fatalf("%d push.done events", len(done))
 	}
 	wantContains(t, "push.done", done[0].Message, p.ID, "2 hosts, 0 failed, 0 stale")
-	if done[0].Step != 2 || done[0].Steps != 2 {
-		t.Errorf("push.done step %d of %d", done[0].Step, done[0].Steps)
+	if done[0].Hosts != 2 || done[0].Failed != 0 {
+		t.Errorf("push.done: %d hosts, %d failed", done[0].Hosts, done[0].Failed)
 	}
 }
 

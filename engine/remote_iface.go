@@ -67,10 +67,12 @@ func (e *Engine) TrustHostKey(addr string, port int, keyLine, fingerprint string
 	if err := e.opts.KeyTrust.TrustHostKey(remote.Target{Addr: addr, Port: port, Name: addr}, keyLine); err != nil {
 		return err
 	}
-	_ = e.opts.Store.Update(func(tx store.Tx) error {
+	if err := e.opts.Store.Update(func(tx store.Tx) error {
 		return tx.AddAudit(store.AuditRecord{Time: e.now(), Actor: e.opts.Operator, Action: "trust-key", Message: addr + " " + fingerprint})
-	})
-	e.emit(Event{Type: EventLog, Message: fmt.Sprintf("trusted host key %s for %s", fingerprint, addr)})
+	}); err != nil {
+		return fmt.Errorf("the key is trusted in known_hosts, but recording it in the audit trail failed: %w", err)
+	}
+	e.logf(LevelInfo, "trusted host key %s for %s", fingerprint, addr)
 	return nil
 }
 
@@ -105,8 +107,10 @@ func (e *Engine) TrustHost(host, fingerprint string) error {
 	}
 	if v.ID != h.ID {
 		// The placeholder record (keyed by MAC) gives way to the real one.
-		_ = e.opts.Store.Update(func(tx store.Tx) error {
-			cur, err := tx.Host(v.ID)
+		var cur store.Host
+		err := e.opts.Store.Update(func(tx store.Tx) error {
+			var err error
+			cur, err = tx.Host(v.ID)
 			if err != nil {
 				return err
 			}
@@ -119,7 +123,10 @@ func (e *Engine) TrustHost(host, fingerprint string) error {
 			}
 			return tx.DeleteHost(h.ID)
 		})
-		e.emit(Event{Type: EventHost, HostID: v.ID, Host: displayName(v.Host), Message: "trusted and learned " + displayName(v.Host)})
+		if err != nil {
+			return fmt.Errorf("trusted %s, but replacing its placeholder record failed: %w", displayName(v.Host), err)
+		}
+		e.emitHost(cur, HostTrusted, LevelInfo, "trusted and learned "+displayName(cur))
 	}
 	return nil
 }

@@ -1,7 +1,10 @@
 package engine
 
 import (
-	"sort"
+	"cmp"
+	"encoding/json"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/discoterm/discoterm/engine/journal"
@@ -34,43 +37,124 @@ func (g ChangeGroup) HostCount() int {
 	return n
 }
 
-func variantKey(c Change) string {
-	return strings.Join([]string{string(c.Effect), c.Diff, c.OldHash, c.NewHash, c.OldMode, c.NewMode,
-		c.OldOwner, c.NewOwner, c.Guard, c.Err}, "\x00")
+// ErrorGroup is hosts that could not be planned for the same reason.
+type ErrorGroup struct {
+	// Err is the reason with what is particular to each host (address,
+	// name, id, key fingerprint) replaced by a ‹placeholder›.
+	Err string `json:"error"`
+	// First is the first host's own error, word for word.
+	First string   `json:"first"`
+	Hosts []string `json:"hosts"`
+}
+
+// Review is a plan arranged for review. Both faces render it, so the TUI,
+// `--batch plan` and its JSON group the same plan the same way.
+type Review struct {
+	Entries  []ChangeGroup `json:"entries"`    // in sequence order
+	Failed   []ErrorGroup  `json:"failed"`     // largest first
+	UpToDate []string      `json:"up_to_date"` // hosts with nothing to do
+	Changing int           `json:"changing"`   // hosts with something to do
+}
+
+// FailedHosts counts the hosts that could not be planned.
+func (r Review) FailedHosts() int {
+	n := 0
+	for _, g := range r.Failed {
+		n += len(g.Hosts)
+	}
+	return n
+}
+
+// fingerprintRE matches SSH key fingerprints, which differ per host.
+var fingerprintRE = regexp.MustCompile(`SHA256:[A-Za-z0-9+/=]{8,}`)
+
+// generalise takes what is particular to one host out of an error — its
+// address, name, id, key fingerprint — so the same failure on forty hosts
+// groups as one.
+func generalise(err string, h HostPlan) string {
+	if err == "" {
+		return ""
+	}
+	for _, s := range []struct{ v, as string }{{h.Addr, "‹addr›"}, {h.Name, "‹host›"}, {h.HostID, "‹id›"}} {
+		if s.v != "" {
+			err = strings.ReplaceAll(err, s.v, s.as)
+		}
+	}
+	return fingerprintRE.ReplaceAllString(err, "SHA256:‹key›")
+}
+
+// variantKey is what makes two hosts' changes "the same": every field of
+// the change, with the host-particular parts of its error generalised. It
+// is the change's JSON, so a field added to Change takes part by itself.
+func variantKey(c Change, h HostPlan) string {
+	c.Err = generalise(c.Err, h)
+	b, err := json.Marshal(c)
+	if err != nil { // a struct of strings, numbers and slices of them
+		panic(err)
+	}
+	return string(b)
 }
 
 // GroupPlan arranges a plan for review: per entry in sequence order, its
-// distinct effects with the hosts of each. Hosts that could not be planned
-// are returned apart.
-func GroupPlan(p *Plan) (groups []ChangeGroup, failed []HostPlan) {
+// distinct effects with the hosts of each (largest first, hosts in natural
+// order), then the hosts that could not be planned, grouped by reason.
+func GroupPlan(p *Plan) Review {
+	var r Review
 	bySeq := map[uint64]*ChangeGroup{}
 	index := map[uint64]map[string]int{}
-	for _, hp := range p.Hosts {
-		if hp.Err != "" {
-			failed = append(failed, hp)
+	errIdx := map[string]int{}
+	for _, h := range p.Hosts {
+		name := orDefault(h.Name, h.HostID)
+		if h.Err != "" {
+			key := generalise(h.Err, h)
+			i, ok := errIdx[key]
+			if !ok {
+				i = len(r.Failed)
+				errIdx[key] = i
+				r.Failed = append(r.Failed, ErrorGroup{Err: key, First: h.Err})
+			}
+			r.Failed[i].Hosts = append(r.Failed[i].Hosts, name)
 			continue
 		}
-		for _, c := range hp.Changes {
-			g, ok := bySeq[c.Seq]
-			if !ok {
+		if h.Pending() == 0 {
+			r.UpToDate = append(r.UpToDate, name)
+		} else {
+			r.Changing++
+		}
+		for _, c := range h.Changes {
+			g := bySeq[c.Seq]
+			if g == nil {
 				g = &ChangeGroup{Seq: c.Seq, Kind: c.Kind, Summary: c.Summary(), Staged: c.Staged}
 				bySeq[c.Seq] = g
 				index[c.Seq] = map[string]int{}
 			}
-			k := variantKey(c)
+			k := variantKey(c, h)
 			i, ok := index[c.Seq][k]
 			if !ok {
 				i = len(g.Variants)
 				index[c.Seq][k] = i
 				g.Variants = append(g.Variants, Variant{Change: c})
 			}
-			g.Variants[i].Hosts = append(g.Variants[i].Hosts, hp.Name)
+			g.Variants[i].Hosts = append(g.Variants[i].Hosts, name)
 		}
 	}
 	for _, g := range bySeq {
-		sort.SliceStable(g.Variants, func(i, j int) bool { return len(g.Variants[i].Hosts) > len(g.Variants[j].Hosts) })
-		groups = append(groups, *g)
+		for i := range g.Variants {
+			slices.SortFunc(g.Variants[i].Hosts, NaturalCompare)
+		}
+		slices.SortStableFunc(g.Variants, func(a, b Variant) int {
+			if c := cmp.Compare(len(b.Hosts), len(a.Hosts)); c != 0 {
+				return c
+			}
+			return NaturalCompare(a.Hosts[0], b.Hosts[0])
+		})
+		r.Entries = append(r.Entries, *g)
 	}
-	sort.Slice(groups, func(i, j int) bool { return groups[i].Seq < groups[j].Seq })
-	return groups, failed
+	slices.SortFunc(r.Entries, func(a, b ChangeGroup) int { return cmp.Compare(a.Seq, b.Seq) })
+	for i := range r.Failed {
+		slices.SortFunc(r.Failed[i].Hosts, NaturalCompare)
+	}
+	slices.SortStableFunc(r.Failed, func(a, b ErrorGroup) int { return cmp.Compare(len(b.Hosts), len(a.Hosts)) })
+	slices.SortFunc(r.UpToDate, NaturalCompare)
+	return r
 }

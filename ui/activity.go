@@ -55,31 +55,37 @@ func (p *activityPane) at(i int) activityLine { return p.lines[(p.start+i)%len(p
 
 // addEvent records an engine event as one readable line.
 func (p *activityPane) addEvent(ev engine.Event) {
-	p.add(ev.Time, ev.Level, eventText(ev))
+	h := ev.Meta()
+	p.add(h.Time, h.Level, eventText(ev))
 }
 
-// eventText describes an event for the log.
+// eventText describes an event for the log: its type, its message, and
+// the error it carries.
 func eventText(ev engine.Event) string {
-	var b strings.Builder
-	b.WriteString(ev.Type.String())
-	for _, s := range []string{ev.Branch, ev.Host, shortID(ev.PlanID)} {
-		if s != "" {
-			b.WriteString(" " + s)
-		}
+	msg := ev.Meta().Message
+	if p, ok := ev.(*engine.PushHostEvent); ok && msg == "" {
+		msg = fmt.Sprintf("%s %s at position %d", p.Host, p.Status, p.Position)
 	}
-	if ev.Status != "" {
-		b.WriteString(" " + ev.Status)
+	text := ev.Type().String() + ": " + msg
+	if err := eventErr(ev); err != "" && !strings.Contains(text, err) {
+		text += " — " + err
 	}
-	if ev.Seq > 0 {
-		fmt.Fprintf(&b, " #%d", ev.Seq)
+	return text
+}
+
+// eventErr is the error an event carries, if any.
+func eventErr(ev engine.Event) string {
+	switch ev := ev.(type) {
+	case *engine.LogEvent:
+		return ev.Err
+	case *engine.HostEvent:
+		return ev.Err
+	case *engine.PushHostEvent:
+		return ev.Err
+	case *engine.ScanEvent:
+		return ev.Err
 	}
-	if ev.Message != "" {
-		b.WriteString(": " + ev.Message)
-	}
-	if ev.Err != "" {
-		b.WriteString(" — " + ev.Err)
-	}
-	return b.String()
+	return ""
 }
 
 // prepare recomputes which lines pass the level filter.

@@ -78,11 +78,12 @@ func BenchmarkKeyAfterBurst10k(b *testing.B) {
 	hs, _ := d.f.Hosts(b.Context())
 	burst := make(eventsMsg, maxBurst)
 	for i := range burst {
-		st := "alive"
+		h := hs[i%len(hs)]
+		h.Liveness = "alive"
 		if i%3 == 0 {
-			st = "lost"
+			h.Liveness = "lost"
 		}
-		burst[i] = engine.Event{Type: engine.EventHostLiveness, HostID: hs[i%len(hs)].ID, Status: st, Time: uitest.Epoch}
+		burst[i] = &engine.HostEvent{Header: engine.Header{Time: uitest.Epoch}, Change: engine.HostChange(h.Liveness), Host: h}
 	}
 	down := keyMsg("j")
 	var burstTime, keyTime time.Duration

@@ -82,46 +82,44 @@ func (r *refresher) due() (read bool, wait time.Duration) {
 // refreshMsg fires when a rate-limited refresh may run.
 type refreshMsg struct{ what string }
 
-// applyEvents folds a burst into the panes. It does no IO: anything that
-// needs a read is only marked wanted, and the end of Update issues reads.
+// applyEvents folds a burst into the panes. It does no IO: host events
+// carry their record; what needs a read (the journal) is only marked
+// wanted, and the end of Update issues reads.
 func (m *Model) applyEvents(burst eventsMsg) {
 	for _, ev := range burst {
-		switch ev.Type {
-		case engine.EventHost:
-			m.hostsRefresh.want = true
-			m.journalRefresh.want = true
-		case engine.EventHostLiveness:
-			if m.hosts.apply(ev) {
-				m.hostsRefresh.want = true
+		switch ev := ev.(type) {
+		case *engine.HostEvent:
+			m.hosts.applyHost(ev.Host)
+			switch ev.Change {
+			case engine.HostAssigned, engine.HostLearned, engine.HostAdded, engine.HostTrusted:
+				m.journalRefresh.want = true // positions of the branch's hosts
 			}
-		case engine.EventHostUntrusted:
-			m.hosts.apply(ev)
-			m.hostsRefresh.want = true // for the fingerprint to show
-			m.activity.addEvent(ev)
-		case engine.EventLock, engine.EventStaged, engine.EventJournal:
-			if ev.Branch == "" || ev.Branch == m.branch {
-				m.journalRefresh.want = true
-			}
-			if ev.Type == engine.EventJournal {
-				m.hostsRefresh.want = true // heads moved, so "behind" did
-			}
-			m.activity.addEvent(ev)
-		case engine.EventPlanHost:
-			m.planning.step(ev)
-		case engine.EventPushHost:
-			m.hosts.apply(ev)
-			m.pushes.apply(ev)
-			if ev.Status == string(engine.PushFailed) || ev.Status == string(engine.PushStale) {
+			if ev.Change != engine.HostUpdated {
 				m.activity.addEvent(ev)
 			}
-		case engine.EventPushEntry:
+		case *engine.LockEvent:
+			m.onBranchEvent(ev.Branch, ev)
+		case *engine.StagedEvent:
+			m.onBranchEvent(ev.Branch, ev)
+		case *engine.JournalEvent:
+			m.onBranchEvent(ev.Branch, ev)
+			m.hostsRefresh.want = true // heads moved, so "behind" did
+		case *engine.PlanHostEvent:
+			m.planning.step(ev)
+		case *engine.PushHostEvent:
+			m.hosts.applyPush(ev)
 			m.pushes.apply(ev)
-		case engine.EventScan:
+			if ev.Status == engine.PushFailed || ev.Status == engine.PushStale {
+				m.activity.addEvent(ev)
+			}
+		case *engine.PushEntryEvent:
+			m.pushes.apply(ev)
+		case *engine.ScanEvent:
 			m.scan = scanText(ev)
 			if ev.Level > engine.LevelInfo || ev.Err != "" {
 				m.activity.addEvent(ev)
 			}
-		case engine.EventJob:
+		case *engine.JobEvent:
 			// The engine's job for an operation started here is already
 			// shown as ours; its other jobs (catch-up pushes, another
 			// face's work) are listed as they come and go.
@@ -133,11 +131,20 @@ func (m *Model) applyEvents(burst eventsMsg) {
 			m.activity.addEvent(ev)
 		default:
 			m.activity.addEvent(ev)
-			if ev.Level == engine.LevelError {
-				m.setFlash(engine.LevelError, ev.Message+errSuffix(ev.Err))
+			if h := ev.Meta(); h.Level == engine.LevelError {
+				m.setFlash(engine.LevelError, h.Message+errSuffix(eventErr(ev)))
 			}
 		}
 	}
+}
+
+// onBranchEvent re-reads the journal when the event is about the branch
+// on screen, and logs it.
+func (m *Model) onBranchEvent(branch string, ev engine.Event) {
+	if branch == "" || branch == m.branch {
+		m.journalRefresh.want = true
+	}
+	m.activity.addEvent(ev)
 }
 
 // ownJobRunning reports whether an operation started from the UI runs.
@@ -158,14 +165,14 @@ func errSuffix(err string) string {
 }
 
 // scanText is the status bar's scan state from the latest scan event.
-func scanText(ev engine.Event) string {
+func scanText(ev *engine.ScanEvent) string {
 	switch {
 	case ev.Err != "":
-		return "scan " + ev.Status + ": " + ev.Err
+		return "scan " + ev.State + ": " + ev.Err
 	case ev.Message != "":
 		return "scan: " + ev.Message
 	}
-	return "scan " + ev.Status
+	return "scan " + ev.State
 }
 
 // planProgress counts hosts planned so far while a plan runs. Each
@@ -176,7 +183,7 @@ type planProgress struct {
 	done, total int
 }
 
-func (p *planProgress) step(ev engine.Event) {
+func (p *planProgress) step(*engine.PlanHostEvent) {
 	if p.job != "" {
 		p.done++
 	}

@@ -155,39 +155,47 @@ func (p *hostsPane) setHosts(hs []engine.HostView, pushing bool) {
 	p.dirty = true
 }
 
-// apply folds one engine event into the rows. It reports whether the
-// event named a host the table does not know, so the caller re-reads.
-func (p *hostsPane) apply(ev engine.Event) (unknown bool) {
+// applyHost puts a host's record, as its event carries it, into the
+// table: no re-read of every host. A host learned or trusted replaces the
+// placeholder row its MAC had while it was unknown.
+func (p *hostsPane) applyHost(h engine.HostView) {
+	if h.ID == "" {
+		return
+	}
+	if ph := "mac:" + h.MAC; h.MAC != "" && ph != h.ID && p.byID[ph] != nil {
+		delete(p.byID, ph)
+		p.rows = slices.DeleteFunc(p.rows, func(r *hostRow) bool { return r.ID == ph })
+	}
+	r := p.byID[h.ID]
+	if r == nil {
+		r = newHostRow(h)
+		p.rows = append(p.rows, r)
+		p.byID[h.ID] = r
+	} else {
+		push := r.push
+		*r = hostRow{HostView: h, push: push}
+		r.derive()
+	}
+	p.dirty = true
+}
+
+// applyPush folds a push status into its host's row.
+func (p *hostsPane) applyPush(ev *engine.PushHostEvent) {
 	r := p.byID[ev.HostID]
 	if r == nil {
-		return ev.HostID != ""
+		return
 	}
-	switch ev.Type {
-	case engine.EventHostLiveness:
-		r.Liveness = ev.Status
-		if ev.Status == "alive" {
-			r.LastSeen = ev.Time
-		}
-	case engine.EventHostUntrusted:
-		// The fingerprint is in the store, not the event: the caller
-		// re-reads the host.
-		r.Trusted = false
-	case engine.EventPushHost:
-		switch engine.PushStatus(ev.Status) {
-		case engine.PushApplying:
-			r.push = fmt.Sprintf("applying %d/%d", ev.Step, ev.Steps)
-		case engine.PushWaiting:
-			r.push = "waiting"
-		default:
-			r.push = ""
-			r.LastResult, r.LastError = ev.Status, ev.Err
-		}
+	switch ev.Status {
+	case engine.PushApplying:
+		r.push = fmt.Sprintf("applying %d/%d", ev.Step, ev.Steps)
+	case engine.PushWaiting:
+		r.push = "waiting"
 	default:
-		return false
+		r.push = ""
+		r.LastResult, r.LastError = string(ev.Status), ev.Err
 	}
 	r.derive()
 	p.dirty = true
-	return false
 }
 
 // prepare rebuilds the filtered, sorted view if anything changed. The root

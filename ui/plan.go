@@ -20,7 +20,7 @@ type planPane struct {
 	c      *Common
 	w, h   int
 	plan   *engine.Plan
-	groups planGroups
+	groups engine.Review
 	lines  []string // rendered review, one terminal line each
 	anchor []int    // line index of each entry's header, for n / N
 	offset int
@@ -44,7 +44,7 @@ func (p *planPane) setPlan(plan *engine.Plan) {
 	same := p.plan != nil && plan != nil && p.plan.ID == plan.ID
 	p.plan = plan
 	if plan != nil {
-		p.groups = groupPlan(plan)
+		p.groups = engine.GroupPlan(plan)
 	}
 	if !same {
 		p.offset = 0
@@ -123,53 +123,45 @@ func (p *planPane) render() {
 	g := p.groups
 	add := func(s string) { p.lines = append(p.lines, s) }
 	var sum []string
-	sum = append(sum, t.Ok.Render(fmt.Sprintf("%d would change", g.change)))
-	if n := len(g.upToDate); n > 0 {
+	sum = append(sum, t.Ok.Render(fmt.Sprintf("%d would change", g.Changing)))
+	if n := len(g.UpToDate); n > 0 {
 		sum = append(sum, t.Muted.Render(fmt.Sprintf("%d up to date", n)))
 	}
-	if n := hostsIn(g.errs); n > 0 {
+	if n := g.FailedHosts(); n > 0 {
 		sum = append(sum, t.Error.Render(fmt.Sprintf("%d could not be planned", n)))
 	}
 	add(" " + strings.Join(sum, t.Muted.Render(" · ")))
-	if len(g.entries) == 0 && len(g.errs) == 0 {
+	if len(g.Entries) == 0 && len(g.Failed) == 0 {
 		add(t.Muted.Render(" nothing to do: every planned host is at the head of " + p.plan.Branch))
 	}
-	for _, e := range g.entries {
+	for _, e := range g.Entries {
 		add("")
 		p.anchor = append(p.anchor, len(p.lines))
-		head := t.Accent.Render(fmt.Sprintf(" #%d", e.seq)) + " " + t.Bold.Render(title(e.kind, e.summary))
-		if e.staged {
+		head := t.Accent.Render(fmt.Sprintf(" #%d", e.Seq)) + " " + t.Bold.Render(title(e.Kind, e.Summary))
+		if e.Staged {
 			head += " " + t.Warn.Render("staged")
 		}
 		add(head)
-		for _, cg := range e.groups {
-			p.renderGroup(cg)
+		for _, v := range e.Variants {
+			p.renderGroup(v)
 		}
 	}
-	if len(g.errs) > 0 {
+	if len(g.Failed) > 0 {
 		add("")
 		p.anchor = append(p.anchor, len(p.lines))
-		add(t.Error.Render(fmt.Sprintf(" hosts that could not be planned (%d)", hostsIn(g.errs))))
-		for _, eg := range g.errs {
-			add("   " + t.Error.Render(eg.err) + " " + t.Muted.Render(hostList(eg.hosts)))
+		add(t.Error.Render(fmt.Sprintf(" hosts that could not be planned (%d)", g.FailedHosts())))
+		for _, eg := range g.Failed {
+			add("   " + t.Error.Render(eg.Err) + " " + t.Muted.Render(hostList(eg.Hosts)))
 		}
 	}
 	p.clampOffset()
 }
 
-func hostsIn(gs []errGroup) int {
-	n := 0
-	for _, g := range gs {
-		n += len(g.hosts)
-	}
-	return n
-}
-
 // renderGroup adds one distinct effect: what it does, on which hosts, and
 // its diff.
-func (p *planPane) renderGroup(cg changeGroup) {
+func (p *planPane) renderGroup(cg engine.Variant) {
 	t := p.c.Theme
-	c := cg.change
+	c := cg.Change
 	add := func(s string) { p.lines = append(p.lines, s) }
 	effect := string(c.Effect)
 	style := t.Info
@@ -183,7 +175,7 @@ func (p *planPane) renderGroup(cg changeGroup) {
 	case engine.EffectUnchanged, engine.EffectSkip:
 		style = t.Muted
 	}
-	add("   " + style.Render(effect) + " " + t.Muted.Render(hostList(cg.hosts)))
+	add("   " + style.Render(effect) + " " + t.Muted.Render(hostList(cg.Hosts)))
 	ind := "     "
 	if c.Err != "" {
 		add(ind + t.Error.Render(c.Err))
@@ -259,7 +251,7 @@ func (p *planPane) View() string {
 	case pl.Approved:
 		state = t.Ok.Render("approved")
 	}
-	detail := fmt.Sprintf("%s · %s · head %d · %s · %s · ", shortID(pl.ID), pl.Branch, pl.Head, plural(len(pl.Hosts), "host"), plural(len(p.groups.entries), "entry"))
+	detail := fmt.Sprintf("%s · %s · head %d · %s · %s · ", shortID(pl.ID), pl.Branch, pl.Head, plural(len(pl.Hosts), "host"), plural(len(p.groups.Entries), "entry"))
 	title := p.c.titleLine("Plan", detail, p.w)
 	title = cut(title+state, p.w)
 	lines := []string{title}

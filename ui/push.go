@@ -94,33 +94,42 @@ func (p *pushPane) start(plan *engine.Plan) {
 // Events that arrive after the push's result (the result and the event
 // stream race) are ignored: the result is final.
 func (p *pushPane) apply(ev engine.Event) {
-	if !p.running || (ev.PlanID != "" && ev.PlanID != p.planID) {
-		return
-	}
-	r := p.byID[ev.HostID]
-	if r == nil {
-		return
-	}
-	switch ev.Type {
-	case engine.EventPushHost:
-		r.status = engine.PushStatus(ev.Status)
+	switch ev := ev.(type) {
+	case *engine.PushHostEvent:
+		r := p.row(ev.PlanID, ev.HostID)
+		if r == nil {
+			return
+		}
+		r.status = ev.Status
 		if ev.Steps > 0 {
 			r.step, r.steps = ev.Step, ev.Steps
 		}
 		if ev.Err != "" {
 			r.err = ev.Err
 		}
-	case engine.EventPushEntry:
-		// Message is the entry's summary; Output the tail of its remote
-		// output.
+	case *engine.PushEntryEvent:
+		r := p.row(ev.PlanID, ev.HostID)
+		if r == nil {
+			return
+		}
 		if ev.Output != "" {
 			r.output = ev.Output
 		}
 		if ev.Step > 0 {
 			r.step = ev.Step
 		}
+	default:
+		return
 	}
 	p.dirty = true
+}
+
+// row is the row of a host of the push on screen, nil for other pushes.
+func (p *pushPane) row(planID, hostID string) *pushRow {
+	if !p.running || (planID != "" && planID != p.planID) {
+		return nil
+	}
+	return p.byID[hostID]
 }
 
 // setResult replaces the live view with the push's final result.

@@ -49,7 +49,7 @@ func BenchmarkLiveScanTerminalBytes(b *testing.B) {
 					h.LastSeen, h.RTT, h.Liveness = now, time.Duration(100+round*7+i%50)*time.Microsecond, "alive"
 				})
 			}
-			f.Emit(engine.Event{Type: engine.EventScan, Status: "round", Seq: uint64(round), Message: "round"})
+			f.Emit(&engine.ScanEvent{Header: engine.Header{Message: "round"}, State: "round", Round: uint64(round)})
 			time.Sleep(time.Second)
 		}
 		elapsed := time.Since(start)

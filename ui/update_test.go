@@ -66,7 +66,8 @@ func TestEventsUpdateHostsInPlace(t *testing.T) {
 	if r := d.m.hosts.byID[h.ID]; r.state != stateAlive {
 		t.Fatalf("web01 is %s", r.state)
 	}
-	d.f.Emit(engine.Event{Type: engine.EventHostLiveness, HostID: h.ID, Status: "lost"})
+	h.Liveness = "lost"
+	d.f.Emit(&engine.HostEvent{Header: engine.Header{Message: "web01 lost"}, Change: engine.HostLost, Host: h})
 	d.pump()
 	if r := d.m.hosts.byID[h.ID]; r.state != stateLost {
 		t.Fatalf("web01 is %s after a lost event", r.state)
@@ -86,21 +87,18 @@ func TestEventsUpdateHostsInPlace(t *testing.T) {
 	}
 }
 
-// An event naming a host the table does not know triggers one re-read,
-// rate-limited while a read is in flight.
-func TestUnknownHostEventRereads(t *testing.T) {
+// A host event carries the record: a host the table did not know appears
+// at once, without re-reading every host.
+func TestNewHostEventAddsTheRow(t *testing.T) {
 	d := newDriver(t, uitest.Options{Hosts: 5}, 120, 40)
 	if _, err := d.f.AddHost(t.Context(), engine.AddHostRequest{Addr: "fd00::99", Name: "new1"}); err != nil {
 		t.Fatal(err)
 	}
 	d.pump()
-	if len(d.m.hosts.rows) != 5 || !d.m.hostsRefresh.scheduled {
-		t.Fatalf("read again at once (%d rows) or scheduled nothing", len(d.m.hosts.rows))
+	if len(d.m.hosts.rows) != 6 || d.m.hostsRefresh.scheduled || d.m.hostsRefresh.inFlight {
+		t.Fatalf("%d rows (want 6); a re-read scheduled %v, in flight %v", len(d.m.hosts.rows), d.m.hostsRefresh.scheduled, d.m.hostsRefresh.inFlight)
 	}
-	d.send(refreshMsg{"hosts"}) // the timer fires
-	if len(d.m.hosts.rows) != 6 {
-		t.Fatalf("%d rows, want 6", len(d.m.hosts.rows))
-	}
+	d.wantScreen("new1")
 }
 
 // Ten thousand events queued at once arrive in two bursts, not ten
@@ -110,7 +108,8 @@ func TestEventBurstsCoalesce(t *testing.T) {
 	hs, _ := d.f.Hosts(t.Context())
 	evs := make([]engine.Event, len(hs))
 	for i, h := range hs {
-		evs[i] = engine.Event{Type: engine.EventHostLiveness, HostID: h.ID, Status: "lost"}
+		h.Liveness = "lost"
+		evs[i] = &engine.HostEvent{Change: engine.HostLost, Host: h}
 	}
 	d.f.Emit(evs...)
 	d.pump()
@@ -254,16 +253,15 @@ func TestAcceptHostKey(t *testing.T) {
 	}
 }
 
-// A scanned host with an unknown key arrives as an event; its fingerprint
-// comes from re-reading the hosts, not from the event's message.
-func TestUntrustedEventRereads(t *testing.T) {
+// A scanned host with an unknown key arrives as an event that carries its
+// record, fingerprint included: nothing is re-read.
+func TestUntrustedEventCarriesTheHost(t *testing.T) {
 	d := newDriver(t, uitest.Options{}, 120, 40)
 	h, _ := d.f.HostByName("web01")
-	d.f.SetHost(h.ID, func(h *engine.HostView) { h.Trusted, h.HostKey = false, "SHA256:newkeynewkeynewkey" })
+	h.Trusted, h.HostKey = false, "SHA256:newkeynewkeynewkey"
+	d.f.Emit(&engine.HostEvent{Header: engine.Header{Message: "new host offers host key SHA256:newkey…; check it"},
+		Change: engine.HostUntrusted, Host: h, Fingerprint: h.HostKey})
 	d.pump()
-	d.f.Emit(engine.Event{Type: engine.EventHostUntrusted, HostID: h.ID, Message: "new host offers host key SHA256:newkey…; check it"})
-	d.pump()
-	d.send(refreshMsg{"hosts"})
 	if r := d.m.hosts.byID[h.ID]; r.state != stateUntrusted || r.HostKey != "SHA256:newkeynewkeynewkey" {
 		t.Fatalf("web01: %s %q", r.state, r.HostKey)
 	}
@@ -372,9 +370,9 @@ func TestPlanningProgress(t *testing.T) {
 	d.m.jobs["ui-99"] = &job{text: "plan main"}
 	d.m.focusView(viewPlan)
 	d.send(eventsMsg{
-		{Type: engine.EventPlanHost, Step: 4, Steps: 5},
-		{Type: engine.EventPlanHost, Step: 0, Steps: 5},
-		{Type: engine.EventPlanHost, Step: 2, Steps: 2},
+		&engine.PlanHostEvent{Host: engine.HostPlan{Name: "a"}},
+		&engine.PlanHostEvent{Host: engine.HostPlan{Name: "b"}},
+		&engine.PlanHostEvent{Host: engine.HostPlan{Name: "c"}},
 	})
 	d.wantScreen("dry-running: 3/10 hosts answered so far", "jobs plan main 3/10 hosts")
 }

@@ -65,9 +65,11 @@ func runBatch(ctx context.Context, inv *invocation) int {
 // progress prints engine events as short lines on stderr.
 func progress(events <-chan engine.Event) {
 	for ev := range events {
-		switch ev.Type {
-		case engine.EventPlanHost, engine.EventPushHost, engine.EventPushEntry:
-			line := fmt.Sprintf("%s %s %s", ev.Type, ev.Host, ev.Status)
+		switch ev := ev.(type) {
+		case *engine.PlanHostEvent, *engine.PushEntryEvent:
+			fmt.Fprintln(os.Stderr, ev.Type(), firstLine(ev.Meta().Message))
+		case *engine.PushHostEvent:
+			line := fmt.Sprintf("%s %s %s", ev.Type(), ev.Host, ev.Status)
 			if ev.Steps > 0 {
 				line += fmt.Sprintf(" %d/%d", ev.Step, ev.Steps)
 			}

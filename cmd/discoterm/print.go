@@ -41,9 +41,9 @@ func (p *jsonPrinter) emit(typ string, v any) {
 	}
 	// Splice "type" in as the first field of the object.
 	if len(b) > 2 {
-		fmt.Fprintf(p.w, "{\"type\":%q,%s\n", typ, b[1:])
+		fmt.Fprintf(p.w, "{\"type\":%q,\"v\":%d,%s\n", typ, engine.EventVersion, b[1:])
 	} else {
-		fmt.Fprintf(p.w, "{\"type\":%q}\n", typ)
+		fmt.Fprintf(p.w, "{\"type\":%q,\"v\":%d}\n", typ, engine.EventVersion)
 	}
 }
 
@@ -68,7 +68,7 @@ func message(err error) string {
 }
 func (p *jsonPrinter) hosts(hs []engine.HostView) {
 	for _, h := range hs {
-		p.emit("host", h)
+		p.emit("host", hostLine{HostView: h})
 	}
 }
 func (p *jsonPrinter) branch(b store.Branch, l *store.Lock) {
@@ -89,6 +89,16 @@ func (p *jsonPrinter) plan(pl *engine.Plan) {
 	for _, h := range pl.Hosts {
 		p.emit("plan.host", map[string]any{"plan": pl.ID, "host": h.Name, "host_id": h.HostID, "position": h.Position,
 			"pending": h.Pending(), "changes": h.Changes, "error": h.Err})
+	}
+	// The review as both faces group it: per entry, each distinct effect
+	// once with its hosts.
+	r := engine.GroupPlan(pl)
+	for _, g := range r.Entries {
+		p.emit("plan.group", map[string]any{"plan": pl.ID, "seq": g.Seq, "kind": g.Kind, "summary": g.Summary,
+			"staged": g.Staged, "hosts": g.HostCount(), "variants": g.Variants})
+	}
+	for _, g := range r.Failed {
+		p.emit("plan.failed", map[string]any{"plan": pl.ID, "error": g.Err, "first": g.First, "hosts": g.Hosts})
 	}
 	p.emit("plan", map[string]any{"plan": pl.ID, "branch": pl.Branch, "head": pl.Head, "staged": len(pl.Staged),
 		"hosts": len(pl.Hosts), "entries": pl.Entries(), "approved": pl.Approved})
@@ -249,20 +259,50 @@ func (p *textPrinter) audit(as []store.AuditRecord) {
 	}
 }
 
+// event prints an event as its JSON shape: the payload's fields after
+// "type" and "v".
 func (p *jsonPrinter) event(ev engine.Event) {
-	m := map[string]any{"time": ev.Time, "level": ev.Level.String()}
-	b, _ := json.Marshal(ev)
-	_ = json.Unmarshal(b, &m)
-	p.emit(ev.Type.String(), m)
+	if h, ok := ev.(*engine.HostEvent); ok {
+		// One host shape: the record as `hosts` prints it, plus what
+		// happened to it.
+		p.emit("host", hostLine{HostView: h.Host, Event: h.Change, Time: h.Time, Message: h.Message, Fingerprint: h.Fingerprint, Err: h.Err})
+		return
+	}
+	p.emit(ev.Type().String(), ev)
 }
 
+// hostLine is the JSON shape of a host: `hosts` leaves the event fields out.
+type hostLine struct {
+	engine.HostView
+	Event       engine.HostChange `json:"event,omitempty"`
+	Time        time.Time         `json:"time,omitzero"`
+	Message     string            `json:"message,omitempty"`
+	Fingerprint string            `json:"fingerprint,omitempty"`
+	Err         string            `json:"event_error,omitempty"`
+}
+
+// event prints an event as one line: its time and message, and the error it
+// carries.
 func (p *textPrinter) event(ev engine.Event) {
-	line := ev.Time.Local().Format("15:04:05") + " " + ev.Message
-	if ev.Message == "" {
-		line += ev.Host + " " + ev.Status
-	}
-	if ev.Err != "" {
-		line += ": " + ev.Err
+	h := ev.Meta()
+	line := h.Time.Local().Format("15:04:05") + " " + h.Message
+	if err := eventErr(ev); err != "" && !strings.Contains(h.Message, err) {
+		line += ": " + err
 	}
 	fmt.Fprintln(p.w, line)
+}
+
+// eventErr is the error an event carries, if any.
+func eventErr(ev engine.Event) string {
+	switch ev := ev.(type) {
+	case *engine.LogEvent:
+		return ev.Err
+	case *engine.HostEvent:
+		return ev.Err
+	case *engine.PushHostEvent:
+		return ev.Err
+	case *engine.ScanEvent:
+		return ev.Err
+	}
+	return ""
 }

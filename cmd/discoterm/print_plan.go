@@ -27,7 +27,8 @@ func hostList(hs []string) string {
 // plan prints the review: per entry, each distinct effect once with the
 // hosts that share it, then hosts that could not be planned.
 func (p *textPrinter) plan(pl *engine.Plan) {
-	groups, failed := engine.GroupPlan(pl)
+	r := engine.GroupPlan(pl)
+	groups, failed := r.Entries, r.Failed
 	fmt.Fprintf(p.w, "plan %s — branch %s, head %d", pl.ID, pl.Branch, pl.Head)
 	if len(pl.Staged) > 0 {
 		fmt.Fprintf(p.w, " + %d staged", len(pl.Staged))
@@ -74,8 +75,12 @@ func (p *textPrinter) plan(pl *engine.Plan) {
 			}
 		}
 	}
-	for _, h := range failed {
-		fmt.Fprintf(p.w, "\n! %s: %s\n", h.Name, h.Err)
+	for _, g := range failed {
+		if len(g.Hosts) == 1 {
+			fmt.Fprintf(p.w, "\n! %s: %s\n", g.Hosts[0], g.First)
+			continue
+		}
+		fmt.Fprintf(p.w, "\n! ×%d %s could not be planned: %s\n  e.g. %s: %s\n", len(g.Hosts), hostList(g.Hosts), g.Err, g.Hosts[0], g.First)
 	}
 	fmt.Fprintf(p.w, "\nreview, then: discoterm --batch approve %s && discoterm --batch push %s\n", pl.ID, pl.ID)
 }

@@ -56,14 +56,14 @@ func runScan(b *batch) error {
 	go func() {
 		defer close(done)
 		for ev := range events {
-			switch ev.Type {
-			case engine.EventScan:
-				if ev.Status != "error" { // a failed start is the verb's error
+			switch ev := ev.(type) {
+			case *engine.ScanEvent:
+				if ev.State != "error" { // a failed start is the verb's error
 					b.out.event(ev)
 				}
-			case engine.EventHost, engine.EventHostUntrusted, engine.EventHostLiveness:
+			case *engine.HostEvent:
 				b.out.event(ev)
-			case engine.EventLog:
+			case *engine.LogEvent:
 				if ev.Level > engine.LevelInfo || ev.Branch != "" {
 					b.out.event(ev)
 				}

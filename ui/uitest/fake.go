@@ -123,8 +123,8 @@ func (f *Fake) Emit(evs ...engine.Event) {
 
 func (f *Fake) emitLocked(evs ...engine.Event) {
 	for _, ev := range evs {
-		if ev.Time.IsZero() {
-			ev.Time = f.now()
+		if h := ev.Meta(); h.Time.IsZero() {
+			h.Time = f.now()
 		}
 		for _, ch := range f.subs {
 			select {
@@ -174,7 +174,7 @@ func (f *Fake) SetHost(id string, change func(*engine.HostView)) {
 	for i := range f.hosts {
 		if f.hosts[i].ID == id {
 			change(&f.hosts[i])
-			f.emitLocked(engine.Event{Type: engine.EventHost, HostID: id, Host: f.hosts[i].Name})
+			f.emitLocked(&engine.HostEvent{Header: engine.Header{Message: f.hosts[i].Name + " changed"}, Change: engine.HostUpdated, Host: f.hosts[i]})
 		}
 	}
 }
@@ -189,7 +189,7 @@ func (f *Fake) AddHost(_ context.Context, req engine.AddHostRequest) (engine.Hos
 	h := f.makeHost(len(f.hosts))
 	h.Addr, h.Name = req.Addr, req.Name
 	f.hosts = append(f.hosts, h)
-	f.emitLocked(engine.Event{Type: engine.EventHost, HostID: h.ID, Host: h.Name})
+	f.emitLocked(&engine.HostEvent{Header: engine.Header{Message: h.Name + " added"}, Change: engine.HostAdded, Host: h})
 	return h, nil
 }
 
@@ -203,6 +203,7 @@ func (f *Fake) Assign(host, br string) error {
 	for i := range f.hosts {
 		if f.hosts[i].Name == host {
 			f.hosts[i].Branch = br
+			f.emitLocked(&engine.HostEvent{Header: engine.Header{Message: host + " assigned to " + br}, Change: engine.HostAssigned, Host: f.hosts[i]})
 			return nil
 		}
 	}
@@ -226,7 +227,7 @@ func (f *Fake) TrustHost(host, fingerprint string) error {
 			return fmt.Errorf("%s now offers key %s, not the %s you accepted; nothing was trusted", h.Name, h.HostKey, fingerprint)
 		}
 		h.Trusted = true
-		f.emitLocked(engine.Event{Type: engine.EventHost, HostID: h.ID, Host: h.Name})
+		f.emitLocked(&engine.HostEvent{Header: engine.Header{Message: h.Name + " trusted"}, Change: engine.HostTrusted, Host: *h})
 		return nil
 	}
 	return fmt.Errorf("host %q: %w", host, engine.ErrNotFound)

@@ -26,7 +26,7 @@ func (f *Fake) Lock(name, message string) error {
 		return fmt.Errorf("%s is locked by %s: %w", name, b.lock.Holder, engine.ErrLockHeld)
 	}
 	b.lock = &store.Lock{Branch: name, Holder: f.opts.Operator, Message: message, Time: f.now()}
-	f.emitLocked(engine.Event{Type: engine.EventLock, Branch: name, Status: "locked", Message: message})
+	f.emitLocked(&engine.LockEvent{Header: engine.Header{Message: "locked " + name + ": " + message}, Branch: name, State: "locked", Actor: f.opts.Operator})
 	return nil
 }
 
@@ -52,7 +52,7 @@ func (f *Fake) Unlock(name string, force bool) error {
 		return fmt.Errorf("%s is locked by %s: %w", name, b.lock.Holder, engine.ErrLockHeld)
 	}
 	b.lock = nil
-	f.emitLocked(engine.Event{Type: engine.EventLock, Branch: name, Status: "unlocked"})
+	f.emitLocked(&engine.LockEvent{Header: engine.Header{Message: "unlocked " + name}, Branch: name, State: "unlocked"})
 	return nil
 }
 
@@ -78,7 +78,7 @@ func (f *Fake) Stage(name string, req engine.StageRequest) (journal.Entry, error
 		Command: req.Command, Guard: req.Guard, Author: f.opts.Operator, Message: b.lock.Message, Time: f.now(),
 		Size: int64(len(req.Content))}
 	b.staged = append(b.staged, e)
-	f.emitLocked(engine.Event{Type: engine.EventStaged, Branch: name, Message: e.Summary()})
+	f.emitLocked(&engine.StagedEvent{Header: engine.Header{Message: "staged " + e.Summary()}, Branch: name})
 	return e, nil
 }
 
@@ -94,7 +94,7 @@ func (f *Fake) Drop(name string, n int) error {
 		return fmt.Errorf("no staged entry %d: %w", n, engine.ErrUsage)
 	}
 	b.staged = slices.Delete(b.staged, n-1, n)
-	f.emitLocked(engine.Event{Type: engine.EventStaged, Branch: name})
+	f.emitLocked(&engine.StagedEvent{Header: engine.Header{Message: "dropped"}, Branch: name})
 	return nil
 }
 
@@ -128,13 +128,13 @@ func (f *Fake) Plan(ctx context.Context, req engine.PlanRequest) (*engine.Plan, 
 		p.Hosts = append(p.Hosts, f.planHost(i, h, b))
 		hp := p.Hosts[len(p.Hosts)-1]
 		// As the engine does: Step and Steps count this host's entries.
-		f.emitLocked(engine.Event{Type: engine.EventPlanHost, PlanID: p.ID, HostID: h.ID, Host: h.Name, Step: hp.Pending(), Steps: len(hp.Changes), Status: "planned"})
+		f.emitLocked(&engine.PlanHostEvent{Header: engine.Header{Message: h.Name + " planned"}, PlanID: p.ID, Branch: p.Branch, Host: hp})
 		if ctx.Err() != nil {
 			return nil, engine.ErrCancelled
 		}
 	}
 	f.plans[p.ID] = p
-	f.emitLocked(engine.Event{Type: engine.EventPlanDone, PlanID: p.ID, Branch: p.Branch, Message: fmt.Sprintf("%d hosts", len(p.Hosts))})
+	f.emitLocked(&engine.PlanDoneEvent{Header: engine.Header{Message: fmt.Sprintf("%d hosts", len(p.Hosts))}, PlanID: p.ID, Branch: p.Branch, Hosts: len(p.Hosts)})
 	return clonePlan(p), nil
 }
 
@@ -186,10 +186,10 @@ func (f *Fake) Approve(id string, keepLock bool) (*engine.Plan, error) {
 			b.meta.Head, b.meta.HeadHash = sealed.Seq, sealed.Hash
 		}
 		b.staged = nil
-		f.emitLocked(engine.Event{Type: engine.EventJournal, Branch: p.Branch, Seq: b.meta.Head})
+		f.emitLocked(&engine.JournalEvent{Header: engine.Header{Message: "committed"}, Branch: p.Branch, Head: b.meta.Head})
 		if !keepLock {
 			b.lock = nil
-			f.emitLocked(engine.Event{Type: engine.EventLock, Branch: p.Branch, Status: "unlocked"})
+			f.emitLocked(&engine.LockEvent{Header: engine.Header{Message: "unlocked " + p.Branch}, Branch: p.Branch, State: "unlocked"})
 		}
 	}
 	p.Approved = true
@@ -231,10 +231,10 @@ func (f *Fake) Push(ctx context.Context, id string, opts engine.PushOptions) (*e
 			}
 			f.pushHost(id, hp, &hr)
 		}
-		f.Emit(engine.Event{Type: engine.EventPushHost, PlanID: id, HostID: hp.HostID, Host: hp.Name, Status: string(hr.Status), Err: hr.Err, Step: len(hr.Entries), Steps: hp.Pending()})
+		f.Emit(&engine.PushHostEvent{PlanID: id, HostID: hp.HostID, Host: hp.Name, Status: hr.Status, Err: hr.Err, Step: len(hr.Entries), Steps: hp.Pending()})
 		res.Hosts = append(res.Hosts, hr)
 	}
-	f.Emit(engine.Event{Type: engine.EventPushDone, PlanID: id, Message: fmt.Sprintf("%d hosts", len(res.Hosts))})
+	f.Emit(&engine.PushDoneEvent{Header: engine.Header{Message: fmt.Sprintf("%d hosts", len(res.Hosts))}, PlanID: id, Hosts: len(res.Hosts)})
 	if cancelled {
 		return res, engine.ErrCancelled
 	}
@@ -266,7 +266,7 @@ func (f *Fake) pushHost(id string, hp engine.HostPlan, hr *engine.HostPush) {
 			continue
 		}
 		k++
-		f.Emit(engine.Event{Type: engine.EventPushHost, PlanID: id, HostID: hp.HostID, Host: hp.Name, Status: string(engine.PushApplying), Step: k, Steps: n, Seq: c.Seq})
+		f.Emit(&engine.PushHostEvent{PlanID: id, HostID: hp.HostID, Host: hp.Name, Status: engine.PushApplying, Step: k, Steps: n})
 		er := engine.EntryResult{Seq: c.Seq, Kind: c.Kind, Summary: c.Summary(), Result: "ok"}
 		if msg, bad := f.FailPush[hp.Name]; bad && k == n {
 			er.Result, er.ExitCode, er.Output = "failed", 1, "nginx: [emerg] unknown directive \"gzip_vary_\" in /etc/nginx/nginx.conf:31\nnginx: configuration file /etc/nginx/nginx.conf test failed\n"
@@ -274,7 +274,7 @@ func (f *Fake) pushHost(id string, hp engine.HostPlan, hr *engine.HostPush) {
 		}
 		hr.Entries = append(hr.Entries, er)
 		// As the engine does: the summary in Message, the output's tail in Err.
-		f.Emit(engine.Event{Type: engine.EventPushEntry, PlanID: id, HostID: hp.HostID, Host: hp.Name, Seq: c.Seq, Step: k, Steps: n, Status: er.Result, Message: er.Summary, Output: strings.TrimSpace(er.Output)})
+		f.Emit(&engine.PushEntryEvent{Header: engine.Header{Message: er.Summary}, PlanID: id, HostID: hp.HostID, Host: hp.Name, Seq: c.Seq, Step: k, Steps: n, Result: er.Result, Summary: er.Summary, Output: strings.TrimSpace(er.Output)})
 		if er.Result != "ok" {
 			return
 		}

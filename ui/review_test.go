@@ -9,54 +9,6 @@ import (
 	"github.com/discoterm/discoterm/ui/uitest"
 )
 
-func change(seq uint64, effect engine.Effect, diff string) engine.Change {
-	return engine.Change{Seq: seq, Kind: "file", Path: "/etc/motd", Effect: effect, Diff: diff}
-}
-
-func TestGroupPlanCollapsesIdenticalChanges(t *testing.T) {
-	common := "--- a\n+++ b\n@@ -1 +1 @@\n-old\n+new\n"
-	odd := "--- a\n+++ b\n@@ -1 +1 @@\n-edited by hand\n+new\n"
-	p := &engine.Plan{}
-	for i := range 200 {
-		name := "h" + string(rune('a'+i%26)) + strings.Repeat("x", i/26)
-		hp := engine.HostPlan{HostID: "id-" + name, Name: name, Addr: "fd00::" + name}
-		switch {
-		case i == 7 || i == 9:
-			hp.Changes = []engine.Change{change(5, engine.EffectModify, odd)}
-		case i%50 == 3:
-			hp.Err = "unreachable: dial tcp [" + hp.Addr + "]:22: no route to host"
-		case i == 11:
-			hp.Changes = []engine.Change{change(5, engine.EffectUnchanged, "")}
-		default:
-			hp.Changes = []engine.Change{change(5, engine.EffectModify, common)}
-		}
-		p.Hosts = append(p.Hosts, hp)
-	}
-	g := groupPlan(p)
-	if len(g.entries) != 1 {
-		t.Fatalf("%d entries", len(g.entries))
-	}
-	groups := g.entries[0].groups
-	if len(groups) != 3 {
-		t.Fatalf("%d groups, want 3 (common, odd, unchanged)", len(groups))
-	}
-	if len(groups[0].hosts) != 193 || groups[0].change.Diff != common {
-		t.Fatalf("largest group: %d hosts, diff %q", len(groups[0].hosts), groups[0].change.Diff)
-	}
-	if len(groups[1].hosts) != 2 || groups[1].change.Diff != odd {
-		t.Fatalf("odd ones out: %v", groups[1].hosts)
-	}
-	if len(g.errs) != 1 || len(g.errs[0].hosts) != 4 || !strings.Contains(g.errs[0].err, "[‹addr›]:22") {
-		t.Fatalf("errors not generalised into one group: %+v", g.errs)
-	}
-	if g.change != 195 || len(g.upToDate) != 1 {
-		t.Fatalf("change %d, up to date %v", g.change, g.upToDate)
-	}
-	if got := hostList(groups[0].hosts); !strings.HasPrefix(got, "×193 hosts (") {
-		t.Fatalf("hostList = %q", got)
-	}
-}
-
 func TestWordDiffHighlightsOnlyChangedWords(t *testing.T) {
 	th := themes.Dark()
 	lines := renderDiff(th, "@@ -1 +1 @@\n-\tworker_connections 512;\n+\tworker_connections 1024;\n")
