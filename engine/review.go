@@ -42,7 +42,7 @@ type ErrorGroup struct {
 	// Err is the reason with what is particular to each host (address,
 	// name, id, key fingerprint) replaced by a ‹placeholder›.
 	Err string `json:"error"`
-	// First is the first host's own error, word for word.
+	// First is the error of the first host listed, word for word.
 	First string   `json:"first"`
 	Hosts []string `json:"hosts"`
 }
@@ -103,6 +103,7 @@ func GroupPlan(p *Plan) Review {
 	bySeq := map[uint64]*ChangeGroup{}
 	index := map[uint64]map[string]int{}
 	errIdx := map[string]int{}
+	own := map[string]string{} // host name → its error, for ErrorGroup.First
 	for _, h := range p.Hosts {
 		name := orDefault(h.Name, h.HostID)
 		if h.Err != "" {
@@ -111,8 +112,9 @@ func GroupPlan(p *Plan) Review {
 			if !ok {
 				i = len(r.Failed)
 				errIdx[key] = i
-				r.Failed = append(r.Failed, ErrorGroup{Err: key, First: h.Err})
+				r.Failed = append(r.Failed, ErrorGroup{Err: key})
 			}
+			own[name] = h.Err
 			r.Failed[i].Hosts = append(r.Failed[i].Hosts, name)
 			continue
 		}
@@ -153,6 +155,7 @@ func GroupPlan(p *Plan) Review {
 	slices.SortFunc(r.Entries, func(a, b ChangeGroup) int { return cmp.Compare(a.Seq, b.Seq) })
 	for i := range r.Failed {
 		slices.SortFunc(r.Failed[i].Hosts, NaturalCompare)
+		r.Failed[i].First = own[r.Failed[i].Hosts[0]]
 	}
 	slices.SortStableFunc(r.Failed, func(a, b ErrorGroup) int { return cmp.Compare(len(b.Hosts), len(a.Hosts)) })
 	slices.SortFunc(r.UpToDate, NaturalCompare)
