@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -440,8 +441,11 @@ func (e *Engine) recordPush(p *Plan, res *PushResult) {
 	}
 }
 
-// Up is plan + approve + push, for scripts and catch-up.
+// Up is plan + approve + push of what is committed on one branch, for
+// scripts, cron and catch-up. It never commits staged entries: those are
+// an operator's unreviewed work, and only their approve commits them.
 func (e *Engine) Up(ctx context.Context, req PlanRequest, opts PushOptions) (*Plan, *PushResult, error) {
+	req.NoStaged = true
 	p, err := e.Plan(ctx, req)
 	if err != nil {
 		return nil, nil, err
@@ -451,6 +455,50 @@ func (e *Engine) Up(ctx context.Context, req PlanRequest, opts PushOptions) (*Pl
 	}
 	r, err := e.Push(ctx, p.ID, opts)
 	return p, r, err
+}
+
+// UpRun is one branch's part of UpAll.
+type UpRun struct {
+	Branch string
+	Plan   *Plan
+	Push   *PushResult
+	Err    error
+}
+
+// UpAll is Up for every branch that has hosts, each host on its own
+// branch, one branch after another. A branch that fails does not stop the
+// others; the error joins every branch's.
+func (e *Engine) UpAll(ctx context.Context, opts PushOptions) ([]UpRun, error) {
+	views, err := e.Hosts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var branches []string
+	seen := map[string]bool{}
+	for _, v := range views {
+		if v.Branch != "" && v.Trusted && !seen[v.Branch] {
+			seen[v.Branch] = true
+			branches = append(branches, v.Branch)
+		}
+	}
+	if len(branches) == 0 {
+		return nil, fmt.Errorf("%w: no host follows a branch yet; assign hosts (assign HOST BRANCH) or set BRANCH in the classification file", ErrUsage)
+	}
+	slices.SortFunc(branches, NaturalCompare)
+	var runs []UpRun
+	var errs []error
+	for _, b := range branches {
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("%w: up stopped before branch %s", ErrCancelled, b))
+			break
+		}
+		p, r, err := e.Up(ctx, PlanRequest{Branch: b}, opts)
+		runs = append(runs, UpRun{Branch: b, Plan: p, Push: r, Err: err})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("branch %s: %w", b, err))
+		}
+	}
+	return runs, errors.Join(errs...)
 }
 
 // Report returns run results, oldest first, for one host or all ("").

@@ -300,32 +300,67 @@ func TestPushUnreachableHost(t *testing.T) {
 	}
 }
 
-func TestUpPlansApprovesPushes(t *testing.T) {
+// Up pushes what is committed and leaves the lock holder's staged,
+// unreviewed entries alone.
+func TestUpPushesOnlyWhatIsCommitted(t *testing.T) {
 	v := newEnv(t)
 	v.addHosts("h", 2)
+	v.commit("main", fileReq("/etc/a", "a\n"))
 	v.lock("main")
-	v.stage("main", fileReq("/etc/a", "a\n"), execReq("touch /tmp/x", journal.Guard{}))
+	v.stage("main", execReq("touch /tmp/x", journal.Guard{}))
 	p, r, err := v.eng.Up(context.Background(), engine.PlanRequest{}, engine.PushOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.Approved || len(r.Hosts) != 2 || r.Failed() != 0 {
-		t.Fatalf("up: approved %v, %+v", p.Approved, r)
+	if !p.Approved || len(p.Staged) != 0 || len(r.Hosts) != 2 || r.Failed() != 0 {
+		t.Fatalf("up: approved %v, staged %d, %+v", p.Approved, len(p.Staged), r)
 	}
 	jv, _ := v.eng.Log("main")
-	if jv.Branch.Head != 2 || jv.Lock != nil || len(jv.Staged) != 0 {
-		t.Errorf("journal after up: head %d lock %v staged %d", jv.Branch.Head, jv.Lock, len(jv.Staged))
+	if jv.Branch.Head != 1 || jv.Lock == nil || len(jv.Staged) != 1 {
+		t.Errorf("journal after up: head %d lock %v staged %d; want head 1, the lock and the staged entry kept", jv.Branch.Head, jv.Lock, len(jv.Staged))
 	}
 	for _, a := range []string{"10.0.0.1", "10.0.0.2"} {
-		if st := v.fr.stateOf(a); st.Position != 2 {
+		if st := v.fr.stateOf(a); st.Position != 1 {
 			t.Errorf("%s at %d", a, st.Position)
 		}
-		if _, ok := v.fr.file(a, "/tmp/x"); !ok {
-			t.Errorf("%s: exec did not run", a)
+		if _, ok := v.fr.file(a, "/tmp/x"); ok {
+			t.Errorf("%s: the staged exec ran", a)
 		}
 	}
 	if saved, _ := v.eng.GetPlan(p.ID); !saved.Pushed {
 		t.Error("plan not marked pushed")
+	}
+}
+
+// UpAll goes branch by branch: each host gets its own branch's journal.
+func TestUpAllPerBranch(t *testing.T) {
+	v := newEnv(t)
+	v.addHosts("h", 3)
+	v.commit("main", fileReq("/etc/a", "main\n"))
+	if err := v.eng.Fork("main", "canary"); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.eng.Assign("h03", "canary"); err != nil {
+		t.Fatal(err)
+	}
+	v.commit("canary", fileReq("/etc/b", "canary\n"))
+	runs, err := v.eng.UpAll(context.Background(), engine.PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 2 || runs[0].Branch != "canary" || runs[1].Branch != "main" {
+		t.Fatalf("runs %+v", runs)
+	}
+	for a, want := range map[string]uint64{"10.0.0.1": 1, "10.0.0.2": 1, "10.0.0.3": 2} {
+		if st := v.fr.stateOf(a); st.Position != want {
+			t.Errorf("%s at %d, want %d", a, st.Position, want)
+		}
+	}
+	if _, ok := v.fr.file("10.0.0.3", "/etc/b"); !ok {
+		t.Error("h03 lacks its branch's file")
+	}
+	if _, ok := v.fr.file("10.0.0.1", "/etc/b"); ok {
+		t.Error("h01 got the canary branch's file")
 	}
 }
 

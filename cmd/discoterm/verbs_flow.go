@@ -35,7 +35,9 @@ func registerFlowVerbs() {
 	register(&verb{name: "up", args: "[--yes] [--allow-reboot] [HOST…]", help: "plan + approve + push (for scripts and cron)", max: -1,
 		flags: []string{"yes", "allow-reboot"}, run: func(b *batch) error {
 			if !b.inv.vf.yes {
-				p, err := b.app.eng.Plan(b.ctx, engine.PlanRequest{Branch: b.inv.branch, Hosts: b.inv.args})
+				// What is committed only: staged entries are committed by
+				// their own approve, after review.
+				p, err := b.app.eng.Plan(b.ctx, engine.PlanRequest{Branch: b.inv.branch, Hosts: b.inv.args, NoStaged: true})
 				if err != nil {
 					return err
 				}
@@ -56,7 +58,21 @@ func registerFlowVerbs() {
 				}
 				return err
 			}
-			p, r, err := b.app.eng.Up(b.ctx, engine.PlanRequest{Branch: b.inv.branch, Hosts: b.inv.args}, engine.PushOptions{AllowReboot: b.inv.vf.allowReboot})
+			opts := engine.PushOptions{AllowReboot: b.inv.vf.allowReboot}
+			if b.inv.branch == "" && len(b.inv.args) == 0 {
+				// Every branch, each host on its own.
+				runs, err := b.app.eng.UpAll(b.ctx, opts)
+				for _, run := range runs {
+					if run.Plan != nil && !b.inv.json {
+						b.out.plan(run.Plan)
+					}
+					if run.Push != nil {
+						b.out.push(run.Push)
+					}
+				}
+				return err
+			}
+			p, r, err := b.app.eng.Up(b.ctx, engine.PlanRequest{Branch: b.inv.branch, Hosts: b.inv.args}, opts)
 			if p != nil && !b.inv.json {
 				b.out.plan(p)
 			}
