@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -111,8 +111,11 @@ func (e *Engine) Hosts(ctx context.Context) ([]HostView, error) {
 	for _, h := range hosts {
 		out = append(out, e.view(h, cls, heads))
 	}
-	sort.Slice(out, func(i, j int) bool {
-		return out[i].Name < out[j].Name || out[i].Name == out[j].Name && out[i].ID < out[j].ID
+	slices.SortFunc(out, func(a, b HostView) int {
+		if c := NaturalCompare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
 	})
 	return out, nil
 }

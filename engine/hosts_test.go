@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -233,5 +235,24 @@ func TestTamperedJournalRefused(t *testing.T) {
 	}
 	if c := v.fr.counts("10.0.0.1"); c.applies != 0 {
 		t.Errorf("a host was touched: %+v", c)
+	}
+}
+
+// Hosts list as people count: web2 before web10.
+func TestHostsSortNaturally(t *testing.T) {
+	v := newEnv(t)
+	for i, name := range []string{"web10", "web2", "web1"} {
+		v.addHost(fmt.Sprintf("10.0.9.%d", i+1), name)
+	}
+	hs, err := v.eng.Hosts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range hs {
+		got = append(got, h.Name)
+	}
+	if strings.Join(got, " ") != "web1 web2 web10" {
+		t.Errorf("hosts in order %v, want web1 web2 web10", got)
 	}
 }

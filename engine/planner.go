@@ -8,7 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -125,7 +125,7 @@ func dedupeHosts(hs []store.Host) []store.Host {
 			out = append(out, h)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return displayName(out[i]) < displayName(out[j]) })
+	slices.SortFunc(out, func(a, b store.Host) int { return NaturalCompare(displayName(a), displayName(b)) })
 	return out
 }
 

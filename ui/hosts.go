@@ -220,7 +220,7 @@ func (p *hostsPane) prepare() {
 	slices.SortStableFunc(p.view, func(a, b *hostRow) int {
 		c := less(a, b)
 		if c == 0 {
-			c = cmp.Compare(a.displayName(), b.displayName())
+			c = engine.NaturalCompare(a.displayName(), b.displayName())
 		}
 		if p.desc {
 			return -c
@@ -276,7 +276,7 @@ func hostLess(col int) func(a, b *hostRow) int {
 	case hcState:
 		return func(a, b *hostRow) int { return cmp.Compare(a.state, b.state) }
 	case hcAddr:
-		return func(a, b *hostRow) int { return cmp.Compare(a.Addr, b.Addr) }
+		return func(a, b *hostRow) int { return engine.NaturalCompare(a.Addr, b.Addr) }
 	case hcMAC:
 		return func(a, b *hostRow) int { return cmp.Compare(a.MAC, b.MAC) }
 	case hcBranch:
@@ -290,7 +290,7 @@ func hostLess(col int) func(a, b *hostRow) int {
 	case hcResult:
 		return func(a, b *hostRow) int { return cmp.Compare(a.result(), b.result()) }
 	}
-	return func(a, b *hostRow) int { return cmp.Compare(a.displayName(), b.displayName()) }
+	return func(a, b *hostRow) int { return engine.NaturalCompare(a.displayName(), b.displayName()) }
 }
 
 // onBranch counts the hosts following a branch.
@@ -329,7 +329,7 @@ func (p *hostsPane) selection() []string {
 			out = append(out, r.displayName())
 		}
 	}
-	slices.Sort(out)
+	slices.SortFunc(out, engine.NaturalCompare)
 	return out
 }
 

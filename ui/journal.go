@@ -82,7 +82,7 @@ func (p *journalPane) setView(v *engine.JournalView) {
 			p.at[pos] = append(p.at[pos], host)
 		}
 		for _, hs := range p.at {
-			slices.Sort(hs)
+			slices.SortFunc(hs, engine.NaturalCompare)
 		}
 	}
 	p.dirty = true

@@ -85,7 +85,7 @@ func (p *pushPane) start(plan *engine.Plan) {
 		p.rows = append(p.rows, r)
 		p.byID[h.HostID] = r
 	}
-	slices.SortFunc(p.rows, func(a, b *pushRow) int { return strings.Compare(a.name, b.name) })
+	slices.SortFunc(p.rows, func(a, b *pushRow) int { return engine.NaturalCompare(a.name, b.name) })
 	p.nav = listNav{}
 	p.dirty = true
 }

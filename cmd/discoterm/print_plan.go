@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/discoterm/discoterm/engine"
@@ -12,7 +12,7 @@ import (
 var stderr = os.Stderr
 
 func sorted(s []string) []string {
-	sort.Strings(s)
+	slices.SortFunc(s, engine.NaturalCompare)
 	return s
 }
 
