@@ -6,9 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -17,36 +15,55 @@ import (
 
 // Options configure Open.
 type Options struct {
-	// ReadOnly opens the file with a shared lock: any number of read-only
-	// opens may coexist, but none with a writer. Update then fails.
+	// ReadOnly refuses Update. Reads still take the shared file lock, so a
+	// read-only store never sees a half-committed write.
 	ReadOnly bool
-	// Timeout bounds the wait for the file lock; 0 means DefaultTimeout.
-	// It is never unbounded: a console that hangs on start is worse than one
-	// that says who holds the file.
+	// Timeout bounds the wait for the file lock of one transaction; 0 means
+	// DefaultTimeout. It is never unbounded: a console that hangs is worse
+	// than one that says who holds the file.
 	Timeout time.Duration
 }
 
-// DefaultTimeout is how long Open waits for another process to release the
-// file. bbolt retries every 50ms, so this is a handful of attempts.
-const DefaultTimeout = 200 * time.Millisecond
+// DefaultTimeout is how long one transaction waits for other processes'
+// transactions. Transactions are short (milliseconds), so this is only
+// reached when something holds the file for far longer than discoterm ever
+// does: a stuck process, or a tool holding the database open.
+const DefaultTimeout = 10 * time.Second
 
 // ErrReadOnly is returned by write methods called in a View transaction and
 // by Update on a store opened with Options.ReadOnly.
 var ErrReadOnly = errors.New("store is read-only here")
 
-// InUseError is returned by Open when another process holds the file.
-// errors.Is(err, ErrInUse) matches it.
+// InUseError is returned when a transaction waited Options.Timeout for the
+// file lock. errors.Is(err, ErrInUse) matches it.
 type InUseError struct {
-	Path string
-	PID  int // 0 when the holder did not leave a readable PID file
+	Path    string
+	Waited  time.Duration
+	Holders []Holder // who held the lock when the wait ended; may be empty
+}
+
+// Holder is a process holding the store's lock, as the kernel reports it.
+type Holder struct {
+	PID     int
+	Command string // its command line, escaped and shortened; "" if unreadable
+	Write   bool   // an exclusive (write) lock rather than a shared one
 }
 
 func (e *InUseError) Error() string {
 	who := "another process"
-	if e.PID > 0 {
-		who = "PID " + strconv.Itoa(e.PID)
+	if len(e.Holders) > 0 {
+		who = ""
+		for i, h := range e.Holders {
+			if i > 0 {
+				who += ", "
+			}
+			who += "PID " + strconv.Itoa(h.PID)
+			if h.Command != "" {
+				who += " (" + h.Command + ")"
+			}
+		}
 	}
-	return fmt.Sprintf("store %s is in use by %s (another discoterm?); close it or use --store to choose another file", e.Path, who)
+	return fmt.Sprintf("store %s is busy: held by %s for more than %v; wait for it to finish or stop it, or use --store to choose another file", e.Path, who, e.Waited.Round(time.Millisecond))
 }
 
 // Unwrap lets errors.Is(err, ErrInUse) match.
@@ -102,17 +119,41 @@ func DefaultPath() (string, error) {
 	return filepath.Join(dir, "discoterm.db"), nil
 }
 
-// boltStore is the default Store: one bbolt file.
+// boltStore is the default Store: one bbolt file shared by every process
+// on the machine.
+//
+// bbolt locks its file for as long as it is open, and a reader in one
+// process cannot safely share the file with a writer in another (the
+// writer reuses pages the reader may still be reading). So the file is
+// opened per transaction and closed at its end, under a lock on a side file
+// (PATH.lock): shared for View, exclusive for Update. Opening costs a few
+// tens of microseconds (an mmap and two meta pages; see BenchmarkOpenPerTx),
+// which is small beside the fsync every commit pays anyway. Keeping the file
+// open read-only and upgrading to write per Update is not possible: bbolt's
+// own shared lock would block every other process's writer for the
+// console's whole life, which is the "in use" failure this design removes.
 type boltStore struct {
-	db        *bolt.DB
-	path      string
-	pidFile   string // "" when this open did not write one (read-only)
+	path     string
+	readOnly bool
+	timeout  time.Duration
+	lock     *fileLock
+
+	// In-process coordination: the side file's flock belongs to one open
+	// file description, so goroutines share it through rw and the readers
+	// count instead of taking it each.
+	rw      sync.RWMutex
+	readMu  sync.Mutex
+	readers int
+	readDB  *bolt.DB // shared by this process's concurrent Views
+
+	gen genTracker // change generations this process wrote (for Watch)
+
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// Open opens or creates the store at path. It never waits longer than
-// opts.Timeout for another process; see InUseError.
+// Open opens or creates the store at path. Nothing is held between
+// transactions; each waits at most opts.Timeout for other processes.
 func Open(path string, opts Options) (Store, error) {
 	if path == "" {
 		return nil, errors.New("open store: empty path; use --store to choose a file")
@@ -125,80 +166,52 @@ func Open(path string, opts Options) (Store, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("open store %s: %w", path, err)
 		}
+	} else if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open store %s read-only: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly})
+	lk, err := openFileLock(path+".lock", opts.ReadOnly)
 	if err != nil {
-		switch {
-		case errors.Is(err, bolterrors.ErrTimeout):
-			return nil, &InUseError{Path: path, PID: readPID(pidPath(path))}
-		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrChecksum):
-			return nil, fmt.Errorf("open store %s: %w; the file is not a discoterm store or is damaged — use --store to choose another file", path, err)
-		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &boltStore{db: db, path: path}
-	if err := s.checkSchema(opts.ReadOnly); err != nil {
-		_ = db.Close()
+	s := &boltStore{path: path, readOnly: opts.ReadOnly, timeout: timeout, lock: lk}
+	if err := s.checkSchema(); err != nil {
+		_ = lk.close()
 		return nil, err
-	}
-	// Only a writer owns the file; several read-only opens would overwrite
-	// and remove each other's PID file.
-	if !opts.ReadOnly {
-		s.pidFile = pidPath(path)
-		if err := writePID(s.pidFile); err != nil {
-			// The PID file only improves a message; the lock is what counts.
-			s.pidFile = ""
-		}
 	}
 	return s, nil
 }
 
-func pidPath(path string) string { return path + ".pid" }
-
-// readPID returns the PID in file if that process still runs, else 0. A
-// writer that crashed leaves its PID file behind, and the file may now be
-// held by a read-only open, which writes none: naming the dead PID would
-// send the operator after the wrong process.
-func readPID(file string) int {
-	b, err := os.ReadFile(file)
+// openDB opens the bbolt file while the side lock is held; bbolt's own
+// lock then never waits, except for a process that opens the file without
+// discoterm's side lock, which bbolt's timeout bounds.
+func (s *boltStore) openDB(readOnly bool) (*bolt.DB, error) {
+	db, err := bolt.Open(s.path, 0o600, &bolt.Options{Timeout: s.timeout, ReadOnly: readOnly})
 	if err != nil {
-		return 0
+		switch {
+		case errors.Is(err, bolterrors.ErrTimeout):
+			return nil, &InUseError{Path: s.path, Waited: s.timeout, Holders: lockHolders(s.path)}
+		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrChecksum):
+			return nil, fmt.Errorf("open store %s: %w; the file is not a discoterm store or is damaged — use --store to choose another file", s.path, err)
+		}
+		return nil, fmt.Errorf("open store %s: %w", s.path, err)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		return 0
-	}
-	if p, err := os.FindProcess(pid); err != nil || !alive(p) {
-		return 0
-	}
-	return pid
+	return db, nil
 }
 
-// alive probes with signal 0; EPERM means it exists but is someone else's.
-func alive(p *os.Process) bool {
-	err := p.Signal(syscall.Signal(0))
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-// writePID replaces the PID file atomically so that a concurrent reader never
-// sees a half-written number.
-func writePID(file string) error {
-	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
-		return err
+// checkSchema stamps a new file with SchemaVersion, creates the buckets and
+// refuses newer versions.
+func (s *boltStore) checkSchema() error {
+	version, empty := 0, false
+	if fi, err := os.Stat(s.path); err == nil && fi.Size() == 0 || errors.Is(err, os.ErrNotExist) {
+		// A read-only bbolt open cannot initialise a file: a new store is
+		// created by the write below.
+		empty = true
 	}
-	if err := os.Rename(tmp, file); err != nil {
-		_ = os.Remove(tmp)
-		return err
+	read := s.view
+	if empty {
+		read = func(func(*bolt.Tx) error) error { return nil }
 	}
-	return nil
-}
-
-// checkSchema stamps a new file with SchemaVersion and refuses newer ones.
-func (s *boltStore) checkSchema(readOnly bool) error {
-	var version int
-	var empty bool
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := read(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
 			k, _ := tx.Cursor().First()
@@ -222,37 +235,114 @@ func (s *boltStore) checkSchema(readOnly bool) error {
 	if version > SchemaVersion {
 		return &NewerSchemaError{Path: s.path, Version: version, Supported: SchemaVersion}
 	}
-	if readOnly {
+	if s.readOnly || (!empty && version == SchemaVersion) {
 		// A read-only open of a fresh file sees no buckets; every read then
 		// finds nothing, which is the truth.
 		return nil
 	}
-	// Creating every bucket on each writable open lets Tx methods assume
-	// they exist.
-	return s.db.Update(func(tx *bolt.Tx) error {
+	// Creating every bucket once lets Tx methods assume they exist.
+	return s.update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		if empty {
+		if tx.Bucket(bucketMeta).Get(keySchema) == nil {
 			return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(SchemaVersion)))
 		}
 		return nil
 	})
 }
 
+// view runs fn on a read-only bbolt transaction under the shared lock.
+// Concurrent Views of this process share one open of the file.
+func (s *boltStore) view(fn func(*bolt.Tx) error) error {
+	s.rw.RLock()
+	defer s.rw.RUnlock()
+	db, err := s.acquireRead()
+	if err != nil {
+		return err
+	}
+	defer s.releaseRead()
+	return db.View(fn)
+}
+
+func (s *boltStore) acquireRead() (*bolt.DB, error) {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	if s.readers > 0 {
+		s.readers++
+		return s.readDB, nil
+	}
+	if err := s.lock.acquire(false, s.timeout, s.path); err != nil {
+		return nil, err
+	}
+	db, err := s.openDB(true)
+	if err != nil {
+		s.lock.release()
+		return nil, err
+	}
+	s.readers, s.readDB = 1, db
+	return db, nil
+}
+
+func (s *boltStore) releaseRead() {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	if s.readers--; s.readers == 0 {
+		_ = s.readDB.Close()
+		s.readDB = nil
+		s.lock.release()
+	}
+}
+
+// update runs fn on a read-write bbolt transaction under the exclusive
+// lock; the file is closed (and the lock released) before it returns.
+func (s *boltStore) update(fn func(*bolt.Tx) error) error {
+	s.rw.Lock()
+	defer s.rw.Unlock()
+	if err := s.lock.acquire(true, s.timeout, s.path); err != nil {
+		return err
+	}
+	defer s.lock.release()
+	db, err := s.openDB(false)
+	if err != nil {
+		return err
+	}
+	err = db.Update(fn)
+	if cerr := db.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("store %s: closing after commit: %w", s.path, cerr)
+	}
+	return err
+}
+
 // View runs fn in a read-only transaction. fn must not keep tx.
 func (s *boltStore) View(fn func(Tx) error) error {
-	return s.db.View(func(tx *bolt.Tx) error { return fn(&boltTx{tx: tx}) })
+	return s.view(func(tx *bolt.Tx) error { return fn(&boltTx{tx: tx}) })
 }
 
 // Update runs fn in a read-write transaction, committed only if fn returns
-// nil.
+// nil. Every commit that wrote something also advances the change
+// generation Watch reports.
 func (s *boltStore) Update(fn func(Tx) error) error {
-	err := s.db.Update(func(tx *bolt.Tx) error { return fn(&boltTx{tx: tx}) })
-	if errors.Is(err, bolterrors.ErrDatabaseReadOnly) {
+	if s.readOnly {
 		return fmt.Errorf("store %s was opened read-only: %w", s.path, ErrReadOnly)
+	}
+	var gen uint64
+	err := s.update(func(tx *bolt.Tx) error {
+		t := &boltTx{tx: tx}
+		if err := fn(t); err != nil {
+			return err
+		}
+		if t.areas == 0 {
+			return nil
+		}
+		var err error
+		gen, err = bumpGen(tx, t.areas)
+		return err
+	})
+	if err == nil && gen > 0 {
+		s.gen.own(gen)
 	}
 	return err
 }
@@ -260,14 +350,12 @@ func (s *boltStore) Update(fn func(Tx) error) error {
 // Path is the store's file.
 func (s *boltStore) Path() string { return s.path }
 
-// Close releases the file. Calling it again does nothing.
+// Close releases the side lock file. Calling it again does nothing.
 func (s *boltStore) Close() error {
 	s.closeOnce.Do(func() {
-		// Remove the PID file first, while the lock still guarantees it is ours.
-		if s.pidFile != "" && readPID(s.pidFile) == os.Getpid() {
-			_ = os.Remove(s.pidFile)
-		}
-		s.closeErr = s.db.Close()
+		s.rw.Lock()
+		defer s.rw.Unlock()
+		s.closeErr = s.lock.close()
 	})
 	return s.closeErr
 }

@@ -1,6 +1,8 @@
 package store
 
 import (
+	bolt "go.etcd.io/bbolt"
+
 	"path/filepath"
 	"testing"
 
@@ -76,6 +78,29 @@ func BenchmarkJournalLoad(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+}
+
+// BenchmarkOpenPerTx measures what opening the file per transaction costs:
+// an empty View through the store against one on a bbolt handle kept open.
+func BenchmarkOpenPerTx(b *testing.B) {
+	s := benchStore(b)
+	b.Run("store-view", func(b *testing.B) {
+		for b.Loop() {
+			if err := s.View(func(Tx) error { return nil }); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("bbolt-view-held-open", func(b *testing.B) {
+		db, err := bolt.Open(s.Path(), 0o600, &bolt.Options{ReadOnly: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		for b.Loop() {
+			_ = db.View(func(*bolt.Tx) error { return nil })
 		}
 	})
 }

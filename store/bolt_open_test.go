@@ -19,11 +19,8 @@ import (
 	"github.com/discoterm/discoterm/engine/journal"
 )
 
-func TestOpenStampsSchemaAndPIDFile(t *testing.T) {
+func TestOpenStampsSchema(t *testing.T) {
 	s, path := openTemp(t)
-	if got := readPID(path + ".pid"); got != os.Getpid() {
-		t.Errorf("PID file holds %d, want %d", got, os.Getpid())
-	}
 	if s.Path() != path {
 		t.Errorf("Path() = %q, want %q", s.Path(), path)
 	}
@@ -32,9 +29,6 @@ func TestOpenStampsSchemaAndPIDFile(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
-	}
-	if _, err := os.Stat(path + ".pid"); !os.IsNotExist(err) {
-		t.Errorf("PID file still there after Close: %v", err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
@@ -68,26 +62,38 @@ func TestReadOnlyOpen(t *testing.T) {
 	}
 }
 
-// TestHelperHoldStore is not a test: TestOpenInUse runs the test binary
-// again with this as the only test, so that a second process holds the file.
+// TestHelperHoldStore is not a test: TestStoreBusy runs the test binary
+// again with this as the only test, so that a second process sits inside
+// an Update until its stdin closes.
 func TestHelperHoldStore(t *testing.T) {
 	path := os.Getenv("DISCOTERM_TEST_HOLD_STORE")
 	if path == "" {
-		t.Skip("helper process for TestOpenInUse")
+		t.Skip("helper process for TestStoreBusy")
 	}
 	s, err := Open(path, Options{})
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
-	fmt.Println("ready")
-	_, _ = bufio.NewReader(os.Stdin).ReadString('\n') // hold until the parent closes stdin
+	_ = s.Update(func(tx Tx) error {
+		fmt.Println("ready")
+		_, _ = bufio.NewReader(os.Stdin).ReadString('\n') // hold until the parent closes stdin
+		return tx.PutHost(Host{ID: "from-helper"})
+	})
 	_ = s.Close()
 	os.Exit(0)
 }
 
-func TestOpenInUse(t *testing.T) {
+// TestStoreBusy: two processes open the same store at once (no "in use"
+// at open); a transaction that outlasts the wait is named with its PID and
+// command line; once it ends, the other process sees its write at once.
+func TestStoreBusy(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "discoterm.db")
+	s, err := Open(path, Options{Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperHoldStore$")
@@ -111,36 +117,53 @@ func TestOpenInUse(t *testing.T) {
 	pid := strconv.Itoa(cmd.Process.Pid)
 
 	start := time.Now()
-	_, err = Open(path, Options{})
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("Open waited %v for a held store", took)
+	err = s.View(func(tx Tx) error { return nil })
+	if took := time.Since(start); took > 2*time.Second || took < 250*time.Millisecond {
+		t.Errorf("View waited %v for a held store, want about 300ms", took)
 	}
 	if !errors.Is(err, ErrInUse) {
-		t.Fatalf("second Open: %v, want ErrInUse", err)
+		t.Fatalf("View during another process's Update: %v, want ErrInUse", err)
 	}
-	want := "store " + path + " is in use by PID " + pid + " (another discoterm?); close it or use --store to choose another file"
-	if err.Error() != want {
-		t.Errorf("message\n got %q\nwant %q", err, want)
+	for _, want := range []string{"store " + path + " is busy: held by PID " + pid + " (" + os.Args[0], "for more than 300ms", "wait for it to finish"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message %q lacks %q", err, want)
+		}
 	}
-
-	// Without a readable PID file the message still says what to do.
-	if err := os.Remove(path + ".pid"); err != nil {
-		t.Fatal(err)
-	}
-	_, err = Open(path, Options{ReadOnly: true})
-	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "in use by another process") {
-		t.Errorf("read-only Open of held store: %v", err)
+	if err := s.Update(func(tx Tx) error { return tx.PutHost(Host{ID: "mine"}) }); !errors.Is(err, ErrInUse) {
+		t.Errorf("Update during another process's Update: %v, want ErrInUse", err)
 	}
 
 	_ = stdin.Close()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("helper: %v", err)
 	}
-	s, err := Open(path, Options{})
-	if err != nil {
-		t.Fatalf("Open after the holder exited: %v", err)
+	if err := s.View(func(tx Tx) error { _, err := tx.Host("from-helper"); return err }); err != nil {
+		t.Errorf("the other process's write is not visible: %v", err)
 	}
-	_ = s.Close()
+	mustUpdate(t, s, func(tx Tx) error { return tx.PutHost(Host{ID: "mine"}) })
+}
+
+// TestTwoOpensSeeEachOther: two Store values on one file (as two processes
+// have) read each other's commits at once and never block each other
+// between transactions.
+func TestTwoOpensSeeEachOther(t *testing.T) {
+	a, path := openTemp(t)
+	b, err := Open(path, Options{})
+	if err != nil {
+		t.Fatalf("second open of a store in use: %v", err)
+	}
+	defer b.Close()
+	mustUpdate(t, a, func(tx Tx) error {
+		return tx.PutLock(Lock{Branch: "main", Holder: "alice", Message: "m"})
+	})
+	var got Lock
+	if err := b.View(func(tx Tx) error { var err error; got, err = tx.Lock("main"); return err }); err != nil || got.Holder != "alice" {
+		t.Fatalf("b sees lock %+v, %v", got, err)
+	}
+	mustUpdate(t, b, func(tx Tx) error { return tx.DeleteLock("main") })
+	if err := a.View(func(tx Tx) error { _, err := tx.Lock("main"); return err }); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a still sees the lock: %v", err)
+	}
 }
 
 // rawUpdate edits the file with bbolt directly, as damage or a newer
@@ -302,32 +325,17 @@ func TestDefaultPath(t *testing.T) {
 	}
 }
 
-func TestReadPID(t *testing.T) {
-	exited := exec.Command(os.Args[0], "-test.run=^$")
-	if err := exited.Run(); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name, content string
-		want          int
-	}{
-		{"this process", strconv.Itoa(os.Getpid()) + "\n", os.Getpid()},
-		{"process that exited", strconv.Itoa(exited.Process.Pid), 0},
-		{"garbage", "twelve", 0},
-		{"negative", "-1", 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "x.pid")
-			if err := os.WriteFile(file, []byte(tt.content), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if got := readPID(file); got != tt.want {
-				t.Errorf("readPID = %d, want %d", got, tt.want)
-			}
-		})
-	}
-	if got := readPID(filepath.Join(t.TempDir(), "missing.pid")); got != 0 {
-		t.Errorf("readPID of a missing file = %d", got)
+func TestParseProcLocks(t *testing.T) {
+	in := `1: POSIX  ADVISORY  WRITE 999 08:01:77 0 EOF
+2: FLOCK  ADVISORY  WRITE 4242 08:01:77 0 EOF
+2: -> FLOCK  ADVISORY  WRITE 4343 08:01:77 0 EOF
+3: FLOCK  ADVISORY  READ 4444 00:2a:77 0 EOF
+4: FLOCK  ADVISORY  READ 4545 08:01:78 0 EOF
+5: FLOCK  ADVISORY  READ 100 08:01:77 0 EOF
+6: FLOCK garbage
+`
+	got := parseProcLocks(bufio.NewScanner(strings.NewReader(in)), 77, 100)
+	if len(got) != 2 || got[0].PID != 4242 || !got[0].Write || got[1].PID != 4444 || got[1].Write {
+		t.Errorf("holders = %+v, want 4242 (write) and 4444 (read)", got)
 	}
 }

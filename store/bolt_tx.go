@@ -39,8 +39,17 @@ var (
 
 // boltTx implements Tx over one bbolt transaction.
 type boltTx struct {
-	tx *bolt.Tx
+	tx    *bolt.Tx
+	areas Area // what this transaction wrote, for the change generation
 }
+
+var bucketAreas = map[string]Area{
+	string(bucketHosts): AreaHosts, string(bucketBranches): AreaBranches, string(bucketJournals): AreaJournal,
+	string(bucketBlobs): AreaBlobs, string(bucketLocks): AreaLocks, string(bucketStaged): AreaStaged,
+	string(bucketPlans): AreaPlans, string(bucketResults): AreaResults, string(bucketAudit): AreaAudit,
+}
+
+func (t *boltTx) touch(bucket []byte) { t.areas |= bucketAreas[string(bucket)] }
 
 func seqKey(n uint64) []byte {
 	var k [8]byte
@@ -105,6 +114,7 @@ func (t *boltTx) put(bucket []byte, op, key string, rec any) error {
 	if err != nil {
 		return fmt.Errorf("store: %s %q: %w", op, key, err)
 	}
+	t.touch(bucket)
 	return t.bucket(bucket).Put([]byte(key), v)
 }
 
@@ -112,6 +122,7 @@ func (t *boltTx) del(bucket []byte, op, key string) error {
 	if err := t.writable(op); err != nil {
 		return err
 	}
+	t.touch(bucket)
 	return t.bucket(bucket).Delete([]byte(key))
 }
 
@@ -245,6 +256,7 @@ func (t *boltTx) Append(branch string, entries []journal.Entry) error {
 			return fmt.Errorf("store: append to branch %q: seq %d is not sealed (its hash does not match its content); seal entries with journal.Seal", branch, e.Seq)
 		}
 	}
+	t.touch(bucketJournals)
 	jb, err := t.bucket(bucketJournals).CreateBucketIfNotExists([]byte(branch))
 	if err != nil {
 		return fmt.Errorf("store: append to branch %q: %w", branch, err)
@@ -274,6 +286,7 @@ func (t *boltTx) PutBlob(data []byte) (string, error) {
 	if b.Get([]byte(key)) != nil {
 		return key, nil
 	}
+	t.touch(bucketBlobs)
 	// bbolt keeps a reference to the value until commit; copy so a caller
 	// reusing its buffer cannot change what is stored under this hash.
 	return key, b.Put([]byte(key), bytes.Clone(data))
@@ -349,6 +362,7 @@ func addSeq[T any](t *boltTx, bucket []byte, op string, recs []T) error {
 		return err
 	}
 	b := t.bucket(bucket)
+	t.touch(bucket)
 	for _, r := range recs {
 		n, err := b.NextSequence()
 		if err != nil {
