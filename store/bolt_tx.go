@@ -239,22 +239,8 @@ func (t *boltTx) Append(branch string, entries []journal.Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	if first := entries[0]; first.Seq != b.Head+1 || first.Prev != b.HeadHash {
-		return fmt.Errorf("store: append to branch %q at seq %d: %w (head is now seq %d); re-read the branch and stage again", branch, first.Seq, ErrHeadMoved, b.Head)
-	}
-	for i, e := range entries {
-		if i > 0 && e.Seq != entries[i-1].Seq+1 {
-			return fmt.Errorf("store: append to branch %q: seq %d follows seq %d: %w; entries must be consecutive", branch, e.Seq, entries[i-1].Seq, ErrHeadMoved)
-		}
-		if i > 0 && e.Prev != entries[i-1].Hash {
-			return fmt.Errorf("store: append to branch %q: seq %d does not link to seq %d; seal entries with journal.Seal", branch, e.Seq, entries[i-1].Seq)
-		}
-		if err := e.Validate(); err != nil {
-			return fmt.Errorf("store: append to branch %q: seq %d: %w", branch, e.Seq, err)
-		}
-		if e.ComputeHash() != e.Hash {
-			return fmt.Errorf("store: append to branch %q: seq %d is not sealed (its hash does not match its content); seal entries with journal.Seal", branch, e.Seq)
-		}
+	if err := checkAppend(branch, b, entries); err != nil {
+		return err
 	}
 	t.touch(bucketJournals)
 	jb, err := t.bucket(bucketJournals).CreateBucketIfNotExists([]byte(branch))
@@ -405,4 +391,29 @@ func (t *boltTx) Audit(branch string) ([]AuditRecord, error) {
 		keep = func(a AuditRecord) bool { return a.Branch == branch }
 	}
 	return each(t.bucket(bucketAudit), string(bucketAudit), 0, keep)
+}
+
+// checkAppend is Append's compare-and-set and sealing check, shared by
+// every backend. It also refuses entries that journal.Verify would reject:
+// the journal is append-only, so a bad entry written once could never be
+// repaired.
+func checkAppend(branch string, b Branch, entries []journal.Entry) error {
+	if first := entries[0]; first.Seq != b.Head+1 || first.Prev != b.HeadHash {
+		return fmt.Errorf("store: append to branch %q at seq %d: %w (head is now seq %d); re-read the branch and stage again", branch, first.Seq, ErrHeadMoved, b.Head)
+	}
+	for i, e := range entries {
+		if i > 0 && e.Seq != entries[i-1].Seq+1 {
+			return fmt.Errorf("store: append to branch %q: seq %d follows seq %d: %w; entries must be consecutive", branch, e.Seq, entries[i-1].Seq, ErrHeadMoved)
+		}
+		if i > 0 && e.Prev != entries[i-1].Hash {
+			return fmt.Errorf("store: append to branch %q: seq %d does not link to seq %d; seal entries with journal.Seal", branch, e.Seq, entries[i-1].Seq)
+		}
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("store: append to branch %q: seq %d: %w", branch, e.Seq, err)
+		}
+		if e.ComputeHash() != e.Hash {
+			return fmt.Errorf("store: append to branch %q: seq %d is not sealed (its hash does not match its content); seal entries with journal.Seal", branch, e.Seq)
+		}
+	}
+	return nil
 }

@@ -1,9 +1,12 @@
 package store_test
 
 import (
+	"fmt"
+	"github.com/discoterm/discoterm/store/natstest"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/discoterm/discoterm/store"
 	"github.com/discoterm/discoterm/store/storetest"
@@ -32,3 +35,29 @@ func boltOpener() storetest.Opener {
 }
 
 func TestContractBolt(t *testing.T) { storetest.Run(t, boltOpener()) }
+
+// natsOpener gives each test its own prefix (its own streams and buckets)
+// on one in-process server, and a new connection on every call.
+func natsOpener(url string) storetest.Opener {
+	var mu sync.Mutex
+	prefixes := map[*testing.T]string{}
+	n := 0
+	return func(t *testing.T) store.Store {
+		mu.Lock()
+		p, ok := prefixes[t]
+		if !ok {
+			n++
+			p = fmt.Sprintf("t%d", n)
+			prefixes[t] = p
+		}
+		mu.Unlock()
+		s, err := store.OpenNATS(store.NATSOptions{URL: url + "/" + p, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatalf("OpenNATS: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+}
+
+func TestContractNATS(t *testing.T) { storetest.Run(t, natsOpener(natstest.Start(t))) }

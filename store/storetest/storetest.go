@@ -302,12 +302,12 @@ func testNotFound(t *testing.T, open Opener) {
 		name string
 		call func(store.Tx) error
 	}{
-		{"store.Host", func(tx store.Tx) error { _, err := tx.Host("h"); return err }},
-		{"store.Host empty id", func(tx store.Tx) error { _, err := tx.Host(""); return err }},
-		{"store.Branch", func(tx store.Tx) error { _, err := tx.Branch("b"); return err }},
+		{"Host", func(tx store.Tx) error { _, err := tx.Host("h"); return err }},
+		{"Host empty id", func(tx store.Tx) error { _, err := tx.Host(""); return err }},
+		{"Branch", func(tx store.Tx) error { _, err := tx.Branch("b"); return err }},
 		{"Journal", func(tx store.Tx) error { _, err := tx.Journal("b"); return err }},
 		{"Blob", func(tx store.Tx) error { _, err := tx.Blob(strings.Repeat("0", 64)); return err }},
-		{"store.Lock", func(tx store.Tx) error { _, err := tx.Lock("b"); return err }},
+		{"Lock", func(tx store.Tx) error { _, err := tx.Lock("b"); return err }},
 		{"Plan", func(tx store.Tx) error { _, err := tx.Plan("p"); return err }},
 		{"Append", func(tx store.Tx) error { return tx.Append("b", sealed(nil, 1)) }},
 	}

@@ -1,0 +1,498 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/discoterm/discoterm/engine/journal"
+)
+
+// Keys of the state bucket: KIND.ENCODED-ID, and for records kept in
+// order, KIND.ENCODED-OWNER.UNIQUE.
+const (
+	kHost   = "host."
+	kBranch = "branch."
+	kLock   = "lock."
+	kStaged = "staged."
+	kPlan   = "plan."
+	kResult = "result."
+	kAudit  = "audit."
+	kIntent = "txn.intent"
+)
+
+var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// encKey makes an ID or name one KV key token and one subject token: kept
+// as is when it is plain, else "=" and its hex (IDs hold ':' and names may
+// hold '.', which NATS reads as a token separator). "=" never starts a
+// plain token, so the two forms cannot collide.
+func encKey(s string) string {
+	if plainKey.MatchString(s) {
+		return s
+	}
+	return "=" + hex.EncodeToString([]byte(s))
+}
+
+// branchRec is a branch's KV record: its metadata and where its head is in
+// the journal stream, for the next append's expected-sequence check.
+type branchRec struct {
+	Branch
+	StreamSeq uint64 `json:"stream_seq"`
+}
+
+// planRec is a plan's KV record; a large plan's Data lives in the blob
+// bucket, since a KV value is one NATS message (1 MiB by default).
+type planRec struct {
+	PlanRecord
+	DataBlob string `json:"data_blob,omitempty"`
+}
+
+// inlinePlanData is the largest plan Data kept inside the KV record.
+const inlinePlanData = 256 << 10
+
+// natsTx is one transaction: reads go to the server (through the write
+// overlay), writes are buffered until commit.
+type natsTx struct {
+	s     *natsStore
+	ctx   context.Context
+	write bool
+
+	puts    map[string][]byte // key → value; nil means delete
+	order   []string          // keys in first-write order
+	appends map[string]*pendingAppend
+	blobs   map[string][]byte
+}
+
+type pendingAppend struct {
+	After   uint64 // stream sequence of the head the entries follow (0: none)
+	Entries []journal.Entry
+}
+
+func newNATSTx(s *natsStore, ctx context.Context, write bool) *natsTx {
+	return &natsTx{s: s, ctx: ctx, write: write, puts: map[string][]byte{}, appends: map[string]*pendingAppend{}, blobs: map[string][]byte{}}
+}
+
+func (t *natsTx) empty() bool { return len(t.order) == 0 && len(t.appends) == 0 && len(t.blobs) == 0 }
+
+func (t *natsTx) writable(op string) error {
+	if !t.write {
+		return fmt.Errorf("store: %s in a read-only transaction: %w; use Update", op, ErrReadOnly)
+	}
+	return nil
+}
+
+func (t *natsTx) set(key string, v []byte) {
+	if _, ok := t.puts[key]; !ok {
+		t.order = append(t.order, key)
+	}
+	t.puts[key] = v
+}
+
+func (t *natsTx) putJSON(op, key string, rec any) error {
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	t.set(key, v)
+	return nil
+}
+
+func (t *natsTx) del(op, key string) error {
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	t.set(key, nil)
+	return nil
+}
+
+// raw returns a key's value through the overlay; nil, nil when absent.
+func (t *natsTx) raw(key string) ([]byte, error) {
+	if v, ok := t.puts[key]; ok {
+		return v, nil
+	}
+	e, err := t.s.kv.Get(t.ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, t.s.unavailable("reading "+key, err)
+	}
+	return e.Value(), nil
+}
+
+func (t *natsTx) get(key, noun, id string, into any) error {
+	var v []byte
+	var err error
+	if id != "" {
+		if v, err = t.raw(key); err != nil {
+			return err
+		}
+	}
+	if v == nil {
+		return fmt.Errorf("%s %q: %w", noun, id, ErrNotFound)
+	}
+	if err := json.Unmarshal(v, into); err != nil {
+		return &CorruptRecordError{Bucket: t.s.name("state"), Key: key, Err: err}
+	}
+	return nil
+}
+
+// list returns the values of keys matching pattern, in the order they were
+// last written (the bucket's revision order), with this transaction's own
+// writes applied.
+func (t *natsTx) list(pattern, prefix string) ([][]byte, error) {
+	w, err := t.s.kv.Watch(t.ctx, pattern, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, t.s.unavailable("listing "+pattern, err)
+	}
+	defer w.Stop()
+	var keys []string
+	vals := map[string][]byte{}
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, t.s.unavailable("listing "+pattern, errors.New("watcher closed"))
+			}
+			if e == nil {
+				goto done
+			}
+			if _, seen := vals[e.Key()]; !seen {
+				keys = append(keys, e.Key())
+			}
+			vals[e.Key()] = e.Value()
+		case <-t.ctx.Done():
+			return nil, t.s.unavailable("listing "+pattern, t.ctx.Err())
+		}
+	}
+done:
+	for _, k := range t.order {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		if _, seen := vals[k]; !seen {
+			keys = append(keys, k)
+		}
+		vals[k] = t.puts[k]
+	}
+	out := make([][]byte, 0, len(keys))
+	for _, k := range keys {
+		if v := vals[k]; v != nil {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+func listJSON[T any](t *natsTx, pattern, prefix string, keep func(T) bool) ([]T, error) {
+	vals, err := t.list(pattern, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(vals))
+	for _, v := range vals {
+		var rec T
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return nil, &CorruptRecordError{Bucket: t.s.name("state"), Key: pattern, Err: err}
+		}
+		if keep == nil || keep(rec) {
+			out = append(out, rec)
+		}
+	}
+	return out, nil
+}
+
+// Hosts returns every host, ordered by ID.
+func (t *natsTx) Hosts() ([]Host, error) {
+	hs, err := listJSON[Host](t, kHost+"*", kHost, nil)
+	sort.Slice(hs, func(i, j int) bool { return hs[i].ID < hs[j].ID })
+	return hs, err
+}
+
+// Host returns one host or ErrNotFound.
+func (t *natsTx) Host(id string) (Host, error) {
+	var h Host
+	err := t.get(kHost+encKey(id), "host", id, &h)
+	return h, err
+}
+
+// PutHost creates or replaces a host.
+func (t *natsTx) PutHost(h Host) error {
+	if h.ID == "" {
+		return errors.New("store: PutHost: empty key")
+	}
+	return t.putJSON("PutHost", kHost+encKey(h.ID), h)
+}
+
+// DeleteHost removes a host; removing an unknown host is not an error.
+func (t *natsTx) DeleteHost(id string) error { return t.del("DeleteHost", kHost+encKey(id)) }
+
+func (t *natsTx) branchRec(name string) (branchRec, error) {
+	var b branchRec
+	err := t.get(kBranch+encKey(name), "branch", name, &b)
+	return b, err
+}
+
+// Branches returns every branch, ordered by name.
+func (t *natsTx) Branches() ([]Branch, error) {
+	recs, err := listJSON[branchRec](t, kBranch+"*", kBranch, nil)
+	out := make([]Branch, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, r.Branch)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, err
+}
+
+// Branch returns one branch or ErrNotFound.
+func (t *natsTx) Branch(name string) (Branch, error) {
+	b, err := t.branchRec(name)
+	return b.Branch, err
+}
+
+// PutBranch creates a branch or updates its metadata; as in the file store,
+// Head and HeadHash belong to Append.
+func (t *natsTx) PutBranch(b Branch) error {
+	if err := t.writable("PutBranch"); err != nil {
+		return err
+	}
+	if b.Name == "" {
+		return errors.New("store: PutBranch: empty key")
+	}
+	old, err := t.branchRec(b.Name)
+	switch {
+	case err == nil:
+		b.Head, b.HeadHash = old.Head, old.HeadHash
+	case errors.Is(err, ErrNotFound):
+		if b.Head != 0 || b.HeadHash != "" {
+			return fmt.Errorf("store: new branch %q has head %d; a branch starts empty and grows only by Append", b.Name, b.Head)
+		}
+	default:
+		return err
+	}
+	return t.putJSON("PutBranch", kBranch+encKey(b.Name), branchRec{Branch: b, StreamSeq: old.StreamSeq})
+}
+
+// Journal returns the branch's entries in order, unverified.
+func (t *natsTx) Journal(branch string) ([]journal.Entry, error) {
+	b, err := t.branchRec(branch)
+	if err != nil {
+		return nil, err
+	}
+	pend := t.appends[branch]
+	committed := b.Head
+	if pend != nil {
+		committed = b.Head - uint64(len(pend.Entries))
+	}
+	out, err := t.s.readJournal(t.ctx, branch, committed)
+	if err != nil {
+		return nil, err
+	}
+	if pend != nil {
+		out = append(out, pend.Entries...)
+	}
+	return out, nil
+}
+
+// Append checks and buffers sealed entries; the server checks again at
+// commit that nobody appended in between.
+func (t *natsTx) Append(branch string, entries []journal.Entry) error {
+	if err := t.writable("Append"); err != nil {
+		return err
+	}
+	b, err := t.branchRec(branch)
+	if err != nil {
+		return fmt.Errorf("store: append to branch %q: %w", branch, err)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if err := checkAppend(branch, b.Branch, entries); err != nil {
+		return err
+	}
+	p := t.appends[branch]
+	if p == nil {
+		p = &pendingAppend{After: b.StreamSeq}
+		t.appends[branch] = p
+	}
+	p.Entries = append(p.Entries, entries...)
+	last := entries[len(entries)-1]
+	b.Head, b.HeadHash = last.Seq, last.Hash
+	return t.putJSON("Append", kBranch+encKey(branch), b)
+}
+
+// PutBlob buffers data under its hex sha256; it is stored at commit.
+func (t *natsTx) PutBlob(data []byte) (string, error) {
+	if err := t.writable("PutBlob"); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	key := hex.EncodeToString(sum[:])
+	t.blobs[key] = append([]byte(nil), data...)
+	return key, nil
+}
+
+// Blob returns the content with hex sha256 sum, or ErrNotFound.
+func (t *natsTx) Blob(sum string) ([]byte, error) {
+	if b, ok := t.blobs[sum]; ok {
+		return append([]byte(nil), b...), nil
+	}
+	if len(sum) != 64 {
+		return nil, fmt.Errorf("blob %q: %w", sum, ErrNotFound)
+	}
+	b, err := t.s.obs.GetBytes(t.ctx, sum)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, fmt.Errorf("blob %q: %w", sum, ErrNotFound)
+	}
+	if err != nil {
+		return nil, t.s.unavailable("reading blob "+sum, err)
+	}
+	// A blob is named by its content: one that does not match was damaged.
+	if got := sha256.Sum256(b); hex.EncodeToString(got[:]) != sum {
+		return nil, &CorruptRecordError{Bucket: t.s.name("blobs"), Key: sum, Err: errors.New("content does not match its sha256")}
+	}
+	return b, nil
+}
+
+// Lock returns the branch's lock, or ErrNotFound when it is unlocked.
+func (t *natsTx) Lock(branch string) (Lock, error) {
+	var l Lock
+	err := t.get(kLock+encKey(branch), "lock of branch", branch, &l)
+	return l, err
+}
+
+// PutLock sets the branch's lock, replacing any.
+func (t *natsTx) PutLock(l Lock) error {
+	if l.Branch == "" {
+		return errors.New("store: PutLock: empty key")
+	}
+	return t.putJSON("PutLock", kLock+encKey(l.Branch), l)
+}
+
+// DeleteLock unlocks a branch; unlocking an unlocked branch is not an error.
+func (t *natsTx) DeleteLock(branch string) error { return t.del("DeleteLock", kLock+encKey(branch)) }
+
+// Staged returns the branch's staged entries; none is an empty list.
+func (t *natsTx) Staged(branch string) ([]journal.Entry, error) {
+	var es []journal.Entry
+	err := t.get(kStaged+encKey(branch), "staged entries of branch", branch, &es)
+	if errors.Is(err, ErrNotFound) {
+		return []journal.Entry{}, nil
+	}
+	return es, err
+}
+
+// PutStaged replaces the branch's staged entries; an empty list clears them.
+func (t *natsTx) PutStaged(branch string, entries []journal.Entry) error {
+	if len(entries) == 0 {
+		return t.del("PutStaged", kStaged+encKey(branch))
+	}
+	return t.putJSON("PutStaged", kStaged+encKey(branch), entries)
+}
+
+// PutPlan creates or replaces a plan.
+func (t *natsTx) PutPlan(p PlanRecord) error {
+	if err := t.writable("PutPlan"); err != nil {
+		return err
+	}
+	if p.ID == "" {
+		return errors.New("store: PutPlan: empty key")
+	}
+	rec := planRec{PlanRecord: p}
+	if len(p.Data) > inlinePlanData {
+		sum, err := t.PutBlob(p.Data)
+		if err != nil {
+			return err
+		}
+		rec.DataBlob, rec.Data = sum, nil
+	}
+	return t.putJSON("PutPlan", kPlan+encKey(p.ID), rec)
+}
+
+func (t *natsTx) loadPlan(r planRec) (PlanRecord, error) {
+	if r.DataBlob != "" {
+		d, err := t.Blob(r.DataBlob)
+		if err != nil {
+			return r.PlanRecord, fmt.Errorf("plan %q: its data: %w", r.ID, err)
+		}
+		r.Data = d
+	}
+	return r.PlanRecord, nil
+}
+
+// Plan returns one plan or ErrNotFound.
+func (t *natsTx) Plan(id string) (PlanRecord, error) {
+	var r planRec
+	if err := t.get(kPlan+encKey(id), "plan", id, &r); err != nil {
+		return PlanRecord{}, err
+	}
+	return t.loadPlan(r)
+}
+
+// Plans returns every plan, oldest first.
+func (t *natsTx) Plans() ([]PlanRecord, error) {
+	recs, err := listJSON[planRec](t, kPlan+"*", kPlan, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PlanRecord, 0, len(recs))
+	for _, r := range recs {
+		p, err := t.loadPlan(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
+}
+
+// AddResults appends run results; each is its own key, ordered by the
+// bucket's revision (commit order).
+func (t *natsTx) AddResults(rs []RunResult) error {
+	if err := t.writable("AddResults"); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if err := t.putJSON("AddResults", kResult+encKey(r.HostID)+"."+nuid.Next(), r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Results returns a host's results ("" for all), oldest first.
+func (t *natsTx) Results(hostID string) ([]RunResult, error) {
+	if hostID == "" {
+		return listJSON[RunResult](t, kResult+">", kResult, nil)
+	}
+	p := kResult + encKey(hostID) + "."
+	return listJSON[RunResult](t, p+"*", p, nil)
+}
+
+// AddAudit appends an audit record.
+func (t *natsTx) AddAudit(a AuditRecord) error {
+	return t.putJSON("AddAudit", kAudit+encKey(a.Branch)+"."+nuid.Next(), a)
+}
+
+// Audit returns a branch's audit trail ("" for all), oldest first.
+func (t *natsTx) Audit(branch string) ([]AuditRecord, error) {
+	if branch == "" {
+		return listJSON[AuditRecord](t, kAudit+">", kAudit, nil)
+	}
+	p := kAudit + encKey(branch) + "."
+	return listJSON[AuditRecord](t, p+"*", p, nil)
+}
