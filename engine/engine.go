@@ -25,7 +25,15 @@ type Options struct {
 	PushTimeout time.Duration // default 30m
 	// RebootCommand replaces "shutdown -r now" for reboot entries.
 	RebootCommand string
+	// LockTTL is how long a branch lock lasts without being renewed; the
+	// holder's operations and its running console renew it. Default 1h.
+	LockTTL time.Duration
 }
+
+// DefaultLockTTL is how long a lock outlives its holder's last sign of
+// life: long enough for a lunch break, short enough that a crashed
+// console does not block the team for the day.
+const DefaultLockTTL = time.Hour
 
 // Engine is discoterm's headless core. Every face drives it through these
 // methods and renders its events.
@@ -50,6 +58,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.PushTimeout <= 0 {
 		opts.PushTimeout = 30 * time.Minute
+	}
+	if opts.LockTTL <= 0 {
+		opts.LockTTL = DefaultLockTTL
 	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now

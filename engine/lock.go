@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"text/template"
+	"time"
 	"unicode/utf8"
 
 	"github.com/discoterm/discoterm/engine/journal"
@@ -26,6 +27,22 @@ func validBranch(name string) error {
 		return fmt.Errorf("%w: branch name %q: use letters, digits, '.', '_' or '-' (up to 64), starting with a letter or digit", ErrUsage, name)
 	}
 	return nil
+}
+
+// takeExpired records that an expired lock of someone else is being
+// taken over. Staged entries under it are not silently inherited or
+// dropped: the new holder must discard them knowingly.
+func (e *Engine) takeExpired(tx store.Tx, l store.Lock, now time.Time) error {
+	staged, err := tx.Staged(l.Branch)
+	if err != nil {
+		return err
+	}
+	if len(staged) > 0 {
+		return fmt.Errorf("%w: the lock of %s on %s expired at %s, but %d staged entries of theirs are still there; discard them with: unlock %s --force (recorded), or ask them",
+			ErrLockHeld, l.Holder, l.Branch, l.Expires.Local().Format("2006-01-02 15:04"), len(staged), l.Branch)
+	}
+	return tx.AddAudit(store.AuditRecord{Branch: l.Branch, Time: now, Actor: e.opts.Operator, Action: "lock-expired",
+		Message: fmt.Sprintf("lock of %s (%q) expired at %s", l.Holder, l.Message, l.Expires.Format(time.RFC3339))})
 }
 
 func lockHeldError(l store.Lock, me string) error {
@@ -68,11 +85,16 @@ func (e *Engine) Lock(branch, message string) error {
 		}
 		l, err := tx.Lock(branch)
 		if err == nil && l.Holder != me {
-			return lockHeldError(l, me)
+			if !l.Expired(now) {
+				return lockHeldError(l, me)
+			}
+			if err := e.takeExpired(tx, l, now); err != nil {
+				return err
+			}
 		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if err := tx.PutLock(store.Lock{Branch: branch, Holder: me, Message: message, Time: now}); err != nil {
+		if err := tx.PutLock(store.Lock{Branch: branch, Holder: me, Message: message, Time: now, Expires: now.Add(e.opts.LockTTL)}); err != nil {
 			return err
 		}
 		return tx.AddAudit(store.AuditRecord{Branch: branch, Time: now, Actor: me, Action: "lock", Message: message})
@@ -158,9 +180,15 @@ func (e *Engine) requireLock(tx store.Tx, branch string) (store.Lock, error) {
 		return l, err
 	}
 	if l.Holder != e.opts.Operator {
+		if l.Expired(e.now()) {
+			return l, fmt.Errorf("%w: the lock of %s on %s expired at %s; take it with: lock %s MESSAGE", ErrNotLocked, l.Holder, branch, l.Expires.Local().Format("15:04"), branch)
+		}
 		return l, lockHeldError(l, e.opts.Operator)
 	}
-	return l, nil
+	// Working under the lock (always in an Update) is the holder's sign
+	// of life.
+	l.Expires = e.now().Add(e.opts.LockTTL)
+	return l, tx.PutLock(l)
 }
 
 // ReadSource reads a local file to stage, refusing what cannot be a

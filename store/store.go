@@ -87,7 +87,13 @@ type Lock struct {
 	Holder  string    `json:"holder"`
 	Message string    `json:"message"`
 	Time    time.Time `json:"time"`
+	// Expires is when the lock ends unless its holder renews it; zero
+	// (locks written before TTLs) never expires.
+	Expires time.Time `json:"expires,omitempty"`
 }
+
+// Expired reports whether the lock has run out at now.
+func (l Lock) Expired(now time.Time) bool { return !l.Expires.IsZero() && now.After(l.Expires) }
 
 // PlanRecord is a saved plan. Data is the engine's encoding of the plan; the
 // store does not interpret it.
