@@ -28,6 +28,7 @@ const (
 
 // globals are the flags every mode takes.
 type globals struct {
+	storeFlags
 	store      string
 	classFile  string
 	knownHosts string
@@ -51,7 +52,9 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
 func (g *globals) register(fs *flag.FlagSet) {
-	fs.StringVar(&g.store, "store", "", "store file (default $XDG_STATE_HOME/discoterm/discoterm.db)")
+	fs.StringVar(&g.store, "store", "", "store file, or nats://HOST:4222[/PREFIX] for a shared one (default $DISCOTERM_STORE, else $XDG_STATE_HOME/discoterm/discoterm.db)")
+	fs.StringVar(&g.natsCreds, "nats-creds", "", "NATS credentials file: who you are on a shared store")
+	fs.StringVar(&g.natsCA, "nats-ca", "", "CA certificates for a tls:// NATS store (default: the system's)")
 	fs.StringVar(&g.classFile, "class", "", "classification file, ISconf main.cf semantics (default $DISCOTERM_CLASS, else ./main.cf if present)")
 	fs.StringVar(&g.knownHosts, "known-hosts", "", "known_hosts file (default ~/.ssh/known_hosts)")
 	fs.BoolVar(&g.acceptNew, "accept-new", false, "trust unknown host keys on first contact (a changed key is always refused)")
@@ -168,14 +171,7 @@ func (a *app) Close() {
 
 // open builds the store, the SSH client and the engine.
 func (g *globals) open() (*app, error) {
-	path := g.store
-	if path == "" {
-		var err error
-		if path, err = store.DefaultPath(); err != nil {
-			return nil, err
-		}
-	}
-	st, err := store.Open(path, store.Options{})
+	st, operator, err := g.openStore()
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +186,7 @@ func (g *globals) open() (*app, error) {
 		return nil, err
 	}
 	eng, err := engine.New(engine.Options{Store: st, Remote: &remote.Steps{R: client, HostKey: client.HostKey},
-		KeyTrust: client, Operator: g.operator, ClassFile: g.classPath(), Parallel: g.parallel,
+		KeyTrust: client, Operator: operator, ClassFile: g.classPath(), Parallel: g.parallel,
 		HostTimeout: g.timeout, StateDir: g.stateDir, RebootCommand: os.Getenv("DISCOTERM_REBOOT_CMD")})
 	if err != nil {
 		client.Close()

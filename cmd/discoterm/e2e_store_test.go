@@ -10,14 +10,26 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/discoterm/discoterm/store/natstest"
 )
 
 // TestBatchLockRace: 100 processes try to lock one branch of one local
 // store at once. The store serialises them without "in use" errors:
 // exactly one holds the lock, and the other 99 exit 4 naming that holder.
 func TestBatchLockRace(t *testing.T) {
+	lockRace(t, filepath.Join(t.TempDir(), "store.db"))
+}
+
+// TestBatchLockRaceNATS: the same with 100 processes, each its own
+// connection, on a NATS store.
+func TestBatchLockRaceNATS(t *testing.T) {
+	lockRace(t, natstest.Start(t)+"/race")
+}
+
+func lockRace(t *testing.T, st string) {
 	dir := t.TempDir()
-	st := filepath.Join(dir, "store.db")
 	const n = 100
 	type out struct {
 		code   int
@@ -68,5 +80,34 @@ func TestBatchLockRace(t *testing.T) {
 		if r.code != exitLockHeld || !strings.Contains(r.stderr, "locked by "+holder) {
 			t.Errorf("process %d: exit %d, stderr %q; want exit 4 naming %s", i, r.code, r.stderr, holder)
 		}
+	}
+}
+
+// TestBatchNATSUnreachable: a NATS store that is not there is a clear
+// error naming the URL, quickly, and nothing is written anywhere (no local
+// store is created instead).
+func TestBatchNATSUnreachable(t *testing.T) {
+	dir := t.TempDir()
+	url := "nats://127.0.0.1:1/team"
+	cmd := exec.Command(binary, "--batch", "--store", url, "--ssh-config", "none", "lock", "main", "x")
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_STATE_HOME="+dir, "SSH_AUTH_SOCK=")
+	var se bytes.Buffer
+	cmd.Stderr = &se
+	start := time.Now()
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitError {
+		t.Fatalf("exit: %v, want %d; stderr %q", err, exitError, se.String())
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("took %v to give up", took)
+	}
+	for _, want := range []string{"nats://127.0.0.1:1/team", "cannot connect", "nats-server"} {
+		if !strings.Contains(se.String(), want) {
+			t.Errorf("stderr %q lacks %q", se.String(), want)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("files written with an unreachable store: %v", ents)
 	}
 }

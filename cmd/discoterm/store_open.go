@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/discoterm/discoterm/store"
+)
+
+// storeFlags are the flags that choose and authenticate the store.
+type storeFlags struct {
+	natsCreds string
+	natsCA    string
+}
+
+// storeLocation is --store, else $DISCOTERM_STORE, else the default file.
+func (g *globals) storeLocation() (string, error) {
+	switch {
+	case g.store != "":
+		return g.store, nil
+	case os.Getenv("DISCOTERM_STORE") != "":
+		return os.Getenv("DISCOTERM_STORE"), nil
+	}
+	return store.DefaultPath()
+}
+
+// openStore opens the local file or the NATS store the flags name, and
+// says who the operator is: a NATS store's credential names them, and
+// --operator cannot override what the server authenticated.
+func (g *globals) openStore() (store.Store, string, error) {
+	loc, err := g.storeLocation()
+	if err != nil {
+		return nil, "", err
+	}
+	if !store.IsNATSURL(loc) {
+		if g.natsCreds != "" || g.natsCA != "" {
+			return nil, "", fmt.Errorf("--nats-creds and --nats-ca need a NATS store (--store nats://HOST:4222); the store is the file %s", loc)
+		}
+		st, err := store.Open(loc, store.Options{})
+		return st, g.operator, err
+	}
+	st, err := store.OpenNATS(store.NATSOptions{URL: loc, CredsFile: g.natsCreds, CAFile: g.natsCA, Operator: g.operator})
+	if err != nil {
+		return nil, "", err
+	}
+	op := g.operator
+	if id, ok := st.(store.Identity); ok && id.Operator() != "" {
+		if op != "" && op != id.Operator() {
+			fmt.Fprintf(os.Stderr, "discoterm: --operator %s ignored: the NATS credential says you are %s\n", op, id.Operator())
+		}
+		op = id.Operator()
+	}
+	return st, op, nil
+}
