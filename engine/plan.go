@@ -134,7 +134,8 @@ const (
 	PushStale      PushStatus = "stale"
 	PushRebootHold PushStatus = "reboot-pending"
 	PushRebooting  PushStatus = "rebooting"
-	PushCancelled  PushStatus = "cancelled"
+	PushCancelled  PushStatus = "cancelled"   // stopped on request before an entry; the ones before it are applied
+	PushNotStarted PushStatus = "not-started" // the push was cancelled before it reached this host: untouched
 	PushUnreach    PushStatus = "unreachable"
 	PushNothing    PushStatus = "up-to-date"
 )

@@ -107,7 +107,7 @@ func (m *Model) askApprove(p *engine.Plan) {
 	}
 	body = append(body, "", "Nothing is applied yet: P pushes an approved plan.")
 	id := p.ID
-	d := newConfirm(m.c, "Approve plan "+shortID(id)+" on "+p.Branch+"?", body, "approve",
+	d := newConfirm(m.c, "Approve plan "+id+" on "+p.Branch+"?", body, "approve",
 		func(o confirmOptions) tea.Cmd { return m.approve(id, o.KeepLock) })
 	if len(p.Staged) > 0 {
 		d.withToggle("k", "keep the lock after approving", func(o *confirmOptions) *bool { return &o.KeepLock })
@@ -138,7 +138,7 @@ func (m *Model) askPush(p *engine.Plan) {
 	body = append(body, "A host whose state changed since the plan is refused as stale.",
 		"Esc or Ctrl-C during the push cancels: hosts finish their current entry.")
 	id := p.ID
-	d := newConfirm(m.c, "Push plan "+shortID(id)+"?", body, "push",
+	d := newConfirm(m.c, "Push plan "+id+"?", body, "push",
 		func(o confirmOptions) tea.Cmd { return m.startPush(p, engine.PushOptions{AllowReboot: o.AllowReboot}) })
 	if f.reboots > 0 {
 		d.withToggle("r", "allow reboots", func(o *confirmOptions) *bool { return &o.AllowReboot })

@@ -146,14 +146,6 @@ func count(n int) string {
 	return b.String()
 }
 
-// shortID keeps plan ids readable in narrow places.
-func shortID(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
-}
-
 // titleLine is a pane's first line: the title, then muted details, cut to w.
 func (c *Common) titleLine(title, detail string, w int) string {
 	t := c.Theme.Title.Render(title)

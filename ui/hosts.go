@@ -190,6 +190,8 @@ func (p *hostsPane) applyPush(ev *engine.PushHostEvent) {
 		r.push = fmt.Sprintf("applying %d/%d", ev.Step, ev.Steps)
 	case engine.PushWaiting:
 		r.push = "waiting"
+	case engine.PushNothing, engine.PushNotStarted:
+		r.push = "" // untouched: the last result stands
 	default:
 		r.push = ""
 		r.LastResult, r.LastError = string(ev.Status), ev.Err

@@ -384,7 +384,7 @@ func (m *Model) tabs() string {
 		switch view(i) {
 		case viewPlan:
 			if m.review.plan != nil {
-				label += " " + shortID(m.review.plan.ID)
+				label += " " + m.review.plan.ID
 			}
 		case viewPush:
 			if m.pushJob != "" {

@@ -197,7 +197,7 @@ func (m *Model) plan(req engine.PlanRequest) tea.Cmd {
 }
 
 func (m *Model) approve(planID string, keepLock bool) tea.Cmd {
-	id := m.startJob("approve plan "+shortID(planID), nil)
+	id := m.startJob("approve plan "+planID, nil)
 	b := m.backend
 	return func() tea.Msg {
 		p, err := b.Approve(planID, keepLock)
@@ -209,7 +209,7 @@ func (m *Model) approve(planID string, keepLock bool) tea.Cmd {
 // pane, after which hosts finish the entry they are on.
 func (m *Model) push(planID string, opts engine.PushOptions) tea.Cmd {
 	ctx, cancel := context.WithCancel(m.ctx)
-	id := m.startJob("push plan "+shortID(planID), cancel)
+	id := m.startJob("push plan "+planID, cancel)
 	m.pushJob = id
 	b := m.backend
 	return func() tea.Msg {

@@ -251,7 +251,7 @@ func (p *planPane) View() string {
 	case pl.Approved:
 		state = t.Ok.Render("approved")
 	}
-	detail := fmt.Sprintf("%s · %s · head %d · %s · %s · ", shortID(pl.ID), pl.Branch, pl.Head, plural(len(pl.Hosts), "host"), plural(len(p.groups.Entries), "entry"))
+	detail := fmt.Sprintf("%s · %s · head %d · %s · %s · ", pl.ID, pl.Branch, pl.Head, plural(len(pl.Hosts), "host"), plural(len(p.groups.Entries), "entry"))
 	title := p.c.titleLine("Plan", detail, p.w)
 	title = cut(title+state, p.w)
 	lines := []string{title}

@@ -73,7 +73,7 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 			return refresh
 		}
 		m.review.setPlan(msg.plan)
-		m.flash(engine.LevelInfo, fmt.Sprintf("plan %s approved — P pushes it to %s", shortID(msg.plan.ID), plural(pushableHosts(msg.plan), "host")))
+		m.flash(engine.LevelInfo, fmt.Sprintf("plan %s approved — P pushes it to %s", msg.plan.ID, plural(pushableHosts(msg.plan), "host")))
 		return refresh
 	case pushMsg:
 		return m.pushFinished(msg.job, msg.result, msg.err)
@@ -143,7 +143,7 @@ func opError(err error) string {
 }
 
 func planSummary(p *engine.Plan) string {
-	return fmt.Sprintf("plan %s: %s, %s, %s would change", shortID(p.ID), plural(len(p.Hosts), "host"),
+	return fmt.Sprintf("plan %s: %s, %s, %s would change", p.ID, plural(len(p.Hosts), "host"),
 		plural(p.Entries(), "entry"), plural(pushableHosts(p), "host"))
 }
 

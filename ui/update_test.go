@@ -137,13 +137,30 @@ func TestCancelPush(t *testing.T) {
 	}
 	d.f.PushGate <- struct{}{} // one host may go
 	d.f.PushGate <- struct{}{} // the second waits at the gate…
-	d.key("esc")               // …when the push is cancelled
-	if !strings.Contains(d.flashText(), "cancelling push") {
+	// Esc on the Push view never stops the push.
+	d.key("esc")
+	if d.m.focus != viewPush || d.m.pushes.cancelling || d.m.pushJob == "" {
+		t.Fatalf("esc changed the push: focus %v cancelling %v job %q", d.m.focus, d.m.pushes.cancelling, d.m.pushJob)
+	}
+	if !strings.Contains(d.flashText(), "x stops it") {
+		t.Fatalf("esc: flash %q", d.flashText())
+	}
+	// x asks, saying what stops and what stays applied; n keeps it going.
+	d.pump()
+	d.key("x")
+	d.wantScreen("Stop push", "will not be started", "Already applied and kept")
+	d.key("n")
+	if d.m.pushes.cancelling {
+		t.Fatal("n stopped the push")
+	}
+	d.key("x")
+	d.key("y") // …when the push is stopped
+	if !strings.Contains(d.flashText(), "stopping push") {
 		t.Fatalf("flash %q", d.flashText())
 	}
-	d.key("esc")
-	if !strings.Contains(d.flashText(), "already cancelling") {
-		t.Fatalf("second esc: flash %q", d.flashText())
+	d.key("x")
+	if !strings.Contains(d.flashText(), "already stopping") {
+		t.Fatalf("second x: flash %q", d.flashText())
 	}
 	d.await()
 	d.pump()
@@ -151,13 +168,13 @@ func TestCancelPush(t *testing.T) {
 		t.Fatal("push still shown running")
 	}
 	tot := d.m.pushes.totals
-	if tot[engine.PushDone] != 2 || tot[engine.PushCancelled] == 0 {
+	if tot[engine.PushDone] != 2 || tot[engine.PushNotStarted] == 0 || tot[engine.PushCancelled] != 0 {
 		t.Fatalf("totals after cancel: %v", tot)
 	}
 	if !strings.Contains(d.flashText(), "push cancelled: ") {
 		t.Fatalf("flash %q", d.flashText())
 	}
-	d.wantScreen("cancelled", "finished")
+	d.wantScreen("not started", "finished")
 }
 
 // Quitting during a push cancels it and leaves once it has stopped.
@@ -176,7 +193,7 @@ func TestQuitDuringPush(t *testing.T) {
 	if !d.quit {
 		t.Fatal("did not quit after the push stopped")
 	}
-	if d.m.pushes.totals[engine.PushCancelled] == 0 {
+	if d.m.pushes.totals[engine.PushNotStarted] == 0 {
 		t.Fatalf("totals %v", d.m.pushes.totals)
 	}
 }
@@ -219,8 +236,8 @@ func TestCommandLine(t *testing.T) {
 		t.Fatalf("flash %q", d.flashText())
 	}
 	command("plan")
-	command("push " + shortID(d.m.review.plan.ID))
-	d.wantScreen("Push plan " + shortID(d.m.review.plan.ID) + "?")
+	command("push " + d.m.review.plan.ID)
+	d.wantScreen("Push plan " + d.m.review.plan.ID + "?")
 	d.key("esc")
 	command("quit")
 	if !d.quit {
