@@ -237,7 +237,11 @@ func TestCommandLine(t *testing.T) {
 	}
 	command("plan")
 	command("push " + d.m.review.plan.ID)
-	d.wantScreen("Push plan " + d.m.review.plan.ID + "?")
+	if !strings.Contains(d.flashText(), "is not approved — :approve "+d.m.review.plan.ID+" first") {
+		t.Fatalf(":push of a plan not approved: flash %q", d.flashText())
+	}
+	command("approve " + d.m.review.plan.ID)
+	d.wantScreen("Approve plan " + d.m.review.plan.ID + " on staging?")
 	d.key("esc")
 	command("quit")
 	if !d.quit {
@@ -410,4 +414,42 @@ func TestMissingBranchIsEmpty(t *testing.T) {
 	}
 	d.key("2")
 	d.wantScreen("empty journal — L locks main (creating it)")
+}
+
+// :push and :approve of a plan that is not the one on screen load it,
+// show it and ask; a plan that does not exist is an error in the status
+// line and the activity log.
+func TestCommandOnPlanNotOnScreen(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 120, 40)
+	command := func(line string) {
+		d.key(":")
+		d.typeText(line)
+		d.key("enter")
+	}
+	d.keys("p", "a", "y")
+	first := d.m.review.plan
+	if first == nil || !first.Approved {
+		t.Fatalf("first plan not approved: %+v", first)
+	}
+	d.key("p")
+	second := d.m.review.plan
+	if second.ID == first.ID {
+		t.Fatal("the second plan has the first one's id")
+	}
+	command("push " + first.ID)
+	d.wantScreen("Push plan " + first.ID + "?")
+	if d.m.review.plan.ID != first.ID {
+		t.Fatalf("review shows %s, not the plan being pushed", d.m.review.plan.ID)
+	}
+	d.key("n")
+	command("approve " + first.ID)
+	if !strings.Contains(d.flashText(), "plan "+first.ID+" is approved already") {
+		t.Fatalf("flash %q", d.flashText())
+	}
+	command("push p00000000")
+	if f := d.flashText(); !strings.Contains(f, "push: ") || !strings.Contains(f, "p00000000") {
+		t.Fatalf("flash %q", f)
+	}
+	d.key("5")
+	d.wantScreen("push: ", "p00000000", "is approved already")
 }
