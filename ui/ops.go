@@ -184,16 +184,17 @@ func (m *Model) plan(req engine.PlanRequest) tea.Cmd {
 		who = plural(len(req.Hosts), "host")
 	}
 	id := m.startJob("plan "+req.Branch+" ("+who+")", cancel)
-	m.planning = planProgress{job: id, total: len(req.Hosts)}
-	if len(req.Hosts) == 0 {
-		m.planning.total = m.hosts.onBranch(req.Branch)
+	expect := req.Hosts
+	if len(expect) == 0 {
+		expect = m.hosts.namesOnBranch(req.Branch)
 	}
+	m.planning = newPlanProgress(id, m.c.Now(), expect)
 	b := m.backend
-	return func() tea.Msg {
+	return tea.Batch(func() tea.Msg {
 		defer cancel()
 		p, err := b.Plan(ctx, req)
 		return planMsg{job: id, plan: p, err: err}
-	}
+	}, planTick(id))
 }
 
 func (m *Model) approve(planID string, keepLock bool) tea.Cmd {

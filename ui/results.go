@@ -171,8 +171,12 @@ func opError(err error) string {
 }
 
 func planSummary(p *engine.Plan) string {
-	return fmt.Sprintf("plan %s: %s, %s, %s would change", p.ID, plural(len(p.Hosts), "host"),
+	s := fmt.Sprintf("plan %s: %s, %s, %s would change", p.ID, plural(len(p.Hosts), "host"),
 		plural(p.Entries(), "entry"), plural(pushableHosts(p), "host"))
+	if n := len(p.Skipped); n > 0 {
+		s += fmt.Sprintf("; %s skipped (lost)", plural(n, "host"))
+	}
+	return s
 }
 
 // pushableHosts counts hosts a push would touch.

@@ -3,8 +3,10 @@ package ui
 import (
 	"fmt"
 	"image/color"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
@@ -383,19 +385,30 @@ func checkFits(t *testing.T, what, s string, w, h int) {
 	}
 }
 
-// While a plan runs, the review counts hosts answered against the hosts
-// asked for (plan.host events count one host each, whatever their Step).
+// While a plan runs, the review shows each host's answer as it arrives
+// and names the hosts still awaited with their elapsed time; the status
+// bar counts hosts answered against hosts asked for.
 func TestPlanningProgress(t *testing.T) {
 	d := newDriver(t, uitest.Options{Hosts: 12}, 120, 40)
-	d.m.planning = planProgress{job: "ui-99", total: d.m.hosts.onBranch("main")}
+	names := d.m.hosts.namesOnBranch("main")
+	if len(names) < 4 {
+		t.Fatalf("fake fleet has %d hosts on main", len(names))
+	}
+	slices.SortFunc(names, naturalCompare)
+	d.m.planning = newPlanProgress("ui-99", d.clock.Now(), names)
 	d.m.jobs["ui-99"] = &job{text: "plan main"}
 	d.m.focusView(viewPlan)
+	d.clock.advance(1500 * time.Millisecond)
 	d.send(eventsMsg{
-		&engine.PlanHostEvent{Host: engine.HostPlan{Name: "a"}},
-		&engine.PlanHostEvent{Host: engine.HostPlan{Name: "b"}},
-		&engine.PlanHostEvent{Host: engine.HostPlan{Name: "c"}},
+		&engine.PlanHostEvent{Host: engine.HostPlan{Name: names[0], Changes: make([]engine.Change, 4)}},
+		&engine.PlanHostEvent{Host: engine.HostPlan{Name: names[1]}},
+		&engine.PlanHostEvent{Host: engine.HostPlan{Name: names[2], Err: "cannot reach it"}},
+		&engine.LogEvent{PlanID: "p1", Host: names[3], Header: engine.Header{Message: names[3] + " skipped: the scanner marked it lost"}},
 	})
-	d.wantScreen("dry-running: 3/10 hosts answered so far", "jobs plan main 3/10 hosts")
+	total := len(names)
+	d.wantScreen(fmt.Sprintf("dry-running: 4/%d hosts answered · 1.5s", total), fmt.Sprintf("jobs plan main 4/%d hosts", total),
+		fmt.Sprintf("waiting for %d hosts:", total-4), names[4], "waiting 1.5s", "skipped: the scanner marked it lost",
+		names[0], "4 entries would change it", "up to date", "cannot reach it")
 }
 
 // A branch that does not exist yet is an empty journal, not an error.
