@@ -107,8 +107,20 @@ type Plan struct {
 	HeadHash string          `json:"head_hash"`
 	Staged   []journal.Entry `json:"staged,omitempty"` // staged entries covered, in order; committed on approve
 	Hosts    []HostPlan      `json:"hosts"`
-	Approved bool            `json:"approved"`
-	Pushed   bool            `json:"pushed"`
+	// Skipped are the branch's hosts the scanner had marked lost, left
+	// out so one dead host does not hold up the fleet; naming one in the
+	// request includes it.
+	Skipped  []SkippedHost `json:"skipped,omitempty"`
+	Approved bool          `json:"approved"`
+	Pushed   bool          `json:"pushed"`
+}
+
+// SkippedHost is a host a plan left out, and why.
+type SkippedHost struct {
+	HostID   string    `json:"host_id"`
+	Name     string    `json:"name"`
+	Liveness string    `json:"liveness"`  // what the scanner said: lost, gone
+	LastSeen time.Time `json:"last_seen"` // its last answer; zero if never
 }
 
 // Entries counts the distinct entries the plan covers.
@@ -134,7 +146,8 @@ const (
 	PushStale      PushStatus = "stale"
 	PushRebootHold PushStatus = "reboot-pending"
 	PushRebooting  PushStatus = "rebooting"
-	PushCancelled  PushStatus = "cancelled"
+	PushCancelled  PushStatus = "cancelled"   // stopped on request before an entry; the ones before it are applied
+	PushNotStarted PushStatus = "not-started" // the push was cancelled before it reached this host: untouched
 	PushUnreach    PushStatus = "unreachable"
 	PushNothing    PushStatus = "up-to-date"
 )

@@ -9,6 +9,7 @@ import (
 
 	"github.com/discoterm/discoterm/engine"
 	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/store"
 )
 
 // TestPlanEffects stages one entry of each kind and effect against one host
@@ -391,5 +392,53 @@ func TestPlanKeepsNewerHostMirror(t *testing.T) {
 	}
 	if hv := v.hostView("h2"); hv.Position != 2 || hv.StateBranch != "main" {
 		t.Errorf("h2 mirror: position %d, state branch %q", hv.Position, hv.StateBranch)
+	}
+}
+
+// TestPlanSkipsLostHosts: a host the scanner marked lost is left out of a
+// plan of the whole branch, with a line saying so; naming it includes it.
+func TestPlanSkipsLostHosts(t *testing.T) {
+	v := newEnv(t)
+	v.addHosts("h", 3)
+	seen := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := v.st.Update(func(tx store.Tx) error {
+		hs, err := tx.Hosts()
+		if err != nil {
+			return err
+		}
+		for _, h := range hs {
+			if h.Name == "h02" {
+				h.Liveness, h.LastSeen = "lost", seen
+				return tx.PutHost(h)
+			}
+		}
+		t.Fatal("no h02")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v.lock("main")
+	v.stage("main", fileReq("/etc/a", "a\n"))
+	events, stop := v.eng.Subscribe()
+	defer stop()
+	p := v.plan(engine.PlanRequest{})
+	if len(p.Hosts) != 2 || hostPlan(t, p, "h01").Err != "" || hostPlan(t, p, "h03").Err != "" {
+		t.Fatalf("plan of the branch: %+v", p.Hosts)
+	}
+	if len(p.Skipped) != 1 || p.Skipped[0].Name != "h02" || p.Skipped[0].Liveness != "lost" || !p.Skipped[0].LastSeen.Equal(seen) {
+		t.Fatalf("skipped: %+v", p.Skipped)
+	}
+	var said bool
+	for len(events) > 0 {
+		if ev, ok := (<-events).(*engine.LogEvent); ok && ev.Host == "h02" && ev.PlanID == p.ID {
+			said = strings.Contains(ev.Message, "skipped") && strings.Contains(ev.Message, "plan it by name to include it")
+		}
+	}
+	if !said {
+		t.Error("no plan.host event says h02 was skipped and how to include it")
+	}
+	named := v.plan(engine.PlanRequest{Hosts: []string{"h02", "h03"}})
+	if len(named.Hosts) != 2 || len(named.Skipped) != 0 {
+		t.Fatalf("named hosts: %d planned, %d skipped", len(named.Hosts), len(named.Skipped))
 	}
 }

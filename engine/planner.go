@@ -30,6 +30,7 @@ type planInput struct {
 	entries []journal.Entry // committed, verified
 	staged  []journal.Entry // the operator's staged entries, with provisional seqs
 	hosts   []store.Host
+	skipped []SkippedHost                // lost hosts of the branch left out
 	vars    map[string]map[string]string // host ID → classification variables
 	blobs   map[string][]byte
 }
@@ -67,9 +68,16 @@ func (e *Engine) loadPlanInput(req PlanRequest) (*planInput, error) {
 		heads := map[string]uint64{branch: in.branch.Head}
 		if len(picked) == 0 {
 			for _, h := range all {
-				if e.view(h, cls, heads).Branch == branch {
-					picked = append(picked, h)
+				if e.view(h, cls, heads).Branch != branch {
+					continue
 				}
+				// A host the scanner lost would only make everyone wait for
+				// its connect timeout; named hosts are always planned.
+				if h.Liveness == "lost" || h.Liveness == "gone" {
+					in.skipped = append(in.skipped, SkippedHost{HostID: h.ID, Name: displayName(h), Liveness: h.Liveness, LastSeen: h.LastSeen})
+					continue
+				}
+				picked = append(picked, h)
 			}
 		}
 		for _, h := range picked {
@@ -176,8 +184,13 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{ID: newPlanID(), Branch: in.branch.Name, Created: e.now(), Author: e.opts.Operator,
-		Head: in.branch.Head, HeadHash: in.branch.HeadHash, Staged: in.staged, Hosts: make([]HostPlan, len(in.hosts))}
+		Head: in.branch.Head, HeadHash: in.branch.HeadHash, Staged: in.staged, Hosts: make([]HostPlan, len(in.hosts)), Skipped: in.skipped}
 	job := e.startJob("plan "+p.ID, fmt.Sprintf("planning %d hosts of %s", len(in.hosts), p.Branch))
+	for _, s := range in.skipped {
+		ev := &LogEvent{PlanID: p.ID, Branch: p.Branch, HostID: s.HostID, Host: s.Name}
+		ev.Level, ev.Message = LevelWarn, fmt.Sprintf("%s skipped: the scanner marked it %s; plan it by name to include it", s.Name, s.Liveness)
+		e.emit(ev)
+	}
 	rendered := map[string][]byte{} // blob sum → rendered template content to store
 	var mu sync.Mutex
 	e.forEachHost(ctx, len(in.hosts), e.opts.Parallel, func(i int) {

@@ -264,11 +264,20 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 	if parallel <= 0 {
 		parallel = e.opts.Parallel
 	}
-	e.forEachHost(ctx, len(p.Hosts), parallel, func(i int) {
-		hp := p.Hosts[i]
+	emitHost := func(hp HostPlan, hr *HostPush) {
+		ev := &PushHostEvent{PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: hr.Status,
+			Step: len(hr.Entries), Steps: len(hp.Changes), Err: hr.Err, Position: hr.To}
+		ev.Message = fmt.Sprintf("%s %s at position %d", hp.Name, hr.Status, hr.To)
+		if hr.Status != PushDone && hr.Status != PushNothing && hr.Status != PushNotStarted {
+			ev.Level = LevelError
+		}
+		e.emit(ev)
+	}
+	// Hosts that need no connection are decided first, so a cancelled
+	// push cannot report them as anything but what they are.
+	var work []int
+	for i, hp := range p.Hosts {
 		hr := &res.Hosts[i]
-		hs := time.Now()
-		defer func() { hr.Duration = time.Since(hs) }()
 		switch {
 		case hp.Err != "":
 			hr.Status, hr.Err = PushFailed, "not planned: "+hp.Err
@@ -280,20 +289,25 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 		case len(hp.Changes) == 0 && hp.Fingerprint.Branch == p.Branch:
 			hr.Status = PushNothing
 		default:
-			e.pushHost(ctx, p, hp, targets[hp.HostID], bundles[hp.HostID], hr)
+			work = append(work, i)
+			continue
 		}
-		ev := &PushHostEvent{PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: hr.Status,
-			Step: len(hr.Entries), Steps: len(hp.Changes), Err: hr.Err, Position: hr.To}
-		ev.Message = fmt.Sprintf("%s %s at position %d", hp.Name, hr.Status, hr.To)
-		if hr.Status != PushDone && hr.Status != PushNothing {
-			ev.Level = LevelError
-		}
-		e.emit(ev)
+		emitHost(hp, hr)
+	}
+	e.forEachHost(ctx, len(work), parallel, func(w int) {
+		i := work[w]
+		hp := p.Hosts[i]
+		hr := &res.Hosts[i]
+		hs := time.Now()
+		e.pushHost(ctx, p, hp, targets[hp.HostID], bundles[hp.HostID], hr)
+		hr.Duration = time.Since(hs)
+		emitHost(hp, hr)
 	})
-	// Hosts never started because ctx ended are cancelled, untouched.
+	// Hosts never started because ctx ended are untouched.
 	for i := range res.Hosts {
-		if res.Hosts[i].Status == PushWaiting {
-			res.Hosts[i].Status, res.Hosts[i].Err = PushCancelled, "not started"
+		if hr := &res.Hosts[i]; hr.Status == PushWaiting {
+			hr.Status, hr.Err = PushNotStarted, "not started: the push was cancelled first"
+			emitHost(p.Hosts[i], hr)
 		}
 	}
 	res.Duration = time.Since(start)
@@ -350,32 +364,65 @@ func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Ta
 	}
 	// Only a host that answered where it stands has a position to mirror.
 	hr.contacted = ar != nil && (err == nil || len(hr.Entries) > 0)
+	// What the host reported decides, not whether ctx ended: a host that
+	// finished every entry (or failed one) while the push was being
+	// cancelled says so in its report.
+	finished := len(hr.Entries) == n && n > 0
+	for _, en := range hr.Entries {
+		if en.Result != "ok" && en.Result != "skipped" {
+			finished = false
+		}
+	}
+	hr.Status = PushDone
 	switch {
 	case ar != nil && ar.Stale != "":
-		hr.Status, hr.Err = PushStale, "stale: "+ar.Stale+"; re-plan"
+		hr.Status, hr.Err = PushStale, "changed since the plan ("+ar.Stale+"); re-plan"
+	case entryEnded(hr):
+		// A failed, cancelled or reboot entry ended the host's run.
+	case finished:
 	case err != nil && ctx.Err() != nil:
-		hr.Status, hr.Err = PushCancelled, "cancelled at position "+fmt.Sprint(hr.To)
+		hr.Status, hr.Err = PushCancelled, fmt.Sprintf("cancelled before seq %d (applied up to %d)", nextSeq(b, hr.To), hr.To)
 	case err != nil:
 		hr.Status, hr.Err = PushFailed, hostErr(err)
 		var ue *remote.UnreachableError
 		if errors.As(err, &ue) {
 			hr.Status = PushUnreach
 		}
-	default:
-		hr.Status = PushDone
-		for _, en := range hr.Entries {
-			switch en.Result {
-			case "failed":
-				hr.Status, hr.Err = PushFailed, fmt.Sprintf("seq %d (%s) failed with exit %d: %s", en.Seq, en.Summary, en.ExitCode, strings.TrimSpace(lastLines(en.Output, 3)))
-			case "reboot-pending":
-				hr.Status, hr.Err = PushRebootHold, fmt.Sprintf("seq %d is a reboot; push with --allow-reboot to continue", en.Seq)
-			case "cancelled":
-				hr.Status, hr.Err = PushCancelled, "cancelled at position "+fmt.Sprint(hr.To)
-			case "rebooting":
-				hr.Status, hr.Err = PushRebooting, fmt.Sprintf("rebooting at seq %d; the rest follows when it is back (up, or the catch-up policy)", en.Seq)
+	}
+}
+
+// entryEnded sets the host's status from the entry whose result ended its
+// run, reporting whether one did.
+func entryEnded(hr *HostPush) bool {
+	for _, en := range hr.Entries {
+		switch en.Result {
+		case "failed":
+			hr.Status, hr.Err = PushFailed, fmt.Sprintf("failed (exit %d) at seq %d (%s)", en.ExitCode, en.Seq, en.Summary)
+			if out := strings.TrimSpace(lastLines(en.Output, 3)); out != "" {
+				hr.Err += ": " + out
 			}
+		case "reboot-pending":
+			hr.Status, hr.Err = PushRebootHold, fmt.Sprintf("seq %d is a reboot; push with --allow-reboot to continue", en.Seq)
+		case "cancelled":
+			hr.Status, hr.Err = PushCancelled, fmt.Sprintf("cancelled before seq %d (applied up to %d)", en.Seq, hr.To)
+		case "rebooting":
+			hr.Status, hr.Err = PushRebooting, fmt.Sprintf("rebooting at seq %d; the rest follows when it is back (up, or the catch-up policy)", en.Seq)
+		default:
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// nextSeq is the first entry of the bundle after position pos.
+func nextSeq(b *remote.Bundle, pos uint64) uint64 {
+	for _, en := range b.Entries {
+		if en.Seq > pos {
+			return en.Seq
 		}
 	}
+	return pos + 1
 }
 
 func lastLines(s string, n int) string {
@@ -400,15 +447,26 @@ func (e *Engine) recordPush(p *Plan, res *PushResult) {
 				rs = append(rs, store.RunResult{PlanID: p.ID, HostID: hr.HostID, HostName: hr.Name, Branch: p.Branch, Seq: en.Seq, Kind: en.Kind,
 					Summary: en.Summary, Result: en.Result, ExitCode: en.ExitCode, Duration: en.Duration, Output: en.Output, Time: now})
 			}
-			if len(hr.Entries) == 0 && hr.Status != PushDone && hr.Status != PushNothing {
+			if len(hr.Entries) == 0 && hr.Status != PushDone && hr.Status != PushNothing && hr.Status != PushNotStarted {
 				rs = append(rs, store.RunResult{PlanID: p.ID, HostID: hr.HostID, HostName: hr.Name, Branch: p.Branch, Result: string(hr.Status), Output: hr.Err, Time: now})
+			}
+			if hr.Status == PushNotStarted {
+				continue // never touched: it keeps its last result
 			}
 			h, err := tx.Host(hr.HostID)
 			if err != nil {
 				continue
 			}
+			if hr.Status == PushNothing {
+				// Up to date: nothing ran, so its last result stands.
+				h.LastOK = now
+				if err := tx.PutHost(h); err != nil {
+					return err
+				}
+				continue
+			}
 			h.LastPush, h.LastResult, h.LastError = now, string(hr.Status), hr.Err
-			if hr.Status == PushDone || hr.Status == PushNothing {
+			if hr.Status == PushDone {
 				h.LastOK = now
 			}
 			if hr.contacted && hr.Status != PushStale && hr.Status != PushUnreach {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -457,8 +458,15 @@ func TestPushCancel(t *testing.T) {
 	for i, a := range addrs {
 		name := fmt.Sprintf("h%02d", i+1)
 		h := hostPush(t, r, name)
-		if h.Status != engine.PushCancelled {
-			t.Errorf("%s: status %s", name, h.Status)
+		want := engine.PushCancelled // started: cancelled before seq 3
+		if i >= 2 {
+			want = engine.PushNotStarted
+		}
+		if h.Status != want {
+			t.Errorf("%s: status %s, want %s", name, h.Status, want)
+		}
+		if i < 2 && !strings.Contains(h.Err, "cancelled before seq 3") {
+			t.Errorf("%s: error %q does not say where it stopped", name, h.Err)
 		}
 		st := v.fr.stateOf(a)
 		hv := v.hostView(name)
@@ -494,5 +502,86 @@ func TestPushHonoursParallel(t *testing.T) {
 	v.fr.mu.Unlock()
 	if max != 1 {
 		t.Errorf("%d applies ran at once with Parallel 1", max)
+	}
+}
+
+// TestPushCancelResultsAreWhatHappened: after a cancelled push each host's
+// result is what its own run reported — a host that finished while the
+// push was being cancelled is done, one stopped between entries is
+// cancelled before the next seq, one never reached is not started, and a
+// host that was up to date keeps its last result.
+func TestPushCancelResultsAreWhatHappened(t *testing.T) {
+	v := newEnv(t)
+	v.eng = v.engine("alice", func(o *engine.Options) { o.Parallel = 2 })
+	addrs := v.addHosts("h", 4)
+	// h04 gets the entries first, so it is up to date in the plan below.
+	v.lock("main")
+	v.stage("main", fileReq("/etc/1", "1\n"), execReq("long-running", journal.Guard{}))
+	p0 := v.approve(v.plan(engine.PlanRequest{Hosts: []string{"h04"}}))
+	v.push(p0, engine.PushOptions{})
+	p := v.approve(v.plan(engine.PlanRequest{}))
+
+	reached := make(chan string, 4)
+	v.fr.applyHook = func(ctx context.Context, addr string, seq uint64) {
+		switch {
+		case addr == addrs[0] && seq == 2: // finishes its last entry after the cancel
+			reached <- addr
+			<-ctx.Done()
+		case addr == addrs[1] && seq == 2: // stops before entry 2
+			reached <- addr
+			<-ctx.Done()
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-reached; <-reached; cancel() }()
+	r, err := v.eng.Push(ctx, p.ID, engine.PushOptions{})
+	if !errors.Is(err, engine.ErrCancelled) {
+		t.Fatalf("push: %v, want ErrCancelled", err)
+	}
+	h1, h2, h3, h4 := hostPush(t, r, "h01"), hostPush(t, r, "h02"), hostPush(t, r, "h03"), hostPush(t, r, "h04")
+	// The fake checks ctx before each entry, so which of h01/h02 ran its
+	// entry 2 depends on the hook: both blocked inside it, so both finish it.
+	for _, h := range []engine.HostPush{h1, h2} {
+		if h.Status != engine.PushDone || h.To != 2 {
+			t.Errorf("%s finished every entry while cancelling: status %s at %d (%s)", h.Name, h.Status, h.To, h.Err)
+		}
+	}
+	if h3.Status != engine.PushNotStarted {
+		t.Errorf("h03 was never reached: status %s (%s)", h3.Status, h3.Err)
+	}
+	if h4.Status != engine.PushNothing {
+		t.Errorf("h04 was up to date: status %s", h4.Status)
+	}
+	for name, want := range map[string]string{"h01": "done", "h02": "done", "h03": "", "h04": "done"} {
+		if got := v.hostView(name).LastResult; got != want {
+			t.Errorf("%s: last result %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestPushCancelledBeforeSeq: a host stopped between entries says before
+// which seq it stopped and where it stands.
+func TestPushCancelledBeforeSeq(t *testing.T) {
+	v := newEnv(t)
+	addrs := v.addHosts("h", 1)
+	v.lock("main")
+	v.stage("main", fileReq("/etc/1", "1\n"), fileReq("/etc/2", "2\n"), fileReq("/etc/3", "3\n"))
+	p := v.approve(v.plan(engine.PlanRequest{}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v.fr.applyHook = func(_ context.Context, addr string, seq uint64) {
+		if addr == addrs[0] && seq == 2 {
+			cancel() // entry 2 still runs; entry 3 sees the cancel
+		}
+	}
+	r, _ := v.eng.Push(ctx, p.ID, engine.PushOptions{})
+	h := hostPush(t, r, "h01")
+	if h.Status != engine.PushCancelled || h.To != 2 {
+		t.Fatalf("status %s at %d (%s)", h.Status, h.To, h.Err)
+	}
+	wantContains(t, "error", h.Err, "cancelled before seq 3", "applied up to 2")
+	if got := v.hostView("h01"); got.LastResult != "cancelled" || got.Position != 2 {
+		t.Errorf("mirror: %s at %d", got.LastResult, got.Position)
 	}
 }

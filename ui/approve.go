@@ -84,8 +84,16 @@ func title(kind journal.Kind, summary string) string {
 	return string(kind) + " " + summary
 }
 
-// askApprove opens the approve confirmation for p.
+// askApprove opens the approve confirmation for p, or says why it cannot.
 func (m *Model) askApprove(p *engine.Plan) {
+	switch {
+	case p == nil:
+		m.flash(engine.LevelWarn, "approve: no plan yet — p makes one")
+		return
+	case p.Approved:
+		m.flash(engine.LevelWarn, fmt.Sprintf("approve: plan %s is approved already — :push %s pushes it", p.ID, p.ID))
+		return
+	}
 	f := factsOf(p)
 	body := []string{}
 	if n := len(p.Staged); n > 0 {
@@ -107,7 +115,7 @@ func (m *Model) askApprove(p *engine.Plan) {
 	}
 	body = append(body, "", "Nothing is applied yet: P pushes an approved plan.")
 	id := p.ID
-	d := newConfirm(m.c, "Approve plan "+shortID(id)+" on "+p.Branch+"?", body, "approve",
+	d := newConfirm(m.c, "Approve plan "+id+" on "+p.Branch+"?", body, "approve",
 		func(o confirmOptions) tea.Cmd { return m.approve(id, o.KeepLock) })
 	if len(p.Staged) > 0 {
 		d.withToggle("k", "keep the lock after approving", func(o *confirmOptions) *bool { return &o.KeepLock })
@@ -115,8 +123,22 @@ func (m *Model) askApprove(p *engine.Plan) {
 	m.dialog = d
 }
 
-// askPush opens the push confirmation for p.
+// askPush opens the push confirmation for p, or says why it cannot.
 func (m *Model) askPush(p *engine.Plan) {
+	switch {
+	case p == nil:
+		m.flash(engine.LevelWarn, "push: no plan yet — p makes one")
+		return
+	case m.pushJob != "":
+		m.flash(engine.LevelWarn, "push: a push is running already (4 shows it)")
+		return
+	case !p.Approved:
+		m.flash(engine.LevelWarn, fmt.Sprintf("push: plan %s is not approved — :approve %s first", p.ID, p.ID))
+		return
+	case p.Pushed:
+		m.flash(engine.LevelWarn, fmt.Sprintf("push: plan %s was pushed already — plan again (p) for hosts that did not finish", p.ID))
+		return
+	}
 	f := factsOf(p)
 	body := []string{
 		fmt.Sprintf("Applies %s to %s on %s.", plural(len(f.entries), "entry"), plural(f.change, "host"), p.Branch),
@@ -136,9 +158,9 @@ func (m *Model) askPush(p *engine.Plan) {
 		body = append(body, fmt.Sprintf("%s: hosts stop before a reboot unless reboots are allowed (r).", plural(f.reboots, "reboot entry")))
 	}
 	body = append(body, "A host whose state changed since the plan is refused as stale.",
-		"Esc or Ctrl-C during the push cancels: hosts finish their current entry.")
+		"x on the Push view stops it (after asking): hosts finish their current entry.")
 	id := p.ID
-	d := newConfirm(m.c, "Push plan "+shortID(id)+"?", body, "push",
+	d := newConfirm(m.c, "Push plan "+id+"?", body, "push",
 		func(o confirmOptions) tea.Cmd { return m.startPush(p, engine.PushOptions{AllowReboot: o.AllowReboot}) })
 	if f.reboots > 0 {
 		d.withToggle("r", "allow reboots", func(o *confirmOptions) *bool { return &o.AllowReboot })

@@ -146,14 +146,6 @@ func count(n int) string {
 	return b.String()
 }
 
-// shortID keeps plan ids readable in narrow places.
-func shortID(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
-}
-
 // titleLine is a pane's first line: the title, then muted details, cut to w.
 func (c *Common) titleLine(title, detail string, w int) string {
 	t := c.Theme.Title.Render(title)
@@ -186,3 +178,14 @@ func lipColor(s string) color.Color { return lipgloss.Color(s) }
 
 // ansiStrip removes styling, for re-styling a whole row.
 func ansiStrip(s string) string { return ansi.Strip(s) }
+
+// wrapLines breaks s into lines of at most w cells, at spaces where it can
+// and inside long words where it must, so nothing is cut off at the edge.
+func wrapLines(s string, w int) []string {
+	w = max(w, 10)
+	var out []string
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		out = append(out, strings.Split(ansi.Wrap(l, w, " "), "\n")...)
+	}
+	return out
+}

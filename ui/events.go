@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -105,7 +104,7 @@ func (m *Model) applyEvents(burst eventsMsg) {
 			m.onBranchEvent(ev.Branch, ev)
 			m.hostsRefresh.want = true // heads moved, so "behind" did
 		case *engine.PlanHostEvent:
-			m.planning.step(ev)
+			m.planning.step(ev, m.c.Now())
 		case *engine.PushHostEvent:
 			m.hosts.applyPush(ev)
 			m.pushes.apply(ev)
@@ -130,6 +129,9 @@ func (m *Model) applyEvents(burst eventsMsg) {
 			}
 			m.activity.addEvent(ev)
 		default:
+			if l, ok := ev.(*engine.LogEvent); ok {
+				m.planning.note(l, m.c.Now()) // a host the plan skipped
+			}
 			m.activity.addEvent(ev)
 			if h := ev.Meta(); h.Level == engine.LevelError {
 				m.setFlash(engine.LevelError, h.Message+errSuffix(eventErr(ev)))
@@ -173,27 +175,6 @@ func scanText(ev *engine.ScanEvent) string {
 		return "scan: " + ev.Message
 	}
 	return "scan " + ev.State
-}
-
-// planProgress counts hosts planned so far while a plan runs. Each
-// plan.host event is one host done (its Step and Steps count that host's
-// entries, not hosts); the total is what the UI asked for.
-type planProgress struct {
-	job         string
-	done, total int
-}
-
-func (p *planProgress) step(*engine.PlanHostEvent) {
-	if p.job != "" {
-		p.done++
-	}
-}
-
-func (p planProgress) String() string {
-	if p.total > 0 {
-		return fmt.Sprintf("%d/%d hosts", p.done, p.total)
-	}
-	return fmt.Sprintf("%d hosts", p.done)
 }
 
 // refreshHosts re-reads the hosts now (after the operator's own

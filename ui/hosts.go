@@ -190,6 +190,8 @@ func (p *hostsPane) applyPush(ev *engine.PushHostEvent) {
 		r.push = fmt.Sprintf("applying %d/%d", ev.Step, ev.Steps)
 	case engine.PushWaiting:
 		r.push = "waiting"
+	case engine.PushNothing, engine.PushNotStarted:
+		r.push = "" // untouched: the last result stands
 	default:
 		r.push = ""
 		r.LastResult, r.LastError = string(ev.Status), ev.Err
@@ -293,15 +295,15 @@ func hostLess(col int) func(a, b *hostRow) int {
 	return func(a, b *hostRow) int { return engine.NaturalCompare(a.displayName(), b.displayName()) }
 }
 
-// onBranch counts the hosts following a branch.
-func (p *hostsPane) onBranch(branch string) int {
-	n := 0
+// namesOnBranch lists the hosts following a branch.
+func (p *hostsPane) namesOnBranch(branch string) []string {
+	var out []string
 	for _, r := range p.rows {
 		if r.Branch == branch {
-			n++
+			out = append(out, r.displayName())
 		}
 	}
-	return n
+	return out
 }
 
 // setFilter is called as the / input changes.

@@ -22,7 +22,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 	if m.help != nil {
-		if key.Matches(msg, k.Help, k.Cancel, k.Quit) {
+		if key.Matches(msg, k.Help, k.Back, k.Quit) {
 			m.help = nil
 		} else {
 			m.help.Update(msg)
@@ -32,7 +32,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	if m.input.active() {
 		return m.inputKey(msg)
 	}
-	if key.Matches(msg, k.Cancel) {
+	if key.Matches(msg, k.Back) {
 		return m.cancelKey(msg)
 	}
 	if handled, cmd := m.paneKey(msg); handled {
@@ -41,20 +41,15 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	return m.globalKey(msg)
 }
 
-// cancelKey is Esc / Ctrl-C outside dialogs: stop a running push first, then
-// clear what narrows the view; Ctrl-C with nothing to stop quits.
+// cancelKey is Esc / Ctrl-C outside dialogs: it clears what narrows the
+// view, then goes back to the hosts. It never stops a push (x does, after
+// asking); Ctrl-C during a push asks whether to stop it, otherwise quits.
 func (m *Model) cancelKey(msg tea.KeyPressMsg) tea.Cmd {
-	if j := m.jobs[m.pushJob]; j != nil && j.cancel != nil && (m.focus == viewPush || msg.String() == "ctrl+c") {
-		if m.pushes.cancelling {
-			m.flash(engine.LevelWarn, "already cancelling: hosts finish the entry they are on")
+	if msg.String() == "ctrl+c" {
+		if m.pushJob != "" && !m.pushes.cancelling {
+			m.askStopPush()
 			return nil
 		}
-		j.cancel()
-		m.pushes.cancelling = true
-		m.flash(engine.LevelWarn, "cancelling push: hosts finish the entry they are on, then stop")
-		return nil
-	}
-	if msg.String() == "ctrl+c" {
 		return m.quit()
 	}
 	switch {
@@ -64,10 +59,64 @@ func (m *Model) cancelKey(msg tea.KeyPressMsg) tea.Cmd {
 		clear(m.hosts.marked)
 	case m.focus == viewJournal && m.journal.filter != "":
 		m.journal.setFilter("")
+	case m.focus == viewPush && m.pushJob != "":
+		m.flash(engine.LevelInfo, "the push goes on — x stops it (asks first); 1–5 switch views")
 	case m.focus != viewHosts:
 		m.focusView(viewHosts)
 	}
 	return nil
+}
+
+// askStopPush asks before stopping the running push, saying what stops
+// and what has been applied already (and stays so).
+func (m *Model) askStopPush() {
+	p := m.pushes
+	applied, hostsApplied := 0, 0
+	var applying []string
+	waiting := 0
+	for _, r := range p.rows {
+		n := r.applied()
+		applied += n
+		if n > 0 {
+			hostsApplied++
+		}
+		switch r.status {
+		case engine.PushApplying:
+			applying = append(applying, fmt.Sprintf("%s (%d/%d)", r.name, r.step, r.steps))
+		case engine.PushWaiting:
+			waiting++
+		}
+	}
+	body := []string{fmt.Sprintf("Push %s: %s.", p.planID, p.progress())}
+	if len(applying) > 0 {
+		body = append(body, "Applying now: "+joinNames(applying, 4)+" — each finishes the entry it is on, then stops.")
+	}
+	if waiting > 0 {
+		body = append(body, plural(waiting, "waiting host")+" will not be started.")
+	}
+	if applied > 0 {
+		body = append(body, fmt.Sprintf("Already applied and kept: %s on %s; each host's position says how far it got.",
+			plural(applied, "entry"), plural(hostsApplied, "host")))
+	} else {
+		body = append(body, "Nothing has been applied yet.")
+	}
+	body = append(body, "A new plan (p) continues from where each host stopped.")
+	m.dialog = newConfirm(m.c, "Stop push "+p.planID+"?", body, "stop the push", func(confirmOptions) tea.Cmd {
+		if j := m.jobs[m.pushJob]; j != nil && j.cancel != nil && !m.pushes.cancelling {
+			j.cancel()
+			m.pushes.cancelling = true
+			m.flash(engine.LevelWarn, "stopping push "+p.planID+": hosts finish the entry they are on, then stop")
+		}
+		return nil
+	})
+}
+
+// joinNames lists up to n names, then "+K more".
+func joinNames(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:n], ", ") + fmt.Sprintf(" +%d more", len(names)-n)
 }
 
 // quit leaves, asking first during a push: quitting then cancels the push
@@ -168,6 +217,14 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	case viewPlan:
 		return m.review.Update(msg)
 	case viewPush:
+		if why, ok := k.refused(msg, &k.StopPush); ok {
+			m.flash(engine.LevelWarn, "x stop the push — "+why)
+			return true, nil
+		}
+		if key.Matches(msg, k.StopPush) {
+			m.askStopPush()
+			return true, nil
+		}
 		return m.pushes.Update(msg)
 	case viewActivity:
 		return m.activity.Update(msg)
@@ -298,7 +355,7 @@ func (m *Model) gateKeys() {
 	case p == nil:
 		k.gate(&k.Approve, "no plan yet (press p)")
 	case p.Approved:
-		k.gate(&k.Approve, "plan "+shortID(p.ID)+" is approved already (P pushes it)")
+		k.gate(&k.Approve, "plan "+p.ID+" is approved already (P pushes it)")
 	case len(p.Staged) > 0 && !mine:
 		k.gate(&k.Approve, "approving commits staged entries: needs your lock on "+p.Branch+" (press L)")
 	default:
@@ -310,11 +367,19 @@ func (m *Model) gateKeys() {
 	case p == nil:
 		k.gate(&k.Push, "no plan yet (press p)")
 	case !p.Approved:
-		k.gate(&k.Push, "plan "+shortID(p.ID)+" is not approved (press a)")
+		k.gate(&k.Push, "plan "+p.ID+" is not approved (press a)")
 	case p.Pushed:
-		k.gate(&k.Push, "plan "+shortID(p.ID)+" was pushed already — plan again (p)")
+		k.gate(&k.Push, "plan "+p.ID+" was pushed already — plan again (p)")
 	default:
 		k.gate(&k.Push, "")
+	}
+	switch {
+	case m.pushJob == "":
+		k.gate(&k.StopPush, "no push is running")
+	case m.pushes.cancelling:
+		k.gate(&k.StopPush, "already stopping: hosts finish the entry they are on")
+	default:
+		k.gate(&k.StopPush, "")
 	}
 	if r := m.hosts.current(); r == nil || r.state != stateUntrusted {
 		k.gate(&k.Trust, "the host under the cursor has no unknown key")
@@ -343,7 +408,7 @@ func (m *Model) shortHelp() string {
 	case viewPlan:
 		bs = []*key.Binding{&k.Approve, &k.Push, &k.NextEntry, &k.Fold}
 	case viewPush:
-		bs = []*key.Binding{&k.Cancel, &k.Down}
+		bs = []*key.Binding{&k.StopPush, &k.Down}
 	case viewActivity:
 		bs = []*key.Binding{&k.Level, &k.Bottom}
 	}

@@ -9,7 +9,7 @@ import (
 // Help is generated from it, so the two cannot drift apart.
 type KeyMap struct {
 	// Global: work in every pane.
-	Quit, Help, Command, Filter, Cancel      key.Binding
+	Quit, Help, Command, Filter, Back        key.Binding
 	NextView, PrevView                       key.Binding
 	Hosts, Journal, Review, Progress, Events key.Binding
 	Branch, Lock, Unlock, Stage              key.Binding
@@ -24,6 +24,8 @@ type KeyMap struct {
 	Drop key.Binding
 	// Plan review.
 	NextEntry, PrevEntry, Fold key.Binding
+	// Push progress.
+	StopPush key.Binding
 	// Activity.
 	Level key.Binding
 
@@ -43,7 +45,7 @@ func DefaultKeyMap() *KeyMap {
 		Help:     bind("?", "help", "?"),
 		Command:  bind(":", "command", ":"),
 		Filter:   bind("/", "filter", "/"),
-		Cancel:   bind("esc", "back / cancel push", "esc", "ctrl+c"),
+		Back:     bind("esc", "back / clear filter", "esc", "ctrl+c"),
 		NextView: bind("tab", "next view", "tab"),
 		PrevView: bind("shift+tab", "previous view", "shift+tab"),
 		Hosts:    bind("1", "hosts", "1"),
@@ -78,6 +80,8 @@ func DefaultKeyMap() *KeyMap {
 		NextEntry: bind("n", "next entry", "n"),
 		PrevEntry: bind("N", "previous entry", "N"),
 		Fold:      bind("z", "fold diffs", "z"),
+
+		StopPush: bind("x", "stop the push (asks first)", "x"),
 
 		Level: bind("l", "minimum level", "l"),
 
@@ -120,13 +124,14 @@ type helpGroup struct {
 // groups lists every binding for the help screen, global keys first.
 func (k *KeyMap) groups() []helpGroup {
 	return []helpGroup{
-		{"global", []*key.Binding{&k.Help, &k.Command, &k.Filter, &k.Cancel, &k.Quit, &k.NextView, &k.PrevView,
+		{"global", []*key.Binding{&k.Help, &k.Command, &k.Filter, &k.Back, &k.Quit, &k.NextView, &k.PrevView,
 			&k.Hosts, &k.Journal, &k.Review, &k.Progress, &k.Events}},
 		{"changes", []*key.Binding{&k.Branch, &k.Lock, &k.Unlock, &k.Stage, &k.Plan, &k.Approve, &k.Push}},
 		{"lists", []*key.Binding{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom}},
 		{"hosts", []*key.Binding{&k.Mark, &k.MarkAll, &k.Sort, &k.Reverse, &k.Trust, &k.Details}},
 		{"journal", []*key.Binding{&k.Drop}},
 		{"plan review", []*key.Binding{&k.NextEntry, &k.PrevEntry, &k.Fold}},
+		{"push", []*key.Binding{&k.StopPush}},
 		{"activity", []*key.Binding{&k.Level}},
 	}
 }

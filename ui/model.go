@@ -211,6 +211,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.flash(engine.LevelWarn, "the engine stopped sending events; the screen no longer updates by itself")
 	case clockMsg:
 		add(m.clock())
+	case planTickMsg:
+		if msg.job == m.planning.job {
+			add(planTick(msg.job))
+		}
 	case refreshMsg:
 		switch msg.what {
 		case "hosts":
@@ -243,9 +247,9 @@ func (m *Model) afterUpdate() tea.Cmd {
 		m.journalRefresh.scheduled = true
 		cmds = append(cmds, tea.Tick(wait, func(time.Time) tea.Msg { return refreshMsg{"journal"} }))
 	}
-	m.review.planning = ""
+	m.review.planning = nil
 	if m.planning.job != "" {
-		m.review.planning = m.planning.String()
+		m.review.planning = m.planning.lines(m.c, m.c.Now(), m.review.bodyHeight())
 	}
 	m.hosts.prepare()
 	m.journal.prepare()
@@ -384,7 +388,7 @@ func (m *Model) tabs() string {
 		switch view(i) {
 		case viewPlan:
 			if m.review.plan != nil {
-				label += " " + shortID(m.review.plan.ID)
+				label += " " + m.review.plan.ID
 			}
 		case viewPush:
 			if m.pushJob != "" {

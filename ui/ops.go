@@ -184,20 +184,21 @@ func (m *Model) plan(req engine.PlanRequest) tea.Cmd {
 		who = plural(len(req.Hosts), "host")
 	}
 	id := m.startJob("plan "+req.Branch+" ("+who+")", cancel)
-	m.planning = planProgress{job: id, total: len(req.Hosts)}
-	if len(req.Hosts) == 0 {
-		m.planning.total = m.hosts.onBranch(req.Branch)
+	expect := req.Hosts
+	if len(expect) == 0 {
+		expect = m.hosts.namesOnBranch(req.Branch)
 	}
+	m.planning = newPlanProgress(id, m.c.Now(), expect)
 	b := m.backend
-	return func() tea.Msg {
+	return tea.Batch(func() tea.Msg {
 		defer cancel()
 		p, err := b.Plan(ctx, req)
 		return planMsg{job: id, plan: p, err: err}
-	}
+	}, planTick(id))
 }
 
 func (m *Model) approve(planID string, keepLock bool) tea.Cmd {
-	id := m.startJob("approve plan "+shortID(planID), nil)
+	id := m.startJob("approve plan "+planID, nil)
 	b := m.backend
 	return func() tea.Msg {
 		p, err := b.Approve(planID, keepLock)
@@ -209,7 +210,7 @@ func (m *Model) approve(planID string, keepLock bool) tea.Cmd {
 // pane, after which hosts finish the entry they are on.
 func (m *Model) push(planID string, opts engine.PushOptions) tea.Cmd {
 	ctx, cancel := context.WithCancel(m.ctx)
-	id := m.startJob("push plan "+shortID(planID), cancel)
+	id := m.startJob("push plan "+planID, cancel)
 	m.pushJob = id
 	b := m.backend
 	return func() tea.Msg {

@@ -25,8 +25,8 @@ type planPane struct {
 	anchor []int    // line index of each entry's header, for n / N
 	offset int
 	folded bool
-	// planning is the progress of a plan being computed, "" when none.
-	planning string
+	// planning is the progress of a plan being computed, nil when none.
+	planning []string
 	diffs    map[string][]string // rendered diffs by diff text, kept across re-renders
 }
 
@@ -130,7 +130,17 @@ func (p *planPane) render() {
 	if n := g.FailedHosts(); n > 0 {
 		sum = append(sum, t.Error.Render(fmt.Sprintf("%d could not be planned", n)))
 	}
+	if n := len(p.plan.Skipped); n > 0 {
+		sum = append(sum, t.Warn.Render(fmt.Sprintf("%d skipped", n)))
+	}
 	add(" " + strings.Join(sum, t.Muted.Render(" · ")))
+	for _, s := range p.plan.Skipped {
+		seen := "never seen"
+		if !s.LastSeen.IsZero() {
+			seen = "last seen " + ago(p.c.Now(), s.LastSeen) + " ago"
+		}
+		add(t.Warn.Render(fmt.Sprintf(" skipped %s: the scanner marked it %s (%s) — :plan %s includes it", s.Name, s.Liveness, seen, s.Name)))
+	}
 	if len(g.Entries) == 0 && len(g.Failed) == 0 {
 		add(t.Muted.Render(" nothing to do: every planned host is at the head of " + p.plan.Branch))
 	}
@@ -151,7 +161,15 @@ func (p *planPane) render() {
 		p.anchor = append(p.anchor, len(p.lines))
 		add(t.Error.Render(fmt.Sprintf(" hosts that could not be planned (%d)", g.FailedHosts())))
 		for _, eg := range g.Failed {
-			add("   " + t.Error.Render(eg.Err) + " " + t.Muted.Render(hostList(eg.Hosts)))
+			// The error as the first host said it (Err, with its
+			// placeholders, is a grouping key, not any host's words).
+			add("   " + t.Muted.Render(hostList(eg.Hosts)))
+			for _, l := range wrapLines(eg.First, p.w-7) {
+				add("     " + t.Error.Render(l))
+			}
+			if len(eg.Hosts) > 1 {
+				add("     " + t.Muted.Render(fmt.Sprintf("(as %s said it; the others said the same of themselves)", eg.Hosts[0])))
+			}
 		}
 	}
 	p.clampOffset()
@@ -177,14 +195,27 @@ func (p *planPane) renderGroup(cg engine.Variant) {
 	}
 	add("   " + style.Render(effect) + " " + t.Muted.Render(hostList(cg.Hosts)))
 	ind := "     "
+	room := p.w - len(ind) - 2
+	// Commands, guards and errors wrap: a reviewer must see all of what
+	// will run, however narrow the terminal.
 	if c.Err != "" {
-		add(ind + t.Error.Render(c.Err))
+		for _, l := range wrapLines(c.Err, room) {
+			add(ind + t.Error.Render(l))
+		}
 	}
 	if c.Guard != "" {
-		add(ind + t.Muted.Render("guard: "+c.Guard))
+		for _, l := range wrapLines("guard: "+c.Guard, room) {
+			add(ind + t.Muted.Render(l))
+		}
 	}
 	if c.Kind == journal.KindExec && c.Effect == engine.EffectRun {
-		add(ind + t.Muted.Render("$ ") + c.Command)
+		for i, l := range wrapLines(c.Command, room) {
+			lead := t.Muted.Render("$ ")
+			if i > 0 {
+				lead = "  "
+			}
+			add(ind + lead + l)
+		}
 	}
 	var attrs []string
 	if c.OldMode != c.NewMode && c.NewMode != "" {
@@ -231,11 +262,8 @@ func shortHash(h string) string {
 
 func (p *planPane) View() string {
 	t := p.c.Theme
-	if p.planning != "" {
-		return block([]string{
-			p.c.titleLine("Plan", "planning…", p.w),
-			t.Info.Render(" dry-running: " + p.planning + " answered so far"),
-		}, p.w, p.h)
+	if p.planning != nil {
+		return block(append([]string{p.c.titleLine("Plan", "planning…", p.w)}, p.planning...), p.w, p.h)
 	}
 	if p.plan == nil {
 		return block([]string{
@@ -251,7 +279,7 @@ func (p *planPane) View() string {
 	case pl.Approved:
 		state = t.Ok.Render("approved")
 	}
-	detail := fmt.Sprintf("%s · %s · head %d · %s · %s · ", shortID(pl.ID), pl.Branch, pl.Head, plural(len(pl.Hosts), "host"), plural(len(p.groups.Entries), "entry"))
+	detail := fmt.Sprintf("%s · %s · head %d · %s · %s · ", pl.ID, pl.Branch, pl.Head, plural(len(pl.Hosts), "host"), plural(len(p.groups.Entries), "entry"))
 	title := p.c.titleLine("Plan", detail, p.w)
 	title = cut(title+state, p.w)
 	lines := []string{title}

@@ -16,29 +16,36 @@ type pushRow struct {
 	id, name    string
 	status      engine.PushStatus
 	step, steps int
+	from, to    uint64 // position before the push and now, as the host reported
+	done        int    // entries the host reported ok or skipped (applied and recorded)
 	err         string
 	output      string // remote output of the last entry that reported
 }
+
+// applied counts the entries this push applied on the host.
+func (r *pushRow) applied() int { return r.done }
 
 // Push table columns.
 const (
 	pcHost = iota
 	pcStatus
+	pcAt
 	pcProgress
 	pcError
 )
 
 var pushColumns = []column{
-	pcHost:     {title: "HOST", min: 12, want: 16, max: 20, prio: 0},
+	pcHost:     {title: "HOST", min: 10, want: 14, max: 24, prio: 0},
 	pcStatus:   {title: "STATUS", min: 14, max: 14, prio: 0},
-	pcProgress: {title: "ENTRIES", min: 7, max: 9, prio: 1},
-	pcError:    {title: "ERROR", min: 10, max: 200, prio: 2},
+	pcAt:       {title: "AT", min: 4, max: 6, prio: 1, right: true},
+	pcProgress: {title: "ENTRIES", min: 7, max: 9, prio: 2},
+	pcError:    {title: "DETAIL", min: 10, want: 40, max: 400, prio: 3},
 }
 
 // pushOrder lists statuses in the order totals show them.
 var pushOrder = []engine.PushStatus{
 	engine.PushFailed, engine.PushStale, engine.PushUnreach, engine.PushRebootHold, engine.PushCancelled,
-	engine.PushApplying, engine.PushWaiting, engine.PushDone, engine.PushNothing,
+	engine.PushNotStarted, engine.PushApplying, engine.PushWaiting, engine.PushDone, engine.PushRebooting, engine.PushNothing,
 }
 
 // pushPane follows a push host by host, then shows its result.
@@ -72,7 +79,7 @@ func (p *pushPane) start(plan *engine.Plan) {
 	p.rows = p.rows[:0]
 	clear(p.byID)
 	for _, h := range plan.Hosts {
-		r := &pushRow{id: h.HostID, name: h.Name, status: engine.PushWaiting, steps: h.Pending()}
+		r := &pushRow{id: h.HostID, name: h.Name, status: engine.PushWaiting, steps: h.Pending(), from: h.Position, to: h.Position}
 		if r.name == "" {
 			r.name = h.HostID
 		}
@@ -107,6 +114,9 @@ func (p *pushPane) apply(ev engine.Event) {
 		if ev.Err != "" {
 			r.err = ev.Err
 		}
+		if ev.Position > 0 && r.status != engine.PushApplying && r.status != engine.PushWaiting {
+			r.to = ev.Position // the final event carries the host's position
+		}
 	case *engine.PushEntryEvent:
 		r := p.row(ev.PlanID, ev.HostID)
 		if r == nil {
@@ -117,6 +127,10 @@ func (p *pushPane) apply(ev engine.Event) {
 		}
 		if ev.Step > 0 {
 			r.step = ev.Step
+		}
+		if ev.Result == "ok" || ev.Result == "skipped" {
+			r.done++
+			r.to = ev.Seq
 		}
 	default:
 		return
@@ -143,7 +157,11 @@ func (p *pushPane) setResult(res *engine.PushResult) {
 		}
 		r.status, r.err = h.Status, h.Err
 		r.step = len(h.Entries)
+		r.from, r.to, r.done = h.From, h.To, 0
 		for _, e := range h.Entries {
+			if e.Result == "ok" || e.Result == "skipped" {
+				r.done++
+			}
 			if e.Output != "" && (e.Result != "ok" || r.output == "") {
 				r.output = e.Output
 			}
@@ -206,7 +224,7 @@ func (p *pushPane) statusStyle(s engine.PushStatus) lipgloss.Style {
 		return t.Ok
 	case engine.PushFailed, engine.PushUnreach:
 		return t.Error
-	case engine.PushStale, engine.PushCancelled, engine.PushRebootHold:
+	case engine.PushStale, engine.PushCancelled, engine.PushRebootHold, engine.PushRebooting:
 		return t.Warn
 	case engine.PushApplying:
 		return t.Info
@@ -225,10 +243,10 @@ func (p *pushPane) View() string {
 	case p.cancelling && p.running:
 		state = "cancelling — hosts finish their current entry"
 	case p.running:
-		state = "running — esc cancels"
+		state = "running — x stops it"
 	}
 	lines := []string{
-		p.c.titleLine("Push", shortID(p.planID)+" · "+plural(len(p.rows), "host")+" · "+state, p.w),
+		p.c.titleLine("Push", p.planID+" · "+plural(len(p.rows), "host")+" · "+state, p.w),
 		" " + p.totalsLine(),
 		t.Header.Render("  " + header(pushColumns, p.widths)),
 	}
@@ -238,10 +256,11 @@ func (p *pushPane) View() string {
 		r := p.rows[i]
 		sel := i == p.nav.cursor
 		cells[pcHost] = r.name
-		cells[pcStatus] = string(r.status)
+		cells[pcStatus] = strings.ReplaceAll(string(r.status), "-", " ")
+		cells[pcAt] = fmt.Sprint(r.to)
 		cells[pcProgress] = ""
 		if r.steps > 0 {
-			cells[pcProgress] = fmt.Sprintf("%d/%d", r.step, r.steps)
+			cells[pcProgress] = fmt.Sprintf("%d/%d", r.done, r.steps)
 			if r.status == engine.PushApplying {
 				cells[pcStatus] = fmt.Sprintf("applying %d/%d", r.step, r.steps)
 			}

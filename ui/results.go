@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -73,7 +74,7 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 			return refresh
 		}
 		m.review.setPlan(msg.plan)
-		m.flash(engine.LevelInfo, fmt.Sprintf("plan %s approved — P pushes it to %s", shortID(msg.plan.ID), plural(pushableHosts(msg.plan), "host")))
+		m.flash(engine.LevelInfo, fmt.Sprintf("plan %s approved — P pushes it to %s", msg.plan.ID, plural(pushableHosts(msg.plan), "host")))
 		return refresh
 	case pushMsg:
 		return m.pushFinished(msg.job, msg.result, msg.err)
@@ -82,6 +83,24 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 			m.review.setPlan(msg.plan)
 		}
 		return m.pushFinished(msg.job, msg.result, msg.err)
+	case planLoadedMsg:
+		// A plan named on the command line that was not on screen: show
+		// it, then ask about it (or say why not).
+		if msg.err != nil {
+			m.flash(engine.LevelError, msg.then+": "+opError(msg.err))
+			return nil
+		}
+		m.review.setPlan(msg.plan)
+		m.focusView(viewPlan)
+		if msg.then == "approve" {
+			m.askApprove(msg.plan)
+		} else {
+			m.askPush(msg.plan)
+		}
+		if m.dialog == nil {
+			return nil
+		}
+		m.activity.add(m.c.Now(), engine.LevelInfo, fmt.Sprintf("› %s %s: asking to confirm", msg.then, msg.plan.ID))
 	case reportMsg:
 		if msg.err != nil {
 			m.flash(engine.LevelError, "report: "+opError(msg.err))
@@ -129,22 +148,35 @@ func (m *Model) pushFinished(id string, r *engine.PushResult, err error) tea.Cmd
 	return tea.Batch(cmds...)
 }
 
-// opError words the engine's sentinel errors for the operator.
+// opError words the engine's sentinel errors for the operator: without
+// the category word the engine puts in front ("usage: ", "not found: "),
+// with what to do next where the category says it.
 func opError(err error) string {
+	s := err.Error()
+	for _, sentinel := range []error{engine.ErrUsage, engine.ErrLockHeld, engine.ErrNotLocked, engine.ErrStale,
+		engine.ErrHostsFail, engine.ErrNotFound, engine.ErrCancelled} {
+		if errors.Is(err, sentinel) {
+			s = strings.Replace(s, sentinel.Error()+": ", "", 1)
+		}
+	}
 	switch {
 	case errors.Is(err, engine.ErrLockHeld):
-		return err.Error() + " — wait for it, or :unlock --force to break it (recorded)"
+		return s + " — wait for it, or :unlock --force to break it (recorded)"
 	case errors.Is(err, engine.ErrNotLocked):
-		return err.Error() + " — press L to take the lock first"
-	case errors.Is(err, engine.ErrStale):
-		return err.Error() + " — plan again (p)"
+		return s + " — press L to take the lock first"
+	case errors.Is(err, engine.ErrStale) && !strings.Contains(s, "plan again") && !strings.Contains(s, "re-plan"):
+		return s + " — plan again (p)"
 	}
-	return err.Error()
+	return s
 }
 
 func planSummary(p *engine.Plan) string {
-	return fmt.Sprintf("plan %s: %s, %s, %s would change", shortID(p.ID), plural(len(p.Hosts), "host"),
+	s := fmt.Sprintf("plan %s: %s, %s, %s would change", p.ID, plural(len(p.Hosts), "host"),
 		plural(p.Entries(), "entry"), plural(pushableHosts(p), "host"))
+	if n := len(p.Skipped); n > 0 {
+		s += fmt.Sprintf("; %s skipped (lost)", plural(n, "host"))
+	}
+	return s
 }
 
 // pushableHosts counts hosts a push would touch.

@@ -72,8 +72,8 @@ func TestPlanReviewShowsEveryKindOfChange(t *testing.T) {
 		"#10 template /etc/nginx/nginx.conf staged",
 		"would reboot ×",
 		"hosts that could not be planned",
-		"unreachable: dial tcp [‹addr›]:22: connect: no route to host ×",
-		"host key not in known_hosts (SHA256:‹key›) ×1: web0002",
+		"×7 hosts (build0012, db0006, …)", "unreachable: dial tcp [fd00:10::", "]:22: connect: no route to host",
+		"said the same of themselves", "×1: web0002", "host key not in known_hosts (SHA256:0000",
 		"-\tworker", // tabs are expanded…
 	} {
 		if want == "-\tworker" {
@@ -88,5 +88,16 @@ func TestPlanReviewShowsEveryKindOfChange(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Log(all)
+	}
+}
+
+// No review line shows a placeholder (‹host›, ‹addr›): grouping keys are
+// not words any host said.
+func TestReviewHasNoTemplates(t *testing.T) {
+	d := newDriver(t, uitest.Options{Hosts: 96}, 80, 24)
+	d.key("p")
+	all := stripANSI(strings.Join(d.m.review.lines, "\n"))
+	if strings.Contains(all, "‹") || strings.Contains(all, "›") {
+		t.Fatalf("review shows a template:\n%s", all)
 	}
 }

@@ -38,13 +38,12 @@ func (m *Model) setFlash(level engine.Level, text string) {
 	m.flashPending = true
 }
 
-// flash shows a message; warnings and errors also go to the activity log.
-// The timers that fade it are issued at the end of Update (flashTimers).
+// flash shows a message and records it in the activity log, so every
+// answer can be read again after it fades. The timers that fade it are
+// issued at the end of Update (flashTimers).
 func (m *Model) flash(level engine.Level, text string) {
 	m.setFlash(level, text)
-	if level > engine.LevelInfo {
-		m.activity.add(m.c.Now(), level, text)
-	}
+	m.activity.add(m.c.Now(), level, text)
 }
 
 func (m *Model) flashTimers() tea.Cmd {

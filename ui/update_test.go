@@ -3,8 +3,10 @@ package ui
 import (
 	"fmt"
 	"image/color"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
@@ -137,13 +139,30 @@ func TestCancelPush(t *testing.T) {
 	}
 	d.f.PushGate <- struct{}{} // one host may go
 	d.f.PushGate <- struct{}{} // the second waits at the gate…
-	d.key("esc")               // …when the push is cancelled
-	if !strings.Contains(d.flashText(), "cancelling push") {
+	// Esc on the Push view never stops the push.
+	d.key("esc")
+	if d.m.focus != viewPush || d.m.pushes.cancelling || d.m.pushJob == "" {
+		t.Fatalf("esc changed the push: focus %v cancelling %v job %q", d.m.focus, d.m.pushes.cancelling, d.m.pushJob)
+	}
+	if !strings.Contains(d.flashText(), "x stops it") {
+		t.Fatalf("esc: flash %q", d.flashText())
+	}
+	// x asks, saying what stops and what stays applied; n keeps it going.
+	d.pump()
+	d.key("x")
+	d.wantScreen("Stop push", "will not be started", "Already applied and kept")
+	d.key("n")
+	if d.m.pushes.cancelling {
+		t.Fatal("n stopped the push")
+	}
+	d.key("x")
+	d.key("y") // …when the push is stopped
+	if !strings.Contains(d.flashText(), "stopping push") {
 		t.Fatalf("flash %q", d.flashText())
 	}
-	d.key("esc")
-	if !strings.Contains(d.flashText(), "already cancelling") {
-		t.Fatalf("second esc: flash %q", d.flashText())
+	d.key("x")
+	if !strings.Contains(d.flashText(), "already stopping") {
+		t.Fatalf("second x: flash %q", d.flashText())
 	}
 	d.await()
 	d.pump()
@@ -151,13 +170,13 @@ func TestCancelPush(t *testing.T) {
 		t.Fatal("push still shown running")
 	}
 	tot := d.m.pushes.totals
-	if tot[engine.PushDone] != 2 || tot[engine.PushCancelled] == 0 {
+	if tot[engine.PushDone] != 2 || tot[engine.PushNotStarted] == 0 || tot[engine.PushCancelled] != 0 {
 		t.Fatalf("totals after cancel: %v", tot)
 	}
 	if !strings.Contains(d.flashText(), "push cancelled: ") {
 		t.Fatalf("flash %q", d.flashText())
 	}
-	d.wantScreen("cancelled", "finished")
+	d.wantScreen("not started", "finished")
 }
 
 // Quitting during a push cancels it and leaves once it has stopped.
@@ -176,7 +195,7 @@ func TestQuitDuringPush(t *testing.T) {
 	if !d.quit {
 		t.Fatal("did not quit after the push stopped")
 	}
-	if d.m.pushes.totals[engine.PushCancelled] == 0 {
+	if d.m.pushes.totals[engine.PushNotStarted] == 0 {
 		t.Fatalf("totals %v", d.m.pushes.totals)
 	}
 }
@@ -219,8 +238,12 @@ func TestCommandLine(t *testing.T) {
 		t.Fatalf("flash %q", d.flashText())
 	}
 	command("plan")
-	command("push " + shortID(d.m.review.plan.ID))
-	d.wantScreen("Push plan " + shortID(d.m.review.plan.ID) + "?")
+	command("push " + d.m.review.plan.ID)
+	if !strings.Contains(d.flashText(), "is not approved — :approve "+d.m.review.plan.ID+" first") {
+		t.Fatalf(":push of a plan not approved: flash %q", d.flashText())
+	}
+	command("approve " + d.m.review.plan.ID)
+	d.wantScreen("Approve plan " + d.m.review.plan.ID + " on staging?")
 	d.key("esc")
 	command("quit")
 	if !d.quit {
@@ -362,19 +385,30 @@ func checkFits(t *testing.T, what, s string, w, h int) {
 	}
 }
 
-// While a plan runs, the review counts hosts answered against the hosts
-// asked for (plan.host events count one host each, whatever their Step).
+// While a plan runs, the review shows each host's answer as it arrives
+// and names the hosts still awaited with their elapsed time; the status
+// bar counts hosts answered against hosts asked for.
 func TestPlanningProgress(t *testing.T) {
 	d := newDriver(t, uitest.Options{Hosts: 12}, 120, 40)
-	d.m.planning = planProgress{job: "ui-99", total: d.m.hosts.onBranch("main")}
+	names := d.m.hosts.namesOnBranch("main")
+	if len(names) < 4 {
+		t.Fatalf("fake fleet has %d hosts on main", len(names))
+	}
+	slices.SortFunc(names, naturalCompare)
+	d.m.planning = newPlanProgress("ui-99", d.clock.Now(), names)
 	d.m.jobs["ui-99"] = &job{text: "plan main"}
 	d.m.focusView(viewPlan)
+	d.clock.advance(1500 * time.Millisecond)
 	d.send(eventsMsg{
-		&engine.PlanHostEvent{Host: engine.HostPlan{Name: "a"}},
-		&engine.PlanHostEvent{Host: engine.HostPlan{Name: "b"}},
-		&engine.PlanHostEvent{Host: engine.HostPlan{Name: "c"}},
+		&engine.PlanHostEvent{Host: engine.HostPlan{Name: names[0], Changes: make([]engine.Change, 4)}},
+		&engine.PlanHostEvent{Host: engine.HostPlan{Name: names[1]}},
+		&engine.PlanHostEvent{Host: engine.HostPlan{Name: names[2], Err: "cannot reach it"}},
+		&engine.LogEvent{PlanID: "p1", Host: names[3], Header: engine.Header{Message: names[3] + " skipped: the scanner marked it lost"}},
 	})
-	d.wantScreen("dry-running: 3/10 hosts answered so far", "jobs plan main 3/10 hosts")
+	total := len(names)
+	d.wantScreen(fmt.Sprintf("dry-running: 4/%d hosts answered · 1.5s", total), fmt.Sprintf("jobs plan main 4/%d hosts", total),
+		fmt.Sprintf("waiting for %d hosts:", total-4), names[4], "waiting 1.5s", "skipped: the scanner marked it lost",
+		names[0], "4 entries would change it", "up to date", "cannot reach it")
 }
 
 // A branch that does not exist yet is an empty journal, not an error.
@@ -393,4 +427,42 @@ func TestMissingBranchIsEmpty(t *testing.T) {
 	}
 	d.key("2")
 	d.wantScreen("empty journal — L locks main (creating it)")
+}
+
+// :push and :approve of a plan that is not the one on screen load it,
+// show it and ask; a plan that does not exist is an error in the status
+// line and the activity log.
+func TestCommandOnPlanNotOnScreen(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 120, 40)
+	command := func(line string) {
+		d.key(":")
+		d.typeText(line)
+		d.key("enter")
+	}
+	d.keys("p", "a", "y")
+	first := d.m.review.plan
+	if first == nil || !first.Approved {
+		t.Fatalf("first plan not approved: %+v", first)
+	}
+	d.key("p")
+	second := d.m.review.plan
+	if second.ID == first.ID {
+		t.Fatal("the second plan has the first one's id")
+	}
+	command("push " + first.ID)
+	d.wantScreen("Push plan " + first.ID + "?")
+	if d.m.review.plan.ID != first.ID {
+		t.Fatalf("review shows %s, not the plan being pushed", d.m.review.plan.ID)
+	}
+	d.key("n")
+	command("approve " + first.ID)
+	if !strings.Contains(d.flashText(), "plan "+first.ID+" is approved already") {
+		t.Fatalf("flash %q", d.flashText())
+	}
+	command("push p00000000")
+	if f := d.flashText(); !strings.Contains(f, "push: ") || !strings.Contains(f, "p00000000") {
+		t.Fatalf("flash %q", f)
+	}
+	d.key("5")
+	d.wantScreen("push: ", "p00000000", "is approved already")
 }

@@ -75,7 +75,7 @@ func TestWorkflowLockStagePlanApprovePush(t *testing.T) {
 	if len(d.m.jobs) != 0 {
 		t.Fatalf("jobs left running: %v", d.m.jobs)
 	}
-	d.wantScreen("Plan", shortID(plan.ID), "not approved", "#1 file /etc/motd")
+	d.wantScreen("Plan", plan.ID, "not approved", "#1 file /etc/motd")
 	d.key("G") // the staged entry is the last one
 	d.wantScreen("#13 file /etc/motd staged", "modified ×")
 
@@ -86,7 +86,7 @@ func TestWorkflowLockStagePlanApprovePush(t *testing.T) {
 	}
 
 	d.key("a")
-	d.wantScreen("Approve plan "+shortID(plan.ID), "Commits 1 staged entry to main as seq 13")
+	d.wantScreen("Approve plan "+plan.ID, "Commits 1 staged entry to main as seq 13")
 	d.key("k") // keep the lock
 	d.key("y")
 	d.wantCalls(`Lock(main, "rotate motd")`, `Stage(main, file /etc/motd)`, `Plan(main, [])`, `Approve(`+plan.ID+`, true)`)
@@ -95,7 +95,7 @@ func TestWorkflowLockStagePlanApprovePush(t *testing.T) {
 	}
 
 	d.key("P")
-	d.wantScreen("Push plan "+shortID(plan.ID)+"?", "reboot")
+	d.wantScreen("Push plan "+plan.ID+"?", "reboot")
 	d.key("y")
 	d.wantCalls(`Lock(main, "rotate motd")`, `Stage(main, file /etc/motd)`, `Plan(main, [])`, `Approve(`+plan.ID+`, true)`,
 		`Push(`+plan.ID+`, reboot=false)`)

@@ -38,6 +38,7 @@ type globals struct {
 	operator   string
 	parallel   int
 	timeout    time.Duration
+	connect    time.Duration
 	stateDir   string
 	json       bool
 	theme      string
@@ -62,7 +63,8 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.sshConfig, "ssh-config", "", "ssh config file (default ~/.ssh/config; \"none\" to skip)")
 	fs.StringVar(&g.operator, "operator", "", "who you are in locks and the audit trail (default $DISCOTERM_OPERATOR or user@host)")
 	fs.IntVar(&g.parallel, "parallel", 16, "hosts planned or pushed at once")
-	fs.DurationVar(&g.timeout, "timeout", 30*time.Second, "per-host timeout for connecting and planning")
+	fs.DurationVar(&g.timeout, "timeout", 30*time.Second, "per-host timeout of an operation (planning one host, a scan's probe)")
+	fs.DurationVar(&g.connect, "connect-timeout", 4*time.Second, "per-host timeout for the SSH connection: TCP, handshake and login")
 	fs.StringVar(&g.stateDir, "state-dir", "/var/lib/discoterm", "directory of the state file on each host")
 	fs.BoolVar(&g.json, "json", false, "batch: one JSON object per line on stdout")
 	fs.StringVar(&g.theme, "theme", "", "TUI theme: dark, light, high-contrast, or a theme file (default: from the terminal background)")
@@ -176,7 +178,7 @@ func (g *globals) open() (*app, error) {
 		return nil, err
 	}
 	ro := remote.Options{AcceptNew: g.acceptNew, IdentityFiles: g.identities, ConfigFile: g.sshConfig,
-		UseAgent: os.Getenv("SSH_AUTH_SOCK") != "", ConnectTimeout: g.timeout}
+		UseAgent: os.Getenv("SSH_AUTH_SOCK") != "", ConnectTimeout: min(g.connect, g.timeout)}
 	if g.knownHosts != "" {
 		ro.KnownHostsFiles = []string{g.knownHosts}
 	}

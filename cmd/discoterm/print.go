@@ -101,7 +101,7 @@ func (p *jsonPrinter) plan(pl *engine.Plan) {
 		p.emit("plan.failed", map[string]any{"plan": pl.ID, "error": g.Err, "first": g.First, "hosts": g.Hosts})
 	}
 	p.emit("plan", map[string]any{"plan": pl.ID, "branch": pl.Branch, "head": pl.Head, "staged": len(pl.Staged),
-		"hosts": len(pl.Hosts), "entries": pl.Entries(), "approved": pl.Approved})
+		"hosts": len(pl.Hosts), "entries": pl.Entries(), "approved": pl.Approved, "skipped": pl.Skipped})
 }
 func (p *jsonPrinter) push(r *engine.PushResult) {
 	for _, h := range r.Hosts {

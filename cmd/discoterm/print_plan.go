@@ -82,6 +82,13 @@ func (p *textPrinter) plan(pl *engine.Plan) {
 		}
 		fmt.Fprintf(p.w, "\n! ×%d %s could not be planned: %s\n  e.g. %s: %s\n", len(g.Hosts), hostList(g.Hosts), g.Err, g.Hosts[0], g.First)
 	}
+	for _, s := range pl.Skipped {
+		seen := "never seen"
+		if !s.LastSeen.IsZero() {
+			seen = "last seen " + s.LastSeen.Format("2006-01-02 15:04:05")
+		}
+		fmt.Fprintf(p.w, "\n- %s skipped: the scanner marked it %s (%s); name it to include it: plan %s\n", s.Name, s.Liveness, seen, s.Name)
+	}
 	fmt.Fprintf(p.w, "\nreview, then: discoterm --batch approve %s && discoterm --batch push %s\n", pl.ID, pl.ID)
 }
 

@@ -111,7 +111,7 @@ func (f *Fake) Plan(ctx context.Context, req engine.PlanRequest) (*engine.Plan, 
 		return nil, fmt.Errorf("branch %q: %w", req.Branch, engine.ErrNotFound)
 	}
 	f.planSeq++
-	p := &engine.Plan{ID: fmt.Sprintf("%08x%024x", 0x1a2b3c00+f.planSeq, f.planSeq), Branch: req.Branch, Created: f.now(),
+	p := &engine.Plan{ID: fmt.Sprintf("p%08x", 0x1a2b3c00+f.planSeq), Branch: req.Branch, Created: f.now(),
 		Author: f.opts.Operator, Head: b.meta.Head, HeadHash: b.meta.HeadHash, Staged: slices.Clone(b.staged)}
 	var targets []int
 	for i, h := range f.hosts {
@@ -222,11 +222,11 @@ func (f *Fake) Push(ctx context.Context, id string, opts engine.PushOptions) (*e
 		case hp.Pending() == 0:
 			hr.Status = engine.PushNothing
 		case cancelled:
-			hr.Status = engine.PushCancelled
+			hr.Status, hr.Err = engine.PushNotStarted, "not started: the push was cancelled first"
 		default:
 			if !waitGate(ctx, gate) {
 				cancelled = true
-				hr.Status = engine.PushCancelled
+				hr.Status, hr.Err = engine.PushNotStarted, "not started: the push was cancelled first"
 				break
 			}
 			f.pushHost(id, hp, &hr)
