@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/discoterm/discoterm/engine/verbs"
 )
 
 func main() {
@@ -25,8 +27,12 @@ func run(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "discoterm:", err)
 		return exitUsage
 	}
-	if inv.help {
-		fmt.Print(usageText())
+	switch {
+	case inv.version:
+		fmt.Print(versionText())
+		return exitOK
+	case inv.help && !inv.batch:
+		fmt.Print(usageText(verbs.Default()))
 		return exitOK
 	}
 	if inv.batch {
