@@ -46,7 +46,7 @@ func flowVerbs() []*Verb {
 				return Pushed{Result: r}, err
 			}},
 		{Name: "up", Group: GroupFlow, Help: "plan + approve + push (for scripts and cron: --yes)",
-			Args: []Arg{{Name: "HOST", Optional: true, Many: true}},
+			Args:  []Arg{{Name: "HOST", Optional: true, Many: true}},
 			Flags: []Flag{{Name: "yes", Type: Bool, Help: "apply without asking"}, allowReboot, branchFlag},
 			Run:   runUp},
 	}
