@@ -82,6 +82,10 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 			m.review.setPlan(msg.plan)
 		}
 		return m.pushFinished(msg.job, msg.result, msg.err)
+	case verbMsg:
+		return m.verbDone(msg)
+	case planLoadedMsg:
+		return m.planLoaded(msg)
 	case reportMsg:
 		if msg.err != nil {
 			m.flash(engine.LevelError, "report: "+opError(msg.err))

@@ -29,27 +29,6 @@ func TestWordDiffHighlightsOnlyChangedWords(t *testing.T) {
 	}
 }
 
-func TestSplitWordsAndArgs(t *testing.T) {
-	w, err := splitWords(`exec --creates /x -- sh -c "echo 'hi there'" a\ b`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"exec", "--creates", "/x", "--", "sh", "-c", "echo 'hi there'", "a b"}
-	if strings.Join(w, "|") != strings.Join(want, "|") {
-		t.Fatalf("words %q", w)
-	}
-	a, err := parseArgs(w[1:])
-	if err != nil || a.flags["creates"] != "/x" || len(a.rest) != 4 {
-		t.Fatalf("args %+v, %v", a, err)
-	}
-	if _, err := splitWords(`lock "unterminated`); err == nil {
-		t.Fatal("unterminated quote accepted")
-	}
-	if _, err := parseArgs([]string{"--to"}); err == nil {
-		t.Fatal("--to without a value accepted")
-	}
-}
-
 // The review says what each kind of change does: binary content, mode and
 // owner, commands, template errors, unreachable hosts — once per group.
 func TestPlanReviewShowsEveryKindOfChange(t *testing.T) {
