@@ -433,7 +433,8 @@ func TestBatchUsageErrors(t *testing.T) {
 	}{
 		{[]string{"--batch"}, exitUsage, "needs a verb"},
 		{[]string{"--batch", "frobnicate"}, exitUsage, "unknown verb"},
-		{[]string{"--batch", "lock", "main"}, exitUsage, "usage: discoterm --batch lock"},
+		{[]string{"--batch", "lock", "main"}, exitUsage, "lock needs a MESSAGE"},
+		{[]string{"--batch", "--json", "hosts", "extra"}, exitUsage, ""},
 		{[]string{"--batch", "unlock", "main", "--to", "/x"}, exitUsage, "does not take --to"},
 		{[]string{"--batch", "snap", "/nonexistent", "--to", "/etc/x"}, exitUsage, "does not exist"},
 		{[]string{"--batch", "snap", "/etc/hostname", "--to", "/etc/x"}, exitUsage, "you hold no lock"},

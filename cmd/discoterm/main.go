@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/discoterm/discoterm/engine/verbs"
@@ -24,7 +25,11 @@ func main() {
 func run(ctx context.Context, args []string) int {
 	inv, err := parseArgs(args)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "discoterm:", err)
+		if slices.Contains(args, "--json") { // scripts read errors from stdout too
+			(&jsonPrinter{w: os.Stdout}).fail(err, exitUsage)
+		} else {
+			fmt.Fprintln(os.Stderr, "discoterm:", err)
+		}
 		return exitUsage
 	}
 	switch {

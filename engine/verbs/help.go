@@ -60,6 +60,7 @@ func (v *Verb) VerbText() string {
 			fmt.Fprintf(&b, "  %-24s %s\n", left, f.Help)
 		}
 	}
+	fmt.Fprintf(&b, "\nExample:\n  %s\n", strings.NewReplacer(ExampleFile, "./motd", ExamplePlan, "p1a2b3c4d").Replace(v.Example()))
 	if v.Command != "" {
 		fmt.Fprintf(&b, "\n%s is shell text run by sh on each host: after -- or after the flags. On the console's\n"+
 			"\":\" line it is kept exactly as typed; on a batch command line give it as one quoted argument,\n"+

@@ -299,7 +299,7 @@ func (c *Call) checkArity() error {
 		if max == 0 {
 			return usagef("%s takes no arguments, got %s: %s", v.Name, quoteAll(extra), v.Usage())
 		}
-		return usagef("%s takes at most %d, got %s too: %s", v.Name, max, quoteAll(extra), v.Usage())
+		return usagef("%s takes %s at most; %s is extra: %s", v.Name, count(max, "argument"), quoteAll(extra), v.Usage())
 	}
 	if v.Command != "" && (!c.HasCommand || strings.TrimSpace(c.Command) == "") {
 		return usagef("%s needs a %s: %s", v.Name, v.Command, v.Usage())
