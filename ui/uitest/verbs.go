@@ -2,6 +2,7 @@ package uitest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -69,4 +70,28 @@ func (f *Fake) Discover(ctx context.Context, opts engine.DiscoverOptions) error 
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// UpAll implements Backend: up on each branch that has hosts, in name
+// order.
+func (f *Fake) UpAll(ctx context.Context, opts engine.PushOptions) ([]engine.UpRun, error) {
+	f.mu.Lock()
+	var names []string
+	for _, h := range f.hosts {
+		if h.Branch != "" && !slices.Contains(names, h.Branch) {
+			names = append(names, h.Branch)
+		}
+	}
+	f.mu.Unlock()
+	slices.Sort(names)
+	var runs []engine.UpRun
+	var errs []error
+	for _, n := range names {
+		p, r, err := f.Up(ctx, engine.PlanRequest{Branch: n}, opts)
+		runs = append(runs, engine.UpRun{Branch: n, Plan: p, Push: r, Err: err})
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return runs, errors.Join(errs...)
 }
