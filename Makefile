@@ -12,7 +12,7 @@ SHOTPKGS := aha chromium fonts-dejavu-core
 .PHONY: build run test bench demo demo-down lint screenshots deps deps-shots clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/discoterm
+	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null)" -o $(BIN) ./cmd/discoterm
 	$(GO) build -o bin/testfleet ./cmd/testfleet
 
 run: build

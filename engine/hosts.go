@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -180,15 +179,26 @@ func hostID(f remote.Facts, hostKey, addr string) string {
 // host key, hostname, its discoterm state) and records it. A host already
 // known under another address keeps its history and gets the new address.
 func (e *Engine) AddHost(ctx context.Context, req AddHostRequest) (HostView, error) {
-	addr := strings.TrimSpace(req.Addr)
-	if addr == "" {
+	if strings.TrimSpace(req.Addr) == "" {
 		return HostView{}, fmt.Errorf("%w: add-host needs an address", ErrUsage)
 	}
-	if strings.HasPrefix(addr, "[") && strings.HasSuffix(addr, "]") {
-		addr = addr[1 : len(addr)-1]
+	sa, err := ParseSSHAddress(req.Addr)
+	if err != nil {
+		return HostView{}, err
 	}
-	if strings.Contains(addr, ":") && net.ParseIP(strings.SplitN(addr, "%", 2)[0]) == nil {
-		return HostView{}, fmt.Errorf("%w: %q is not an IP address or host name (give the port with --port)", ErrUsage, req.Addr)
+	// --user / --port may repeat what the address says, never contradict it.
+	if sa.User != "" && req.User != "" && sa.User != req.User {
+		return HostView{}, fmt.Errorf("%w: the address says user %s and --user says %s; give one", ErrUsage, sa.User, req.User)
+	}
+	if sa.Port != 0 && req.Port != 0 && sa.Port != req.Port {
+		return HostView{}, fmt.Errorf("%w: the address says port %d and --port says %d; give one", ErrUsage, sa.Port, req.Port)
+	}
+	addr := sa.Host
+	if sa.User != "" {
+		req.User = sa.User
+	}
+	if sa.Port != 0 {
+		req.Port = sa.Port
 	}
 	if e.opts.Remote == nil {
 		return HostView{}, errors.New("no remote transport configured")

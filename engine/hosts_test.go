@@ -68,13 +68,26 @@ func TestAddHostIdentityFallbacksAndErrors(t *testing.T) {
 	}
 	for _, tc := range []struct{ addr, want string }{
 		{"", "needs an address"},
-		{"host:22", "not an IP address"},
+		{"host:0", "not a number from 1 to 65535"},
+		{"[fd00::1", "no closing ]"},
+		{"-oProxyCommand=id", "not a host name"},
 	} {
 		if _, err := v.eng.AddHost(context.Background(), engine.AddHostRequest{Addr: tc.addr}); !errors.Is(err, engine.ErrUsage) {
 			t.Errorf("AddHost(%q) = %v, want ErrUsage", tc.addr, err)
 		} else {
 			wantContains(t, "error", err.Error(), tc.want)
 		}
+	}
+	// USER@[V6]:PORT and ssh://USER@HOST:PORT, as every SSH tool takes them.
+	v.fr.add("fd00::9", "v6")
+	for _, addr := range []string{"admin@[fd00::9]:2222", "ssh://admin@[fd00::9]:2222"} {
+		hv, err := v.eng.AddHost(context.Background(), engine.AddHostRequest{Addr: addr})
+		if err != nil || hv.Addr != "fd00::9" || hv.User != "admin" || hv.Port != 2222 {
+			t.Errorf("AddHost(%q) = addr %q user %q port %d, %v", addr, hv.Addr, hv.User, hv.Port, err)
+		}
+	}
+	if _, err := v.eng.AddHost(context.Background(), engine.AddHostRequest{Addr: "admin@fd00::9", User: "root"}); !errors.Is(err, engine.ErrUsage) {
+		t.Errorf("a --user that contradicts the address: %v", err)
 	}
 	v.fr.add("10.0.0.6", "down")
 	v.fr.setDown("10.0.0.6", true)

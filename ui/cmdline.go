@@ -1,170 +1,405 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
+	"sync"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/discoterm/discoterm/engine"
-	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/engine/verbs"
 	"github.com/discoterm/discoterm/themes"
 )
 
-// command is one ":" verb. The verbs are the batch verbs, so what an
-// operator learns in one face works in the other.
-type command struct {
-	name, alias string
-	usage, help string
-	run         func(m *Model, a *args) (tea.Cmd, error)
+// The ":" line runs the verbs of engine/verbs — the batch verbs, parsed by
+// the same parser with the same errors — plus the console's own commands
+// below. A verb the console shows in its own way (plan → review, approve
+// and push → a confirmation first …) has an override here; parsing and
+// validation still come from the table.
+
+const groupConsole = "console"
+
+var consoleVerbs = []*verbs.Verb{
+	{Name: "branch", Group: groupConsole, Help: "switch the console to a branch", Args: []verbs.Arg{{Name: "BRANCH"}}},
+	{Name: "journal", Group: groupConsole, Help: "show the journal view", Args: []verbs.Arg{{Name: "BRANCH", Optional: true}}},
+	{Name: "review", Group: groupConsole, Help: "show the plan review"},
+	{Name: "progress", Group: groupConsole, Help: "show push progress"},
+	{Name: "activity", Aliases: []string{"events"}, Group: groupConsole, Help: "show the activity log"},
+	{Name: "theme", Group: groupConsole, Help: "switch theme (" + strings.Join(themes.Names, ", ") + ", or a file)",
+		Args: []verbs.Arg{{Name: "NAME|FILE"}}},
+	{Name: "quit", Aliases: []string{"q"}, Group: groupConsole, Help: "leave"},
 }
 
-var commands = []command{
-	{"lock", "", "lock [BRANCH] MESSAGE…", "take the branch lock", cmdLock},
-	{"unlock", "", "unlock [BRANCH] [--force]", "release (or break) the lock", cmdUnlock},
-	{"snap", "", "snap FILE --to PATH [--mode M] [--owner U:G]", "stage a file", cmdSnap(journal.KindFile)},
-	{"template", "", "template FILE --to PATH [--mode M] [--owner U:G]", "stage a template", cmdSnap(journal.KindTemplate)},
-	{"exec", "", "exec [--creates PATH] [--unless CMD] -- CMD…", "stage a command", cmdExec},
-	{"reboot", "", "reboot", "stage a reboot", cmdReboot},
-	{"drop", "", "drop N", "drop staged entry N", cmdDrop},
-	{"plan", "", "plan [HOST…]", "dry-run (selected hosts, else the branch)", cmdPlan},
-	{"approve", "", "approve [PLAN] [--keep-lock]", "approve a plan (asks first)", cmdApprove},
-	{"push", "", "push [PLAN] [--allow-reboot]", "push an approved plan (asks first)", cmdPush},
-	{"up", "", "up [HOST…] [--allow-reboot]", "plan, approve and push (asks first)", cmdUp},
-	{"fork", "", "fork NEW [FROM]", "new branch copying a journal", cmdFork},
-	{"migrate", "", "migrate HOST BRANCH", "move a host to another branch", cmdMigrate},
-	{"assign", "", "assign HOST BRANCH", "set a host's branch", cmdAssign},
-	{"add", "", "add ADDR [--name N] [--user U] [--port P]", "add a host by address", cmdAdd},
-	{"branch", "", "branch NAME", "switch branch", cmdBranch},
-	{"report", "", "report HOST", "a host's run results", cmdReport},
-	{"hosts", "", "hosts", "show hosts", cmdView(viewHosts)},
-	{"journal", "log", "journal", "show the journal", cmdView(viewJournal)},
-	{"review", "", "review", "show the plan review", cmdView(viewPlan)},
-	{"progress", "", "progress", "show push progress", cmdView(viewPush)},
-	{"activity", "events", "activity", "show the event log", cmdView(viewActivity)},
-	{"theme", "", "theme NAME|FILE", "switch theme (" + strings.Join(themes.Names, ", ") + ")", cmdTheme},
-	{"help", "", "help", "keys and commands", cmdHelp},
-	{"quit", "q", "quit", "leave", cmdQuit},
-}
+// commandTable is the verb table plus the console's commands.
+var commandTable = sync.OnceValue(func() *verbs.Table {
+	t, err := verbs.Default().With(consoleVerbs...)
+	if err != nil {
+		panic(err) // a declaration error; TestCommandTable catches it first
+	}
+	return t
+})
 
 // commandNames feeds the command line's completion.
 func commandNames() []string {
-	out := make([]string, 0, len(commands))
-	for _, c := range commands {
-		out = append(out, c.name)
+	var out []string
+	for _, v := range commandTable().Verbs() {
+		out = append(out, v.Name)
+		out = append(out, v.Aliases...)
 	}
 	return out
 }
 
+// override is how the console runs a verb it shows in its own way.
+type override func(m *Model, c *verbs.Call) (tea.Cmd, error)
+
+var overrides map[string]override
+
+func init() {
+	overrides = map[string]override{
+		"lock":     cmdLock,
+		"plan":     cmdPlan,
+		"approve":  func(m *Model, c *verbs.Call) (tea.Cmd, error) { return withPlan(m, c, "approve") },
+		"push":     func(m *Model, c *verbs.Call) (tea.Cmd, error) { return withPlan(m, c, "push") },
+		"up":       cmdUp,
+		"hosts":    cmdView(viewHosts),
+		"log":      cmdJournal,
+		"journal":  cmdJournal,
+		"scan":     cmdScan,
+		"help":     cmdHelp,
+		"branch":   cmdBranch,
+		"review":   cmdView(viewPlan),
+		"progress": cmdView(viewPush),
+		"activity": cmdView(viewActivity),
+		"theme":    cmdTheme,
+		"quit":     func(m *Model, _ *verbs.Call) (tea.Cmd, error) { return m.quit(), nil },
+	}
+}
+
+// verbMsg is a verb's result, back from its command.
+type verbMsg struct {
+	job    string
+	verb   string
+	result verbs.Result
+	err    error
+}
+
 // runCommand parses and runs one command line.
 func (m *Model) runCommand(line string) tea.Cmd {
-	if line == "" {
-		return nil
-	}
-	words, err := splitWords(line)
+	c, err := parseCommand(line)
 	if err != nil {
 		m.flash(engine.LevelError, err.Error())
 		return nil
 	}
-	for _, c := range commands {
-		if words[0] == c.name || (c.alias != "" && words[0] == c.alias) {
-			a, err := parseArgs(words[1:])
-			if err == nil {
-				var cmd tea.Cmd
-				if cmd, err = c.run(m, a); err == nil {
-					return cmd
-				}
-			}
-			m.flash(engine.LevelError, fmt.Sprintf(":%s: %v — usage: :%s", c.name, err, c.usage))
-			return nil
-		}
+	if c == nil {
+		return nil
 	}
-	m.flash(engine.LevelError, fmt.Sprintf("unknown command %q — :help lists them", words[0]))
+	c.DefaultBranch = m.branch
+	c.Help = commandTable()
+	if o := overrides[c.Verb.Name]; o != nil {
+		cmd, err := o(m, c)
+		if err != nil {
+			m.flash(engine.LevelError, verbError(c.Verb.Name, err))
+		}
+		return cmd
+	}
+	if c.Verb.Command != "" {
+		m.askCommand(c)
+		return nil
+	}
+	return m.runVerb(c)
+}
+
+// parseCommand is the ":" line's parser: the verb table's, with its
+// errors. A blank line is no command (nil, nil).
+func parseCommand(line string) (*verbs.Call, error) {
+	words, err := verbs.SplitLine(line)
+	if err != nil || len(words) == 0 {
+		return nil, err
+	}
+	c, err := commandTable().Parse(words, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.Verb == nil {
+		return nil, errors.New("flags without a verb; :help lists the verbs")
+	}
+	return c, nil
+}
+
+// runVerb runs a verb's engine call as a job; the answer is a verbMsg.
+func (m *Model) runVerb(c *verbs.Call) tea.Cmd {
+	ctx, cancel := context.WithCancel(m.ctx)
+	id := m.startJob(callText(c), cancel)
+	b := m.backend
+	return func() tea.Msg {
+		defer cancel()
+		r, err := c.Verb.Run(ctx, b, c)
+		return verbMsg{job: id, verb: c.Verb.Name, result: r, err: err}
+	}
+}
+
+// callText is a call as the Activity log shows it. A staged file is named
+// by its target on the hosts, which is what the journal will show.
+func callText(c *verbs.Call) string {
+	parts := append([]string{c.Verb.Name}, c.Args...)
+	if to := c.Str("to"); to != "" {
+		parts = []string{c.Verb.Name, to}
+	}
+	if c.HasCommand {
+		parts = append(parts, "--", c.Command)
+	}
+	return strings.Join(parts, " ")
+}
+
+// askCommand shows a command verb's command whole — wrapped, never cut —
+// before it is staged: what the hosts will run is what was typed.
+func (m *Model) askCommand(c *verbs.Call) {
+	width := max(min(m.width-8, 100), 20)
+	body := []string{fmt.Sprintf("Stages on %s, to run with sh on every host of the branch:", c.Branch()), ""}
+	for _, l := range strings.Split(ansi.Hardwrap(printable(c.Command), width-2, false), "\n") {
+		body = append(body, "  "+l)
+	}
+	if g := c.Str("creates"); g != "" {
+		body = append(body, "", "only where "+printable(g)+" does not exist")
+	}
+	if g := c.Str("unless"); g != "" {
+		body = append(body, "", "only where this fails: "+printable(g))
+	}
+	m.dialog = newConfirm(m.c, "Stage this "+c.Verb.Name+"?", body, "stage",
+		func(confirmOptions) tea.Cmd { return m.runVerb(c) })
+}
+
+// printable shows control characters as escapes, so what the dialog shows
+// is every byte that will be staged.
+func printable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// verbDone folds a verb's result into the console: a flash and an Activity
+// line always, and the view that shows it.
+func (m *Model) verbDone(msg verbMsg) tea.Cmd {
+	m.endJob(msg.job)
+	refresh := tea.Batch(m.refreshJournal(), m.refreshHosts(), m.fetchBranches())
+	if msg.err != nil {
+		m.flash(engine.LevelError, verbError(msg.verb, msg.err))
+		return refresh
+	}
+	now := m.c.Now()
+	switch r := msg.result.(type) {
+	case verbs.Report:
+		m.dialog = newReportDialog(m.c, orDash(r.Host), r.Results)
+	case verbs.StagedList:
+		m.focusView(viewJournal)
+	case verbs.BranchList:
+		for _, b := range r.Branches {
+			line := fmt.Sprintf("branch %s: head %d", b.Branch.Name, b.Branch.Head)
+			if b.Lock != nil {
+				line += fmt.Sprintf(", locked by %s: %s", b.Lock.Holder, b.Lock.Message)
+			}
+			m.activity.add(now, engine.LevelInfo, line)
+		}
+		m.focusView(viewActivity)
+	case verbs.Audit:
+		for _, a := range r.Records {
+			m.activity.add(now, engine.LevelInfo, fmt.Sprintf("audit %s %s %s: %s", a.Branch, a.Actor, a.Action, a.Message))
+		}
+		m.focusView(viewActivity)
+	}
+	if msg.result != nil {
+		m.activity.add(now, engine.LevelInfo, msg.result.Summary())
+		m.setFlash(engine.LevelInfo, msg.result.Summary())
+	}
+	return refresh
+}
+
+// verbError words a verb's failure: a refused command line as the table
+// says it (the same sentence --batch prints), an engine error after the
+// verb's name.
+func verbError(verb string, err error) string {
+	if verbs.IsUsage(err) {
+		return err.Error()
+	}
+	return verb + ": " + opError(err)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "every host"
+	}
+	return s
+}
+
+// cmdLock opens the lock dialog when no message is given, as L does.
+func cmdLock(m *Model, c *verbs.Call) (tea.Cmd, error) {
+	if len(c.Args) > 1 {
+		return m.runVerb(c), nil
+	}
+	branch := c.Arg(0)
+	m.dialog = newLockDialog(m.c, branch, func(s string) tea.Cmd { return m.lock(branch, s) })
+	return nil, nil
+}
+
+func cmdPlan(m *Model, c *verbs.Call) (tea.Cmd, error) {
+	hosts := c.Args
+	if len(hosts) == 0 {
+		hosts = m.hosts.selection()
+	}
+	return m.plan(engine.PlanRequest{Branch: c.Branch(), Hosts: hosts}), nil
+}
+
+// planLoadedMsg brings a saved plan named on the command line, and what
+// to ask about it.
+type planLoadedMsg struct {
+	plan *engine.Plan
+	then string // "approve" or "push"
+	call *verbs.Call
+	err  error
+}
+
+// withPlan asks about the plan named by the first argument (loading it
+// in a command when it is not the one on screen) or the one on screen.
+func withPlan(m *Model, c *verbs.Call, then string) (tea.Cmd, error) {
+	id := c.Arg(0)
+	if id == "" || (m.review.plan != nil && strings.HasPrefix(m.review.plan.ID, id)) {
+		if m.review.plan == nil {
+			return nil, errors.New("no plan on screen; give a plan id or press p")
+		}
+		m.askAbout(m.review.plan, then, c)
+		return nil, nil
+	}
+	b := m.backend
+	return func() tea.Msg {
+		p, err := b.GetPlan(id)
+		return planLoadedMsg{plan: p, then: then, call: c, err: err}
+	}, nil
+}
+
+// planLoaded answers :approve ID / :push ID for a plan not on screen: the
+// confirmation for it, or the reason it cannot be had.
+func (m *Model) planLoaded(msg planLoadedMsg) tea.Cmd {
+	if msg.err != nil {
+		m.flash(engine.LevelError, fmt.Sprintf("%s %s: %s", msg.then, msg.call.Arg(0), opError(msg.err)))
+		return nil
+	}
+	// A plan named on the command line that was not on screen: show it,
+	// then ask about it (or say why not).
+	m.review.setPlan(msg.plan)
+	m.focusView(viewPlan)
+	m.askAbout(msg.plan, msg.then, msg.call)
+	if m.dialog != nil {
+		m.activity.add(m.c.Now(), engine.LevelInfo, fmt.Sprintf("› %s %s: asking to confirm", msg.then, msg.plan.ID))
+	}
 	return nil
 }
 
-// args are a command's words: positional ones, --flags, and what follows "--".
-type args struct {
-	pos   []string
-	flags map[string]string // boolean flags map to ""
-	rest  []string
+// askAbout opens the approve or push confirmation, with toggles preset
+// from the command's flags.
+func (m *Model) askAbout(p *engine.Plan, then string, c *verbs.Call) {
+	if then == "approve" {
+		m.askApprove(p)
+		if d, ok := m.dialog.(*confirmDialog); ok && c != nil {
+			d.opts.KeepLock = c.Bool("keep-lock")
+		}
+		return
+	}
+	m.askPush(p)
+	if d, ok := m.dialog.(*confirmDialog); ok && c != nil {
+		d.opts.AllowReboot = c.Bool("allow-reboot")
+	}
 }
 
-// valueFlags take the next word as their value.
-var valueFlags = map[string]bool{"to": true, "mode": true, "owner": true, "creates": true, "unless": true, "name": true, "user": true, "port": true}
-
-func parseArgs(words []string) (*args, error) {
-	a := &args{flags: map[string]string{}}
-	for i := 0; i < len(words); i++ {
-		w := words[i]
-		switch {
-		case w == "--":
-			a.rest = words[i+1:]
-			return a, nil
-		case strings.HasPrefix(w, "--"):
-			name, val, hasVal := strings.Cut(w[2:], "=")
-			if valueFlags[name] && !hasVal {
-				if i+1 >= len(words) {
-					return nil, fmt.Errorf("--%s needs a value", name)
-				}
-				i++
-				val = words[i]
-			}
-			a.flags[name] = val
-		default:
-			a.pos = append(a.pos, w)
-		}
+func cmdUp(m *Model, c *verbs.Call) (tea.Cmd, error) {
+	hosts := c.Args
+	if len(hosts) == 0 {
+		hosts = m.hosts.selection()
 	}
-	return a, nil
+	branch := c.Branch()
+	who := "every host of " + branch
+	if len(hosts) > 0 {
+		who = strings.Join(hosts, ", ")
+	}
+	req := engine.PlanRequest{Branch: branch, Hosts: hosts}
+	m.dialog = newConfirm(m.c, "Plan, approve and push in one go?", []string{
+		"Dry-runs, commits what is staged on " + branch + " and pushes it to",
+		cut(who, 70) + " without showing you the plan first.",
+		"p then a then P lets you review each step instead.",
+	}, "up", func(o confirmOptions) tea.Cmd {
+		m.focusView(viewPush)
+		return m.up(req, engine.PushOptions{AllowReboot: o.AllowReboot})
+	}).withToggle("r", "allow reboots", func(o *confirmOptions) *bool { return &o.AllowReboot })
+	m.dialog.(*confirmDialog).opts.AllowReboot = c.Bool("allow-reboot")
+	return nil, nil
 }
 
-func (a *args) has(flag string) bool { _, ok := a.flags[flag]; return ok }
+// cmdJournal shows the journal view, of the branch named if any.
+func cmdJournal(m *Model, c *verbs.Call) (tea.Cmd, error) {
+	m.focusView(viewJournal)
+	branch := c.Arg(0)
+	if branch == "" {
+		branch = c.Str("branch")
+	}
+	if branch != "" && branch != m.branch {
+		return cmdBranch(m, &verbs.Call{Verb: c.Verb, Args: []string{branch}})
+	}
+	return nil, nil
+}
 
-// splitWords splits like a shell: spaces separate, quotes group, a
-// backslash escapes the next character.
-func splitWords(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord, quote := false, rune(0)
-	esc := false
-	for _, r := range s {
-		switch {
-		case esc:
-			cur.WriteRune(r)
-			esc = false
-		case r == '\\' && quote != '\'':
-			esc, inWord = true, true
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			} else {
-				cur.WriteRune(r)
-			}
-		case r == '"' || r == '\'':
-			quote, inWord = r, true
-		case r == ' ' || r == '\t':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteRune(r)
-			inWord = true
+// cmdScan answers with the running scanner's state: the console scans
+// all the time (unless started with --no-scan).
+func cmdScan(m *Model, _ *verbs.Call) (tea.Cmd, error) {
+	state := m.scan
+	if state == "" {
+		state = "no scanner is running (the console was started with --no-scan, or it has not reported yet)"
+	}
+	m.activity.add(m.c.Now(), engine.LevelInfo, "scan: "+state)
+	m.setFlash(engine.LevelInfo, "scan: "+state)
+	m.focusView(viewHosts)
+	return nil, nil
+}
+
+func cmdHelp(m *Model, c *verbs.Call) (tea.Cmd, error) {
+	if c.Arg(0) != "" {
+		r, err := c.Verb.Run(m.ctx, nil, c) // the table's help: reads nothing
+		if err != nil {
+			return nil, err
 		}
+		m.setFlash(engine.LevelInfo, ":"+r.Summary())
+		return nil, nil
 	}
-	if quote != 0 {
-		return nil, fmt.Errorf("unterminated %c quote", quote)
+	m.help = newHelpView(m.c, m.focus)
+	return nil, nil
+}
+
+func cmdBranch(m *Model, c *verbs.Call) (tea.Cmd, error) {
+	name := c.Arg(0)
+	if len(m.branches) > 0 && !m.isBranch(name) {
+		return nil, fmt.Errorf("no branch %q (:fork %s makes it)", name, name)
 	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	if len(words) == 0 {
-		return nil, errors.New("empty command")
-	}
-	return words, nil
+	return m.setBranch(name), nil
+}
+
+func cmdView(v view) override {
+	return func(m *Model, _ *verbs.Call) (tea.Cmd, error) { m.focusView(v); return nil, nil }
+}
+
+func cmdTheme(_ *Model, c *verbs.Call) (tea.Cmd, error) {
+	name := c.Arg(0)
+	return func() tea.Msg {
+		data, err := readTheme(name)
+		return themeMsg{name: name, data: data, err: err}
+	}, nil
 }
 
 func (m *Model) isBranch(name string) bool {
@@ -175,225 +410,3 @@ func (m *Model) isBranch(name string) bool {
 	}
 	return false
 }
-
-func cmdLock(m *Model, a *args) (tea.Cmd, error) {
-	branch, words := m.branch, a.pos
-	if len(words) > 0 && m.isBranch(words[0]) {
-		branch, words = words[0], words[1:]
-	}
-	msg := strings.Join(append(words, a.rest...), " ")
-	if msg == "" {
-		m.dialog = newLockDialog(m.c, branch, func(s string) tea.Cmd { return m.lock(branch, s) })
-		return nil, nil
-	}
-	return m.lock(branch, msg), nil
-}
-
-func cmdUnlock(m *Model, a *args) (tea.Cmd, error) {
-	branch := m.branch
-	if len(a.pos) > 0 {
-		branch = a.pos[0]
-	}
-	return m.unlock(branch, a.has("force")), nil
-}
-
-func cmdSnap(kind journal.Kind) func(*Model, *args) (tea.Cmd, error) {
-	return func(m *Model, a *args) (tea.Cmd, error) {
-		if len(a.pos) != 1 || a.flags["to"] == "" {
-			return nil, errors.New("give one local FILE and --to PATH")
-		}
-		if err := journal.ValidTargetPath(a.flags["to"]); err != nil {
-			return nil, err
-		}
-		mode, err := parseMode(a.flags["mode"])
-		if err != nil {
-			return nil, err
-		}
-		owner, group := splitOwner(a.flags["owner"])
-		req := stageRequest{local: a.pos[0], StageRequest: engine.StageRequest{
-			Kind: kind, Path: a.flags["to"], Mode: mode, Owner: owner, Group: group}}
-		return m.stage(m.branch, req), nil
-	}
-}
-
-func cmdExec(m *Model, a *args) (tea.Cmd, error) {
-	words := append(a.pos, a.rest...)
-	if len(words) == 0 {
-		return nil, errors.New("which command?")
-	}
-	g := journal.Guard{Creates: a.flags["creates"], Unless: a.flags["unless"]}
-	if g.Creates != "" {
-		if err := journal.ValidTargetPath(g.Creates); err != nil {
-			return nil, fmt.Errorf("--creates: %w", err)
-		}
-	}
-	req := stageRequest{StageRequest: engine.StageRequest{Kind: journal.KindExec, Command: strings.Join(words, " "), Guard: g}}
-	return m.stage(m.branch, req), nil
-}
-
-func cmdReboot(m *Model, _ *args) (tea.Cmd, error) {
-	return m.stage(m.branch, stageRequest{StageRequest: engine.StageRequest{Kind: journal.KindReboot}}), nil
-}
-
-func cmdDrop(m *Model, a *args) (tea.Cmd, error) {
-	if len(a.pos) != 1 {
-		return nil, errors.New("which staged entry?")
-	}
-	n, err := strconv.Atoi(a.pos[0])
-	if err != nil || n < 1 {
-		return nil, fmt.Errorf("%q is not a staged entry number", a.pos[0])
-	}
-	return m.drop(m.branch, n), nil
-}
-
-func cmdPlan(m *Model, a *args) (tea.Cmd, error) {
-	hosts := a.pos
-	if len(hosts) == 0 {
-		hosts = m.hosts.selection()
-	}
-	return m.plan(engine.PlanRequest{Branch: m.branch, Hosts: hosts}), nil
-}
-
-// planLoadedMsg brings a saved plan named on the command line, and what
-// to ask about it.
-type planLoadedMsg struct {
-	plan *engine.Plan
-	then string // "approve" or "push"
-	err  error
-}
-
-// withPlan runs ask on the plan named by the first argument (loading it
-// in a command when it is not the one on screen) or the one on screen.
-func withPlan(m *Model, a *args, then string) (tea.Cmd, error) {
-	if len(a.pos) == 0 || (m.review.plan != nil && strings.HasPrefix(m.review.plan.ID, a.pos[0])) {
-		if m.review.plan == nil {
-			return nil, errors.New("no plan on screen; give a plan id or press p")
-		}
-		m.askAbout(m.review.plan, then, a)
-		return nil, nil
-	}
-	b, id := m.backend, a.pos[0]
-	return func() tea.Msg {
-		p, err := b.GetPlan(id)
-		return planLoadedMsg{plan: p, then: then, err: err}
-	}, nil
-}
-
-// askAbout opens the approve or push confirmation, with toggles preset
-// from the command's flags.
-func (m *Model) askAbout(p *engine.Plan, then string, a *args) {
-	if then == "approve" {
-		m.askApprove(p)
-		if d, ok := m.dialog.(*confirmDialog); ok && a != nil {
-			d.opts.KeepLock = a.has("keep-lock")
-		}
-		return
-	}
-	m.askPush(p)
-	if d, ok := m.dialog.(*confirmDialog); ok && a != nil {
-		d.opts.AllowReboot = a.has("allow-reboot")
-	}
-}
-
-func cmdApprove(m *Model, a *args) (tea.Cmd, error) { return withPlan(m, a, "approve") }
-func cmdPush(m *Model, a *args) (tea.Cmd, error)    { return withPlan(m, a, "push") }
-
-func cmdUp(m *Model, a *args) (tea.Cmd, error) {
-	hosts := a.pos
-	if len(hosts) == 0 {
-		hosts = m.hosts.selection()
-	}
-	who := "every host of " + m.branch
-	if len(hosts) > 0 {
-		who = strings.Join(hosts, ", ")
-	}
-	req := engine.PlanRequest{Branch: m.branch, Hosts: hosts}
-	m.dialog = newConfirm(m.c, "Plan, approve and push in one go?", []string{
-		"Dry-runs, commits what is staged on " + m.branch + " and pushes it to",
-		cut(who, 70) + " without showing you the plan first.",
-		"p then a then P lets you review each step instead.",
-	}, "up", func(o confirmOptions) tea.Cmd {
-		m.focusView(viewPush)
-		return m.up(req, engine.PushOptions{AllowReboot: o.AllowReboot})
-	}).withToggle("r", "allow reboots", func(o *confirmOptions) *bool { return &o.AllowReboot })
-	if a.has("allow-reboot") {
-		m.dialog.(*confirmDialog).opts.AllowReboot = true
-	}
-	return nil, nil
-}
-
-func cmdFork(m *Model, a *args) (tea.Cmd, error) {
-	if len(a.pos) < 1 || len(a.pos) > 2 {
-		return nil, errors.New("name the new branch")
-	}
-	from := m.branch
-	if len(a.pos) == 2 {
-		from = a.pos[1]
-	}
-	return m.fork(from, a.pos[0]), nil
-}
-
-func cmdMigrate(m *Model, a *args) (tea.Cmd, error) {
-	if len(a.pos) != 2 {
-		return nil, errors.New("give HOST and BRANCH")
-	}
-	return m.migrate(a.pos[0], a.pos[1]), nil
-}
-
-func cmdAssign(m *Model, a *args) (tea.Cmd, error) {
-	if len(a.pos) != 2 {
-		return nil, errors.New("give HOST and BRANCH")
-	}
-	return m.assign(a.pos[0], a.pos[1]), nil
-}
-
-func cmdAdd(m *Model, a *args) (tea.Cmd, error) {
-	if len(a.pos) != 1 {
-		return nil, errors.New("give one address")
-	}
-	req := engine.AddHostRequest{Addr: a.pos[0], Name: a.flags["name"], User: a.flags["user"]}
-	if p := a.flags["port"]; p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("--port %q is not a port", p)
-		}
-		req.Port = n
-	}
-	return m.addHost(req), nil
-}
-
-func cmdBranch(m *Model, a *args) (tea.Cmd, error) {
-	if len(a.pos) != 1 {
-		return nil, errors.New("which branch?")
-	}
-	if len(m.branches) > 0 && !m.isBranch(a.pos[0]) {
-		return nil, fmt.Errorf("no branch %q (:fork %s makes it)", a.pos[0], a.pos[0])
-	}
-	return m.setBranch(a.pos[0]), nil
-}
-
-func cmdReport(m *Model, a *args) (tea.Cmd, error) {
-	if len(a.pos) != 1 {
-		return nil, errors.New("which host?")
-	}
-	return m.report(a.pos[0]), nil
-}
-
-func cmdView(v view) func(*Model, *args) (tea.Cmd, error) {
-	return func(m *Model, _ *args) (tea.Cmd, error) { m.focusView(v); return nil, nil }
-}
-
-func cmdTheme(m *Model, a *args) (tea.Cmd, error) {
-	if len(a.pos) != 1 {
-		return nil, errors.New("which theme?")
-	}
-	name := a.pos[0]
-	return func() tea.Msg {
-		data, err := readTheme(name)
-		return themeMsg{name: name, data: data, err: err}
-	}, nil
-}
-
-func cmdHelp(m *Model, _ *args) (tea.Cmd, error) { m.help = newHelpView(m.c, m.focus); return nil, nil }
-
-func cmdQuit(m *Model, _ *args) (tea.Cmd, error) { return m.quit(), nil }

@@ -49,6 +49,7 @@ func scenario(t *testing.T, d *driver, shot func(name string)) {
 	d.key(":")
 	d.typeText("exec -- systemctl reload ssh")
 	d.key("enter")
+	d.key("y") // the command is shown whole before it is staged
 	d.key("2")
 	shot("journal")
 

@@ -47,9 +47,18 @@ func (h *helpView) sections(col int) (groups [][]string, cmds []string) {
 		}
 		groups = append(groups, append(out, ""))
 	}
-	cmds = append(cmds, t.Title.Render("commands (:)"))
-	for _, c := range commands {
-		cmds = append(cmds, "  "+t.Key.Render(fit(c.usage, 34))+t.KeyDesc.Render(c.help))
+	cmds = append(cmds, t.Title.Render("commands (:) — the --batch verbs, plus the console's own"))
+	for _, v := range commandTable().Verbs() {
+		usage := ":" + v.Usage()
+		if ansi.StringWidth(usage) <= 34 {
+			cmds = append(cmds, "  "+t.Key.Render(fit(usage, 34))+t.KeyDesc.Render(v.Help))
+			continue
+		}
+		// A long synopsis gets its own lines: cut, it would hide flags.
+		for _, l := range strings.Split(ansi.Wordwrap(usage, col-2, " "), "\n") {
+			cmds = append(cmds, "  "+t.Key.Render(l))
+		}
+		cmds = append(cmds, "  "+strings.Repeat(" ", 34)+t.KeyDesc.Render(v.Help))
 	}
 	return groups, cmds
 }

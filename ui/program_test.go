@@ -48,7 +48,7 @@ func TestProgramWorkflow(t *testing.T) {
 	key(":")
 	tm.Type("snap " + local + " --to /etc/motd")
 	key("enter")
-	waitFor("staged /etc/motd")
+	waitFor("staged #1 on main")
 	key("p")
 	waitFor("not approved")
 	key("a")

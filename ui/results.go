@@ -83,24 +83,10 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 			m.review.setPlan(msg.plan)
 		}
 		return m.pushFinished(msg.job, msg.result, msg.err)
+	case verbMsg:
+		return m.verbDone(msg)
 	case planLoadedMsg:
-		// A plan named on the command line that was not on screen: show
-		// it, then ask about it (or say why not).
-		if msg.err != nil {
-			m.flash(engine.LevelError, msg.then+": "+opError(msg.err))
-			return nil
-		}
-		m.review.setPlan(msg.plan)
-		m.focusView(viewPlan)
-		if msg.then == "approve" {
-			m.askApprove(msg.plan)
-		} else {
-			m.askPush(msg.plan)
-		}
-		if m.dialog == nil {
-			return nil
-		}
-		m.activity.add(m.c.Now(), engine.LevelInfo, fmt.Sprintf("› %s %s: asking to confirm", msg.then, msg.plan.ID))
+		return m.planLoaded(msg)
 	case reportMsg:
 		if msg.err != nil {
 			m.flash(engine.LevelError, "report: "+opError(msg.err))

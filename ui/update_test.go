@@ -209,12 +209,14 @@ func TestCommandLine(t *testing.T) {
 	}
 	command("lock main fix the clocks")
 	command(`exec --creates /etc/chrony/.done -- touch "/etc/chrony/.done"`)
+	d.wantScreen(`touch "/etc/chrony/.done"`) // shown whole, as typed, before it is staged
+	d.key("y")
 	command("drop 1")
 	command("reboot")
-	d.wantCalls(`Lock(main, "fix the clocks")`, "Stage(main, exec touch /etc/chrony/.done)", "Drop(main, 1)", "Stage(main, reboot )")
+	d.wantCalls(`Lock(main, "fix the clocks")`, `Stage(main, exec touch "/etc/chrony/.done")`, "Drop(main, 1)", "Stage(main, reboot )")
 
 	command("snap ./motd")
-	if !strings.Contains(d.flashText(), ":snap: give one local FILE and --to PATH — usage: :snap FILE --to PATH") {
+	if d.flashText() != "snap needs --to PATH, the absolute path on the hosts" {
 		t.Fatalf("flash %q", d.flashText())
 	}
 	command("snap ./motd --to etc/motd")
@@ -222,7 +224,7 @@ func TestCommandLine(t *testing.T) {
 		t.Fatalf("flash %q", d.flashText())
 	}
 	command("frobnicate")
-	if d.flashText() != `unknown command "frobnicate" — :help lists them` {
+	if d.flashText() != `unknown verb "frobnicate"; help lists them` {
 		t.Fatalf("flash %q", d.flashText())
 	}
 	command("journal")
@@ -460,9 +462,9 @@ func TestCommandOnPlanNotOnScreen(t *testing.T) {
 		t.Fatalf("flash %q", d.flashText())
 	}
 	command("push p00000000")
-	if f := d.flashText(); !strings.Contains(f, "push: ") || !strings.Contains(f, "p00000000") {
+	if f := d.flashText(); !strings.Contains(f, "push p00000000") || !strings.Contains(f, "not found") {
 		t.Fatalf("flash %q", f)
 	}
 	d.key("5")
-	d.wantScreen("push: ", "p00000000", "is approved already")
+	d.wantScreen("push p00000000", "not found", "is approved already")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/discoterm/discoterm/engine"
 	"github.com/discoterm/discoterm/engine/remote"
+	"github.com/discoterm/discoterm/engine/verbs"
 	"github.com/discoterm/discoterm/store"
 )
 
@@ -76,23 +77,26 @@ func (g *globals) register(fs *flag.FlagSet) {
 // invocation is a parsed command line.
 type invocation struct {
 	globals
-	batch bool
-	help  bool
-	verb  string
-	args  []string  // the verb's arguments, flags removed
-	vf    *verbFlag // the verb's own flags
+	batch   bool
+	help    bool
+	version bool
+	call    *verbs.Call // the verb (batch); nil for the TUI
 }
 
-// parseArgs splits off --batch and the verb, then parses global and verb
-// flags wherever they appear (before "--"), so `snap FILE --to PATH` and
-// `--json plan` both work.
+// consoleOnly are global flags that only the TUI reads; a batch verb
+// given one refuses it like any flag that is not its own.
+var consoleOnly = map[string]bool{"theme": true, "branch": true, "no-scan": true}
+
+// parseArgs splits off --batch, --help and --version, then parses global
+// and verb flags with the verb table's parser, wherever they appear before
+// "--", so `snap FILE --to PATH` and `--json plan` both work.
 func parseArgs(args []string) (*invocation, error) {
 	inv := &invocation{}
-	var rest, afterDash []string
+	var rest []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
-			afterDash = args[i+1:]
+			rest = append(rest, args[i:]...)
 			break
 		}
 		switch a {
@@ -100,43 +104,52 @@ func parseArgs(args []string) (*invocation, error) {
 			inv.batch = true
 		case "-h", "--help", "-help":
 			inv.help = true
+		case "--version", "-version":
+			inv.version = true
 		default:
 			rest = append(rest, a)
 		}
 	}
-	if inv.help && !inv.batch {
+	if (inv.help || inv.version) && !inv.batch {
 		return inv, nil
 	}
 	fs := flag.NewFlagSet("discoterm", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	inv.register(fs)
-	inv.vf = newVerbFlags(fs)
-	// Flags may come anywhere before "--"; the first plain word is the verb.
-	var positional []string
-	for len(rest) > 0 {
-		if err := fs.Parse(rest); err != nil {
-			return nil, fmt.Errorf("%v (see discoterm --batch help; put a command after --)", err)
+	var gl []verbs.Flag
+	fs.VisitAll(func(f *flag.Flag) {
+		if inv.batch && consoleOnly[f.Name] {
+			return
 		}
-		rest = fs.Args()
-		if len(rest) == 0 {
-			break
+		t := verbs.String
+		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
+			t = verbs.Bool
 		}
-		positional = append(positional, rest[0])
-		rest = rest[1:]
+		gl = append(gl, verbs.Flag{Name: f.Name, Type: t, Help: f.Usage})
+	})
+	call, err := verbs.Default().Parse(verbs.Words(rest), gl)
+	if err != nil {
+		if !inv.batch {
+			return nil, fmt.Errorf("%v (verbs need --batch: discoterm --batch help)", err)
+		}
+		return nil, err
 	}
-	if afterDash != nil {
-		positional = append(positional, afterDash...)
+	for _, g := range call.Globals {
+		if err := fs.Set(g.Name, g.Value); err != nil {
+			return nil, fmt.Errorf("%w: --%s %q: %v", engine.ErrUsage, g.Name, g.Value, err)
+		}
+	}
+	switch {
+	case inv.batch && inv.help:
+		v, _ := verbs.Default().Lookup("help")
+		call = &verbs.Call{Verb: v, Flags: map[string]string{}}
+	case inv.batch && call.Verb == nil:
+		return nil, errors.New("--batch needs a verb; list them with: discoterm --batch help")
+	case !inv.batch && call.Verb != nil:
+		return nil, fmt.Errorf("%s is a verb; verbs need --batch: discoterm --batch %s", call.Verb.Name, call.Verb.Name)
 	}
 	if inv.batch {
-		if len(positional) == 0 {
-			return nil, errors.New("--batch needs a verb; list them with: discoterm --batch help")
-		}
-		inv.verb, inv.args = positional[0], positional[1:]
-	} else if len(positional) > 0 {
-		return nil, fmt.Errorf("unexpected argument %q; verbs need --batch (discoterm --batch help)", positional[0])
-	}
-	if inv.help {
-		inv.verb, inv.args = "help", nil
+		inv.call = call
 	}
 	return inv, nil
 }

@@ -5,61 +5,132 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/discoterm/discoterm/engine"
-	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/engine/verbs"
 	"golang.org/x/term"
 )
 
-// batch is one --batch run: the invocation, the engine and the printer.
-type batch struct {
-	ctx context.Context
-	inv *invocation
-	app *app
-	out printer
-}
-
-func (b *batch) arg(i int) string { return b.inv.args[i] }
-
-// runBatch runs one verb and maps its outcome to an exit code.
+// runBatch runs one verb of the table on the engine, prints its result
+// and maps its outcome to an exit code.
 func runBatch(ctx context.Context, inv *invocation) int {
 	var out printer = &textPrinter{w: os.Stdout}
 	if inv.json {
 		out = &jsonPrinter{w: os.Stdout}
 	}
-	v, ok := verbs[inv.verb]
-	if !ok {
-		out.fail(fmt.Errorf("unknown verb %q; list them with: discoterm --batch help", inv.verb), exitUsage)
-		return exitUsage
-	}
-	if err := inv.checkFlags(v); err != nil {
-		out.fail(err, exitUsage)
-		return exitUsage
-	}
-	b := &batch{ctx: ctx, inv: inv, out: out}
-	if v.name != "help" {
+	c := inv.call
+	var backend verbs.Backend
+	drain := func() {}
+	if c.Verb.Name != "help" {
 		a, err := inv.open()
 		if err != nil {
 			out.fail(err, exitError)
 			return exitError
 		}
 		defer a.Close()
-		b.app = a
+		backend = a.eng
 		// Progress goes to stderr, and only when a person is watching.
 		if term.IsTerminal(int(os.Stderr.Fd())) {
 			events, cancel := a.eng.Subscribe()
 			defer cancel()
 			go progress(events)
 		}
+		if c.Verb.Name == "scan" {
+			drain = printScanEvents(a.eng, out)
+		}
 	}
-	if err := v.run(b); err != nil {
+	c.Ask = func(shown verbs.Result, question string) (bool, error) {
+		render(out, shown, inv.json)
+		return confirm(question)
+	}
+	res, err := c.Verb.Run(ctx, backend, c)
+	drain()
+	if res != nil {
+		render(out, res, inv.json)
+	}
+	if err != nil {
 		code := exitCode(err)
 		out.fail(err, code)
 		return code
 	}
 	return exitOK
+}
+
+// render prints a verb's result with the chosen printer.
+func render(out printer, r verbs.Result, json bool) {
+	switch r := r.(type) {
+	case verbs.Help:
+		if r.Verb != nil {
+			fmt.Print(r.Verb.VerbText())
+		} else {
+			fmt.Print(usageText(r.Table))
+		}
+	case verbs.Done:
+		out.ok(r.Verb, r.Text)
+	case verbs.HostList:
+		out.hosts(r.Hosts)
+	case verbs.BranchList:
+		if len(r.Branches) == 0 && !json {
+			out.ok("branches", "no branches yet; start one with: discoterm --batch lock main MESSAGE")
+		}
+		for _, b := range r.Branches {
+			out.branch(b.Branch, b.Lock)
+		}
+	case verbs.Staged:
+		out.staged(r.Branch, r.Count, r.Entry)
+	case verbs.StagedList:
+		out.stagedList(r.Branch, r.Entries, r.Lock)
+	case verbs.Journal:
+		out.log(r.View)
+	case verbs.PlanDone:
+		out.plan(r.Plan)
+	case verbs.Approved:
+		p := r.Plan
+		out.ok("approve", fmt.Sprintf("plan %s approved: %d hosts, %d entries; push it with: discoterm --batch push %s", p.ID, len(p.Hosts), p.Entries(), p.ID))
+	case verbs.Pushed:
+		if r.Plan != nil && !json {
+			out.plan(r.Plan)
+		}
+		if r.Result != nil {
+			out.push(r.Result)
+		}
+	case verbs.UpAll:
+		for _, run := range r.Runs {
+			render(out, verbs.Pushed{Plan: run.Plan, Result: run.Push}, json)
+		}
+	case verbs.Report:
+		out.report(r.Results)
+	case verbs.Audit:
+		out.audit(r.Records)
+	default:
+		out.ok("result", r.Summary())
+	}
+}
+
+// printScanEvents prints what the scanner finds as it happens; the
+// returned function waits until every event published is printed.
+func printScanEvents(eng *engine.Engine, out printer) func() {
+	events, stop := eng.Subscribe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range events {
+			switch ev := ev.(type) {
+			case *engine.ScanEvent:
+				if ev.State != "error" { // a failed start is the verb's error
+					out.event(ev)
+				}
+			case *engine.HostEvent:
+				out.event(ev)
+			case *engine.LogEvent:
+				if ev.Level > engine.LevelInfo || ev.Branch != "" {
+					out.event(ev)
+				}
+			}
+		}
+	}()
+	return func() { stop(); <-done }
 }
 
 // progress prints engine events as short lines on stderr.
@@ -84,69 +155,6 @@ func progress(events <-chan engine.Event) {
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return l
-}
-
-// stageBranch picks the branch to stage on: --branch, else the one branch
-// the operator holds a lock on.
-func (b *batch) stageBranch() (string, error) {
-	if b.inv.branch != "" {
-		return b.inv.branch, nil
-	}
-	bs, err := b.app.eng.Branches()
-	if err != nil {
-		return "", err
-	}
-	var mine []string
-	for _, br := range bs {
-		if _, l, err := b.app.eng.Staged(br.Name); err == nil && l != nil && l.Holder == b.app.eng.Operator() {
-			mine = append(mine, br.Name)
-		}
-	}
-	switch len(mine) {
-	case 1:
-		return mine[0], nil
-	case 0:
-		return "", fmt.Errorf("%w: you hold no lock; take one with: lock BRANCH MESSAGE", engine.ErrNotLocked)
-	}
-	return "", fmt.Errorf("%w: you hold locks on %s; choose one with --branch", engine.ErrUsage, strings.Join(mine, ", "))
-}
-
-func (b *batch) stageFile(kind journal.Kind) error {
-	vf := b.inv.vf
-	if vf.to == "" {
-		return fmt.Errorf("%w: %s needs --to PATH, the absolute path on the hosts", engine.ErrUsage, kind)
-	}
-	var mode uint64
-	if vf.mode != "" {
-		m, err := strconv.ParseUint(vf.mode, 8, 32)
-		if err != nil || m > 0o7777 {
-			return fmt.Errorf("%w: --mode %q is not an octal permission mode such as 0644", engine.ErrUsage, vf.mode)
-		}
-		mode = m
-	}
-	content, err := engine.ReadSource(b.arg(0))
-	if err != nil {
-		return err
-	}
-	branch, err := b.stageBranch()
-	if err != nil {
-		return err
-	}
-	e, err := b.app.eng.Stage(branch, engine.StageRequest{Kind: kind, Content: content, Source: b.arg(0), Path: vf.to,
-		Mode: uint32(mode), Owner: vf.owner, Group: vf.group})
-	if err != nil {
-		return err
-	}
-	return b.printStaged(branch, e)
-}
-
-func (b *batch) printStaged(branch string, e journal.Entry) error {
-	staged, _, err := b.app.eng.Staged(branch)
-	if err != nil {
-		return err
-	}
-	b.out.staged(branch, len(staged), e)
-	return nil
 }
 
 // confirm asks on the terminal; scripts must say --yes.

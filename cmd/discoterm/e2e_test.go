@@ -421,6 +421,13 @@ func TestBatchIdentitySurvivesAddressChange(t *testing.T) {
 	if n := len(r.lines(t, "host")); n != 1 {
 		t.Fatalf("want one host after re-adding at a new address: %s", r)
 	}
+	// The forms every SSH tool takes: USER@[V6]:PORT and ssh://USER@HOST:PORT.
+	for _, addr := range []string{"root@[" + h.ULA + "]:22", "ssh://root@[" + h.ULA + "]:22"} {
+		r = rg.must("--known-hosts", kh, "--batch", "--json", "add-host", addr)
+		if hs := r.lines(t, "host"); len(hs) != 1 || hs[0]["id"] != "mid:"+h.MachineID || hs[0]["addr"] != h.ULA {
+			t.Fatalf("add-host %s: %s", addr, r)
+		}
+	}
 }
 
 func TestBatchUsageErrors(t *testing.T) {
@@ -433,7 +440,8 @@ func TestBatchUsageErrors(t *testing.T) {
 	}{
 		{[]string{"--batch"}, exitUsage, "needs a verb"},
 		{[]string{"--batch", "frobnicate"}, exitUsage, "unknown verb"},
-		{[]string{"--batch", "lock", "main"}, exitUsage, "usage: discoterm --batch lock"},
+		{[]string{"--batch", "lock", "main"}, exitUsage, "lock needs a MESSAGE"},
+		{[]string{"--batch", "--json", "hosts", "extra"}, exitUsage, ""},
 		{[]string{"--batch", "unlock", "main", "--to", "/x"}, exitUsage, "does not take --to"},
 		{[]string{"--batch", "snap", "/nonexistent", "--to", "/etc/x"}, exitUsage, "does not exist"},
 		{[]string{"--batch", "snap", "/etc/hostname", "--to", "/etc/x"}, exitUsage, "you hold no lock"},

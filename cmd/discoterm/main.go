@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
+
+	"github.com/discoterm/discoterm/engine/verbs"
 )
 
 func main() {
@@ -22,11 +25,19 @@ func main() {
 func run(ctx context.Context, args []string) int {
 	inv, err := parseArgs(args)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "discoterm:", err)
+		if slices.Contains(args, "--json") { // scripts read errors from stdout too
+			(&jsonPrinter{w: os.Stdout}).fail(err, exitUsage)
+		} else {
+			fmt.Fprintln(os.Stderr, "discoterm:", err)
+		}
 		return exitUsage
 	}
-	if inv.help {
-		fmt.Print(usageText())
+	switch {
+	case inv.version:
+		fmt.Print(versionText())
+		return exitOK
+	case inv.help && !inv.batch:
+		fmt.Print(usageText(verbs.Default()))
 		return exitOK
 	}
 	if inv.batch {

@@ -19,8 +19,9 @@ func (f *Fake) Lock(name, message string) error {
 		return err
 	}
 	b := f.branches[name]
-	if b == nil {
-		return fmt.Errorf("branch %q: %w", name, engine.ErrNotFound)
+	if b == nil { // locking creates a branch, as the engine does
+		b = &branch{meta: store.Branch{Name: name}}
+		f.branches[name] = b
 	}
 	if b.lock != nil && b.lock.Holder != f.opts.Operator {
 		return fmt.Errorf("%s is locked by %s: %w", name, b.lock.Holder, engine.ErrLockHeld)

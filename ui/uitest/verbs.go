@@ -1,0 +1,97 @@
+package uitest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/discoterm/discoterm/engine"
+	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/store"
+)
+
+// Staged implements Backend.
+func (f *Fake) Staged(name string) ([]journal.Entry, *store.Lock, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b := f.branches[name]
+	if b == nil {
+		return nil, nil, fmt.Errorf("branch %q: %w", name, engine.ErrNotFound)
+	}
+	var l *store.Lock
+	if b.lock != nil {
+		c := *b.lock
+		l = &c
+	}
+	return slices.Clone(b.staged), l, nil
+}
+
+// Audit implements Backend: the locks held now, as records.
+func (f *Fake) Audit(name string) ([]store.AuditRecord, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("Audit", "%s", name); err != nil {
+		return nil, err
+	}
+	var out []store.AuditRecord
+	for n, b := range f.branches {
+		if b.lock != nil && (name == "" || name == n) {
+			out = append(out, store.AuditRecord{Branch: n, Time: b.lock.Time, Actor: b.lock.Holder, Action: "lock", Message: b.lock.Message})
+		}
+	}
+	slices.SortFunc(out, func(a, b store.AuditRecord) int { return a.Time.Compare(b.Time) })
+	return out, nil
+}
+
+// SetCatchUp implements Backend.
+func (f *Fake) SetCatchUp(name string, p store.CatchUp) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("SetCatchUp", "%s, %v", name, p.Enabled); err != nil {
+		return err
+	}
+	b := f.branches[name]
+	if b == nil {
+		return fmt.Errorf("branch %q: %w", name, engine.ErrNotFound)
+	}
+	b.meta.CatchUp = p
+	return nil
+}
+
+// Discover implements Backend: the fake fleet is already known, so a scan
+// finds nothing new; it ends when its rounds are done or ctx ends.
+func (f *Fake) Discover(ctx context.Context, opts engine.DiscoverOptions) error {
+	f.mu.Lock()
+	err := f.record("Discover", "%v", opts.Interfaces)
+	f.mu.Unlock()
+	if err != nil || opts.Rounds > 0 {
+		return err
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// UpAll implements Backend: up on each branch that has hosts, in name
+// order.
+func (f *Fake) UpAll(ctx context.Context, opts engine.PushOptions) ([]engine.UpRun, error) {
+	f.mu.Lock()
+	var names []string
+	for _, h := range f.hosts {
+		if h.Branch != "" && !slices.Contains(names, h.Branch) {
+			names = append(names, h.Branch)
+		}
+	}
+	f.mu.Unlock()
+	slices.Sort(names)
+	var runs []engine.UpRun
+	var errs []error
+	for _, n := range names {
+		p, r, err := f.Up(ctx, engine.PlanRequest{Branch: n}, opts)
+		runs = append(runs, engine.UpRun{Branch: n, Plan: p, Push: r, Err: err})
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return runs, errors.Join(errs...)
+}
