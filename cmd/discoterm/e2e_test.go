@@ -366,13 +366,15 @@ func TestBatchInterruptedPush(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Interrupt once the slow entry is running on the hosts.
+	// Interrupt once the slow entry is running on every host.
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := rg.fleet.Hosts[0].ReadFile("/tmp/slow-started"); err == nil {
-			break
+	for _, h := range rg.fleet.Hosts {
+		for time.Now().Before(deadline) {
+			if _, err := h.ReadFile("/tmp/slow-started"); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
