@@ -185,7 +185,14 @@ func (e *Engine) bundleFor(tx store.Tx, p *Plan, hp HostPlan, entries []journal.
 		if c.Effect == EffectError {
 			return nil, fmt.Errorf("seq %d failed in the plan (%s); fix it and re-plan", c.Seq, c.Err)
 		}
-		be := remote.BundleEntry{Seq: en.Seq, Hash: en.Hash, Kind: string(en.Kind), Path: en.Path, Mode: en.Mode,
+		op := remote.OpFile
+		switch en.Kind {
+		case journal.KindExec:
+			op = remote.OpExec
+		case journal.KindReboot:
+			op = remote.OpReboot
+		}
+		be := remote.BundleEntry{Seq: en.Seq, Hash: en.Hash, Op: op, Path: en.Path, Mode: en.Mode,
 			Owner: en.Owner, Group: en.Group, Command: en.Command, Creates: en.Guard.Creates, Unless: en.Guard.Unless}
 		switch en.Kind {
 		case journal.KindFile, journal.KindTemplate:
@@ -299,7 +306,7 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 		hp := p.Hosts[i]
 		hr := &res.Hosts[i]
 		hs := time.Now()
-		e.pushHost(ctx, p, hp, targets[hp.HostID], bundles[hp.HostID], hr)
+		e.pushHost(ctx, p, hp, targets[hp.HostID], bundles[hp.HostID], hr, entries)
 		hr.Duration = time.Since(hs)
 		emitHost(hp, hr)
 	})
@@ -327,13 +334,13 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 	return res, nil
 }
 
-func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Target, b *remote.Bundle, hr *HostPush) {
+func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Target, b *remote.Bundle, hr *HostPush, entries []journal.Entry) {
 	n := len(b.Entries)
 	hr.Status = PushApplying
 	e.emit(&PushHostEvent{PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: PushApplying, Step: 1, Steps: n, Position: hp.Position})
 	summaries := map[uint64]journal.Entry{}
 	for _, be := range b.Entries {
-		summaries[be.Seq] = journal.Entry{Kind: journal.Kind(be.Kind), Path: be.Path, Command: be.Command}
+		summaries[be.Seq] = entries[be.Seq-1]
 	}
 	// The apply step gets its own deadline but is not cut by ctx directly:
 	// the transport signals the remote script on ctx's cancellation, and
