@@ -63,7 +63,7 @@ type fakeHost struct {
 	// What happened to it.
 	probes, fetches, applies int
 	ran                      []string          // exec commands run, in order
-	env                      map[string]string // the variables the last exec saw
+	env                      map[string]string // the variables the last exec (or its guard) saw
 	reboots                  int
 }
 
@@ -416,6 +416,7 @@ func (f *fakeRemote) Apply(ctx context.Context, t remote.Target, b *remote.Bundl
 			done(e)
 			emit(remote.EntryReport{Seq: e.Seq, Result: "ok"})
 		case remote.OpExec:
+			h.env = b.Env
 			if e.Creates != "" {
 				if _, ok := h.files[e.Creates]; ok {
 					done(e)
@@ -429,7 +430,6 @@ func (f *fakeRemote) Apply(ctx context.Context, t remote.Target, b *remote.Bundl
 				continue
 			}
 			h.ran = append(h.ran, e.Command)
-			h.env = b.Env
 			rc, out := h.exec(e.Command)
 			if rc != 0 {
 				emit(remote.EntryReport{Seq: e.Seq, Result: "failed", ExitCode: rc, Output: out})

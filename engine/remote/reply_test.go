@@ -206,7 +206,6 @@ func FuzzReply(f *testing.F) {
 	})
 }
 
-
 // TestWriteReplyCorpus refreshes testdata/fuzz/FuzzReply from the real
 // programs' replies when DISCOTERM_WRITE_CORPUS=1 (after a script's
 // output changes); the corpus is kept in git.
