@@ -76,7 +76,7 @@ func TestScriptsShellcheck(t *testing.T) {
 	}
 	for name, files := range programs {
 		c := exec.Command("shellcheck", "-s", "sh", "-")
-		c.Stdin = strings.NewReader(library(files))
+		c.Stdin = strings.NewReader(sourceOf(files))
 		if out, err := c.CombinedOutput(); err != nil {
 			t.Errorf("shellcheck on the %s program (%s): %v\n%s", name, strings.Join(files, " "), err, out)
 		}

@@ -44,7 +44,10 @@ var (
 // programs lists every program, for tests and lint.
 var programs = map[string][]string{"probe": probeFiles, "fetch": fetchFiles, "apply": applyFiles, "cancel": cancelFiles}
 
-// library is the text of files, concatenated.
+// library is the text of files as sent: concatenated, without comment
+// lines and blank lines (the files are for reading; every byte is sent
+// to every host on every step). The files hold no here-documents or
+// multi-line strings in which a line could start with "#".
 func library(files []string) string {
 	var b strings.Builder
 	for _, f := range files {
@@ -52,6 +55,21 @@ func library(files []string) string {
 		if err != nil { // embedded at build time: cannot be missing
 			panic(err)
 		}
+		for _, l := range strings.SplitAfter(string(data), "\n") {
+			if t := strings.TrimSpace(l); t == "" || t[0] == '#' {
+				continue
+			}
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
+// sourceOf is the files as they are, for lint.
+func sourceOf(files []string) string {
+	var b strings.Builder
+	for _, f := range files {
+		data, _ := shFiles.ReadFile(f)
 		b.Write(data)
 	}
 	return b.String()
