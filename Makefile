@@ -6,7 +6,7 @@ GO       ?= go
 BIN      := bin/discoterm
 DEMO_DIR := $(CURDIR)/.demo
 DEMO_N   ?= 6
-PKGS     := openssh-server openssh-client iproute2 iputils-ping tmux diffutils procps
+PKGS     := openssh-server openssh-client iproute2 iputils-ping tmux diffutils procps shellcheck
 SHOTPKGS := aha chromium fonts-dejavu-core
 
 .PHONY: build run test bench demo demo-down lint screenshots deps deps-shots clean
@@ -39,9 +39,16 @@ test: deps
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 40m ./...
 
-lint:
+# The host programs (engine/remote/*.sh): each file parses on its own, and
+# each program's files, linted together as the host runs them (shell.go).
+SHDIR    := engine/remote
+SHPROGS  := "common.sh probe.sh" "fetch.sh" "common.sh lock.sh state.sh apply.sh" "cancel.sh"
+
+lint: deps
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+	cd $(SHDIR) && for f in *.sh; do sh -n $$f || exit 1; done
+	cd $(SHDIR) && for p in $(SHPROGS); do cat $$p | shellcheck -s sh - || exit 1; done
 
 # demo starts a practice fleet of $(DEMO_N) namespace hosts (root needed),
 # registers them in a demo store and opens the console on it.

@@ -62,7 +62,8 @@ type fakeHost struct {
 	unless map[string]int // guard command → exit status; else fakeExit decides
 	// What happened to it.
 	probes, fetches, applies int
-	ran                      []string // exec commands run, in order
+	ran                      []string          // exec commands run, in order
+	env                      map[string]string // the variables the last exec (or its guard) saw
 	reboots                  int
 }
 
@@ -386,8 +387,8 @@ func (f *fakeRemote) Apply(ctx context.Context, t remote.Target, b *remote.Bundl
 			f.mu.Lock()
 			locked = true
 		}
-		switch e.Kind {
-		case "file", "template":
+		switch e.Op {
+		case remote.OpFile:
 			if ff, ok := h.files[e.Path]; ok && ff.dir {
 				emit(remote.EntryReport{Seq: e.Seq, Result: "failed", ExitCode: 1, Output: e.Path + " is a directory\n"})
 				return finish()
@@ -402,7 +403,20 @@ func (f *fakeRemote) Apply(ctx context.Context, t remote.Target, b *remote.Bundl
 			h.files[e.Path] = &fakeFile{content: append([]byte(nil), e.Content...), mode: e.Mode, owner: owner, group: group}
 			done(e)
 			emit(remote.EntryReport{Seq: e.Seq, Result: "ok"})
-		case "exec":
+		case remote.OpRemove:
+			if ff, ok := h.files[e.Path]; ok && ff.dir {
+				for p := range h.files {
+					if strings.HasPrefix(p, e.Path+"/") {
+						emit(remote.EntryReport{Seq: e.Seq, Result: "failed", ExitCode: 1, Output: e.Path + " is a directory that is not empty\n"})
+						return finish()
+					}
+				}
+			}
+			delete(h.files, e.Path)
+			done(e)
+			emit(remote.EntryReport{Seq: e.Seq, Result: "ok"})
+		case remote.OpExec:
+			h.env = b.Env
 			if e.Creates != "" {
 				if _, ok := h.files[e.Creates]; ok {
 					done(e)
@@ -423,7 +437,7 @@ func (f *fakeRemote) Apply(ctx context.Context, t remote.Target, b *remote.Bundl
 			}
 			done(e)
 			emit(remote.EntryReport{Seq: e.Seq, Result: "ok", Output: out})
-		case "reboot":
+		case remote.OpReboot:
 			if !b.AllowReboot {
 				emit(remote.EntryReport{Seq: e.Seq, Result: "reboot-pending"})
 				return finish()
@@ -706,9 +720,9 @@ func TestFakeRemoteFollowsApplyScript(t *testing.T) {
 	ctx := context.Background()
 	h1, h2, h3 := strings.Repeat("1", 64), strings.Repeat("2", 64), strings.Repeat("3", 64)
 	b := &remote.Bundle{Branch: "main", Entries: []remote.BundleEntry{
-		{Seq: 1, Hash: h1, Kind: "file", Path: "/etc/a", Content: []byte("a\n"), Mode: 0o600},
-		{Seq: 2, Hash: h2, Kind: "exec", Command: "exit 4"},
-		{Seq: 3, Hash: h3, Kind: "file", Path: "/etc/b", Content: []byte("b\n"), Mode: 0o644},
+		{Seq: 1, Hash: h1, Op: remote.OpFile, Path: "/etc/a", Content: []byte("a\n"), Mode: 0o600},
+		{Seq: 2, Hash: h2, Op: remote.OpExec, Command: "exit 4"},
+		{Seq: 3, Hash: h3, Op: remote.OpFile, Path: "/etc/b", Content: []byte("b\n"), Mode: 0o644},
 	}}
 	res, err := fr.Apply(ctx, tg, b, nil)
 	if err != nil || res.Stale != "" {

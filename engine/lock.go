@@ -1,24 +1,21 @@
 package engine
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"regexp"
 	"strings"
-	"text/template"
 	"time"
-	"unicode/utf8"
 
 	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/engine/kinds"
 	"github.com/discoterm/discoterm/store"
 )
 
-// MaxContent is the largest file or template that can be staged. Content
-// travels inline in one push per host, so it is kept to what a
-// configuration file plausibly is.
-const MaxContent = 16 << 20
+// MaxContent is the largest file or template that can be staged
+// (engine/kinds).
+const MaxContent = kinds.MaxContent
 
 var branchName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
@@ -195,89 +192,68 @@ func (e *Engine) requireLock(tx store.Tx, branch string) (store.Lock, error) {
 // snapshot: missing, a directory or other non-regular file, or larger than
 // MaxContent.
 func ReadSource(path string) ([]byte, error) {
+	b, _, err := ReadSourceMode(path)
+	return b, err
+}
+
+// ReadSourceMode is ReadSource that also returns the file's permission
+// bits (snap keeps them unless --mode is given); it is kinds.Input's
+// ReadFile.
+func ReadSourceMode(path string) ([]byte, uint32, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%w: local file %s does not exist", ErrUsage, path)
+			return nil, 0, fmt.Errorf("%w: local file %s does not exist", ErrUsage, path)
 		}
-		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+		return nil, 0, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	if fi.IsDir() {
-		return nil, fmt.Errorf("%w: %s is a directory; snap one file at a time", ErrUsage, path)
+		return nil, 0, fmt.Errorf("%w: %s is a directory; snap one file at a time", ErrUsage, path)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file (%s)", ErrUsage, path, fi.Mode().Type())
+		return nil, 0, fmt.Errorf("%w: %s is not a regular file (%s)", ErrUsage, path, fi.Mode().Type())
 	}
 	if fi.Size() > MaxContent {
-		return nil, fmt.Errorf("%w: %s is %d bytes; the limit is %d MiB per file", ErrUsage, path, fi.Size(), MaxContent>>20)
+		return nil, 0, fmt.Errorf("%w: %s is %d bytes; the limit is %d MiB per file", ErrUsage, path, fi.Size(), MaxContent>>20)
 	}
-	return os.ReadFile(path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	return b, unixMode(fi.Mode()), nil
 }
 
-// parseTemplate compiles template text the way plans render it.
-func parseTemplate(name, text string) (*template.Template, error) {
-	return template.New(name).Option("missingkey=error").Parse(text)
+// unixMode is the 12 permission bits of a Go file mode.
+func unixMode(m os.FileMode) uint32 {
+	p := uint32(m.Perm())
+	for bit, u := range map[os.FileMode]uint32{os.ModeSetuid: 0o4000, os.ModeSetgid: 0o2000, os.ModeSticky: 0o1000} {
+		if m&bit != 0 {
+			p |= u
+		}
+	}
+	return p
 }
 
-// Stage adds an entry to the branch's staged list under the operator's lock.
+// Stage adds an entry to the branch's staged list under the operator's
+// lock, after its kind checked it.
 func (e *Engine) Stage(branch string, req StageRequest) (journal.Entry, error) {
-	ent := journal.Entry{Kind: req.Kind, Path: req.Path, Mode: req.Mode, Owner: req.Owner, Group: req.Group,
-		Command: strings.TrimSpace(req.Command), Guard: req.Guard, Author: e.opts.Operator, Time: e.now()}
-	switch req.Kind {
-	case journal.KindFile, journal.KindTemplate:
-		if err := journal.ValidTargetPath(req.Path); err != nil {
-			return ent, fmt.Errorf("%w: %v", ErrUsage, err)
-		}
-		if len(req.Content) > MaxContent {
-			return ent, fmt.Errorf("%w: content is %d bytes; the limit is %d MiB", ErrUsage, len(req.Content), MaxContent>>20)
-		}
-		if ent.Mode == 0 {
-			ent.Mode = 0o644
-		}
-		if ent.Mode > 0o7777 {
-			return ent, fmt.Errorf("%w: mode %o is not a permission mode (0000–7777)", ErrUsage, ent.Mode)
-		}
-		if ent.Owner == "" {
-			ent.Owner = "root"
-		}
-		if ent.Group == "" {
-			ent.Group = "root"
-		}
-		for _, s := range []string{ent.Owner, ent.Group} {
-			if strings.ContainsAny(s, " :\t\n'\"") {
-				return ent, fmt.Errorf("%w: owner/group %q is not a user or group name", ErrUsage, s)
-			}
-		}
-		if req.Kind == journal.KindTemplate {
-			if !utf8.Valid(req.Content) || bytes.IndexByte(req.Content, 0) >= 0 {
-				return ent, fmt.Errorf("%w: template %s is not UTF-8 text", ErrUsage, orDefault(req.Source, req.Path))
-			}
-			if _, err := parseTemplate(orDefault(req.Source, req.Path), string(req.Content)); err != nil {
-				return ent, fmt.Errorf("%w: %v", ErrUsage, err)
-			}
-		}
-		ent.Size = int64(len(req.Content))
-	case journal.KindExec:
-		if ent.Command == "" {
-			return ent, fmt.Errorf("%w: exec needs a command: exec -- COMMAND…", ErrUsage)
-		}
-		if ent.Guard.Creates != "" {
-			if err := journal.ValidTargetPath(ent.Guard.Creates); err != nil {
-				return ent, fmt.Errorf("%w: --creates: %v", ErrUsage, err)
-			}
-		}
-	case journal.KindReboot:
-	default:
-		return ent, fmt.Errorf("%w: unknown entry kind %q", ErrUsage, req.Kind)
+	k, ok := kinds.Lookup(req.Kind)
+	if !ok {
+		return journal.Entry{Kind: req.Kind}, fmt.Errorf("%w: unknown entry kind %q; the kinds are %s", ErrUsage, req.Kind, kinds.Names())
 	}
+	ent, err := k.Stage(req)
+	if err != nil {
+		return ent, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	ent.Kind, ent.Author, ent.Time = req.Kind, e.opts.Operator, e.now()
 	var n int
-	err := e.opts.Store.Update(func(tx store.Tx) error {
+	err = e.opts.Store.Update(func(tx store.Tx) error {
 		l, err := e.requireLock(tx, branch)
 		if err != nil {
 			return err
 		}
 		ent.Message = l.Message
-		if req.Kind == journal.KindFile || req.Kind == journal.KindTemplate {
+		if k.Content() != kinds.ContentNone {
 			if ent.Blob, err = tx.PutBlob(req.Content); err != nil {
 				return err
 			}

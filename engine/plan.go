@@ -4,54 +4,26 @@ import (
 	"time"
 
 	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/engine/kinds"
 )
 
-// Effect is what a pending entry would do on a host.
-type Effect string
+// Effect is what a pending entry would do on a host (engine/kinds).
+type Effect = kinds.Effect
 
 // The effects a plan predicts.
 const (
-	EffectCreate    Effect = "created"
-	EffectModify    Effect = "modified"
-	EffectDelete    Effect = "deleted"
-	EffectUnchanged Effect = "unchanged"
-	EffectRun       Effect = "would run"
-	EffectSkip      Effect = "skipped by guard"
-	EffectReboot    Effect = "would reboot"
-	EffectError     Effect = "error" // e.g. template failed to render on this host
+	EffectCreate    = kinds.EffectCreate
+	EffectModify    = kinds.EffectModify
+	EffectDelete    = kinds.EffectDelete
+	EffectUnchanged = kinds.EffectUnchanged
+	EffectRun       = kinds.EffectRun
+	EffectSkip      = kinds.EffectSkip
+	EffectReboot    = kinds.EffectReboot
+	EffectError     = kinds.EffectError
 )
 
-// Change is one pending entry's predicted effect on one host.
-type Change struct {
-	Seq     uint64       `json:"seq"`
-	Staged  bool         `json:"staged,omitempty"` // not yet committed; Seq is what approve will give it
-	Kind    journal.Kind `json:"kind"`
-	Path    string       `json:"path,omitempty"`
-	Command string       `json:"command,omitempty"`
-	Guard   string       `json:"guard,omitempty"` // human text of the guard and how it evaluated
-	Effect  Effect       `json:"effect"`
-	// Files and templates.
-	Diff     string `json:"diff,omitempty"` // unified diff, "" when unchanged or binary
-	Binary   bool   `json:"binary,omitempty"`
-	OldHash  string `json:"old_hash,omitempty"`
-	NewHash  string `json:"new_hash,omitempty"`
-	OldMode  string `json:"old_mode,omitempty"` // octal, "" when absent
-	NewMode  string `json:"new_mode,omitempty"`
-	OldOwner string `json:"old_owner,omitempty"` // "user:group"
-	NewOwner string `json:"new_owner,omitempty"`
-	Err      string `json:"error,omitempty"`
-}
-
-// Summary is a one-line description of the change's subject.
-func (c Change) Summary() string {
-	switch c.Kind {
-	case journal.KindFile, journal.KindTemplate:
-		return c.Path
-	case journal.KindExec:
-		return c.Command
-	}
-	return string(c.Kind)
-}
+// Change is one pending entry's predicted effect on one host (engine/kinds).
+type Change = kinds.Change
 
 // PathState is what a host had at a path when planned: the fingerprint part.
 type PathState struct {
@@ -82,6 +54,9 @@ type HostPlan struct {
 	Err         string      `json:"error,omitempty"` // host could not be planned: unreachable, corrupt state, …
 	// Rendered template contents by seq, so push installs exactly what was reviewed.
 	Rendered map[uint64]string `json:"rendered,omitempty"` // seq → blob sum
+	// Env are the host's variables that exec entries and guards saw in
+	// the plan; the push exports the same.
+	Env      map[string]string `json:"env,omitempty"`
 	Duration time.Duration     `json:"duration"`
 }
 

@@ -15,13 +15,14 @@ import (
 
 	"github.com/discoterm/discoterm/engine/classify"
 	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/engine/kinds"
 	"github.com/discoterm/discoterm/engine/remote"
 	"github.com/discoterm/discoterm/store"
 )
 
 // MaxDiff is the largest file whose old content is fetched to show a diff;
 // larger files are shown as a hash change.
-const MaxDiff = 1 << 20
+const MaxDiff = kinds.MaxDiff
 
 // planInput is everything planning needs from the store, read in one
 // transaction so every host is planned against the same journal.
@@ -299,20 +300,22 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 	// store last saw the host; the probe tells the truth. A host found
 	// behind that (rebuilt, restored from backup) is probed again from its
 	// real position: the only case of a third round trip.
+	env := hostEnv(in.vars[h.ID])
 	request := func(from uint64) remote.ProbeRequest {
-		req := remote.ProbeRequest{StateDir: e.opts.StateDir}
+		req := remote.ProbeRequest{StateDir: e.opts.StateDir, Env: env}
 		seen := map[string]bool{}
 		for _, en := range all[min(from, uint64(len(all))):] {
-			p := en.Path
-			if en.Kind == journal.KindExec {
-				p = en.Guard.Creates
-				if en.Guard.Unless != "" {
-					req.Unless = append(req.Unless, en.Guard.Unless)
-				}
+			k, ok := kinds.Lookup(en.Kind)
+			if !ok {
+				continue
 			}
-			if p != "" && !seen[p] {
-				seen[p] = true
-				req.Paths = append(req.Paths, p)
+			n := k.Needs(en)
+			req.Unless = append(req.Unless, n.Guards...)
+			for _, p := range n.Paths {
+				if !seen[p] {
+					seen[p] = true
+					req.Paths = append(req.Paths, p)
+				}
 			}
 		}
 		return req
@@ -362,37 +365,44 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 		}
 		hp.Fingerprint.Paths = append(hp.Fingerprint.Paths, ps)
 	}
-	// Render templates; decide which old contents are worth fetching.
+	// Content each entry installs (templates rendered for this host);
+	// which old contents are worth fetching for diffs.
 	vars := templateVars(in.vars[h.ID], h, res, branch)
 	content := map[uint64][]byte{}
 	renderErr := map[uint64]string{}
 	newBlobs := map[string][]byte{}
 	for _, en := range pending {
-		switch en.Kind {
-		case journal.KindFile:
-			content[en.Seq] = in.blobs[en.Blob]
-		case journal.KindTemplate:
-			out, err := render(en, in.blobs[en.Blob], vars)
-			if err != nil {
-				renderErr[en.Seq] = err.Error()
-				continue
-			}
-			content[en.Seq] = out
-			sum := sha(out)
-			hp.Rendered[en.Seq] = sum
-			newBlobs[sum] = out
+		k, ok := kinds.Lookup(en.Kind)
+		if !ok || k.Content() == kinds.ContentNone {
+			continue
 		}
+		src := in.blobs[en.Blob]
+		if k.Content() == kinds.ContentStaged {
+			content[en.Seq] = src
+			continue
+		}
+		out, err := k.Render(en, src, vars)
+		if err != nil {
+			renderErr[en.Seq] = err.Error()
+			continue
+		}
+		content[en.Seq] = out
+		sum := sha(out)
+		hp.Rendered[en.Seq] = sum
+		newBlobs[sum] = out
 	}
 	var fetch []string
 	firstTouch := map[string]bool{}
 	for _, en := range pending {
-		c, ok := content[en.Seq]
-		if !ok || firstTouch[en.Path] {
+		k, ok := kinds.Lookup(en.Kind)
+		if !ok || en.Path == "" || firstTouch[en.Path] {
+			continue
+		}
+		if _, bad := renderErr[en.Seq]; bad {
 			continue
 		}
 		firstTouch[en.Path] = true
-		info := res.Paths[en.Path]
-		if info.Exists && info.Type == "file" && info.Hash != sha(c) && info.Size <= MaxDiff {
+		if k.Fetch(en, content[en.Seq], res.Paths[en.Path]) {
 			fetch = append(fetch, en.Path)
 		}
 	}
@@ -404,6 +414,9 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 		}
 	}
 	hp.Changes = simulate(pending, res, content, renderErr, old, len(in.entries))
+	if len(env) > 0 {
+		hp.Env = env // what the push exports, as the guards saw it
+	}
 	return hp, newBlobs
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/engine/kinds"
 	"github.com/discoterm/discoterm/engine/remote"
 	"github.com/discoterm/discoterm/store"
 )
@@ -160,7 +161,7 @@ func (e *Engine) Approve(planID string, keepLock bool) (*Plan, error) {
 // with the content it reviewed (templates as rendered for it in the plan).
 func (e *Engine) bundleFor(tx store.Tx, p *Plan, hp HostPlan, entries []journal.Entry, opts PushOptions) (*remote.Bundle, error) {
 	b := &remote.Bundle{StateDir: e.opts.StateDir, Branch: p.Branch, ExpectBranch: hp.Fingerprint.Branch,
-		ExpectPosition: hp.Fingerprint.Position, ExpectHash: hp.Fingerprint.Hash, AllowReboot: opts.AllowReboot, RebootCommand: e.opts.RebootCommand}
+		ExpectPosition: hp.Fingerprint.Position, ExpectHash: hp.Fingerprint.Hash, AllowReboot: opts.AllowReboot, RebootCommand: e.opts.RebootCommand, Env: hp.Env}
 	for _, ps := range hp.Fingerprint.Paths {
 		info := remote.PathInfo{Path: ps.Path, Exists: ps.Exists, Hash: ps.Hash}
 		if ps.Exists {
@@ -185,23 +186,26 @@ func (e *Engine) bundleFor(tx store.Tx, p *Plan, hp HostPlan, entries []journal.
 		if c.Effect == EffectError {
 			return nil, fmt.Errorf("seq %d failed in the plan (%s); fix it and re-plan", c.Seq, c.Err)
 		}
-		be := remote.BundleEntry{Seq: en.Seq, Hash: en.Hash, Kind: string(en.Kind), Path: en.Path, Mode: en.Mode,
-			Owner: en.Owner, Group: en.Group, Command: en.Command, Creates: en.Guard.Creates, Unless: en.Guard.Unless}
-		switch en.Kind {
-		case journal.KindFile, journal.KindTemplate:
+		k, ok := kinds.Lookup(en.Kind)
+		if !ok {
+			return nil, fmt.Errorf("seq %d is of unknown kind %q", en.Seq, en.Kind)
+		}
+		var data []byte
+		if use := k.Content(); use != kinds.ContentNone {
 			sum := en.Blob
-			if en.Kind == journal.KindTemplate {
+			if use == kinds.ContentPerHost {
 				sum = hp.Rendered[en.Seq]
 			}
-			data, err := tx.Blob(sum)
-			if err != nil {
+			var err error
+			if data, err = tx.Blob(sum); err != nil {
 				return nil, fmt.Errorf("content of seq %d: %w", en.Seq, err)
 			}
-			if en.Kind == journal.KindFile && c.NewHash != "" && c.NewHash != sha(data) {
+			if c.NewHash != "" && c.NewHash != sha(data) {
 				return nil, fmt.Errorf("content of seq %d does not match what plan %s reviewed", en.Seq, p.ID)
 			}
-			be.Content = data
 		}
+		be := k.Op(en, data)
+		be.Seq, be.Hash = en.Seq, en.Hash
 		b.Entries = append(b.Entries, be)
 	}
 	return b, nil
@@ -299,7 +303,7 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 		hp := p.Hosts[i]
 		hr := &res.Hosts[i]
 		hs := time.Now()
-		e.pushHost(ctx, p, hp, targets[hp.HostID], bundles[hp.HostID], hr)
+		e.pushHost(ctx, p, hp, targets[hp.HostID], bundles[hp.HostID], hr, entries)
 		hr.Duration = time.Since(hs)
 		emitHost(hp, hr)
 	})
@@ -327,13 +331,13 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 	return res, nil
 }
 
-func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Target, b *remote.Bundle, hr *HostPush) {
+func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Target, b *remote.Bundle, hr *HostPush, entries []journal.Entry) {
 	n := len(b.Entries)
 	hr.Status = PushApplying
 	e.emit(&PushHostEvent{PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: PushApplying, Step: 1, Steps: n, Position: hp.Position})
 	summaries := map[uint64]journal.Entry{}
 	for _, be := range b.Entries {
-		summaries[be.Seq] = journal.Entry{Kind: journal.Kind(be.Kind), Path: be.Path, Command: be.Command}
+		summaries[be.Seq] = entries[be.Seq-1]
 	}
 	// The apply step gets its own deadline but is not cut by ctx directly:
 	// the transport signals the remote script on ctx's cancellation, and

@@ -11,6 +11,7 @@ import (
 
 	"github.com/discoterm/discoterm/engine"
 	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/engine/kinds"
 	"github.com/discoterm/discoterm/store"
 )
 
@@ -196,8 +197,8 @@ func (p *textPrinter) branch(b store.Branch, l *store.Lock) {
 
 func entryLine(e journal.Entry) string {
 	s := fmt.Sprintf("%-8s %s", e.Kind, e.Summary())
-	if e.Kind == journal.KindFile || e.Kind == journal.KindTemplate {
-		s += fmt.Sprintf("  (%04o %s:%s, %d bytes)", e.Mode, e.Owner, e.Group, e.Size)
+	if d := kinds.Details(e); d != "" {
+		s += "  (" + d + ")"
 	}
 	return s
 }

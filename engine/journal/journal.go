@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -22,21 +23,47 @@ import (
 // Kind is the kind of change an entry makes.
 type Kind string
 
-// The entry kinds.
+// The entry kinds; engine/kinds holds what each one does.
 const (
 	KindFile     Kind = "file"     // install a snapshot of content with mode, owner, group
 	KindTemplate Kind = "template" // render a text/template per host, then install like a file
 	KindExec     Kind = "exec"     // run a shell command, optionally guarded
 	KindReboot   Kind = "reboot"   // reboot the host; stops replay unless reboots are allowed
+	KindRemove   Kind = "remove"   // delete a file or an empty directory
 )
 
-// Valid reports whether k is a known entry kind.
+// KindRules are what the journal needs of an entry kind: engine/kinds
+// registers each kind's (the journal cannot import them).
+type KindRules struct {
+	Check   func(Entry) error  // the kind's fields are well-formed
+	Summary func(Entry) string // one-line subject
+}
+
+var (
+	rulesMu sync.RWMutex
+	rules   = map[Kind]KindRules{}
+)
+
+// RegisterKind records a kind's rules; engine/kinds calls it for every
+// kind it registers.
+func RegisterKind(k Kind, r KindRules) {
+	rulesMu.Lock()
+	defer rulesMu.Unlock()
+	rules[k] = r
+}
+
+func rulesOf(k Kind) (KindRules, bool) {
+	rulesMu.RLock()
+	defer rulesMu.RUnlock()
+	r, ok := rules[k]
+	return r, ok
+}
+
+// Valid reports whether k is a registered entry kind. (A program that
+// checks entries links engine/kinds, which registers them.)
 func (k Kind) Valid() bool {
-	switch k {
-	case KindFile, KindTemplate, KindExec, KindReboot:
-		return true
-	}
-	return false
+	_, ok := rulesOf(k)
+	return ok
 }
 
 // Guard makes an exec entry conditional. An empty guard always runs.
@@ -129,16 +156,8 @@ func (e Entry) ComputeHash() string {
 
 // Summary is a one-line description: the path or command the entry acts on.
 func (e Entry) Summary() string {
-	switch e.Kind {
-	case KindFile, KindTemplate:
-		return e.Path
-	case KindExec:
-		if !e.Guard.Empty() {
-			return e.Command + " (" + e.Guard.String() + ")"
-		}
-		return e.Command
-	case KindReboot:
-		return "reboot"
+	if r, ok := rulesOf(e.Kind); ok {
+		return r.Summary(e)
 	}
 	return string(e.Kind)
 }
@@ -207,7 +226,8 @@ func Verify(branch string, entries []Entry, head string) error {
 
 // Validate checks the fields an entry of its kind needs.
 func (e Entry) Validate() error {
-	if !e.Kind.Valid() {
+	r, ok := rulesOf(e.Kind)
+	if !ok {
 		return fmt.Errorf("unknown entry kind %q", e.Kind)
 	}
 	// The canonical encoding is JSON, which turns invalid UTF-8 into U+FFFD:
@@ -221,28 +241,7 @@ func (e Entry) Validate() error {
 			return fmt.Errorf("entry %s %q is not valid UTF-8; use UTF-8 text (write binary content as a file entry)", f.name, f.v)
 		}
 	}
-	switch e.Kind {
-	case KindFile, KindTemplate:
-		if err := ValidTargetPath(e.Path); err != nil {
-			return err
-		}
-		if len(e.Blob) != 64 {
-			return fmt.Errorf("entry for %s has no content hash", e.Path)
-		}
-		if e.Mode > 0o7777 {
-			return fmt.Errorf("mode %o out of range", e.Mode)
-		}
-	case KindExec:
-		if strings.TrimSpace(e.Command) == "" {
-			return errors.New("exec entry has an empty command")
-		}
-		if e.Guard.Creates != "" {
-			if err := ValidTargetPath(e.Guard.Creates); err != nil {
-				return fmt.Errorf("guard: %w", err)
-			}
-		}
-	}
-	return nil
+	return r.Check(e)
 }
 
 // forbiddenRoots are kernel and device filesystems: writing snapshots there is

@@ -1,11 +1,11 @@
 package remote
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -14,186 +14,56 @@ import (
 	"unicode/utf8"
 )
 
-// applyPrelude holds the functions every apply script uses. Conventions:
-//   - every write is a temporary file in the target's directory, fsync'd
-//     (coreutils sync FILE), then renamed over the target;
-//   - the state file advances only after its entry succeeded, and is itself
-//     replaced by rename;
-//   - signals are ignored, by the script and (inherited) by everything it
-//     runs: sshd delivers a session signal to the whole process group, and
-//     a killed mv or sync between an entry and its state update would make
-//     the position lie. Cancellation is a file instead ($CANCEL), created
-//     by a second session and checked between entries: the current entry
-//     finishes, then the script stops cleanly ("cancelled");
-//   - a dropped connection therefore cannot stop the script half way: it
-//     runs to the end with its output going nowhere (SIGPIPE ignored).
-//
-// Output protocol, one line each:
-//
-//	BUSY <pid>                        another push holds the host lock
-//	STALE <reason>                    host no longer matches the plan; nothing changed
-//	R <seq> <result> <rc> <cs> <b64>  entry result (cs: centiseconds; b64: output or -)
-//	END <position> <hash>
-const applyPrelude = `trap '' TERM INT HUP PIPE
-# Processes dominate the cost of a push (a fork and exec is ~1.5 ms on a
-# small host), so everything that can be a shell builtin is one: time from
-# /proc, the lock by noclobber, file contents by a single base64 each.
-now() { read -r up _ < /proc/uptime; c=${up#*.}; NOW="${up%.*}${c}"; }
-# (The shell's read builtin reads a byte per system call: keep files it
-# reads short, e.g. stop at Gid: in /proc/self/status.)
-t0=$(date +%s); now; u0=$NOW
-uid=; gid=; while read -r k a _; do case $k in Uid:) uid=$a;; Gid:) gid=$a; break;; esac; done < /proc/self/status
-ROOTCHOWN=x; [ "$uid:$gid" = 0:0 ] && ROOTCHOWN=
-[ -d "$SD" ] || mkdir -p "$SD" || { echo "STALE cannot create $SD"; exit 0; }
-lock="$SD/.lock"
-takelock() { set -C; { echo $$ > "$lock"; } 2>/dev/null; r=$?; set +C; return $r; }
-if ! takelock; then
-  op=; read -r op < "$lock"
-  if [ -n "$op" ] && kill -0 "$op" 2>/dev/null; then echo "BUSY $op"; exit 0; fi
-  rm -f "$lock"; takelock || { echo "BUSY ?"; exit 0; }
-fi
-out="$SD/.out.$$"
-for c in "$SD"/.cancel.*; do [ -e "$c" ] && rm -f "$SD"/.cancel.*; break; done
-TMPS=
-trap 'unrun; rm -f "$lock" "$CANCEL" "$out" "$SD/.state.$$"' EXIT
-BR0=; POS0=0; H0=; HIST=
-NL='
-'
-if [ -f "$ST" ]; then
-  # One cat, not a read per byte: the applied history grows with the journal.
-  rest=$(cat "$ST"; echo x); rest=${rest%x}
-  for i in 1 2 3 4; do
-    l=${rest%%"$NL"*}; rest=${rest#*"$NL"}
-    case $l in 'branch '*) BR0=${l#branch };; 'position '*) POS0=${l#position };; 'hash '*) H0=${l#hash };; esac
-  done
-  case $rest in 'applied '*) HIST=$rest;; esac
-fi
-POS=$POS0; H=$H0
-# applied SEQ HASH START_CS: the history line of an entry that succeeded.
-applied() { now; A="applied $1 $2 $(( t0 + (NOW - u0) / 100 )) $(( NOW - $3 )) ok$NL"; }
-# wstate writes the current state (POS, H, HIST): temp, fsync, rename.
-wstate() {
-  { printf '# discoterm state v1\nbranch %s\nposition %s\nhash %s\n' "$BR" "$POS" "$H"; printf '%s' "$HIST"; } > "$SD/.state.$$" &&
-    sync "$SD/.state.$$" && mv -f "$SD/.state.$$" "$ST"
-}
-# done_entry SEQ HASH START_CS records one entry (exec, reboot) as applied.
-done_entry() { applied "$@"; OH=$HIST OP=$POS OHASH=$H; HIST="$HIST$A" POS=$1 H=$2; wstate || { HIST=$OH POS=$OP H=$OHASH; return 1; }; }
-emit() { # seq result rc start_cs
-  now; d=$(( NOW - $4 ))
-  if [ -s "$out" ]; then o=$(tail -c 16384 "$out" | base64 -w0); else o=-; fi
-  : > "$out"
-  echo "R $1 $2 $3 $d $o"
-}
-# A run of file entries is staged whole (temporary files beside their
-# targets, one fsync for all), then renamed into place in order, then the
-# state records the run: a crash in between leaves the position behind
-# files already in place, and replaying file entries is idempotent. Exec
-# entries are never inside a run.
-# prep SEQ PATH UMASK CHMOD CHOWN [CONTENT]: a temporary file for one entry,
-# with CONTENT (text, written by the shell) or base64 on stdin.
-prep() {
-  d=${2%/*}; [ -n "$d" ] || d=/
-  if [ -d "$2" ] && [ ! -L "$2" ]; then echo "$2 is a directory" >> "$out"; return 1; fi
-  [ -d "$d" ] || mkdir -p "$d" >> "$out" 2>&1 || return 1
-  t="$d/.discoterm.$$.$1"; TMPS="$TMPS$t$NL"
-  umask "$3"
-  if [ $# -ge 6 ]; then printf '%s' "$6" > "$t"; else base64 -d > "$t" 2>> "$out"; fi; r=$?
-  umask 022
-  [ $r -eq 0 ] && { [ -z "$4" ] || chmod "$4" "$t" >> "$out" 2>&1; } &&
-    { [ -z "$5" ] || chown "$5" "$t" >> "$out" 2>&1; }
-}
-# each CMD…: run CMD with every staged file as arguments (names may have
-# spaces or glob characters: split on newlines only, no globbing).
-each() { [ -n "$TMPS" ] || return 0; set -f; oifs=$IFS; IFS=$NL; "$@" $TMPS; r=$?; IFS=$oifs; set +f; return $r; }
-# settle: fsync every staged file of the run, in one process.
-settle() { each sync >> "$out" 2>&1; }
-# place SEQ HASH PATH START_CS: rename one staged file into place.
-place() {
-  d=${3%/*}; [ -n "$d" ] || d=/
-  mv -f "$d/.discoterm.$$.$1" "$3" >> "$out" 2>&1 || return 1
-  applied "$1" "$2" "$4"; HIST="$HIST$A" POS=$1 H=$2 OKS="$OKS $1"
-}
-# unrun: remove what a failed run left staged.
-unrun() { each rm -f; TMPS=; }
-# runfail SEQ START_CS: a run failed at SEQ: record what was placed, report.
-runfail() { wstate; for q in $OKS; do emit "$q" ok 0 "$2"; done; emit "$1" failed 1 "$2"; unrun; fail; }
-fail() { echo "END $POS $H"; exit 0; }
-`
-
-// applyScript renders the bundle as one script. The whole program is one
-// function definition followed by its call, so a transfer cut short is a
-// syntax error that runs nothing, never half a script.
-func applyScript(b *Bundle, token string) string {
-	var s script
-	s.raw("main() {\n")
-	s.line("SD=" + quote(strings.TrimRight(b.StateDir, "/")))
-	s.line(`CANCEL="$SD/.cancel.` + token + `"`)
-	s.line(`ST="$SD/` + StateFileName + `"`)
-	s.line("BR=" + quote(b.Branch))
-	s.raw(applyPrelude)
+// applyProgram renders the bundle as one program of apply.sh calls.
+func applyProgram(b *Bundle, token string) (string, error) {
+	p := newProgram(applyFiles)
+	p.call("begin", strings.TrimRight(b.StateDir, "/"), token, b.Branch)
 	// Fingerprint check: refuse to change anything on a host that moved
 	// since the plan.
-	s.line(fmt.Sprintf(`if [ "$POS0" != %s ] || [ "$H0" != %s ]; then echo "STALE host is at position $POS0, the plan expected %s"; exit 0; fi`,
-		quote(itoa(b.ExpectPosition)), quote(b.ExpectHash), itoa(b.ExpectPosition)))
-	s.line(fmt.Sprintf(`if [ -n "$BR0" ] && [ "$BR0" != %s ]; then echo "STALE host is on branch $BR0, the plan expected %s"; exit 0; fi`,
-		quote(b.ExpectBranch), b.ExpectBranch))
-	stalePaths(&s, b.ExpectPaths)
+	p.call("expect", itoa(b.ExpectPosition), b.ExpectHash, b.ExpectBranch)
+	stalePaths(p, b.ExpectPaths)
 	if b.Branch != b.ExpectBranch || (b.ExpectBranch == "" && b.Branch != "") {
 		// Recording the branch (first contact, or migrate) is itself a state change.
-		s.line("wstate || { echo 'STALE cannot write the state file'; exit 0; }")
+		p.call("setbranch")
+	}
+	env, err := envArgs(b.Env)
+	if err != nil {
+		return "", err
+	}
+	reboot := b.RebootCommand
+	if reboot == "" {
+		reboot = "shutdown -r now"
+	}
+	allow := "0"
+	if b.AllowReboot {
+		allow = "1"
 	}
 	for i := 0; i < len(b.Entries); {
 		e := b.Entries[i]
 		seq := itoa(e.Seq)
-		s.line(`[ -e "$CANCEL" ] && { echo "R ` + seq + ` cancelled 0 0 -"; fail; }`)
-		s.line("now; s=$NOW")
-		switch e.Kind {
-		case "file", "template":
+		p.call("entry", seq)
+		switch e.Op {
+		case OpFile:
 			j := i
-			for j < len(b.Entries) && (b.Entries[j].Kind == "file" || b.Entries[j].Kind == "template") {
+			for j < len(b.Entries) && b.Entries[j].Op == OpFile {
 				j++
 			}
-			fileRun(&s, b.Entries[i:j])
+			fileRun(p, b.Entries[i:j])
 			i = j
 			continue
-		case "exec":
-			if e.Creates != "" {
-				s.line(fmt.Sprintf(`if [ -e %s ] || [ -L %s ]; then done_entry %s %s "$s" || fail; echo "%s exists" > "$out"; emit %s skipped 0 "$s"; else`,
-					quote(e.Creates), quote(e.Creates), seq, e.Hash, strings.ReplaceAll(e.Creates, `"`, ""), seq))
-			} else {
-				s.line("if false; then :; else")
-			}
-			if e.Unless != "" {
-				s.line(fmt.Sprintf(`if ( eval %s ) </dev/null >/dev/null 2>&1; then done_entry %s %s "$s" || fail; echo "unless-guard succeeded" > "$out"; emit %s skipped 0 "$s"; else`,
-					quote(e.Unless), seq, e.Hash, seq))
-			} else {
-				s.line("if false; then :; else")
-			}
-			s.line(fmt.Sprintf(`( cd / && eval %s ) </dev/null > "$out" 2>&1; rc=$?`, quote(e.Command)))
-			s.line(fmt.Sprintf(`if [ $rc -eq 0 ]; then done_entry %s %s "$s" || { echo "R %s failed 1 0 -"; fail; }; emit %s ok 0 "$s"; else emit %s failed $rc "$s"; fail; fi`,
-				seq, e.Hash, seq, seq, seq))
-			s.line("fi; fi")
-		case "reboot":
-			if !b.AllowReboot {
-				s.line(fmt.Sprintf(`echo "R %s reboot-pending 0 0 -"; fail`, seq))
-				break
-			}
-			cmd := b.RebootCommand
-			if cmd == "" {
-				cmd = "shutdown -r now"
-			}
-			// The entry counts as applied once the reboot is ordered: after
-			// the host comes back, replay continues past it.
-			s.line(fmt.Sprintf(`done_entry %s %s "$s" || { echo "R %s failed 1 0 -"; fail; }`, seq, e.Hash, seq))
-			s.line(fmt.Sprintf(`( sleep 1; eval %s ) </dev/null >/dev/null 2>&1 &`, quote(cmd)))
-			s.line(fmt.Sprintf(`emit %s rebooting 0 "$s"; fail`, seq))
+		case OpExec:
+			p.call("xexec", append([]string{seq, e.Hash, e.Creates, e.Unless, e.Command}, env...)...)
+		case OpRemove:
+			p.call("xremove", seq, e.Hash, e.Path)
+		case OpReboot:
+			p.call("xreboot", seq, e.Hash, allow, reboot)
 		default:
-			s.line(fmt.Sprintf(`echo "R %s failed 2 0 -"; fail`, seq))
+			return "", fmt.Errorf("seq %d: no host operation %q", e.Seq, e.Op)
 		}
 		i++
 	}
-	s.raw("echo \"END $POS $H\"\n}\nmain\n")
-	return s.String()
+	p.call("finish")
+	return p.text()
 }
 
 // fileRun installs a run of consecutive file entries: each staged in a
@@ -201,10 +71,9 @@ func applyScript(b *Bundle, token string) string {
 // owner and group; one fsync for all; renamed in order; then one state
 // write records them. Text content is written by the shell's printf (no
 // process); binary content is decoded by base64.
-func fileRun(s *script, run []BundleEntry) {
-	s.line("TMPS= OKS=")
+func fileRun(p *program, run []BundleEntry) {
+	p.call("run")
 	for _, e := range run {
-		seq := itoa(e.Seq)
 		owner, group := e.Owner, e.Group
 		if owner == "" {
 			owner = "root"
@@ -217,38 +86,23 @@ func fileRun(s *script, run []BundleEntry) {
 		if mode&0o7111 != 0 { // execute or special bits: a umask cannot give them
 			umask, chmod = "022", fmt.Sprintf("%o", mode)
 		}
-		// A file root creates is root:root already; the host decides (by
-		// uid, without a process), so a non-root login works too.
-		chown := quote(owner + ":" + group)
-		if owner == "root" && group == "root" {
-			chown = `"${ROOTCHOWN:+root:root}"`
+		enc, data := "text", string(e.Content)
+		if !shellText(e.Content) {
+			enc, data = "base64", base64.StdEncoding.EncodeToString(e.Content)
 		}
-		head := fmt.Sprintf("prep %s %s %s %s %s", seq, quote(e.Path), umask, quote(chmod), chown)
-		onFail := fmt.Sprintf(` || { emit %s failed 1 "$s"; unrun; fail; }`, seq)
-		if shellText(e.Content) {
-			s.line(head + " " + quote(string(e.Content)) + onFail)
-			continue
-		}
-		s.line(head + " <<'DISCOTERM_EOF'" + onFail)
-		enc := base64.StdEncoding.EncodeToString(e.Content)
-		for len(enc) > 76 {
-			s.raw(enc[:76] + "\n")
-			enc = enc[76:]
-		}
-		s.raw(enc + "\nDISCOTERM_EOF\n")
+		p.call("prep", itoa(e.Seq), e.Path, umask, chmod, owner+":"+group, enc, data)
 	}
 	first := itoa(run[0].Seq)
-	s.line(fmt.Sprintf(`settle || { emit %s failed 1 "$s"; unrun; fail; }`, first))
+	p.call("settle", first)
 	for _, e := range run {
-		s.line(fmt.Sprintf(`place %s %s %s "$s" || runfail %s "$s"`, itoa(e.Seq), e.Hash, quote(e.Path), itoa(e.Seq)))
+		p.call("place", itoa(e.Seq), e.Hash, e.Path)
 	}
-	s.line(`TMPS=; wstate || { echo "R ` + first + ` failed 1 0 -"; fail; }`)
-	s.line(`for q in $OKS; do emit "$q" ok 0 "$s"; done`)
+	p.call("ran", first)
 }
 
-// shellText reports whether content can travel as a shell word: UTF-8
-// text without NUL or other control characters than tab, newline and CR,
-// and not huge (a shell keeps the whole script in memory).
+// shellText reports whether content can travel as a shell word written by
+// printf: UTF-8 text without NUL or other control characters than tab,
+// newline and CR, and not huge (a shell keeps the whole program in memory).
 func shellText(b []byte) bool {
 	if len(b) > 1<<20 || !utf8.Valid(b) {
 		return false
@@ -263,90 +117,77 @@ func shellText(b []byte) bool {
 
 // stalePaths refuses, with nothing changed, a host whose paths moved since
 // the plan: existence by builtins, then one stat and one sha256sum over
-// every path that existed, compared as a whole (the slow per-path look
-// happens only to name the culprit).
-func stalePaths(s *script, paths []PathInfo) {
-	var present, files []PathInfo
-	for _, p := range paths {
-		q := quote(p.Path)
-		if !p.Exists {
-			s.line(fmt.Sprintf(`if [ -e %s ] || [ -L %s ]; then echo "STALE %s appeared since the plan"; exit 0; fi`, q, q, strings.ReplaceAll(p.Path, `"`, "")))
+// every path that existed, compared as a whole.
+func stalePaths(p *program, paths []PathInfo) {
+	var metaArgs, hashArgs, metaWant, hashWant []string
+	for i, pi := range paths {
+		if !pi.Exists {
+			p.call("absent", strconv.Itoa(i), pi.Path)
 			continue
 		}
-		s.line(fmt.Sprintf(`if ! [ -e %s ] && ! [ -L %s ]; then echo "STALE %s was removed since the plan"; exit 0; fi`, q, q, strings.ReplaceAll(p.Path, `"`, "")))
-		present = append(present, p)
-		if p.Type == "file" {
-			files = append(files, p)
+		p.call("present", strconv.Itoa(i), pi.Path)
+		metaArgs = append(metaArgs, pi.Path)
+		metaWant = append(metaWant, fmt.Sprintf("%o %s %s", pi.Mode, pi.Owner, pi.Group))
+		if pi.Type == "file" {
+			hashArgs = append(hashArgs, pi.Path)
+			hashWant = append(hashWant, pi.Hash+" ")
 		}
 	}
-	if len(present) > 0 {
-		var args, want []string
-		for _, p := range present {
-			args = append(args, quote(p.Path))
-			want = append(want, fmt.Sprintf("%o %s %s", p.Mode, p.Owner, p.Group))
-		}
-		s.line(fmt.Sprintf(`if [ "$(stat -c '%%a %%U %%G' -- %s 2>/dev/null)" != %s ]; then echo "STALE a path the plan read changed mode or owner since"; exit 0; fi`,
-			strings.Join(args, " "), quote(strings.Join(want, "\n"))))
+	if len(metaArgs) > 0 {
+		p.call("samemeta", append([]string{strings.Join(metaWant, "\n")}, metaArgs...)...)
 	}
-	if len(files) > 0 {
-		var args, want []string
-		for _, p := range files {
-			args = append(args, quote(p.Path))
-			want = append(want, p.Hash)
-		}
-		// sha256sum escapes odd names with a leading backslash; only the
-		// hashes are compared.
-		s.line(fmt.Sprintf(`got=$(sha256sum -- %s 2>/dev/null | while IFS= read -r l; do l=${l#\\}; printf '%%.64s ' "$l"; done)`, strings.Join(args, " ")))
-		s.line(fmt.Sprintf(`if [ "$got" != %s ]; then echo "STALE a file the plan read changed since"; exit 0; fi`, quote(strings.Join(want, " ")+" ")))
+	if len(hashArgs) > 0 {
+		p.call("samehash", append([]string{strings.Join(hashWant, "")}, hashArgs...)...)
 	}
 }
+
+// staleReason words a STALE line for the operator.
+func staleReason(l replyLine, b *Bundle) string {
+	path := func() string {
+		if l.Index < len(b.ExpectPaths) {
+			return cleanText(b.ExpectPaths[l.Index].Path)
+		}
+		return "a path"
+	}
+	switch l.Key {
+	case "position":
+		return fmt.Sprintf("host is at position %s, the plan expected %d", l.Text, b.ExpectPosition)
+	case "branch":
+		return fmt.Sprintf("host is on branch %s, the plan expected %s", l.Text, b.ExpectBranch)
+	case "appeared":
+		return path() + " appeared since the plan"
+	case "removed":
+		return path() + " was removed since the plan"
+	case "meta":
+		return "a path the plan read changed mode or owner since"
+	case "content":
+		return "a file the plan read changed since"
+	case "statedir":
+		return "cannot create the state directory " + cleanText(b.StateDir)
+	default:
+		return "cannot write the state file"
+	}
+}
+
+// applyCap is the most an apply's reply may be.
+func applyCap(b *Bundle) int64 { return applyBase + applyPerEntry*int64(len(b.Entries)) }
 
 // Apply uploads the bundle as one script and applies it in one remote step,
 // calling report for each entry as its result line arrives.
 func (st *Steps) Apply(ctx context.Context, t Target, b *Bundle, report func(EntryReport)) (*ApplyResult, error) {
 	token := randomToken()
-	text := applyScript(b, token)
+	text, err := applyProgram(b, token)
+	if err != nil {
+		return nil, fmt.Errorf("apply on %s: %w", t.display(), err)
+	}
 	pr, pw := io.Pipe()
 	res := &ApplyResult{BytesSent: int64(len(text)), Position: b.ExpectPosition, Hash: b.ExpectHash}
 	parsed := make(chan error, 1)
 	sawEnd := false
 	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64*1024), 4<<20)
-		var perr error
-		for sc.Scan() {
-			l := sc.Text()
-			switch {
-			case strings.HasPrefix(l, "R "):
-				r, err := parseResultLine(l)
-				if err != nil {
-					perr = err
-					continue
-				}
-				res.Entries = append(res.Entries, r)
-				if report != nil {
-					report(r)
-				}
-			case strings.HasPrefix(l, "STALE "):
-				res.Stale = strings.TrimPrefix(l, "STALE ")
-				sawEnd = true
-			case strings.HasPrefix(l, "BUSY "):
-				perr = fmt.Errorf("another push is running on %s (pid %s); try again when it ends", t.display(), strings.TrimPrefix(l, "BUSY "))
-				sawEnd = true
-			case strings.HasPrefix(l, "END "):
-				f := strings.Fields(l)
-				if len(f) >= 2 {
-					res.Position, _ = strconv.ParseUint(f[1], 10, 64)
-				}
-				if len(f) >= 3 {
-					res.Hash = f[2]
-				} else {
-					res.Hash = ""
-				}
-				sawEnd = true
-			}
-		}
+		end, perr := readApplyReply(pr, t, b, res, report)
 		_, _ = io.Copy(io.Discard, pr)
+		sawEnd = end
 		parsed <- perr
 	}()
 	// The step is not cut when ctx ends: a second session asks the script
@@ -360,8 +201,11 @@ func (st *Steps) Apply(ctx context.Context, t Target, b *Bundle, report func(Ent
 		case <-ctx.Done():
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 			defer cancel()
-			touch := "mkdir -p " + quote(b.StateDir) + " && : > " + quote(strings.TrimRight(b.StateDir, "/")+"/.cancel."+token)
-			_, _ = st.R.Run(cctx, t, remoteShell, strings.NewReader(touch+"\n"), io.Discard, io.Discard)
+			p := newProgram(cancelFiles)
+			p.call("cancel", strings.TrimRight(b.StateDir, "/"), token)
+			if text, err := p.text(); err == nil {
+				_, _ = st.R.Run(cctx, t, remoteShell, strings.NewReader(text), io.Discard, io.Discard)
+			}
 			select {
 			case <-time.After(st.cancelWait()):
 				abandon()
@@ -371,10 +215,14 @@ func (st *Steps) Apply(ctx context.Context, t Target, b *Bundle, report func(Ent
 		}
 	}()
 	var errb strings.Builder
-	code, err := st.R.Run(runCtx, t, remoteShell, strings.NewReader(text), pw, &errb)
+	cw := &capWriter{w: pw, limit: applyCap(b), over: abandon}
+	code, err := st.R.Run(runCtx, t, remoteShell, strings.NewReader(text), cw, &capWriter{w: &errb, limit: 4 << 10})
 	close(finished)
 	pw.Close()
 	perr := <-parsed
+	if cw.tooLarge() {
+		return res, fmt.Errorf("apply on %s: %w of %d bytes; the step was ended (the host finishes its entries on its own; re-plan to see where it stands)", t.display(), errReplyTooLarge, applyCap(b))
+	}
 	if perr != nil {
 		return res, perr
 	}
@@ -385,12 +233,58 @@ func (st *Steps) Apply(ctx context.Context, t Target, b *Bundle, report func(Ent
 		return res, err
 	}
 	if code != 0 || !sawEnd {
-		return res, fmt.Errorf("apply on %s ended without a result (exit %d): %s", t.display(), code, trunc(strings.TrimSpace(errb.String()), 300))
+		return res, fmt.Errorf("apply on %s ended without a result (exit %d): %s", t.display(), code, cleanText(trunc(strings.TrimSpace(errb.String()), 300)))
 	}
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
 	return res, nil
+}
+
+// readApplyReply reads an apply's reply into res, calling report for each
+// entry result as it arrives. end reports whether the program said it
+// finished (END, STALE or BUSY).
+func readApplyReply(r io.Reader, t Target, b *Bundle, res *ApplyResult, report func(EntryReport)) (end bool, perr error) {
+	rr := newReplyReader(r, MaxReplyLine, len(b.ExpectPaths))
+	for {
+		l, err := rr.next()
+		if err == io.EOF {
+			return end, perr
+		}
+		if err != nil {
+			if perr == nil {
+				perr = fmt.Errorf("apply on %s: %w", t.display(), err)
+			}
+			if errors.Is(err, errCutLine) {
+				return end, perr
+			}
+			continue
+		}
+		if end && perr == nil {
+			perr = fmt.Errorf("apply on %s: reply goes on after its end", t.display())
+		}
+		switch l.Tag {
+		case tagResult:
+			e := EntryReport{Seq: l.Seq, Result: l.Result, ExitCode: l.Code, Duration: time.Duration(l.CS) * 10 * time.Millisecond, Output: string(l.Data)}
+			res.Entries = append(res.Entries, e)
+			if report != nil {
+				report(e)
+			}
+		case tagStale:
+			res.Stale, end = staleReason(l, b), true
+		case tagBusy:
+			perr, end = fmt.Errorf("another push is running on %s (pid %s); try again when it ends", t.display(), l.Text), true
+		case tagEnd:
+			if l.HasPos {
+				res.Position, res.Hash = l.Pos, l.Hash
+			}
+			end = true
+		default:
+			if perr == nil {
+				perr = fmt.Errorf("apply on %s: reply line %d: %s does not belong in an apply reply", t.display(), rr.n, l.Tag)
+			}
+		}
+	}
 }
 
 func (st *Steps) cancelWait() time.Duration {
@@ -404,24 +298,4 @@ func randomToken() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-func parseResultLine(l string) (EntryReport, error) {
-	f := strings.Fields(l)
-	if len(f) != 6 {
-		return EntryReport{}, fmt.Errorf("malformed result line %q", trunc(l, 80))
-	}
-	seq, err1 := strconv.ParseUint(f[1], 10, 64)
-	rc, err2 := strconv.Atoi(f[3])
-	cs, err3 := strconv.ParseInt(f[4], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
-		return EntryReport{}, fmt.Errorf("malformed result line %q", trunc(l, 80))
-	}
-	r := EntryReport{Seq: seq, Result: f[2], ExitCode: rc, Duration: time.Duration(cs) * 10 * time.Millisecond}
-	if f[5] != "-" {
-		if out, err := base64.StdEncoding.DecodeString(f[5]); err == nil {
-			r.Output = string(out)
-		}
-	}
-	return r, nil
 }

@@ -1,11 +1,11 @@
 package remote
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -24,63 +24,44 @@ type Steps struct {
 	CancelWait time.Duration
 }
 
-// probeScript reads facts, the state file, and stat + sha256 of every path,
-// and evaluates unless-guards. It forks only for stat, sha256sum and guards:
-// everything else is shell builtins, so a probe costs a few milliseconds on
-// the host.
-func probeScript(req ProbeRequest) string {
-	var s script
-	s.raw(`main() {
-hn=; mid=; os=
-[ -r /proc/sys/kernel/hostname ] && read -r hn < /proc/sys/kernel/hostname
-[ -r /etc/machine-id ] && read -r mid < /etc/machine-id
-if [ -r /etc/os-release ]; then
-  while IFS= read -r l; do case $l in PRETTY_NAME=*) os=${l#PRETTY_NAME=};; esac; done < /etc/os-release
-fi
-printf 'F hostname %s\nF machine-id %s\nF os %s\n' "$hn" "$mid" "$os"
-`)
-	s.line("st=" + quote(strings.TrimRight(req.StateDir, "/")+"/"+StateFileName))
-	s.raw(`if [ -f "$st" ]; then
-  echo S-BEGIN
-  # The header only: the applied history grows with the journal and a plan
-  # needs none of it (read reads a byte per system call, too).
-  while IFS= read -r l || [ -n "$l" ]; do case $l in 'applied '*) break;; esac; printf 'S %s\n' "$l"; done < "$st"
-  echo S-END
-elif [ -e "$st" ]; then
-  echo "S-NOTFILE"
-fi
-`)
+// probeProgram reads facts, the state file's header, stat + sha256 of every
+// path, and evaluates unless-guards (probe.sh). It forks only for stat,
+// sha256sum and guards: everything else is shell builtins, so a probe
+// costs a few milliseconds on the host.
+func probeProgram(req ProbeRequest) (string, error) {
+	p := newProgram(probeFiles)
+	p.call("facts")
+	p.call("state", strings.TrimRight(req.StateDir, "/")+"/"+StateFileName)
 	if len(req.Paths) > 0 {
-		// Existence and type with builtins, then one stat and one sha256sum
-		// over all present paths; their output comes back in argument order.
-		s.line("set --")
-		for i, p := range req.Paths {
-			q := quote(p)
-			s.line(fmt.Sprintf(`if [ -L %s ] || [ -e %s ]; then set -- "$@" %s; echo "E %d 1"; else echo "E %d 0"; fi`, q, q, q, i, i))
-		}
-		s.raw(`if [ $# -gt 0 ]; then stat -c 'T %F|%s|%a|%U|%G' -- "$@"; fi
-for p do shift; if [ -f "$p" ] && [ ! -L "$p" ]; then set -- "$@" "$p"; fi; done
-if [ $# -gt 0 ]; then sha256sum -- "$@" | while IFS= read -r l; do l=${l#\\}; printf 'H %.64s\n' "$l"; done; fi
-`)
+		p.call("paths", req.Paths...)
+	}
+	env, err := envArgs(req.Env)
+	if err != nil {
+		return "", err
 	}
 	for i, cmd := range req.Unless {
-		s.line(fmt.Sprintf(`( %s ) </dev/null >/dev/null 2>&1; echo "U %d $?"`, "eval "+quote(cmd), i))
+		p.call("guard", append(append([]string{strconv.Itoa(i)}, env...), cmd)...)
 	}
-	s.raw("echo END\n}\nmain\n")
-	return s.String()
+	p.call("finish")
+	return p.text()
+}
+
+// probeCap is the most a probe's reply may be.
+func probeCap(req ProbeRequest) int64 {
+	return probeBase + probePerItem*int64(len(req.Paths)+len(req.Unless))
 }
 
 // Probe is one round trip: facts, state file, the paths and the guards.
 func (st *Steps) Probe(ctx context.Context, t Target, req ProbeRequest) (*ProbeResult, error) {
-	var out, errb bytes.Buffer
-	code, err := st.R.Run(ctx, t, remoteShell, strings.NewReader(probeScript(req)), &out, &errb)
+	text, err := probeProgram(req)
+	if err != nil {
+		return nil, fmt.Errorf("probe of %s: %w", t.display(), err)
+	}
+	out, err := st.run(ctx, t, "probe", text, probeCap(req))
 	if err != nil {
 		return nil, err
 	}
-	if code != 0 {
-		return nil, fmt.Errorf("probe of %s exited %d: %s", t.display(), code, trunc(strings.TrimSpace(errb.String()), 300))
-	}
-	res, err := parseProbe(out.Bytes(), req)
+	res, err := parseProbe(out, req)
 	if err != nil {
 		return nil, fmt.Errorf("probe of %s: %w", t.display(), err)
 	}
@@ -90,68 +71,103 @@ func (st *Steps) Probe(ctx context.Context, t Target, req ProbeRequest) (*ProbeR
 	return res, nil
 }
 
+// run runs one step's program and returns its reply, at most limit bytes:
+// past that the step is ended and fails.
+func (st *Steps) run(ctx context.Context, t Target, step, text string, limit int64) ([]byte, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var out, errb bytes.Buffer
+	cw := &capWriter{w: &out, limit: limit, over: cancel}
+	ew := &capWriter{w: &errb, limit: 4 << 10}
+	code, err := st.R.Run(ctx, t, remoteShell, strings.NewReader(text), cw, ew)
+	if cw.tooLarge() {
+		return nil, fmt.Errorf("%s of %s: %w of %d bytes; the host sent more than a %s can (is something on it huge?)", step, t.display(), errReplyTooLarge, limit, step)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if code != 0 {
+		return nil, fmt.Errorf("%s of %s exited %d: %s", step, t.display(), code, cleanText(trunc(strings.TrimSpace(errb.String()), 300)))
+	}
+	return out.Bytes(), nil
+}
+
+// parseProbe turns a probe's reply into its result.
 func parseProbe(out []byte, req ProbeRequest) (*ProbeResult, error) {
 	res := &ProbeResult{Paths: map[string]PathInfo{}, Unless: map[string]int{}}
 	var state []string
 	var present []int // indexes of present paths, in order
-	var types []string
+	var stats []statLine
 	var hashes []string
-	ended := false
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
-	inState := false
-	for sc.Scan() {
-		l := sc.Text()
-		switch {
-		case inState && l == "S-END":
+	ended, inState, stateDone := false, false, false
+	rr := newReplyReader(bytes.NewReader(out), MaxReplyLine, max(len(req.Paths), len(req.Unless)))
+	for {
+		l, err := rr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ended {
+			return nil, fmt.Errorf("reply goes on after END")
+		}
+		if inState != (l.Tag == tagState || l.Tag == tagStateEnd) {
+			return nil, fmt.Errorf("reply line %d: %s out of place", rr.n, l.Tag)
+		}
+		switch l.Tag {
+		case tagStateBegin, tagStateNot:
+			if stateDone {
+				return nil, fmt.Errorf("reply line %d: a second state file", rr.n)
+			}
+			stateDone, res.State.Present = true, true
+			inState = l.Tag == tagStateBegin
+			if l.Tag == tagStateNot {
+				res.StateErr = "the state path exists but is not a regular file"
+			}
+		case tagState:
+			if len(state) >= 64 {
+				return nil, fmt.Errorf("state file header longer than 64 lines")
+			}
+			state = append(state, l.Text)
+		case tagStateEnd:
 			inState = false
-		case inState && strings.HasPrefix(l, "S "):
-			state = append(state, l[2:])
-		case l == "S-BEGIN":
-			inState, res.State.Present = true, true
-		case l == "S-NOTFILE":
-			res.State.Present = true
-			res.StateErr = "the state path exists but is not a regular file"
-		case strings.HasPrefix(l, "F "):
-			k, v, _ := strings.Cut(l[2:], " ")
-			switch k {
+		case tagFact:
+			switch l.Key {
 			case "hostname":
-				res.Facts.Hostname = v
+				res.Facts.Hostname = l.Text
 			case "machine-id":
-				res.Facts.MachineID = v
+				res.Facts.MachineID = l.Text
 			case "os":
-				res.Facts.OS = strings.Trim(v, `"'`)
+				res.Facts.OS = strings.Trim(l.Text, `"'`)
 			}
-		case strings.HasPrefix(l, "E "):
-			f := strings.Fields(l)
-			i, err := strconv.Atoi(f[1])
-			if err != nil || i < 0 || i >= len(req.Paths) || len(f) != 3 {
-				return nil, fmt.Errorf("malformed reply line %q", trunc(l, 60))
+		case tagExists:
+			if l.Index >= len(req.Paths) {
+				return nil, fmt.Errorf("reply line %d: no path %d was asked for", rr.n, l.Index)
 			}
-			if f[2] == "1" {
-				present = append(present, i)
+			if l.Flag {
+				present = append(present, l.Index)
 			}
-		case strings.HasPrefix(l, "T "):
-			types = append(types, l[2:])
-		case strings.HasPrefix(l, "H "):
-			hashes = append(hashes, l[2:])
-		case strings.HasPrefix(l, "U "):
-			f := strings.Fields(l)
-			i, err1 := strconv.Atoi(f[1])
-			code, err2 := strconv.Atoi(f[2])
-			if err1 != nil || err2 != nil || i < 0 || i >= len(req.Unless) {
-				return nil, fmt.Errorf("malformed reply line %q", trunc(l, 60))
+		case tagStat:
+			stats = append(stats, l.Stat)
+		case tagHash:
+			hashes = append(hashes, l.Hash)
+		case tagGuard:
+			if l.Index >= len(req.Unless) {
+				return nil, fmt.Errorf("reply line %d: no guard %d was asked for", rr.n, l.Index)
 			}
-			res.Unless[req.Unless[i]] = code
-		case l == "END":
+			res.Unless[req.Unless[l.Index]] = l.Code
+		case tagEnd:
 			ended = true
+		default:
+			return nil, fmt.Errorf("reply line %d: %s does not belong in a probe reply", rr.n, l.Tag)
 		}
 	}
 	if !ended {
 		return nil, fmt.Errorf("reply ended early (host went away?)")
 	}
-	if len(types) != len(present) {
-		return nil, fmt.Errorf("stat answered for %d of %d paths", len(types), len(present))
+	if len(stats) != len(present) {
+		return nil, fmt.Errorf("stat answered for %d of %d paths", len(stats), len(present))
 	}
 	hi := 0
 	for _, p := range req.Paths {
@@ -159,24 +175,8 @@ func parseProbe(out []byte, req ProbeRequest) (*ProbeResult, error) {
 	}
 	for k, idx := range present {
 		p := req.Paths[idx]
-		info := PathInfo{Path: p, Exists: true}
-		f := strings.Split(types[k], "|")
-		if len(f) != 5 {
-			return nil, fmt.Errorf("malformed stat line %q", trunc(types[k], 60))
-		}
-		switch f[0] {
-		case "regular file", "regular empty file":
-			info.Type = "file"
-		case "directory":
-			info.Type = "dir"
-		case "symbolic link":
-			info.Type = "symlink"
-		default:
-			info.Type = "other"
-		}
-		info.Size, _ = strconv.ParseInt(f[1], 10, 64)
-		m, _ := strconv.ParseUint(f[2], 8, 32)
-		info.Mode, info.Owner, info.Group = uint32(m), f[3], f[4]
+		s := stats[k]
+		info := PathInfo{Path: p, Exists: true, Type: s.Type, Size: s.Size, Mode: s.Mode, Owner: s.Owner, Group: s.Group}
 		if info.Type == "file" {
 			if hi >= len(hashes) {
 				return nil, fmt.Errorf("sha256sum answered for too few files")
@@ -185,6 +185,9 @@ func parseProbe(out []byte, req ProbeRequest) (*ProbeResult, error) {
 			hi++
 		}
 		res.Paths[p] = info
+	}
+	if hi != len(hashes) {
+		return nil, fmt.Errorf("sha256sum answered for more files than exist")
 	}
 	if res.State.Present && res.StateErr == "" {
 		parsed, err := ParseState(strings.Join(state, "\n"))
@@ -197,57 +200,71 @@ func parseProbe(out []byte, req ProbeRequest) (*ProbeResult, error) {
 	return res, nil
 }
 
-// fetchScript prints each path's content base64-encoded on its own line.
-func fetchScript(paths []string) string {
-	var s script
-	s.raw("main() {\n")
-	for i, p := range paths {
-		s.line(fmt.Sprintf(`if [ -f %s ]; then printf 'C %d '; base64 -w0 -- %s; echo; else echo "C %d -"; fi`, quote(p), i, quote(p), i))
+// fetchProgram prints each path's content base64-encoded on its own line.
+func fetchProgram(paths []string) (string, error) {
+	p := newProgram(fetchFiles)
+	for i, path := range paths {
+		p.call("fetch", strconv.Itoa(i), path)
 	}
-	s.raw("echo END\n}\nmain\n")
-	return s.String()
+	p.call("finish")
+	return p.text()
 }
 
-// Fetch is one round trip: the contents of regular files. A path that is
-// not a regular file is left out of the result.
+// fetchCap is the most a fetch's reply may be.
+func fetchCap(paths []string) int64 {
+	return int64(len(paths)) * int64(base64.StdEncoding.EncodedLen(MaxFetch)+64)
+}
+
+// Fetch is one round trip: the contents of regular files, each at most
+// MaxFetch bytes. A path that is not a regular file is left out of the
+// result.
 func (st *Steps) Fetch(ctx context.Context, t Target, paths []string) (map[string][]byte, error) {
-	got := map[string][]byte{}
 	if len(paths) == 0 {
-		return got, nil
+		return map[string][]byte{}, nil
 	}
-	var out, errb bytes.Buffer
-	code, err := st.R.Run(ctx, t, remoteShell, strings.NewReader(fetchScript(paths)), &out, &errb)
+	text, err := fetchProgram(paths)
+	if err != nil {
+		return nil, fmt.Errorf("fetch from %s: %w", t.display(), err)
+	}
+	out, err := st.run(ctx, t, "fetch", text, fetchCap(paths))
 	if err != nil {
 		return nil, err
 	}
-	if code != 0 {
-		return nil, fmt.Errorf("fetch from %s exited %d: %s", t.display(), code, trunc(strings.TrimSpace(errb.String()), 300))
+	got, err := parseFetch(out, paths)
+	if err != nil {
+		return nil, fmt.Errorf("fetch from %s: %w", t.display(), err)
 	}
+	return got, nil
+}
+
+// parseFetch turns a fetch's reply into contents by path.
+func parseFetch(out []byte, paths []string) (map[string][]byte, error) {
+	got := map[string][]byte{}
 	ended := false
-	for _, l := range strings.Split(out.String(), "\n") {
-		if l == "END" {
-			ended = true
-			continue
+	rr := newReplyReader(bytes.NewReader(out), base64.StdEncoding.EncodedLen(MaxFetch)+32, len(paths))
+	for {
+		l, err := rr.next()
+		if err == io.EOF {
+			break
 		}
-		if !strings.HasPrefix(l, "C ") {
-			continue
-		}
-		f := strings.SplitN(l, " ", 3)
-		if len(f) != 3 {
-			continue
-		}
-		i, err := strconv.Atoi(f[1])
-		if err != nil || i < 0 || i >= len(paths) || f[2] == "-" {
-			continue
-		}
-		data, err := base64.StdEncoding.DecodeString(f[2])
 		if err != nil {
-			return nil, fmt.Errorf("fetch from %s: %s: bad encoding", t.display(), paths[i])
+			return nil, err
 		}
-		got[paths[i]] = data
+		switch {
+		case ended:
+			return nil, fmt.Errorf("reply goes on after END")
+		case l.Tag == tagEnd:
+			ended = true
+		case l.Tag == tagContent:
+			if l.Data != nil {
+				got[paths[l.Index]] = l.Data
+			}
+		default:
+			return nil, fmt.Errorf("reply line %d: %s does not belong in a fetch reply", rr.n, l.Tag)
+		}
 	}
 	if !ended {
-		return nil, fmt.Errorf("fetch from %s: reply ended early", t.display())
+		return nil, fmt.Errorf("reply ended early (host went away?)")
 	}
 	return got, nil
 }

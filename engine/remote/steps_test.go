@@ -140,7 +140,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 func (f *fixture) file(seq uint64, name, content string) BundleEntry {
-	return BundleEntry{Seq: seq, Hash: sum([]byte(name + content)), Kind: "file", Path: filepath.Join(f.dir, name),
+	return BundleEntry{Seq: seq, Hash: sum([]byte(name + content)), Op: OpFile, Path: filepath.Join(f.dir, name),
 		Content: []byte(content), Mode: 0o644, Owner: f.owner, Group: f.group}
 }
 
@@ -173,9 +173,9 @@ func (f *fixture) state(t *testing.T) StateFile {
 func TestApplyWritesFilesAndAdvancesState(t *testing.T) {
 	f := newFixture(t)
 	e1 := f.file(1, "etc/motd", "welcome\n")
-	e2 := BundleEntry{Seq: 2, Hash: sum([]byte("2")), Kind: "exec", Command: "echo ran > " + filepath.Join(f.dir, "ran") + "; echo out"}
-	e3 := BundleEntry{Seq: 3, Hash: sum([]byte("3")), Kind: "exec", Command: "echo never > " + filepath.Join(f.dir, "never"), Creates: filepath.Join(f.dir, "ran")}
-	e4 := BundleEntry{Seq: 4, Hash: sum([]byte("4")), Kind: "exec", Command: "false", Unless: "true"}
+	e2 := BundleEntry{Seq: 2, Hash: sum([]byte("2")), Op: OpExec, Command: "echo ran > " + filepath.Join(f.dir, "ran") + "; echo out"}
+	e3 := BundleEntry{Seq: 3, Hash: sum([]byte("3")), Op: OpExec, Command: "echo never > " + filepath.Join(f.dir, "never"), Creates: filepath.Join(f.dir, "ran")}
+	e4 := BundleEntry{Seq: 4, Hash: sum([]byte("4")), Op: OpExec, Command: "false", Unless: "true"}
 	e5 := f.file(5, "bin/bin", "\x00\x01\xff")
 	res := f.apply(t, &Bundle{Entries: []BundleEntry{e1, e2, e3, e4, e5}})
 	if res.Stale != "" || res.Position != 5 || res.Hash != e5.Hash {
@@ -216,7 +216,7 @@ func TestApplyWritesFilesAndAdvancesState(t *testing.T) {
 func TestApplyStopsAtFirstFailure(t *testing.T) {
 	f := newFixture(t)
 	e1 := f.file(1, "a", "a\n")
-	e2 := BundleEntry{Seq: 2, Hash: sum([]byte("2")), Kind: "exec", Command: "echo broken >&2; exit 4"}
+	e2 := BundleEntry{Seq: 2, Hash: sum([]byte("2")), Op: OpExec, Command: "echo broken >&2; exit 4"}
 	e3 := f.file(3, "c", "c\n")
 	res := f.apply(t, &Bundle{Entries: []BundleEntry{e1, e2, e3}})
 	if res.Position != 1 || len(res.Entries) != 2 || res.Entries[1].Result != "failed" || res.Entries[1].ExitCode != 4 || res.Entries[1].Output != "broken\n" {
@@ -266,7 +266,7 @@ func TestApplyRebootGating(t *testing.T) {
 	f := newFixture(t)
 	marker := filepath.Join(f.dir, "rebooted")
 	e1 := f.file(1, "a", "a\n")
-	e2 := BundleEntry{Seq: 2, Hash: sum([]byte("r")), Kind: "reboot"}
+	e2 := BundleEntry{Seq: 2, Hash: sum([]byte("r")), Op: OpReboot}
 	e3 := f.file(3, "c", "c\n")
 	res := f.apply(t, &Bundle{Entries: []BundleEntry{e1, e2, e3}, RebootCommand: "touch " + marker})
 	if res.Position != 1 || res.Entries[1].Result != "reboot-pending" {
@@ -293,7 +293,7 @@ func TestApplyCancelFinishesCurrentEntry(t *testing.T) {
 	started := make(chan *os.Process, 1)
 	f.st = &Steps{R: localRunner{started: started}}
 	flag := filepath.Join(f.dir, "slow-started")
-	e1 := BundleEntry{Seq: 1, Hash: sum([]byte("1")), Kind: "exec", Command: "touch " + flag + "; sleep 1; echo finished"}
+	e1 := BundleEntry{Seq: 1, Hash: sum([]byte("1")), Op: OpExec, Command: "touch " + flag + "; sleep 1; echo finished"}
 	e2 := f.file(2, "b", "b\n")
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {

@@ -27,6 +27,9 @@ type ProbeRequest struct {
 	StateDir string   // e.g. /var/lib/discoterm
 	Paths    []string // stat + sha256 each
 	Unless   []string // guard commands to evaluate (exit status reported)
+	// Env are the host's variables, exported to guards as the push will
+	// export them to exec entries.
+	Env map[string]string
 }
 
 // Facts identify a host.
@@ -64,13 +67,25 @@ type ProbeResult struct {
 	HostKey  string         // SHA256 fingerprint of the key the host presented
 }
 
+// Op is what an apply does for one entry on the host: the operations
+// apply.sh knows. Entry kinds (engine/kinds) map onto them.
+type Op string
+
+// The host operations.
+const (
+	OpFile   Op = "file"   // install Content at Path with Mode, Owner, Group
+	OpExec   Op = "exec"   // run Command unless Creates exists or Unless exits 0
+	OpRemove Op = "remove" // delete the file or empty directory at Path
+	OpReboot Op = "reboot" // order a reboot (when the bundle allows it)
+)
+
 // BundleEntry is one entry to apply, with everything it needs inline.
 type BundleEntry struct {
 	Seq     uint64
 	Hash    string // the journal entry's hash, recorded in the state file
-	Kind    string // file, template, exec, reboot
+	Op      Op
 	Path    string
-	Content []byte // file, template (rendered)
+	Content []byte // OpFile
 	Mode    uint32
 	Owner   string
 	Group   string
@@ -94,6 +109,9 @@ type Bundle struct {
 	Entries        []BundleEntry
 	AllowReboot    bool
 	RebootCommand  string // "": shutdown -r now
+	// Env are the host's variables, exported to exec entries and their
+	// guards (as the plan's probe did).
+	Env map[string]string
 }
 
 // EntryReport is one entry's outcome on the host.

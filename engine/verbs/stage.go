@@ -2,8 +2,8 @@ package verbs
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -54,21 +54,8 @@ func stagingVerbs() []*Verb {
 	)
 }
 
-// allKinds is the kinds registry, completed by the interim declarations
-// of kinds not registered yet.
-func allKinds() []kinds.Kind {
-	out := kinds.All()
-	have := map[string]bool{}
-	for _, k := range out {
-		have[string(k.Name())] = true
-	}
-	for _, k := range interimKinds {
-		if !have[string(k.Name())] {
-			out = append(out, k)
-		}
-	}
-	return out
-}
+// allKinds is the kinds registry.
+func allKinds() []kinds.Kind { return kinds.All() }
 
 // kindVerb turns a kind's Spec into a verb: its arguments, its flags plus
 // --branch, and a Run that hands the parsed input to the kind.
@@ -108,6 +95,9 @@ func kindVerb(k kinds.Kind) *Verb {
 		}
 		req, err := k.Request(in)
 		if err != nil {
+			if !errors.Is(err, engine.ErrUsage) { // the kind's sentence, as a usage error
+				err = &UsageError{Msg: err.Error()}
+			}
 			return nil, err
 		}
 		branch, err := lockedBranch(b, c)
@@ -129,14 +119,4 @@ func kindVerb(k kinds.Kind) *Verb {
 
 // ReadLocal reads a local file to stage with the engine's checks (exists,
 // regular, size limit) and returns its permission bits.
-func ReadLocal(path string) ([]byte, uint32, error) {
-	data, err := engine.ReadSource(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", engine.ErrUsage, err)
-	}
-	return data, uint32(fi.Mode().Perm()), nil
-}
+func ReadLocal(path string) ([]byte, uint32, error) { return engine.ReadSourceMode(path) }

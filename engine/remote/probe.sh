@@ -1,0 +1,62 @@
+# shellcheck shell=sh
+# probe.sh: what a plan reads of a host in one round trip. Replies (see
+# reply.go): F facts, S-BEGIN/S/S-END or S-NOTFILE for the state file,
+# E/T/H per path, U per guard, END.
+
+# facts: hostname, machine-id and OS name. read -r takes one line, so no
+# value can carry a newline into the reply.
+facts() {
+  hn=; mid=; os=
+  if [ -r /proc/sys/kernel/hostname ]; then read -r hn < /proc/sys/kernel/hostname; fi
+  if [ -r /etc/machine-id ]; then read -r mid < /etc/machine-id; fi
+  if [ -r /etc/os-release ]; then
+    while IFS= read -r l; do case $l in PRETTY_NAME=*) os=${l#PRETTY_NAME=};; esac; done < /etc/os-release
+  fi
+  printf 'F hostname %s\nF machine-id %s\nF os %s\n' "$hn" "$mid" "$os"
+}
+
+# state FILE: the state file's header lines. The applied history grows
+# with the journal and a plan needs none of it (read reads a byte per
+# system call, too).
+state() {
+  if [ -f "$1" ]; then
+    echo S-BEGIN
+    while IFS= read -r l || [ -n "$l" ]; do
+      case $l in 'applied '*) break;; esac
+      printf 'S %s\n' "$l"
+    done < "$1"
+    echo S-END
+  elif [ -e "$1" ]; then
+    echo S-NOTFILE
+  fi
+}
+
+# paths PATH...: existence by builtins (E index 0|1), then one stat (T)
+# and one sha256sum (H) over the present paths, answered in argument
+# order. sha256sum escapes odd names with a leading backslash; only the
+# hash is passed on.
+paths() {
+  i=0; n=$#
+  for p do
+    if [ -L "$p" ] || [ -e "$p" ]; then set -- "$@" "$p"; echo "E $i 1"; else echo "E $i 0"; fi
+    i=$((i + 1))
+  done
+  shift "$n"
+  if [ $# -gt 0 ]; then stat -c 'T %F|%s|%a|%U|%G' -- "$@"; fi
+  n=$#
+  for p do if [ -f "$p" ] && [ ! -L "$p" ]; then set -- "$@" "$p"; fi; done
+  shift "$n"
+  if [ $# -gt 0 ]; then
+    sha256sum -- "$@" | while IFS= read -r l; do l=${l#\\}; printf 'H %.64s\n' "$l"; done
+  fi
+}
+
+# guard INDEX NAME VALUE ... COMMAND: a guard's exit status (U index rc),
+# evaluated as the push will: in /, with the host's variables.
+guard() {
+  gi=$1; shift
+  ( runenv "$@" ) < /dev/null > /dev/null 2>&1
+  echo "U $gi $?"
+}
+
+finish() { echo END; }
