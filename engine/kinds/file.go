@@ -27,20 +27,26 @@ var fileFlags = []Flag{
 	{Name: "group", Value: "GROUP", Help: "group on the hosts (default root)"},
 }
 
-func (file) Request(in Input) (Request, error) { return fileRequest(journal.KindFile, in, true) }
+func (file) Request(in Input) (Request, error) { return fileRequest(journal.KindFile, "snap", in, true) }
 
 // fileRequest reads LOCALFILE and the flags of snap and template; keepMode
 // takes the local file's mode when --mode is not given.
-func fileRequest(kind journal.Kind, in Input, keepMode bool) (Request, error) {
+// verb names the staging verb in messages, as the operator typed it.
+func fileRequest(kind journal.Kind, verb string, in Input, keepMode bool) (Request, error) {
 	if len(in.Args) != 1 {
-		return Request{}, fmt.Errorf("%s needs one LOCALFILE, got %d arguments", kind, len(in.Args))
+		return Request{}, fmt.Errorf("%s needs one LOCALFILE, got %d arguments", verb, len(in.Args))
 	}
 	to := in.Flags["to"]
 	if to == "" {
-		return Request{}, fmt.Errorf("%s needs --to PATH, the absolute path on the hosts", kind)
+		return Request{}, fmt.Errorf("%s needs --to PATH, the absolute path on the hosts", verb)
+	}
+	// The target is checked before the local file is read: a bad path
+	// needs no IO to refuse.
+	if err := journal.ValidTargetPath(to); err != nil {
+		return Request{}, err
 	}
 	if in.ReadFile == nil {
-		return Request{}, fmt.Errorf("%s: no way to read local files here", kind)
+		return Request{}, fmt.Errorf("%s: no way to read local files here", verb)
 	}
 	content, localMode, err := in.ReadFile(in.Args[0])
 	if err != nil {
