@@ -40,14 +40,21 @@ func runBatch(ctx context.Context, inv *invocation) int {
 			drain = printScanEvents(a.eng, out)
 		}
 	}
+	return dispatch(ctx, c, backend, out, inv.json, drain)
+}
+
+// dispatch runs a parsed verb on a backend and prints what it returns;
+// afterRun runs between the engine call and the printing (the scan's
+// events come before its host list).
+func dispatch(ctx context.Context, c *verbs.Call, backend verbs.Backend, out printer, json bool, afterRun func()) int {
 	c.Ask = func(shown verbs.Result, question string) (bool, error) {
-		render(out, shown, inv.json)
+		render(out, shown, json)
 		return confirm(question)
 	}
 	res, err := c.Verb.Run(ctx, backend, c)
-	drain()
+	afterRun()
 	if res != nil {
-		render(out, res, inv.json)
+		render(out, res, json)
 	}
 	if err != nil {
 		code := exitCode(err)

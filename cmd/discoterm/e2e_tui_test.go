@@ -162,3 +162,56 @@ func TestTUIAcceptHostKey(t *testing.T) {
 		t.Errorf("after accepting: %s", r)
 	}
 }
+
+// TestTUIExecAsTyped: what is staged is what was typed (issue 13). The
+// quoted :exec lines are shown whole at 80×24 before they are staged, and
+// `--batch staged` reads back exactly the typed commands.
+func TestTUIExecAsTyped(t *testing.T) {
+	rg := &rig{t: t, dir: t.TempDir()}
+	rg.flags = []string{"--store", filepath.Join(rg.dir, "s.db"), "--operator", "alice@jump"}
+	typed := []string{
+		`grep -q "Maintenance window" /etc/motd`,
+		`printf "a = 0\n" >> '/etc/discoterm/a very long file name that cannot fit on one line.conf'`,
+	}
+	s := rg.startTUI(80, 24, "--no-scan", "--theme", "dark")
+	s.waitFor("discoterm")
+	s.keys(":")
+	s.typeText("lock main maintenance window")
+	s.keys("Enter")
+	s.waitFor("locked main")
+	for i, cmd := range typed {
+		s.keys(":")
+		if i == 0 {
+			s.typeText("exec " + cmd)
+		} else {
+			s.typeText("exec -- " + cmd)
+		}
+		s.keys("Enter")
+		sc := s.waitFor("Stage this exec?")
+		// Shown whole: every word of the command is on the screen.
+		for _, w := range strings.Fields(cmd) {
+			if !strings.Contains(sc, w) {
+				t.Fatalf("the confirmation does not show %q of %q:\n%s", w, cmd, sc)
+			}
+		}
+		s.keys("y")
+		s.waitFor(fmt.Sprintf("staged #%d on main", i+1))
+	}
+	s.keys("q")
+	var r result
+	for i := 0; i < 50; i++ { // until the console has exited and released the store
+		if r = rg.run("--batch", "--json", "staged", "main"); r.code == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	st := r.lines(t, "staged")
+	if len(st) != len(typed) {
+		t.Fatalf("staged: %s", r)
+	}
+	for i, line := range st {
+		if got := line["entry"].(map[string]any)["command"]; got != typed[i] {
+			t.Errorf("staged command %d:\n got  %q\n want %q (as typed)", i+1, got, typed[i])
+		}
+	}
+}

@@ -31,7 +31,7 @@ var examples = map[string]string{
 	"reboot":   "reboot",
 	"staged":   "staged main",
 	"drop":     "drop 1",
-	"plan":     "plan web01",
+	"plan":     "plan --branch main web01",
 	"approve":  "approve " + ExamplePlan + " --keep-lock",
 	"push":     "push " + ExamplePlan,
 	"up":       "up --yes",

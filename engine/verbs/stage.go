@@ -2,7 +2,6 @@ package verbs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -95,10 +94,7 @@ func kindVerb(k kinds.Kind) *Verb {
 		}
 		req, err := k.Request(in)
 		if err != nil {
-			if !errors.Is(err, engine.ErrUsage) { // the kind's sentence, as a usage error
-				err = &UsageError{Msg: err.Error()}
-			}
-			return nil, err
+			return nil, asUsage(err) // the kind refused what was typed
 		}
 		branch, err := lockedBranch(b, c)
 		if err != nil {

@@ -232,12 +232,32 @@ func (c *Call) Branch() string {
 // UsageError is a command line the table refuses. It matches
 // engine.ErrUsage (exit code 2) but its text is only the sentence, the
 // same in both faces.
-type UsageError struct{ Msg string }
+type UsageError struct {
+	Msg string
+	Err error // the error it came from, if any
+}
 
 func (e *UsageError) Error() string { return e.Msg }
 
-// Unwrap makes errors.Is(err, engine.ErrUsage) true.
-func (e *UsageError) Unwrap() error { return engine.ErrUsage }
+// Unwrap makes errors.Is(err, engine.ErrUsage) true, and keeps the error
+// it came from reachable.
+func (e *UsageError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{engine.ErrUsage, e.Err}
+	}
+	return []error{engine.ErrUsage}
+}
+
+// asUsage makes an input error a usage error (exit 2) without changing
+// its text; an error that already has a class keeps it.
+func asUsage(err error) error {
+	for _, class := range []error{engine.ErrUsage, engine.ErrNotFound, engine.ErrNotLocked, engine.ErrLockHeld} {
+		if errors.Is(err, class) {
+			return err
+		}
+	}
+	return &UsageError{Msg: err.Error(), Err: err}
+}
 
 func usagef(format string, args ...any) error {
 	return &UsageError{Msg: fmt.Sprintf(format, args...)}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -216,5 +217,19 @@ func TestREADMEVerbTable(t *testing.T) {
 			return
 		}
 		t.Errorf("README.md's verb table differs from the verb table; run: go test ./engine/verbs -run README -update\n got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// A kind's Request error is what the operator typed wrong: a usage error
+// (exit 2) with the kind's own words, its cause kept.
+func TestKindErrorsAreUsage(t *testing.T) {
+	cause := errors.New("remove needs one PATH")
+	err := asUsage(cause)
+	if !errors.Is(err, engine.ErrUsage) || !errors.Is(err, cause) || err.Error() != cause.Error() {
+		t.Fatalf("asUsage: %v", err)
+	}
+	locked := fmt.Errorf("%w: you hold no lock", engine.ErrNotLocked)
+	if asUsage(locked) != locked {
+		t.Fatal("an error with a class was reclassified")
 	}
 }

@@ -95,3 +95,31 @@ func (f *Fake) UpAll(ctx context.Context, opts engine.PushOptions) ([]engine.UpR
 	}
 	return runs, errors.Join(errs...)
 }
+
+// PrepareExamples readies the fake for every verb's example line
+// (verbs.Verb.Example): main locked by the operator with one staged entry,
+// an unapproved plan (for approve) and an approved one (for push), whose
+// ids it returns.
+func (f *Fake) PrepareExamples() (unapproved, approved string, err error) {
+	if err := f.Lock("main", "examples"); err != nil {
+		return "", "", err
+	}
+	if _, err := f.Stage("main", engine.StageRequest{Kind: journal.KindExec, Command: "true"}); err != nil {
+		return "", "", err
+	}
+	p1, err := f.Plan(context.Background(), engine.PlanRequest{Branch: "main"})
+	if err != nil {
+		return "", "", err
+	}
+	p2, err := f.Plan(context.Background(), engine.PlanRequest{Branch: "main"})
+	if err != nil {
+		return "", "", err
+	}
+	if _, err := f.Approve(p2.ID, true); err != nil {
+		return "", "", err
+	}
+	if _, err := f.Stage("main", engine.StageRequest{Kind: journal.KindExec, Command: "true"}); err != nil {
+		return "", "", err // drop 1 has an entry to drop
+	}
+	return p1.ID, p2.ID, nil
+}
