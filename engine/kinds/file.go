@@ -27,7 +27,9 @@ var fileFlags = []Flag{
 	{Name: "group", Value: "GROUP", Help: "group on the hosts (default root)"},
 }
 
-func (file) Request(in Input) (Request, error) { return fileRequest(journal.KindFile, "snap", in, true) }
+func (file) Request(in Input) (Request, error) {
+	return fileRequest(journal.KindFile, "snap", in, true)
+}
 
 // fileRequest reads LOCALFILE and the flags of snap and template; keepMode
 // takes the local file's mode when --mode is not given.

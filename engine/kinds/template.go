@@ -23,7 +23,9 @@ func (tmpl) Spec() Spec {
 		Flags: fileFlags, MinArgs: 1, MaxArgs: 1}
 }
 
-func (tmpl) Request(in Input) (Request, error) { return fileRequest(journal.KindTemplate, "template", in, false) }
+func (tmpl) Request(in Input) (Request, error) {
+	return fileRequest(journal.KindTemplate, "template", in, false)
+}
 
 func (tmpl) Stage(req Request) (journal.Entry, error) {
 	e, err := stageFile(req)
