@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"github.com/discoterm/discoterm/engine/textsafe"
 	"strings"
 	"time"
 
@@ -85,6 +86,7 @@ type refreshMsg struct{ what string }
 // carry their record; what needs a read (the journal) is only marked
 // wanted, and the end of Update issues reads.
 func (m *Model) applyEvents(burst eventsMsg) {
+	textsafe.Scrub(&burst) // host text, escaped: see safeBackend
 	for _, ev := range burst {
 		switch ev := ev.(type) {
 		case *engine.HostEvent:

@@ -113,6 +113,7 @@ func newModel(ctx context.Context, b Backend, opts Options) (*Model, error) {
 	if b == nil {
 		return nil, errors.New("ui: no backend")
 	}
+	b = safeBackend{b}
 	now := opts.Now
 	if now == nil {
 		now = time.Now

@@ -15,9 +15,12 @@ import (
 // runBatch runs one verb of the table on the engine, prints its result
 // and maps its outcome to an exit code.
 func runBatch(ctx context.Context, inv *invocation) int {
-	var out printer = &textPrinter{w: os.Stdout}
+	// Text from hosts (names, file contents, output) is in everything
+	// printed: both faces write through textsafe, so no escape sequence
+	// from a host reaches the terminal (JSON keeps its own escapes valid).
+	var out printer = &textPrinter{w: safeStdout}
 	if inv.json {
-		out = &jsonPrinter{w: os.Stdout}
+		out = &jsonPrinter{w: safeStdout}
 	}
 	c := inv.call
 	var backend verbs.Backend
@@ -154,7 +157,7 @@ func progress(events <-chan engine.Event) {
 			if ev.Err != "" {
 				line += ": " + firstLine(ev.Err)
 			}
-			fmt.Fprintln(os.Stderr, line)
+			fmt.Fprintln(stderr, line)
 		}
 	}
 }

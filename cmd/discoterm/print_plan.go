@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/discoterm/discoterm/engine/textsafe"
 	"os"
 	"slices"
 	"strings"
@@ -9,7 +10,11 @@ import (
 	"github.com/discoterm/discoterm/engine"
 )
 
-var stderr = os.Stderr
+// stdout and stderr for batch output, escaped: see textsafe.
+var (
+	safeStdout = textsafe.NewWriter(os.Stdout)
+	stderr     = textsafe.NewWriter(os.Stderr)
+)
 
 func sorted(s []string) []string {
 	slices.SortFunc(s, engine.NaturalCompare)
