@@ -48,6 +48,14 @@ type Options struct {
 	// for the short session that delivers SIGTERM to root commands on
 	// cancel; further Runs wait for a free slot.
 	MaxSessions int
+	// KeepaliveInterval and KeepaliveCountMax are OpenSSH's
+	// ServerAliveInterval and ServerAliveCountMax: a keepalive request
+	// every interval, and the connection is given up when CountMax of
+	// them go unanswered. A host that dies mid-push then frees its
+	// session within interval × (CountMax+1) instead of when TCP gives up
+	// (many minutes). Defaults 15s and 3; a negative interval disables.
+	KeepaliveInterval time.Duration
+	KeepaliveCountMax int
 }
 
 // Stats are cumulative counters for one user@host:port.
@@ -102,7 +110,8 @@ type poolEntry struct {
 	conn    *ssh.Client   // set when the dial succeeded
 	err     error         // set when it failed
 	hostKey ssh.PublicKey
-	slots   chan struct{} // session semaphore
+	slots   chan struct{}         // session semaphore
+	lost    atomic.Pointer[error] // why keepalive gave the connection up
 }
 
 // route is a Target after ssh config, with everything derived from it.
@@ -135,6 +144,12 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.MaxSessions <= 0 {
 		opts.MaxSessions = 8
+	}
+	if opts.KeepaliveInterval == 0 {
+		opts.KeepaliveInterval = 15 * time.Second
+	}
+	if opts.KeepaliveCountMax <= 0 {
+		opts.KeepaliveCountMax = 3
 	}
 	if opts.Dial == nil {
 		d := &net.Dialer{}

@@ -135,13 +135,56 @@ func (c *Client) dialEntry(r route, e *poolEntry) {
 		e.err = errForgotten
 	default:
 		e.conn, e.hostKey = conn, key
+		closed := make(chan struct{})
 		go func() {
 			conn.Wait()
+			close(closed)
 			c.drop(r.key, e)
 		}()
+		go c.keepalive(e, closed)
 	}
 	c.mu.Unlock()
 	close(e.ready)
+}
+
+// keepalive sends OpenSSH's keepalive request every KeepaliveInterval and
+// closes conn when KeepaliveCountMax in a row are not answered: every
+// session on it then ends with "connection lost". Any answer counts, a
+// refusal included (servers refuse unknown requests, which proves them
+// alive).
+func (c *Client) keepalive(e *poolEntry, closed <-chan struct{}) {
+	conn := e.conn
+	if c.opts.KeepaliveInterval < 0 {
+		return
+	}
+	tick := time.NewTicker(c.opts.KeepaliveInterval)
+	defer tick.Stop()
+	answered := make(chan struct{}, 1)
+	inFlight, missed := false, 0
+	for {
+		select {
+		case <-closed:
+			return
+		case <-answered:
+			inFlight, missed = false, 0
+		case <-tick.C:
+			if inFlight {
+				if missed++; missed >= c.opts.KeepaliveCountMax {
+					err := fmt.Errorf("the host stopped answering: %d keepalives unanswered at %v intervals", missed, c.opts.KeepaliveInterval)
+					e.lost.Store(&err)
+					conn.Close()
+					return
+				}
+				continue
+			}
+			inFlight = true
+			go func() {
+				if _, _, err := conn.SendRequest("keepalive@openssh.com", true, nil); err == nil {
+					answered <- struct{}{}
+				}
+			}()
+		}
+	}
 }
 
 // drop removes e (or whatever is pooled, when e is nil) for key and closes

@@ -60,6 +60,9 @@ func (c *Client) Run(ctx context.Context, t Target, cmd string, stdin io.Reader,
 	select {
 	case err := <-done:
 		sess.Close()
+		if lost := entry.lost.Load(); err != nil && lost != nil {
+			return -1, fmt.Errorf("%s: connection lost while the command ran (it may or may not have completed): %w", r.display, *lost)
+		}
 		return exitStatus(r, err)
 	case <-ctx.Done():
 	}
