@@ -60,6 +60,9 @@ type fakeHost struct {
 	state  string
 	down   bool
 	unless map[string]int // guard command → exit status; else fakeExit decides
+	// fetchLies replaces what Fetch returns for a path (a host that
+	// reports one size in the probe and sends something else).
+	fetchLies map[string][]byte
 	// What happened to it.
 	probes, fetches, applies int
 	ran                      []string          // exec commands run, in order
@@ -262,7 +265,9 @@ func (f *fakeRemote) Fetch(ctx context.Context, t remote.Target, paths []string)
 	h.fetches++
 	out := map[string][]byte{}
 	for _, p := range paths {
-		if ff, ok := h.files[p]; ok && !ff.dir {
+		if lie, ok := h.fetchLies[p]; ok {
+			out[p] = lie
+		} else if ff, ok := h.files[p]; ok && !ff.dir {
 			out[p] = append([]byte(nil), ff.content...)
 		}
 	}

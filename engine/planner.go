@@ -412,6 +412,13 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 			hp.Err = hostErr(err)
 			return hp, nil
 		}
+		// The host said these were small; it may send anything. Content
+		// over MaxDiff is not diffed (shown by hash, as a large file).
+		for p, c := range old {
+			if len(c) > MaxDiff {
+				delete(old, p)
+			}
+		}
 	}
 	hp.Changes = simulate(pending, res, content, renderErr, old, len(in.entries))
 	if len(env) > 0 {
