@@ -143,6 +143,9 @@ func (d *discovery) round(ctx context.Context, r scanner.RoundResult) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var trusted map[string]bool // read once per round, only if someone is to learn
+	// At most Parallel learns at once: a round may sight hundreds of new
+	// MACs (a busy LAN, or one device answering as many).
+	learning := make(chan struct{}, e.opts.Parallel)
 	for _, hs := range d.tracker.Snapshot() {
 		if hs.MAC == "" || hs.Missed > 0 || d.learned[hs.MAC] || now.Before(d.retry[hs.MAC]) {
 			continue
@@ -156,8 +159,10 @@ func (d *discovery) round(ctx context.Context, r scanner.RoundResult) {
 		}
 		d.retry[hs.MAC] = now.Add(time.Minute)
 		wg.Add(1)
+		learning <- struct{}{}
 		go func(hs scanner.HostState) {
 			defer wg.Done()
+			defer func() { <-learning }()
 			if d.learn(ctx, hs) {
 				mu.Lock()
 				d.learned[hs.MAC] = true
