@@ -56,6 +56,10 @@ type Options struct {
 	// (many minutes). Defaults 15s and 3; a negative interval disables.
 	KeepaliveInterval time.Duration
 	KeepaliveCountMax int
+	// MaxConns bounds the pooled connections: past it, the least recently
+	// used idle one is closed (a plan of 2,000 hosts would otherwise keep
+	// 2,000 connections and their file descriptors open). Default 128.
+	MaxConns int
 }
 
 // Stats are cumulative counters for one user@host:port.
@@ -112,6 +116,7 @@ type poolEntry struct {
 	hostKey ssh.PublicKey
 	slots   chan struct{}         // session semaphore
 	lost    atomic.Pointer[error] // why keepalive gave the connection up
+	used    atomic.Int64          // UnixNano of the last session opened, for eviction
 }
 
 // route is a Target after ssh config, with everything derived from it.
@@ -147,6 +152,9 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.KeepaliveInterval == 0 {
 		opts.KeepaliveInterval = 15 * time.Second
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 128
 	}
 	if opts.KeepaliveCountMax <= 0 {
 		opts.KeepaliveCountMax = 3

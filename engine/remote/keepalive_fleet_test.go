@@ -77,3 +77,29 @@ func (w signalWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// TestFleetPoolIsBounded: past MaxConns pooled connections the least
+// recently used idle one is closed; the next Run to its host dials again.
+func TestFleetPoolIsBounded(t *testing.T) {
+	f := testfleet.StartT(t, testfleet.Options{N: 3})
+	c := fleetClient(t, f, func(o *Options) { o.MaxConns = 2 })
+	ctx := context.Background()
+	for _, h := range f.Hosts {
+		if _, err := c.Run(ctx, Target{Addr: h.ULA, Name: h.Name}, "true", nil, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.mu.Lock()
+	n := len(c.pool)
+	c.mu.Unlock()
+	if n != 2 {
+		t.Fatalf("%d pooled connections, MaxConns is 2", n)
+	}
+	first := Target{Addr: f.Hosts[0].ULA, Name: f.Hosts[0].Name}
+	if _, ok := c.HostKey(first); ok {
+		t.Fatal("the least recently used connection is still pooled")
+	}
+	if _, err := c.Run(ctx, first, "true", nil, nil, nil); err != nil || c.Stats(first).Dials != 2 {
+		t.Fatalf("re-running on an evicted host: %v, %+v", err, c.Stats(first))
+	}
+}

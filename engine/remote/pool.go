@@ -96,7 +96,12 @@ func (c *Client) conn(ctx context.Context, r route) (*poolEntry, error) {
 			c.pool[r.key] = e
 			go c.dialEntry(r, e)
 		}
+		e.used.Store(time.Now().UnixNano())
+		evict := c.evictLocked(e)
 		c.mu.Unlock()
+		for _, old := range evict {
+			old.conn.Close()
+		}
 		select {
 		case <-e.ready:
 		case <-ctx.Done():
@@ -110,6 +115,37 @@ func (c *Client) conn(ctx context.Context, r route) (*poolEntry, error) {
 		}
 		return e, nil
 	}
+}
+
+// evictLocked takes the least recently used idle connections out of the
+// pool while it holds more than MaxConns, and returns them to be closed.
+// Connections with a session open, still dialling, or keep (about to be
+// used) stay. c.mu is held.
+func (c *Client) evictLocked(keep *poolEntry) []*poolEntry {
+	var out []*poolEntry
+	for len(c.pool) > c.opts.MaxConns {
+		var oldKey string
+		var oldest *poolEntry
+		for k, e := range c.pool {
+			select {
+			case <-e.ready:
+			default:
+				continue
+			}
+			if e == keep || e.conn == nil || len(e.slots) > 0 {
+				continue
+			}
+			if oldest == nil || e.used.Load() < oldest.used.Load() {
+				oldKey, oldest = k, e
+			}
+		}
+		if oldest == nil {
+			break // all busy: the engine's own parallelism bounds these
+		}
+		delete(c.pool, oldKey)
+		out = append(out, oldest)
+	}
+	return out
 }
 
 var errForgotten = errors.New("connection forgotten while dialling")
