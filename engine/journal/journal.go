@@ -111,6 +111,11 @@ type Entry struct {
 	Message   string    `json:"message"`
 	Time      time.Time `json:"time"`
 	Hash      string    `json:"hash"`
+	// Approver and Signature are set on the last entry of a changeset at
+	// approve, outside the hash: the signature signs the chain head (see
+	// Statement), which covers every entry before it.
+	Approver  string `json:"approver,omitempty"`
+	Signature string `json:"signature,omitempty"`
 }
 
 // canonical is the hashed form of an entry: every field but Hash, in a fixed
