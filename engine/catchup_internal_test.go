@@ -43,7 +43,8 @@ func TestCatchUpBacksOff(t *testing.T) {
 	defer st.Close()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	fr := &failingRemote{}
-	e, err := New(Options{Store: st, Remote: fr, Operator: "cron", Clock: func() time.Time { return now }})
+	key, allowed := testSigner(t, "cron")
+	e, err := New(Options{Store: st, Remote: fr, Operator: "cron", Clock: func() time.Time { return now }, Signer: key, AllowedSigners: allowed})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/discoterm/discoterm/store"
+	"golang.org/x/crypto/ssh"
 )
 
 // Options configure an Engine.
@@ -28,6 +29,13 @@ type Options struct {
 	// LockTTL is how long a branch lock lasts without being renewed; the
 	// holder's operations and its running console renew it. Default 1h.
 	LockTTL time.Duration
+	// Signer signs the changesets this operator approves (an SSH key, from
+	// the agent or a key file). Approve refuses to commit without one.
+	Signer ssh.Signer
+	// AllowedSigners is an OpenSSH allowed_signers file: the keys whose
+	// changesets are accepted. Journals are verified against it on load;
+	// push refuses when it is not set.
+	AllowedSigners string
 }
 
 // DefaultLockTTL is how long a lock outlives its holder's last sign of
@@ -38,8 +46,9 @@ const DefaultLockTTL = time.Hour
 // Engine is discoterm's headless core. Every face drives it through these
 // methods and renders its events.
 type Engine struct {
-	opts Options
-	bus  bus
+	opts    Options
+	bus     bus
+	signers signers
 }
 
 // New builds an engine over a store.

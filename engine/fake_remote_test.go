@@ -2,10 +2,13 @@ package engine_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"golang.org/x/crypto/ssh"
 	"os"
 	"path/filepath"
 	"sort"
@@ -531,6 +534,9 @@ type testEnv struct {
 	fr        *fakeRemote
 	classFile string
 	eng       *engine.Engine // as alice
+	// keys are each operator's signing key, all listed in allowed.
+	keys    map[string]ssh.Signer
+	allowed string
 }
 
 const defaultClass = "DEFAULT:\n    BRANCH = main\n"
@@ -543,7 +549,8 @@ func newEnv(t testing.TB) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	v := &testEnv{t: t, dir: dir, st: st, fr: newFakeRemote(), classFile: filepath.Join(dir, "main.cf")}
+	v := &testEnv{t: t, dir: dir, st: st, fr: newFakeRemote(), classFile: filepath.Join(dir, "main.cf"),
+		keys: map[string]ssh.Signer{}, allowed: filepath.Join(dir, "allowed_signers")}
 	v.writeClass(defaultClass)
 	v.eng = v.engine("alice")
 	return v
@@ -552,7 +559,8 @@ func newEnv(t testing.TB) *testEnv {
 // engine returns an engine on the same store and fleet acting as op.
 func (v *testEnv) engine(op string, mods ...func(*engine.Options)) *engine.Engine {
 	v.t.Helper()
-	o := engine.Options{Store: v.st, Remote: v.fr, Operator: op, ClassFile: v.classFile, HostTimeout: 10 * time.Second}
+	o := engine.Options{Store: v.st, Remote: v.fr, Operator: op, ClassFile: v.classFile, HostTimeout: 10 * time.Second,
+		Signer: v.key(op), AllowedSigners: v.allowed}
 	for _, m := range mods {
 		m(&o)
 	}
@@ -561,6 +569,31 @@ func (v *testEnv) engine(op string, mods ...func(*engine.Options)) *engine.Engin
 		v.t.Fatal(err)
 	}
 	return e
+}
+
+// key returns op's signing key, creating it and listing it in the
+// allowed_signers file on first use.
+func (v *testEnv) key(op string) ssh.Signer {
+	v.t.Helper()
+	if k, ok := v.keys[op]; ok {
+		return k
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	k, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	f, err := os.OpenFile(v.allowed, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	fmt.Fprintf(f, "%s %s", op, ssh.MarshalAuthorizedKey(k.PublicKey()))
+	f.Close()
+	v.keys[op] = k
+	return k
 }
 
 func (v *testEnv) writeClass(text string) {

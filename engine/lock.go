@@ -350,7 +350,7 @@ func (e *Engine) Fork(from, newBranch string) error {
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		b, entries, err := loadJournal(tx, from)
+		b, entries, err := e.loadJournal(tx, from)
 		if err != nil {
 			return err
 		}
@@ -385,7 +385,7 @@ func (e *Engine) Log(branch string) (*JournalView, error) {
 	}
 	v := &JournalView{Positions: map[string]uint64{}}
 	err = e.opts.Store.View(func(tx store.Tx) error {
-		b, entries, err := loadJournal(tx, branch)
+		b, entries, err := e.loadJournal(tx, branch)
 		if err != nil {
 			return err
 		}

@@ -23,7 +23,7 @@ func (e *Engine) Migrate(ctx context.Context, host, branch string) error {
 		if h, err = findHost(tx, host); err != nil {
 			return err
 		}
-		b, entries, err := loadJournal(tx, branch)
+		b, entries, err := e.loadJournal(tx, branch)
 		if err != nil {
 			return err
 		}

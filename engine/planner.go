@@ -63,7 +63,7 @@ func (e *Engine) loadPlanInput(req PlanRequest) (*planInput, error) {
 				return err
 			}
 		}
-		if in.branch, in.entries, err = loadJournal(tx, branch); err != nil {
+		if in.branch, in.entries, err = e.loadJournal(tx, branch); err != nil {
 			return err
 		}
 		heads := map[string]uint64{branch: in.branch.Head}

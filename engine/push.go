@@ -114,6 +114,9 @@ func (e *Engine) Approve(planID string, keepLock bool) (*Plan, error) {
 				sealed = append(sealed, en)
 				prev = &sealed[len(sealed)-1]
 			}
+			if err := e.signChangeset(sealed); err != nil {
+				return err
+			}
 			if err := tx.Append(p.Branch, sealed); err != nil {
 				return err
 			}
@@ -234,7 +237,10 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 			// A plan is applied once: hosts have moved since it was made.
 			return fmt.Errorf("%w: plan %s was pushed already; make a new plan for hosts that did not finish", ErrUsage, p.ID)
 		}
-		if _, entries, err = loadJournal(tx, p.Branch); err != nil {
+		if e.opts.AllowedSigners == "" {
+			return errNoAllowedSigners()
+		}
+		if _, entries, err = e.loadJournal(tx, p.Branch); err != nil {
 			return err
 		}
 		for _, hp := range p.Hosts {

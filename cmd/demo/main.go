@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/discoterm/discoterm/engine/remote/testfleet"
+	"golang.org/x/crypto/ssh"
 )
 
 func main() {
@@ -109,7 +110,22 @@ func (d *demo) down() error {
 func (d *demo) flags() []string {
 	f := d.fleet
 	return []string{"--store", filepath.Join(d.dir, "store.db"), "--known-hosts", f.KnownHosts, "--identity", f.ClientKey,
-		"--ssh-config", "none", "--class", filepath.Join(d.dir, "main.cf"), "--iface", f.Bridge, "--operator", "alice@jump1"}
+		"--ssh-config", "none", "--class", filepath.Join(d.dir, "main.cf"), "--iface", f.Bridge, "--operator", "alice@jump1",
+		"--allowed-signers", d.allowedSigners()}
+}
+
+// allowedSigners lists the fleet's client key, which also signs the demo's
+// changesets (--identity is the signing key's fallback), as the one key
+// allowed to approve.
+func (d *demo) allowedSigners() string {
+	p := filepath.Join(d.dir, "allowed_signers")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	if s, err := d.fleet.Signer(); err == nil {
+		_ = os.WriteFile(p, append([]byte("alice@jump1 "), ssh.MarshalAuthorizedKey(s.PublicKey())...), 0o600)
+	}
+	return p
 }
 
 func (d *demo) env() []string {

@@ -46,6 +46,8 @@ type globals struct {
 	branch     string
 	ifaces     multiFlag
 	noScan     bool
+	signingKey string
+	allowed    string
 }
 
 type multiFlag []string
@@ -72,6 +74,8 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.branch, "branch", "", "branch to act on (default: the one you hold the lock on, or the only one)")
 	fs.Var(&g.ifaces, "iface", "interface to scan (repeatable; default: every up, multicast, non-loopback interface with IPv6)")
 	fs.BoolVar(&g.noScan, "no-scan", false, "TUI: do not scan for hosts")
+	fs.StringVar(&g.signingKey, "signing-key", "", "SSH private key that signs the changesets you approve (default: the agent's first key, else --identity / ~/.ssh/id_*)")
+	fs.StringVar(&g.allowed, "allowed-signers", "", "OpenSSH allowed_signers file of the keys whose changesets are accepted (default $XDG_CONFIG_HOME/discoterm/allowed_signers)")
 }
 
 // invocation is a parsed command line.
@@ -200,15 +204,61 @@ func (g *globals) open() (*app, error) {
 		st.Close()
 		return nil, err
 	}
+	signer, _, err := remote.SigningKey(g.signingKey, g.signingFallbacks())
+	if err != nil {
+		client.Close()
+		st.Close()
+		return nil, err
+	}
 	eng, err := engine.New(engine.Options{Store: st, Remote: &remote.Steps{R: client, HostKey: client.HostKey},
 		KeyTrust: client, Operator: operator, ClassFile: g.classPath(), Parallel: g.parallel,
-		HostTimeout: g.timeout, StateDir: g.stateDir, RebootCommand: os.Getenv("DISCOTERM_REBOOT_CMD")})
+		HostTimeout: g.timeout, StateDir: g.stateDir, RebootCommand: os.Getenv("DISCOTERM_REBOOT_CMD"),
+		Signer: signer, AllowedSigners: g.allowedSignersPath()})
 	if err != nil {
 		client.Close()
 		st.Close()
 		return nil, err
 	}
 	return &app{eng: eng, store: st, client: client}, nil
+}
+
+// signingFallbacks are the key files tried for signing when neither
+// --signing-key nor an agent gives one: the --identity files, else
+// OpenSSH's default identities.
+func (g *globals) signingFallbacks() []string {
+	if len(g.identities) > 0 {
+		return g.identities
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, n := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+		out = append(out, filepath.Join(home, ".ssh", n))
+	}
+	return out
+}
+
+// allowedSignersPath is --allowed-signers, else the default file when it
+// exists; "" (not configured: push refuses and says how to set it up).
+func (g *globals) allowedSignersPath() string {
+	if g.allowed != "" {
+		return g.allowed
+	}
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	p := filepath.Join(dir, "discoterm", "allowed_signers")
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
 }
 
 // exitCode maps an engine error to the documented exit codes.

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -59,4 +62,40 @@ func TestBatchEscapesHostText(t *testing.T) {
 	if !sawHost || !sawOutput {
 		t.Errorf("the hostname and the command output should be shown escaped (host %v, output %v):\n%v", sawHost, sawOutput, outs)
 	}
+}
+
+// TestApprovedChangesetVerifiesWithSSHKeygen: what SECURITY.md tells an
+// operator to do by hand works — the statement rebuilt from `log --json`
+// and the entry's signature verify with OpenSSH's ssh-keygen -Y verify
+// against the allowed_signers file.
+func TestApprovedChangesetVerifiesWithSSHKeygen(t *testing.T) {
+	rg := newRig(t, 1)
+	rg.must("--batch", "add-host", rg.fleet.Hosts[0].ULA)
+	rg.must("--batch", "lock", "main", "signed")
+	rg.must("--batch", "assign", rg.fleet.Hosts[0].ULA, "main")
+	rg.must("--batch", "snap", rg.write("motd", "signed motd\n"), "--to", "/etc/motd")
+	rg.must("--batch", "exec", "--", "true")
+	rg.must("--batch", "approve", planID(t, rg.must("--batch", "--json", "plan")))
+	es := rg.must("--batch", "--json", "log", "main").lines(t, "entry")
+	if len(es) != 2 || es[0]["signature"] != nil {
+		t.Fatalf("entries: %v", es)
+	}
+	last := es[1]
+	sig, _ := last["signature"].(string)
+	statement := fmt.Sprintf("discoterm changeset v1\nseq %v\nhash %v\nchangeset %v\napprover %v\n", last["seq"], last["hash"], last["changeset"], last["approver"])
+	sigFile := rg.write("sig", sig)
+	verify := func(stmt string) (string, error) {
+		cmd := exec.Command("ssh-keygen", "-Y", "verify", "-f", filepath.Join(rg.dir, "allowed_signers"), "-I", "alice@jump", "-n", "discoterm", "-s", sigFile)
+		cmd.Stdin = strings.NewReader(stmt)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := verify(statement); err != nil {
+		t.Fatalf("ssh-keygen -Y verify: %v\n%s\nstatement:\n%s", err, out, statement)
+	}
+	if _, err := verify(strings.Replace(statement, "seq 2", "seq 3", 1)); err == nil {
+		t.Fatal("ssh-keygen accepted the signature for another statement")
+	}
+	// The push goes through: every changeset is signed by an allowed key.
+	rg.must("--batch", "up", "--yes")
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/discoterm/discoterm/engine/remote"
 	"github.com/discoterm/discoterm/engine/remote/testfleet"
+	"golang.org/x/crypto/ssh"
 )
 
 // The end-to-end tests run the real binary in batch mode against a fleet of
@@ -51,8 +52,19 @@ func newRig(t *testing.T, n int) *rig {
 	f := testfleet.StartT(t, testfleet.Options{N: n})
 	dir := t.TempDir()
 	r := &rig{t: t, fleet: f, dir: dir}
+	// The fleet's client key also signs approvals (--identity is the
+	// signing key's fallback); it is the one allowed signer.
+	signer, err := f.Signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := filepath.Join(dir, "allowed_signers")
+	if err := os.WriteFile(allowed, append([]byte("alice@jump "), ssh.MarshalAuthorizedKey(signer.PublicKey())...), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	r.flags = []string{"--store", filepath.Join(dir, "store.db"), "--known-hosts", f.KnownHosts,
-		"--identity", f.ClientKey, "--ssh-config", "none", "--operator", "alice@jump", "--timeout", "5s"}
+		"--identity", f.ClientKey, "--ssh-config", "none", "--operator", "alice@jump", "--timeout", "5s",
+		"--allowed-signers", allowed}
 	return r
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"golang.org/x/crypto/ssh"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,8 +61,16 @@ func (rg *benchRig) engine(b *testing.B) (*engine.Engine, *remote.Client) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	signer, err := rg.fleet.Signer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	allowed := filepath.Join(rg.dir, "allowed_signers")
+	if err := os.WriteFile(allowed, append([]byte("bench "), ssh.MarshalAuthorizedKey(signer.PublicKey())...), 0o600); err != nil {
+		b.Fatal(err)
+	}
 	eng, err := engine.New(engine.Options{Store: rg.st, Remote: &remote.Steps{R: client, HostKey: client.HostKey}, Operator: "bench",
-		ClassFile: filepath.Join(rg.dir, "main.cf"), Parallel: 64})
+		ClassFile: filepath.Join(rg.dir, "main.cf"), Parallel: 64, Signer: signer, AllowedSigners: allowed})
 	if err != nil {
 		b.Fatal(err)
 	}
