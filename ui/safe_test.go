@@ -56,7 +56,8 @@ func TestViewEscapesHostText(t *testing.T) {
 	d.send(tea.WindowSizeMsg{Width: 160, Height: 40})
 	d.run(m.Init())
 	d.settle()
-	f.Emit(engine.Event{Type: engine.EventPushEntry, Host: "evil" + hostile, Message: "ran" + hostile, Output: "out" + hostile, Err: "failed" + hostile})
+	f.Emit(&engine.PushEntryEvent{Header: engine.Header{Message: "ran" + hostile}, Host: "evil" + hostile, Summary: "s" + hostile, Output: "out" + hostile, Result: "failed"},
+		&engine.LogEvent{Header: engine.Header{Message: "log" + hostile}})
 	d.pump()
 	check := func(where string) {
 		t.Helper()

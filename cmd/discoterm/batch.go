@@ -148,7 +148,7 @@ func progress(events <-chan engine.Event) {
 	for ev := range events {
 		switch ev := ev.(type) {
 		case *engine.PlanHostEvent, *engine.PushEntryEvent:
-			fmt.Fprintln(os.Stderr, ev.Type(), firstLine(ev.Meta().Message))
+			fmt.Fprintln(stderr, ev.Type(), firstLine(ev.Meta().Message))
 		case *engine.PushHostEvent:
 			line := fmt.Sprintf("%s %s %s", ev.Type(), ev.Host, ev.Status)
 			if ev.Steps > 0 {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/discoterm/discoterm/ui"
 )
@@ -12,7 +11,7 @@ import (
 func runTUI(ctx context.Context, inv *invocation) int {
 	a, err := inv.open()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "discoterm:", err)
+		fmt.Fprintln(stderr, "discoterm:", err)
 		return exitError
 	}
 	defer a.Close()
@@ -20,7 +19,7 @@ func runTUI(ctx context.Context, inv *invocation) int {
 	defer stopScan()
 	err = ui.Run(ctx, a.eng, ui.Options{Theme: inv.theme, Branch: inv.branch, Store: a.store.Path()})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "discoterm:", err)
+		fmt.Fprintln(stderr, "discoterm:", err)
 		return exitCode(err)
 	}
 	return exitOK
