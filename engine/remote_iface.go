@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strings"
 
 	"github.com/discoterm/discoterm/engine/remote"
 	"github.com/discoterm/discoterm/store"
@@ -23,21 +24,31 @@ type Remote interface {
 	Apply(ctx context.Context, t remote.Target, b *remote.Bundle, report func(remote.EntryReport)) (*remote.ApplyResult, error)
 }
 
-// DefaultOperator names the person acting: $DISCOTERM_OPERATOR, else
-// user@hostname.
-func DefaultOperator() string {
-	if op := os.Getenv("DISCOTERM_OPERATOR"); op != "" {
-		return op
-	}
+// DefaultOperator names the person acting: the Unix user running
+// discoterm (user@hostname), or $DISCOTERM_OPERATOR vouched for by it (see
+// LocalOperator).
+func DefaultOperator() string { return LocalOperator(os.Getenv("DISCOTERM_OPERATOR")) }
+
+// LocalOperator is who acts on a local store. The Unix user is what the
+// operating system vouches for, so it is always part of the name: a name
+// given with --operator (or $DISCOTERM_OPERATOR) that is not that user is
+// recorded as "alice (via root)", so nobody can act as someone else
+// without it showing. (On a NATS store the credential names the operator.)
+func LocalOperator(claimed string) string {
 	name := "unknown"
 	if u, err := user.Current(); err == nil {
 		name = u.Username
 	}
-	h, _ := os.Hostname()
-	if h == "" {
-		return name
+	self := name
+	if h, _ := os.Hostname(); h != "" {
+		self = name + "@" + h
 	}
-	return name + "@" + h
+	claimed = strings.TrimSpace(claimed)
+	switch claimed {
+	case "", name, self:
+		return self
+	}
+	return claimed + " (via " + name + ")"
 }
 
 // KeyTrust lets an operator decide about a host key that is not yet known.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,6 +82,9 @@ func TestApprovedChangesetVerifiesWithSSHKeygen(t *testing.T) {
 		t.Fatalf("entries: %v", es)
 	}
 	last := es[1]
+	if u, err := user.Current(); err == nil && last["approver"] != "alice@jump (via "+u.Username+")" {
+		t.Errorf("approver %v: --operator alice@jump run by %s must be recorded as \"alice@jump (via %s)\"", last["approver"], u.Username, u.Username)
+	}
 	sig, _ := last["signature"].(string)
 	statement := fmt.Sprintf("discoterm changeset v1\nseq %v\nhash %v\nchangeset %v\napprover %v\n", last["seq"], last["hash"], last["changeset"], last["approver"])
 	sigFile := rg.write("sig", sig)

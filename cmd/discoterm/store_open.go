@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/discoterm/discoterm/engine"
 	"os"
 
 	"github.com/discoterm/discoterm/store"
@@ -37,7 +38,7 @@ func (g *globals) openStore() (store.Store, string, error) {
 			return nil, "", fmt.Errorf("--nats-creds and --nats-ca need a NATS store (--store nats://HOST:4222); the store is the file %s", loc)
 		}
 		st, err := store.Open(loc, store.Options{})
-		return st, g.operator, err
+		return st, engine.LocalOperator(g.operator), err
 	}
 	st, err := store.OpenNATS(store.NATSOptions{URL: loc, CredsFile: g.natsCreds, CAFile: g.natsCA, Operator: g.operator})
 	if err != nil {
