@@ -76,8 +76,8 @@ func TestTamperedStoreIsRefused(t *testing.T) {
 	if got := v.fr.counts("10.0.0.1").applies; got != 0 {
 		t.Fatalf("%d applies on a refused journal", got)
 	}
-	if !strings.Contains(errString(v.eng.Log("main")), "is not in "+v.allowed) {
-		t.Errorf("the refusal should say the key is not allowed: %s", errString(v.eng.Log("main")))
+	if !strings.Contains(errOf(v.eng.Log("main")), "is not in "+v.allowed) {
+		t.Errorf("the refusal should say the key is not allowed: %s", errOf(v.eng.Log("main")))
 	}
 	_ = v.st.Update(func(tx store.Tx) error {
 		es, _ := tx.Journal("main")
@@ -87,7 +87,7 @@ func TestTamperedStoreIsRefused(t *testing.T) {
 	checkRefused("2") // still the first bad one
 }
 
-func errString[T any](_ T, err error) string {
+func errOf[T any](_ T, err error) string {
 	if err == nil {
 		return ""
 	}
