@@ -468,3 +468,20 @@ func TestCommandOnPlanNotOnScreen(t *testing.T) {
 	d.key("5")
 	d.wantScreen("push p00000000", "not found", "is approved already")
 }
+
+// Each scan round re-reads the hosts, so SEEN shows when each host last
+// answered, not when it last changed state.
+func TestScanRoundRefreshesLastSeen(t *testing.T) {
+	d := newDriver(t, uitest.Options{Hosts: 3}, 120, 40)
+	r := d.m.hosts.current()
+	d.clock.advance(10 * time.Minute)
+	d.f.SetHost(r.ID, func(h *engine.HostView) { h.LastSeen = d.clock.Now().Add(-3 * time.Second) })
+	d.send(eventsMsg{&engine.ScanEvent{State: "round", Round: 7}})
+	if !d.m.hostsRefresh.scheduled && !d.m.hostsRefresh.inFlight {
+		t.Fatal("a scan round did not ask for a re-read of the hosts")
+	}
+	d.send(refreshMsg{"hosts"}) // the rate limit's timer
+	if got := d.m.hosts.current(); !got.LastSeen.Equal(d.clock.Now().Add(-3 * time.Second)) {
+		t.Fatalf("after a scan round the row says last seen %v, the store %v", got.LastSeen, d.clock.Now().Add(-3*time.Second))
+	}
+}
