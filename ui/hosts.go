@@ -94,14 +94,14 @@ const (
 
 var hostColumns = []column{
 	hcState:  {title: "STATE", min: 9, max: 9, prio: 1},
-	hcName:   {title: "NAME", min: 10, want: 12, max: 24, prio: 0},
-	hcAddr:   {title: "ADDRESS", min: 14, want: 24, max: 30, prio: 4},
+	hcName:   {title: "NAME", min: 10, want: 12, max: 32, prio: 0},
+	hcAddr:   {title: "ADDRESS", min: 14, want: 24, max: 48, prio: 4},
 	hcMAC:    {title: "MAC", min: 17, max: 17, prio: 7},
-	hcBranch: {title: "BRANCH", min: 6, want: 7, max: 12, prio: 3},
+	hcBranch: {title: "BRANCH", min: 6, want: 7, max: 16, prio: 3},
 	hcPos:    {title: "POSITION", min: 8, want: 11, max: 14, prio: 2},
 	hcRTT:    {title: "RTT", min: 6, max: 6, prio: 8, right: true},
 	hcSeen:   {title: "SEEN", min: 4, max: 4, prio: 5, right: true},
-	hcResult: {title: "LAST RESULT", min: 8, want: 24, max: 60, prio: 6},
+	hcResult: {title: "LAST RESULT", min: 8, want: 24, max: 400, prio: 6},
 }
 
 // hostsPane is the live hosts table. It draws only the rows on screen, so
@@ -405,7 +405,7 @@ func (p *hostsPane) View() string {
 		sel := i == p.nav.cursor
 		cells[hcState] = r.state
 		cells[hcName] = r.displayName()
-		cells[hcAddr] = r.Addr
+		cells[hcAddr] = fitMiddle(r.Addr, p.widths[hcAddr])
 		cells[hcMAC] = r.MAC
 		cells[hcBranch] = r.Branch
 		cells[hcPos] = r.position()

@@ -20,8 +20,8 @@ type KeyMap struct {
 
 	// Hosts pane.
 	Mark, MarkAll, Sort, Reverse, Trust, Details key.Binding
-	// Journal pane.
-	Drop key.Binding
+	// Journal pane and activity.
+	Drop, Open key.Binding
 	// Plan review.
 	NextEntry, PrevEntry, Fold key.Binding
 	// Push progress.
@@ -76,6 +76,7 @@ func DefaultKeyMap() *KeyMap {
 		Details: bind("enter", "host results", "enter"),
 
 		Drop: bind("d", "drop staged entry", "d"),
+		Open: bind("enter", "show all of it", "enter"),
 
 		NextEntry: bind("n", "next entry", "n"),
 		PrevEntry: bind("N", "previous entry", "N"),
@@ -129,9 +130,9 @@ func (k *KeyMap) groups() []helpGroup {
 		{"changes", []*key.Binding{&k.Branch, &k.Lock, &k.Unlock, &k.Stage, &k.Plan, &k.Approve, &k.Push}},
 		{"lists", []*key.Binding{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom}},
 		{"hosts", []*key.Binding{&k.Mark, &k.MarkAll, &k.Sort, &k.Reverse, &k.Trust, &k.Details}},
-		{"journal", []*key.Binding{&k.Drop}},
+		{"journal", []*key.Binding{&k.Open, &k.Drop}},
 		{"plan review", []*key.Binding{&k.NextEntry, &k.PrevEntry, &k.Fold}},
 		{"push", []*key.Binding{&k.StopPush}},
-		{"activity", []*key.Binding{&k.Level}},
+		{"activity", []*key.Binding{&k.Open, &k.Level}},
 	}
 }
