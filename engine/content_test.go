@@ -3,7 +3,6 @@ package engine_test
 import (
 	"strings"
 	"testing"
-
 )
 
 // TestEntryContent: an entry's content reads back, with a diff against
