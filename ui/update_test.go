@@ -485,3 +485,33 @@ func TestScanRoundRefreshesLastSeen(t *testing.T) {
 		t.Fatalf("after a scan round the row says last seen %v, the store %v", got.LastSeen, d.clock.Now().Add(-3*time.Second))
 	}
 }
+
+// Help at 80×24 scrolls to its end with G and back with g, pages with
+// pgdn/pgup, and shows the focused view's keys first, not other views'.
+func TestHelpScrollsAndIsContextual(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 80, 24)
+	d.key("4")
+	d.key("?")
+	d.wantScreen("keys in Push", "Push view", "stop the push", "lines 1–")
+	if strings.Contains(d.screen(), "minimum level") {
+		t.Error("push help shows the activity view's keys")
+	}
+	d.key("G")
+	d.wantScreen("and commands") // the title stays
+	last := commands[len(commands)-1]
+	d.wantScreen(last.usage)
+	d.key("g")
+	d.wantScreen("status", "branch main", "lines 1–")
+	d.key("pgdown")
+	if d.m.help.offset == 0 {
+		t.Error("pgdn did not scroll")
+	}
+	d.key("pgup")
+	if d.m.help.offset != 0 {
+		t.Errorf("pgup left offset %d", d.m.help.offset)
+	}
+	d.key("esc")
+	d.key("5")
+	d.key("?")
+	d.wantScreen("Activity view", "minimum level")
+}
