@@ -106,9 +106,18 @@ func (p *journalPane) prepare() {
 		p.nav.clamp(0, p.bodyHeight())
 		return
 	}
-	f := strings.ToLower(p.filter)
+	// Every visible column, as the hosts filter does (see matcher).
+	m := newMatcher(p.filter)
 	match := func(e *journal.Entry) bool {
-		return f == "" || strings.Contains(strings.ToLower(e.Summary()+" "+e.Message+" "+e.Author+" "+string(e.Kind)), f)
+		if m.empty() {
+			return true
+		}
+		here := ""
+		if e.Seq > 0 {
+			here = strings.Join(p.at[e.Seq], " ")
+		}
+		return m.match(map[string]string{"seq": fmt.Sprint(e.Seq), "kind": string(e.Kind), "path / command": entryWhat(*e),
+			"author": e.Author, "message": e.Message, "hosts here": here})
 	}
 	if len(v.Staged) > 0 {
 		p.rows = append(p.rows, jrow{kind: jrStagedHeader})
