@@ -25,9 +25,9 @@ const (
 // once per change rather than once per frame.
 type hostRow struct {
 	engine.HostView
-	state  string
-	cells  map[string]string // every column as shown, by lower-case title, for /
-	push   string // live push status, e.g. "applying 2/5"; "" when not pushing
+	state string
+	cells map[string]string // every column as shown, by lower-case title, for /
+	push  string            // live push status, e.g. "applying 2/5"; "" when not pushing
 }
 
 func newHostRow(h engine.HostView) *hostRow {
