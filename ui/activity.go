@@ -66,7 +66,13 @@ func eventText(ev engine.Event) string {
 	if p, ok := ev.(*engine.PushHostEvent); ok && msg == "" {
 		msg = fmt.Sprintf("%s %s at position %d", p.Host, p.Status, p.Position)
 	}
-	text := ev.Type().String() + ": " + msg
+	// "staged: staged …" says it twice: the type goes in front only
+	// when the message does not start with it already.
+	typ := ev.Type().String()
+	text := msg
+	if stem, _, _ := strings.Cut(typ, "."); !strings.HasPrefix(msg, stem) {
+		text = typ + ": " + msg
+	}
 	if err := eventErr(ev); err != "" && !strings.Contains(text, err) {
 		text += " — " + err
 	}
@@ -106,6 +112,14 @@ func (p *activityPane) prepare() {
 	p.nav.clamp(len(p.shown), p.bodyHeight())
 }
 
+// current is the line under the cursor (the newest while following).
+func (p *activityPane) current() (activityLine, bool) {
+	if p.nav.cursor < 0 || p.nav.cursor >= len(p.shown) {
+		return activityLine{}, false
+	}
+	return p.at(p.shown[p.nav.cursor]), true
+}
+
 func (p *activityPane) Update(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	k := p.c.Keys
 	switch {
@@ -126,6 +140,7 @@ func (p *activityPane) View() string {
 	if !p.follow {
 		detail += " · paused (G follows)"
 	}
+	detail += " · enter shows a line whole"
 	lines := []string{p.c.titleLine("Activity", detail, p.w)}
 	from, to := p.nav.window(len(p.shown), p.bodyHeight())
 	for i := from; i < to; i++ {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"github.com/discoterm/discoterm/engine"
+	"github.com/discoterm/discoterm/engine/journal"
 	"github.com/discoterm/discoterm/engine/verbs"
 )
 
@@ -20,6 +21,9 @@ type Backend interface {
 	// TrustHost accepts the key a host offers, if it is still the
 	// fingerprint the operator was shown.
 	TrustHost(host, fingerprint string) error
+	// Content reads what a file or template entry installs, with its diff
+	// against the branch's previous entry for the path.
+	Content(branch string, e journal.Entry) (*engine.EntryContent, error)
 }
 
 var _ Backend = (*engine.Engine)(nil)

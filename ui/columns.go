@@ -108,3 +108,16 @@ func header(cols []column, widths []int) string {
 	}
 	return renderCells(cols, widths, cells)
 }
+
+// sortedHeader renders column titles with the sort column marked by its
+// direction, as k9s marks it.
+func sortedHeader(cols []column, widths []int, sortBy int, arrow string) string {
+	cells := make([]string, len(cols))
+	for i, c := range cols {
+		cells[i] = c.title
+		if i == sortBy {
+			cells[i] += arrow
+		}
+	}
+	return renderCells(cols, widths, cells)
+}

@@ -189,3 +189,22 @@ func wrapLines(s string, w int) []string {
 	}
 	return out
 }
+
+// fitMiddle is fit for text whose two ends both matter — an IPv6 address
+// keeps its prefix and its interface id and zone — cutting from the
+// middle.
+func fitMiddle(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	sw := ansi.StringWidth(s)
+	if sw <= w {
+		return s + strings.Repeat(" ", w-sw)
+	}
+	if w < 5 {
+		return fit(s, w)
+	}
+	head := (w - 1) / 2
+	tail := w - 1 - head
+	return ansi.Cut(s, 0, head) + "…" + ansi.Cut(s, sw-tail, sw)
+}

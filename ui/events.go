@@ -117,6 +117,12 @@ func (m *Model) applyEvents(burst eventsMsg) {
 			m.pushes.apply(ev)
 		case *engine.ScanEvent:
 			m.scan = scanText(ev)
+			if ev.State == "round" {
+				// Every round moves "last seen" of the hosts that answered:
+				// re-read (rate-limited) so SEEN is live, not the age of
+				// the last transition.
+				m.hostsRefresh.want = true
+			}
 			if ev.Level > engine.LevelInfo || ev.Err != "" {
 				m.activity.addEvent(ev)
 			}

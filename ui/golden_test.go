@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/exp/golden"
 
+	"github.com/discoterm/discoterm/engine"
+	"github.com/discoterm/discoterm/engine/journal"
 	"github.com/discoterm/discoterm/themes"
 	"github.com/discoterm/discoterm/ui/uitest"
 )
@@ -144,4 +147,54 @@ func TestGoldenLowColour(t *testing.T) {
 			})
 		})
 	}
+}
+
+// At 80×24 nothing is cut without a way to read it: a long command wraps
+// in the plan review, Enter shows a journal entry whole (content and diff)
+// and an activity line whole.
+func TestGoldenReadable(t *testing.T) {
+	d := newThemedDriver(t, uitest.Options{Hosts: 12, Entries: 24}, 80, 24, "dark")
+	shot := func(name string) {
+		t.Run(name, func(t *testing.T) {
+			golden.RequireEqual(t, render(t, d.m.View().Content, colorprofile.ANSI256))
+		})
+	}
+	if err := d.f.Lock("main", "maintenance banner"); err != nil {
+		t.Fatal(err)
+	}
+	long := `grep -q "Maintenance window" /etc/motd || printf 'Maintenance window: Sundays 02:00-04:00 UTC, contact ops@example.net\n' >> /etc/motd`
+	if _, err := d.f.Stage("main", engine.StageRequest{Kind: journal.KindExec, Command: long}); err != nil {
+		t.Fatal(err)
+	}
+	d.pump()
+	d.key("p")
+	d.key("G")
+	shot("plan-wrapped")
+	if !strings.Contains(stripANSI(strings.Join(d.m.review.lines, "")), "ops@example.net") {
+		t.Error("the plan review cuts the command")
+	}
+
+	d.key("2")
+	// The newest file entry whose path an earlier entry wrote too.
+	for i := 0; i < 30; i++ {
+		if e, _, ok := d.m.journal.current(); ok && e.Kind == journal.KindFile {
+			d.key("enter")
+			if strings.Contains(d.screen(), "diff against seq") {
+				break
+			}
+			d.key("esc")
+		}
+		d.key("down")
+	}
+	shot("entry-detail")
+	d.wantScreen("diff against seq", "-setting = ")
+	d.key("G")
+	d.wantScreen("content (", "lines ", " of ")
+	d.key("esc")
+
+	d.key("5")
+	d.keys("up", "up")
+	d.key("enter")
+	shot("activity-detail")
+	d.wantScreen(">> /etc/motd")
 }

@@ -1,8 +1,11 @@
 package ui
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 )
@@ -13,25 +16,53 @@ type helpView struct {
 	c      *Common
 	focus  view
 	offset int
+	room   int // body lines the last View showed, for paging
+	// status is the status bar in full (the bar itself cuts at the edge).
+	status []string
 }
 
 func newHelpView(c *Common, focus view) *helpView { return &helpView{c: c, focus: focus} }
 
 func (h *helpView) Update(msg tea.KeyPressMsg) {
+	k := h.c.Keys
+	page := max(h.room-1, 1)
 	switch {
-	case msg.String() == "down" || msg.String() == "j":
+	case key.Matches(msg, k.Down):
 		h.offset++
-	case msg.String() == "up" || msg.String() == "k":
-		h.offset = max(h.offset-1, 0)
+	case key.Matches(msg, k.Up):
+		h.offset--
+	case key.Matches(msg, k.PageDown), msg.String() == "space":
+		h.offset += page
+	case key.Matches(msg, k.PageUp):
+		h.offset -= page
+	case key.Matches(msg, k.Top):
+		h.offset = 0
+	case key.Matches(msg, k.Bottom):
+		h.offset = 1 << 30
 	}
+	h.offset = max(h.offset, 0) // the upper bound needs the layout: View clamps it
 }
+
+// viewGroup is the key group of each view's own keys.
+var viewGroup = [viewCount]string{viewHosts: "hosts", viewJournal: "journal", viewPlan: "plan review", viewPush: "push", viewActivity: "activity"}
 
 // sections renders help: one block of lines per key group, then the
 // commands.
 func (h *helpView) sections(col int) (groups [][]string, cmds []string) {
 	t := h.c.Theme
 	k := h.c.Keys
+	// Contextual, as k9s' help is: the focused view's own keys first,
+	// then the keys that work everywhere; other views' keys show there.
+	var ordered []helpGroup
 	for _, g := range k.groups() {
+		if g.title == viewGroup[h.focus] {
+			g.title = viewNames[h.focus] + " view"
+			ordered = append([]helpGroup{g}, ordered...)
+		} else if !slices.Contains(viewGroup[:], g.title) {
+			ordered = append(ordered, g)
+		}
+	}
+	for _, g := range ordered {
 		out := []string{t.Title.Render(g.title)}
 		for _, b := range g.keys {
 			hp := b.Help()
@@ -101,9 +132,27 @@ func (h *helpView) View(w, maxH int) string {
 		}
 	}
 	body = append(body, cmds...)
+	if len(h.status) > 0 {
+		top := []string{h.c.Theme.Title.Render("status")}
+		for _, l := range h.status {
+			top = append(top, wrapLines("  "+l, w-6)...)
+		}
+		body = append(append(top, ""), body...)
+	}
+	// Wrap first, so the window below counts the lines frame will draw.
+	var lines []string
+	for _, l := range body {
+		lines = append(lines, wrapLines(l, w-4)...)
+	}
+	body = lines
 	room := max(maxH-6, 3)
+	h.room = room
 	h.offset = min(h.offset, max(len(body)-room, 0))
+	where := "all shown"
+	if len(body) > room {
+		where = fmt.Sprintf("lines %d–%d of %d", h.offset+1, min(h.offset+room, len(body)), len(body))
+	}
 	body = body[h.offset:min(h.offset+room, len(body))]
-	body = append(body, "", h.c.Theme.Muted.Render("j/k scroll · esc or ? closes"))
-	return frame(h.c, "discoterm — keys and commands", w, body)
+	body = append(body, "", h.c.Theme.Muted.Render("↑/↓ pgup/pgdn g/G scroll · esc or ? closes · "+where))
+	return frame(h.c, "discoterm — keys in "+viewNames[h.focus]+" and commands", w, body)
 }

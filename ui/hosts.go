@@ -25,9 +25,9 @@ const (
 // once per change rather than once per frame.
 type hostRow struct {
 	engine.HostView
-	state  string
-	search string // lower-case name, addresses, branch and state for /
-	push   string // live push status, e.g. "applying 2/5"; "" when not pushing
+	state string
+	cells map[string]string // every column as shown, by lower-case title, for /
+	push  string            // live push status, e.g. "applying 2/5"; "" when not pushing
 }
 
 func newHostRow(h engine.HostView) *hostRow {
@@ -48,7 +48,10 @@ func (r *hostRow) derive() {
 	default:
 		r.state = stateAlive
 	}
-	r.search = strings.ToLower(strings.Join([]string{r.displayName(), r.Addr, strings.Join(r.Addrs, " "), r.MAC, r.Branch, r.state}, " "))
+	r.cells = map[string]string{
+		"state": r.state, "name": r.displayName(), "address": strings.Join(append([]string{r.Addr}, r.Addrs...), " "),
+		"mac": r.MAC, "branch": r.Branch, "position": r.position(), "rtt": rtt(r.RTT), "last result": r.result(),
+	}
 }
 
 func (r *hostRow) displayName() string {
@@ -94,14 +97,14 @@ const (
 
 var hostColumns = []column{
 	hcState:  {title: "STATE", min: 9, max: 9, prio: 1},
-	hcName:   {title: "NAME", min: 10, want: 12, max: 24, prio: 0},
-	hcAddr:   {title: "ADDRESS", min: 14, want: 24, max: 30, prio: 4},
+	hcName:   {title: "NAME", min: 10, want: 12, max: 32, prio: 0},
+	hcAddr:   {title: "ADDRESS", min: 14, want: 24, max: 48, prio: 4},
 	hcMAC:    {title: "MAC", min: 17, max: 17, prio: 7},
-	hcBranch: {title: "BRANCH", min: 6, want: 7, max: 12, prio: 3},
+	hcBranch: {title: "BRANCH", min: 6, want: 7, max: 16, prio: 3},
 	hcPos:    {title: "POSITION", min: 8, want: 11, max: 14, prio: 2},
 	hcRTT:    {title: "RTT", min: 6, max: 6, prio: 8, right: true},
 	hcSeen:   {title: "SEEN", min: 4, max: 4, prio: 5, right: true},
-	hcResult: {title: "LAST RESULT", min: 8, want: 24, max: 60, prio: 6},
+	hcResult: {title: "LAST RESULT", min: 8, want: 24, max: 400, prio: 6},
 }
 
 // hostsPane is the live hosts table. It draws only the rows on screen, so
@@ -240,37 +243,11 @@ func (p *hostsPane) prepare() {
 	p.nav.clamp(len(p.view), p.bodyHeight())
 }
 
-// hostFilter turns the / text into a predicate: every word must match;
-// "state:lost", "branch:web", "name:", "addr:" look at one field only.
+// hostFilter turns the / text into a predicate over every visible
+// column (see matcher); "addr:" is short for the address column.
 func hostFilter(text string) func(*hostRow) bool {
-	words := strings.Fields(strings.ToLower(text))
-	if len(words) == 0 {
-		return func(*hostRow) bool { return true }
-	}
-	return func(r *hostRow) bool {
-		for _, w := range words {
-			field, val, ok := strings.Cut(w, ":")
-			var hay string
-			switch {
-			case !ok:
-				hay, val = r.search, w
-			case field == "state":
-				hay = r.state
-			case field == "branch":
-				hay = strings.ToLower(r.Branch)
-			case field == "name":
-				hay = strings.ToLower(r.displayName())
-			case field == "addr":
-				hay = strings.ToLower(r.Addr + " " + strings.Join(r.Addrs, " "))
-			default:
-				hay, val = r.search, w
-			}
-			if !strings.Contains(hay, val) {
-				return false
-			}
-		}
-		return true
-	}
+	m := newMatcher(strings.ReplaceAll(text, "addr:", "address:"))
+	return func(r *hostRow) bool { return m.match(r.cells) }
 }
 
 func hostLess(col int) func(a, b *hostRow) int {
@@ -365,6 +342,14 @@ func (p *hostsPane) Update(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	case key.Matches(msg, k.Sort):
 		p.sortBy = (p.sortBy + 1) % len(hostColumns)
 		p.dirty = true
+	case key.Matches(msg, k.SortBy):
+		col := sortCol[msg.String()]
+		if col == p.sortBy {
+			p.desc = !p.desc
+		} else {
+			p.sortBy, p.desc = col, false
+		}
+		p.dirty = true
 	case key.Matches(msg, k.Reverse):
 		p.desc = !p.desc
 		p.dirty = true
@@ -391,7 +376,7 @@ func (p *hostsPane) View() string {
 	}
 	lines := make([]string, 0, p.h)
 	lines = append(lines, p.c.titleLine("Hosts", detail, p.w))
-	lines = append(lines, t.Header.Render("  "+header(hostColumns, p.widths)))
+	lines = append(lines, t.Header.Render("  "+sortedHeader(hostColumns, p.widths, p.sortBy, arrow)))
 	if len(p.rows) == 0 {
 		lines = append(lines, t.Muted.Render("  no hosts yet — the scanner adds them as they answer; :add ADDR adds one by hand"))
 	} else if len(p.view) == 0 {
@@ -405,7 +390,7 @@ func (p *hostsPane) View() string {
 		sel := i == p.nav.cursor
 		cells[hcState] = r.state
 		cells[hcName] = r.displayName()
-		cells[hcAddr] = r.Addr
+		cells[hcAddr] = fitMiddle(r.Addr, p.widths[hcAddr])
 		cells[hcMAC] = r.MAC
 		cells[hcBranch] = r.Branch
 		cells[hcPos] = r.position()

@@ -50,7 +50,7 @@ func (in *lineInput) open(mode inputMode, value string, suggestions []string, wi
 	in.ti.Placeholder = "command — :help lists them"
 	if mode == inputFilter {
 		in.ti.Prompt = "/"
-		in.ti.Placeholder = "filter — words, or state: branch: name: addr:"
+		in.ti.Placeholder = "filter — a regexp over every column; !inverts; name: state: …"
 	}
 	in.ti.SetSuggestions(suggestions)
 	in.ti.SetWidth(max(width-2, 10))

@@ -42,11 +42,11 @@ const (
 var journalColumns = []column{
 	jcSeq:     {title: "SEQ", min: 5, max: 6, prio: 0, right: true},
 	jcKind:    {title: "KIND", min: 8, max: 8, prio: 1},
-	jcWhat:    {title: "PATH / COMMAND", min: 16, want: 28, max: 48, prio: 0},
+	jcWhat:    {title: "PATH / COMMAND", min: 16, want: 28, max: 160, prio: 0},
 	jcAuthor:  {title: "AUTHOR", min: 8, want: 11, max: 16, prio: 4},
-	jcMessage: {title: "MESSAGE", min: 10, want: 24, max: 40, prio: 3},
+	jcMessage: {title: "MESSAGE", min: 10, want: 24, max: 120, prio: 3},
 	jcTime:    {title: "TIME", min: 4, max: 4, prio: 5, right: true},
-	jcHosts:   {title: "HOSTS HERE", min: 10, want: 20, max: 40, prio: 2},
+	jcHosts:   {title: "HOSTS HERE", min: 10, want: 20, max: 80, prio: 2},
 }
 
 // journalPane shows one branch's journal with where each host stands and
@@ -106,9 +106,18 @@ func (p *journalPane) prepare() {
 		p.nav.clamp(0, p.bodyHeight())
 		return
 	}
-	f := strings.ToLower(p.filter)
+	// Every visible column, as the hosts filter does (see matcher).
+	m := newMatcher(p.filter)
 	match := func(e *journal.Entry) bool {
-		return f == "" || strings.Contains(strings.ToLower(e.Summary()+" "+e.Message+" "+e.Author+" "+string(e.Kind)), f)
+		if m.empty() {
+			return true
+		}
+		here := ""
+		if e.Seq > 0 {
+			here = strings.Join(p.at[e.Seq], " ")
+		}
+		return m.match(map[string]string{"seq": fmt.Sprint(e.Seq), "kind": string(e.Kind), "path / command": entryWhat(*e),
+			"author": e.Author, "message": e.Message, "hosts here": here})
 	}
 	if len(v.Staged) > 0 {
 		p.rows = append(p.rows, jrow{kind: jrStagedHeader})
@@ -159,6 +168,21 @@ func (p *journalPane) currentStaged() (int, journal.Entry) {
 		return i + 1, p.view.Staged[i]
 	}
 	return 0, journal.Entry{}
+}
+
+// current is the entry under the cursor; staged is its 1-based number
+// among the staged entries, 0 for a committed one.
+func (p *journalPane) current() (e journal.Entry, staged int, ok bool) {
+	if p.view == nil || p.nav.cursor >= len(p.rows) {
+		return e, 0, false
+	}
+	switch r := p.rows[p.nav.cursor]; r.kind {
+	case jrStaged:
+		return p.view.Staged[r.idx], r.idx + 1, true
+	case jrEntry:
+		return p.view.Entries[r.idx], 0, true
+	}
+	return e, 0, false
 }
 
 func (p *journalPane) Update(msg tea.KeyPressMsg) (bool, tea.Cmd) {

@@ -205,6 +205,9 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 			m.flash(engine.LevelWarn, "d drop — "+why)
 			return true, nil
 		}
+		if key.Matches(msg, k.Open) {
+			return true, m.openEntry()
+		}
 		if key.Matches(msg, k.Drop) {
 			n, e := m.journal.currentStaged()
 			m.dialog = newConfirm(m.c, "Drop a staged entry?", []string{
@@ -227,6 +230,12 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 		}
 		return m.pushes.Update(msg)
 	case viewActivity:
+		if key.Matches(msg, k.Open) {
+			if l, ok := m.activity.current(); ok {
+				m.dialog = newDetailDialog(m.c, "Activity at "+l.time.Format("15:04:05")+" ("+l.level.String()+")", []string{screenText(l.text)})
+			}
+			return true, nil
+		}
 		return m.activity.Update(msg)
 	}
 	return false, nil
@@ -424,4 +433,29 @@ func (m *Model) shortHelp() string {
 		parts = append(parts, t.Key.Render(h.Key)+" "+t.KeyDesc.Render(h.Desc))
 	}
 	return " " + strings.Join(parts, t.Muted.Render(" · "))
+}
+
+// openEntry shows the journal entry under the cursor whole; its content
+// is read in a command and arrives in the open dialog.
+func (m *Model) openEntry() tea.Cmd {
+	e, staged, ok := m.journal.current()
+	if !ok {
+		return nil
+	}
+	v := m.journal.view
+	title := fmt.Sprintf("Entry %d of %s", e.Seq, v.Branch.Name)
+	if staged > 0 {
+		title = fmt.Sprintf("Staged entry %d of %s", staged, v.Branch.Name)
+	}
+	d := newDetailDialog(m.c, title, entryDetail(m.c, e, staged, v.Branch.Head))
+	m.dialog = d
+	if e.Blob == "" {
+		return nil
+	}
+	d.wait = fmt.Sprintf("%s/%d/%d", v.Branch.Name, e.Seq, staged)
+	b, branch, wait := m.backend, v.Branch.Name, d.wait
+	return func() tea.Msg {
+		c, err := b.Content(branch, e)
+		return contentMsg{key: wait, content: c, err: err}
+	}
 }

@@ -19,9 +19,9 @@ type KeyMap struct {
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
 
 	// Hosts pane.
-	Mark, MarkAll, Sort, Reverse, Trust, Details key.Binding
-	// Journal pane.
-	Drop key.Binding
+	Mark, MarkAll, Sort, SortBy, Reverse, Trust, Details key.Binding
+	// Journal pane and activity.
+	Drop, Open key.Binding
 	// Plan review.
 	NextEntry, PrevEntry, Fold key.Binding
 	// Push progress.
@@ -33,6 +33,13 @@ type KeyMap struct {
 	// line give when the key is pressed anyway.
 	why map[*key.Binding]string
 }
+
+// sortKeys sort the hosts by a column, k9s-style (Shift+letter); sortCol
+// says which column each one picks.
+var (
+	sortKeys = []string{"S", "N", "A", "M", "B", "I", "E", "R"}
+	sortCol  = map[string]int{"S": hcState, "N": hcName, "A": hcAddr, "M": hcMAC, "B": hcBranch, "I": hcPos, "E": hcSeen, "R": hcResult}
+)
 
 func bind(help, desc string, keys ...string) key.Binding {
 	return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
@@ -71,11 +78,13 @@ func DefaultKeyMap() *KeyMap {
 		Mark:    bind("space", "select host", "space"),
 		MarkAll: bind("ctrl+a", "select all shown", "ctrl+a"),
 		Sort:    bind("o", "sort by next column", "o"),
+		SortBy:  bind("S N A M B I E R", "sort by state/name/address/MAC/branch/posItion/sEen/result; again reverses", sortKeys...),
 		Reverse: bind("O", "reverse sort", "O"),
 		Trust:   bind("T", "accept host key", "T"),
 		Details: bind("enter", "host results", "enter"),
 
 		Drop: bind("d", "drop staged entry", "d"),
+		Open: bind("enter", "show all of it", "enter"),
 
 		NextEntry: bind("n", "next entry", "n"),
 		PrevEntry: bind("N", "previous entry", "N"),
@@ -128,10 +137,10 @@ func (k *KeyMap) groups() []helpGroup {
 			&k.Hosts, &k.Journal, &k.Review, &k.Progress, &k.Events}},
 		{"changes", []*key.Binding{&k.Branch, &k.Lock, &k.Unlock, &k.Stage, &k.Plan, &k.Approve, &k.Push}},
 		{"lists", []*key.Binding{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom}},
-		{"hosts", []*key.Binding{&k.Mark, &k.MarkAll, &k.Sort, &k.Reverse, &k.Trust, &k.Details}},
-		{"journal", []*key.Binding{&k.Drop}},
+		{"hosts", []*key.Binding{&k.Mark, &k.MarkAll, &k.SortBy, &k.Sort, &k.Reverse, &k.Trust, &k.Details}},
+		{"journal", []*key.Binding{&k.Open, &k.Drop}},
 		{"plan review", []*key.Binding{&k.NextEntry, &k.PrevEntry, &k.Fold}},
 		{"push", []*key.Binding{&k.StopPush}},
-		{"activity", []*key.Binding{&k.Level}},
+		{"activity", []*key.Binding{&k.Open, &k.Level}},
 	}
 }

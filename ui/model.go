@@ -257,6 +257,9 @@ func (m *Model) afterUpdate() tea.Cmd {
 	m.activity.prepare()
 	m.pushes.prepare()
 	m.gateKeys()
+	if m.help != nil {
+		m.help.status = m.statusDetail() // live, and whole where the bar cuts
+	}
 	cmds = append(cmds, m.flashTimers())
 	return tea.Batch(cmds...)
 }

@@ -161,3 +161,23 @@ func (m *Model) bottomLine() string {
 	}
 	return fit(m.shortHelp(), m.width)
 }
+
+// statusDetail is every item of the status bar, whole, for help.
+func (m *Model) statusDetail() []string {
+	out := []string{"branch " + m.branch}
+	if l := m.lockInfo(); l != "" {
+		out = append(out, "lock "+l)
+	} else {
+		out = append(out, "lock free")
+	}
+	if len(m.jobs) > 0 {
+		out = append(out, "jobs "+m.jobsText())
+	}
+	if m.scan != "" {
+		out = append(out, m.scan)
+	}
+	if m.storePath != "" {
+		out = append(out, "store "+m.storePath)
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"image/color"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -467,4 +468,118 @@ func TestCommandOnPlanNotOnScreen(t *testing.T) {
 	}
 	d.key("5")
 	d.wantScreen("push p00000000", "not found", "is approved already")
+}
+
+// Each scan round re-reads the hosts, so SEEN shows when each host last
+// answered, not when it last changed state.
+func TestScanRoundRefreshesLastSeen(t *testing.T) {
+	d := newDriver(t, uitest.Options{Hosts: 3}, 120, 40)
+	r := d.m.hosts.current()
+	d.clock.advance(10 * time.Minute)
+	d.f.SetHost(r.ID, func(h *engine.HostView) { h.LastSeen = d.clock.Now().Add(-3 * time.Second) })
+	d.send(eventsMsg{&engine.ScanEvent{State: "round", Round: 7}})
+	if !d.m.hostsRefresh.scheduled && !d.m.hostsRefresh.inFlight {
+		t.Fatal("a scan round did not ask for a re-read of the hosts")
+	}
+	d.send(refreshMsg{"hosts"}) // the rate limit's timer
+	if got := d.m.hosts.current(); !got.LastSeen.Equal(d.clock.Now().Add(-3 * time.Second)) {
+		t.Fatalf("after a scan round the row says last seen %v, the store %v", got.LastSeen, d.clock.Now().Add(-3*time.Second))
+	}
+}
+
+// Help at 80×24 scrolls to its end with G and back with g, pages with
+// pgdn/pgup, and shows the focused view's keys first, not other views'.
+func TestHelpScrollsAndIsContextual(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 80, 24)
+	d.key("4")
+	d.key("?")
+	d.wantScreen("keys in Push", "Push view", "stop the push", "lines 1–")
+	if strings.Contains(d.screen(), "minimum level") {
+		t.Error("push help shows the activity view's keys")
+	}
+	d.key("G")
+	d.wantScreen("and commands") // the title stays
+	last := commands[len(commands)-1]
+	d.wantScreen(last.usage)
+	d.key("g")
+	d.wantScreen("status", "branch main", "lines 1–")
+	d.key("pgdown")
+	if d.m.help.offset == 0 {
+		t.Error("pgdn did not scroll")
+	}
+	d.key("pgup")
+	if d.m.help.offset != 0 {
+		t.Errorf("pgup left offset %d", d.m.help.offset)
+	}
+	d.key("esc")
+	d.key("5")
+	d.key("?")
+	d.wantScreen("Activity view", "minimum level")
+}
+
+// / matches every visible column (behind in POSITION, failed in LAST
+// RESULT), "!" inverts, a regular expression works; Shift+letter sorts
+// by a column, again reverses, and the header marks it.
+func TestFilterAndSortLikeK9s(t *testing.T) {
+	d := newDriver(t, uitest.Options{Hosts: 40}, 160, 60)
+	filter := func(text string) []*hostRow {
+		d.key("/")
+		d.key("ctrl+u") // clear what the input holds
+		d.typeText(text)
+		d.key("enter")
+		return d.m.hosts.view
+	}
+	all := len(d.m.hosts.rows)
+	behind := filter("behind")
+	if len(behind) == 0 || len(behind) == all {
+		t.Fatalf("/behind kept %d of %d", len(behind), all)
+	}
+	for _, r := range behind {
+		if r.Behind == 0 {
+			t.Errorf("/behind kept %s, which is not behind", r.displayName())
+		}
+	}
+	if notBehind := filter("!behind"); len(notBehind)+len(behind) != all {
+		t.Errorf("!behind kept %d, behind %d, of %d", len(notBehind), len(behind), all)
+	}
+	d.f.SetHost(d.m.hosts.rows[3].ID, func(h *engine.HostView) { h.LastResult, h.LastError = "failed", "exit 3" })
+	d.send(refreshMsg{"hosts"})
+	d.m.hostsRefresh.want = true
+	d.send(refreshMsg{"hosts"})
+	if failed := filter("failed"); len(failed) < 1 {
+		t.Errorf("/failed found nothing")
+	} else {
+		for _, r := range failed {
+			if !strings.Contains(r.result(), "failed") && r.state != "failed" {
+				t.Errorf("/failed kept %s (%s)", r.displayName(), r.result())
+			}
+		}
+	}
+	re := filter(`^(web|db)0[12]$`)
+	for _, r := range re {
+		if !regexp.MustCompile(`^(web|db)0[12]$`).MatchString(r.displayName()) {
+			t.Errorf("regex kept %s", r.displayName())
+		}
+	}
+	if len(re) == 0 {
+		t.Error("the regex matched no host")
+	}
+	filter("")
+	d.key("esc")
+
+	d.key("B")
+	if d.m.hosts.sortBy != hcBranch || d.m.hosts.desc {
+		t.Fatalf("B: sort %d desc %v", d.m.hosts.sortBy, d.m.hosts.desc)
+	}
+	d.wantScreen("BRANCH↑", "sort branch ↑")
+	d.key("B")
+	d.wantScreen("BRANCH↓")
+	d.key("I")
+	d.wantScreen("POSITION↑")
+	v := d.m.hosts.view
+	for i := 1; i < len(v); i++ {
+		if v[i-1].Behind > v[i].Behind {
+			t.Fatalf("sorted by position: %s (behind %d) before %s (behind %d)", v[i-1].displayName(), v[i-1].Behind, v[i].displayName(), v[i].Behind)
+		}
+	}
 }

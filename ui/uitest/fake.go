@@ -44,6 +44,7 @@ type Fake struct {
 	plans    map[string]*engine.Plan
 	planSeq  int
 	calls    []string
+	blobs    map[string][]byte // staged content by its sum
 	subs     map[int]chan engine.Event
 	nextSub  int
 

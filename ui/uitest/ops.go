@@ -78,6 +78,13 @@ func (f *Fake) Stage(name string, req engine.StageRequest) (journal.Entry, error
 	e := journal.Entry{Kind: req.Kind, Path: req.Path, Mode: req.Mode, Owner: req.Owner, Group: req.Group,
 		Command: req.Command, Guard: req.Guard, Author: f.opts.Operator, Message: b.lock.Message, Time: f.now(),
 		Size: int64(len(req.Content))}
+	if req.Content != nil {
+		if f.blobs == nil {
+			f.blobs = map[string][]byte{}
+		}
+		e.Blob = fmt.Sprintf("%064x", len(f.blobs)+1000)
+		f.blobs[e.Blob] = slices.Clone(req.Content)
+	}
 	b.staged = append(b.staged, e)
 	f.emitLocked(&engine.StagedEvent{Header: engine.Header{Message: "staged " + e.Summary()}, Branch: name})
 	return e, nil
@@ -303,4 +310,31 @@ func (f *Fake) Up(ctx context.Context, req engine.PlanRequest, opts engine.PushO
 	}
 	r, err := f.Push(ctx, p.ID, opts)
 	return p, r, err
+}
+
+// Content implements Backend: staged content as given; the generated
+// journal's files read as a few lines naming their entry, with a diff
+// against the previous entry of the same path.
+func (f *Fake) Content(name string, e journal.Entry) (*engine.EntryContent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if e.Blob == "" {
+		return nil, fmt.Errorf("%w: %s entries have no content", engine.ErrUsage, e.Kind)
+	}
+	if data, ok := f.blobs[e.Blob]; ok {
+		return &engine.EntryContent{Content: slices.Clone(data), Size: len(data)}, nil
+	}
+	text := fmt.Sprintf("# %s, as of seq %d\nsetting = %d\n", e.Path, e.Seq, e.Seq)
+	c := &engine.EntryContent{Content: []byte(text), Size: len(text)}
+	if b := f.branches[name]; b != nil {
+		for i := len(b.entries) - 1; i >= 0; i-- {
+			if p := b.entries[i]; p.Seq < e.Seq && p.Path == e.Path {
+				c.PrevSeq = p.Seq
+				c.Diff = fmt.Sprintf("--- seq %d\n+++ this entry\n@@ -1,2 +1,2 @@\n-# %s, as of seq %d\n-setting = %d\n+# %s, as of seq %d\n+setting = %d\n",
+					p.Seq, e.Path, p.Seq, p.Seq, e.Path, e.Seq, e.Seq)
+				break
+			}
+		}
+	}
+	return c, nil
 }
