@@ -185,7 +185,7 @@ func OpenNATS(opts NATSOptions) (Store, error) {
 		s.operator = u.user
 	}
 	nopts := []nats.Option{
-		nats.Name("discoterm"), nats.Timeout(min(timeout, 5*time.Second)),
+		nats.Name("discoterm"), nats.Timeout(timeout),
 		nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
 		// Keep what is published during an outage small: a caller gets an
 		// error and retries, rather than a large buffer replayed late.
