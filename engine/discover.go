@@ -244,11 +244,13 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 		switch {
 		case repeat:
 		case untrusted:
-			ev := e.emitHost(rec, HostUntrusted, LevelWarn, fmt.Sprintf("new host %s (%s) offers host key %s; check it and accept it to manage the host", addr, hs.MAC, fp))
+			ev := e.hostEvent(rec, HostUntrusted, LevelWarn, fmt.Sprintf("new host %s (%s) offers host key %s; check it and accept it to manage the host", addr, hs.MAC, fp))
 			ev.Fingerprint = fp
+			e.emit(ev)
 		default:
-			ev := e.emitHost(rec, HostFailed, LevelWarn, fmt.Sprintf("new host %s (%s) answers but SSH failed", addr, hs.MAC))
+			ev := e.hostEvent(rec, HostFailed, LevelWarn, fmt.Sprintf("new host %s (%s) answers but SSH failed", addr, hs.MAC))
 			ev.Err = err.Error()
+			e.emit(ev)
 		}
 		return false
 	}

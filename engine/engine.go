@@ -107,8 +107,16 @@ func (e *Engine) logf(level Level, format string, args ...any) {
 }
 
 // emitHost publishes a host's record as faces show it.
-func (e *Engine) emitHost(h store.Host, change HostChange, level Level, msg string) *HostEvent {
-	ev := &HostEvent{Header: Header{Level: level, Message: msg}, Change: change, Host: e.hostView(h)}
+// It returns the view published. An event is never changed after it is
+// published (subscribers read it concurrently): build a HostEvent with
+// hostEvent, fill it, then emit it.
+func (e *Engine) emitHost(h store.Host, change HostChange, level Level, msg string) HostView {
+	ev := e.hostEvent(h, change, level, msg)
 	e.emit(ev)
-	return ev
+	return ev.Host
+}
+
+// hostEvent builds a host's event, for callers that add fields.
+func (e *Engine) hostEvent(h store.Host, change HostChange, level Level, msg string) *HostEvent {
+	return &HostEvent{Header: Header{Level: level, Message: msg}, Change: change, Host: e.hostView(h)}
 }

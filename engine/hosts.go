@@ -238,8 +238,7 @@ func (e *Engine) AddHost(ctx context.Context, req AddHostRequest) (HostView, err
 	if err != nil {
 		return HostView{}, err
 	}
-	ev := e.emitHost(saved, HostAdded, LevelInfo, fmt.Sprintf("%s added at %s", displayName(saved), addr))
-	return ev.Host, nil
+	return e.emitHost(saved, HostAdded, LevelInfo, fmt.Sprintf("%s added at %s", displayName(saved), addr)), nil
 }
 
 // mirrorState copies what a probe learned of the host's own state file.
