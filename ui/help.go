@@ -79,17 +79,23 @@ func (h *helpView) sections(col int) (groups [][]string, cmds []string) {
 		groups = append(groups, append(out, ""))
 	}
 	cmds = append(cmds, t.Title.Render("commands (:) — the --batch verbs, plus the console's own"))
+	descW := max(col-2-34, 20)
+	indent := "  " + strings.Repeat(" ", 34)
 	for _, v := range commandTable().Verbs() {
 		usage := ":" + v.Usage()
+		desc := strings.Split(ansi.Wordwrap(v.Help, descW, " "), "\n")
 		if ansi.StringWidth(usage) <= 34 {
-			cmds = append(cmds, "  "+t.Key.Render(fit(usage, 34))+t.KeyDesc.Render(v.Help))
-			continue
+			cmds = append(cmds, "  "+t.Key.Render(fit(usage, 34))+t.KeyDesc.Render(desc[0]))
+			desc = desc[1:]
+		} else {
+			// A long synopsis gets its own lines: cut, it would hide flags.
+			for _, l := range strings.Split(ansi.Wordwrap(usage, col-2, " "), "\n") {
+				cmds = append(cmds, "  "+t.Key.Render(l))
+			}
 		}
-		// A long synopsis gets its own lines: cut, it would hide flags.
-		for _, l := range strings.Split(ansi.Wordwrap(usage, col-2, " "), "\n") {
-			cmds = append(cmds, "  "+t.Key.Render(l))
+		for _, l := range desc {
+			cmds = append(cmds, indent+t.KeyDesc.Render(l))
 		}
-		cmds = append(cmds, "  "+strings.Repeat(" ", 34)+t.KeyDesc.Render(v.Help))
 	}
 	return groups, cmds
 }
