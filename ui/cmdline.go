@@ -394,15 +394,15 @@ func cmdScan(m *Model, _ *verbs.Call) (tea.Cmd, error) {
 }
 
 func cmdHelp(m *Model, c *verbs.Call) (tea.Cmd, error) {
+	m.help = newHelpView(m.c, m.focus)
 	if c.Arg(0) != "" {
 		r, err := c.Verb.Run(m.ctx, nil, c) // the table's help: reads nothing
 		if err != nil {
+			m.help = nil
 			return nil, err
 		}
-		m.setFlash(engine.LevelInfo, ":"+r.Summary())
-		return nil, nil
+		m.help.verb = r.(verbs.Help).Verb
 	}
-	m.help = newHelpView(m.c, m.focus)
 	return nil, nil
 }
 

@@ -141,3 +141,20 @@ func TestExecConfirmShowsWholeCommand(t *testing.T) {
 	d.key("y")
 	d.wantCalls(`Lock(main, "t")`, "Stage(main, exec "+cmd+")")
 }
+
+// TestHelpVerb: :help VERB shows that verb's arguments, flags and example
+// from the table; an unknown verb is the table's error.
+func TestHelpVerb(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 80, 24)
+	d.key(":")
+	d.typeText("help exec")
+	d.key("enter")
+	d.wantScreen("help :exec", ":exec [--creates PATH]", "--unless CMD", "Example:")
+	d.key("esc")
+	d.key(":")
+	d.typeText("help frob")
+	d.key("enter")
+	if d.m.help != nil || d.flashText() != `unknown verb "frob"; help lists them` {
+		t.Fatalf("help %v, flash %q", d.m.help != nil, d.flashText())
+	}
+}
