@@ -158,3 +158,15 @@ func TestHelpVerb(t *testing.T) {
 		t.Fatalf("help %v, flash %q", d.m.help != nil, d.flashText())
 	}
 }
+
+// TestConsoleBranchIsTheDefault: the console's branch is --branch when
+// none is given; --branch still picks another.
+func TestConsoleBranchIsTheDefault(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 120, 40)
+	for _, line := range []string{"branch staging", "plan db01", "plan --branch main db01"} {
+		d.key(":")
+		d.typeText(line)
+		d.key("enter")
+	}
+	d.wantCalls("Plan(staging, [db01])", "Plan(main, [db01])")
+}
