@@ -160,7 +160,7 @@ func callText(c *verbs.Call) string {
 func (m *Model) askCommand(c *verbs.Call) {
 	width := max(min(m.width-8, 100), 20)
 	body := []string{fmt.Sprintf("Stages on %s, to run with sh on every host of the branch:", c.Branch()), ""}
-	for _, l := range strings.Split(ansi.Hardwrap(printable(c.Command), width-2, false), "\n") {
+	for _, l := range wrapAtSpaces(printable(c.Command), width-2) {
 		body = append(body, "  "+l)
 	}
 	if g := c.Str("creates"); g != "" {
@@ -171,6 +171,30 @@ func (m *Model) askCommand(c *verbs.Call) {
 	}
 	m.dialog = newConfirm(m.c, "Stage this "+c.Verb.Name+"?", body, "stage",
 		func(confirmOptions) tea.Cmd { return m.runVerb(c) })
+}
+
+// wrapAtSpaces breaks a command only where it has a space (the break
+// stands for that one space), so a reader can put it back together; a
+// word longer than a line is cut into pieces.
+func wrapAtSpaces(s string, width int) []string {
+	var lines []string
+	cur := ""
+	for i, w := range strings.Split(s, " ") {
+		switch {
+		case i == 0:
+			cur = w
+		case ansi.StringWidth(cur)+1+ansi.StringWidth(w) <= width:
+			cur += " " + w
+		default:
+			lines = append(lines, cur)
+			cur = w
+		}
+		for ansi.StringWidth(cur) > width {
+			lines = append(lines, ansi.Cut(cur, 0, width))
+			cur = ansi.Cut(cur, width, ansi.StringWidth(cur))
+		}
+	}
+	return append(lines, cur)
 }
 
 // printable shows control characters as escapes, so what the dialog shows
@@ -370,15 +394,15 @@ func cmdScan(m *Model, _ *verbs.Call) (tea.Cmd, error) {
 }
 
 func cmdHelp(m *Model, c *verbs.Call) (tea.Cmd, error) {
+	m.help = newHelpView(m.c, m.focus)
 	if c.Arg(0) != "" {
 		r, err := c.Verb.Run(m.ctx, nil, c) // the table's help: reads nothing
 		if err != nil {
+			m.help = nil
 			return nil, err
 		}
-		m.setFlash(engine.LevelInfo, ":"+r.Summary())
-		return nil, nil
+		m.help.verb = r.(verbs.Help).Verb
 	}
-	m.help = newHelpView(m.c, m.focus)
 	return nil, nil
 }
 

@@ -109,3 +109,64 @@ func TestLockCreatesBranch(t *testing.T) {
 		t.Fatalf("`:lock staging` without a message opened %T, want the lock dialog", d.m.dialog)
 	}
 }
+
+// TestExecConfirmShowsWholeCommand: at 80×24 a long command is wrapped in
+// the confirmation, never cut, and only at its spaces; y stages exactly it.
+func TestExecConfirmShowsWholeCommand(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 80, 24)
+	if err := d.f.Lock("main", "t"); err != nil {
+		t.Fatal(err)
+	}
+	cmd := `grep -q "Maintenance window" /etc/motd && printf "a = 0\n" >> /etc/a-rather-long-file-name-for-the-dialog.conf`
+	d.key(":")
+	d.typeText("exec " + cmd)
+	d.key("enter")
+	dlg, ok := d.m.dialog.(*confirmDialog)
+	if !ok {
+		t.Fatalf("no confirmation: %T", d.m.dialog)
+	}
+	var shown []string
+	for _, l := range dlg.body[2:] {
+		if !strings.HasPrefix(l, "  ") {
+			break
+		}
+		shown = append(shown, strings.TrimPrefix(l, "  "))
+	}
+	if len(shown) < 2 || strings.Join(shown, " ") != cmd {
+		t.Fatalf("the confirmation shows %q, want %q wrapped at spaces", shown, cmd)
+	}
+	for _, l := range shown {
+		d.wantScreen(l)
+	}
+	d.key("y")
+	d.wantCalls(`Lock(main, "t")`, "Stage(main, exec "+cmd+")")
+}
+
+// TestHelpVerb: :help VERB shows that verb's arguments, flags and example
+// from the table; an unknown verb is the table's error.
+func TestHelpVerb(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 80, 24)
+	d.key(":")
+	d.typeText("help exec")
+	d.key("enter")
+	d.wantScreen("help :exec", ":exec [--creates PATH]", "--unless CMD", "Example:")
+	d.key("esc")
+	d.key(":")
+	d.typeText("help frob")
+	d.key("enter")
+	if d.m.help != nil || d.flashText() != `unknown verb "frob"; help lists them` {
+		t.Fatalf("help %v, flash %q", d.m.help != nil, d.flashText())
+	}
+}
+
+// TestConsoleBranchIsTheDefault: the console's branch is --branch when
+// none is given; --branch still picks another.
+func TestConsoleBranchIsTheDefault(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 120, 40)
+	for _, line := range []string{"branch staging", "plan db01", "plan --branch main db01"} {
+		d.key(":")
+		d.typeText(line)
+		d.key("enter")
+	}
+	d.wantCalls("Plan(staging, [db01])", "Plan(main, [db01])")
+}

@@ -8,6 +8,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/discoterm/discoterm/engine/verbs"
 )
 
 // helpView is the ? overlay, generated from the key map (with the reason
@@ -19,6 +21,7 @@ type helpView struct {
 	room   int // body lines the last View showed, for paging
 	// status is the status bar in full (the bar itself cuts at the edge).
 	status []string
+	verb   *verbs.Verb // :help VERB: that verb's arguments, flags and example
 }
 
 func newHelpView(c *Common, focus view) *helpView { return &helpView{c: c, focus: focus} }
@@ -48,7 +51,7 @@ var viewGroup = [viewCount]string{viewHosts: "hosts", viewJournal: "journal", vi
 
 // sections renders help: one block of lines per key group, then the
 // commands.
-func (h *helpView) sections(col int) (groups [][]string, cmds []string) {
+func (h *helpView) sections(col, full int) (groups [][]string, cmds []string) {
 	t := h.c.Theme
 	k := h.c.Keys
 	// Contextual, as k9s' help is: the focused view's own keys first,
@@ -79,17 +82,23 @@ func (h *helpView) sections(col int) (groups [][]string, cmds []string) {
 		groups = append(groups, append(out, ""))
 	}
 	cmds = append(cmds, t.Title.Render("commands (:) — the --batch verbs, plus the console's own"))
+	descW := max(full-2-34, 20)
+	indent := "  " + strings.Repeat(" ", 34)
 	for _, v := range commandTable().Verbs() {
 		usage := ":" + v.Usage()
+		desc := strings.Split(ansi.Wordwrap(v.Help, descW, " "), "\n")
 		if ansi.StringWidth(usage) <= 34 {
-			cmds = append(cmds, "  "+t.Key.Render(fit(usage, 34))+t.KeyDesc.Render(v.Help))
-			continue
+			cmds = append(cmds, "  "+t.Key.Render(fit(usage, 34))+t.KeyDesc.Render(desc[0]))
+			desc = desc[1:]
+		} else {
+			// A long synopsis gets its own lines: cut, it would hide flags.
+			for _, l := range wrapAtSpaces(usage, full-2) {
+				cmds = append(cmds, "  "+t.Key.Render(l))
+			}
 		}
-		// A long synopsis gets its own lines: cut, it would hide flags.
-		for _, l := range strings.Split(ansi.Wordwrap(usage, col-2, " "), "\n") {
-			cmds = append(cmds, "  "+t.Key.Render(l))
+		for _, l := range desc {
+			cmds = append(cmds, indent+t.KeyDesc.Render(l))
 		}
-		cmds = append(cmds, "  "+strings.Repeat(" ", 34)+t.KeyDesc.Render(v.Help))
 	}
 	return groups, cmds
 }
@@ -100,7 +109,10 @@ func (h *helpView) View(w, maxH int) string {
 	if w >= 90 {
 		col = (w - 6) / 2
 	}
-	groups, cmds := h.sections(col)
+	if h.verb != nil {
+		return h.scrolled("help :"+h.verb.Name, w, maxH, h.verbLines(w))
+	}
+	groups, cmds := h.sections(col, w-4)
 	var body []string
 	if w >= 90 {
 		// Two columns: fill the left one with groups up to half the lines.
@@ -144,7 +156,11 @@ func (h *helpView) View(w, maxH int) string {
 	for _, l := range body {
 		lines = append(lines, wrapLines(l, w-4)...)
 	}
-	body = lines
+	return h.scrolled("discoterm — keys in "+viewNames[h.focus]+" and commands", w, maxH, lines)
+}
+
+// scrolled frames the lines that fit from the scroll offset on.
+func (h *helpView) scrolled(title string, w, maxH int, body []string) string {
 	room := max(maxH-6, 3)
 	h.room = room
 	h.offset = min(h.offset, max(len(body)-room, 0))
@@ -154,5 +170,39 @@ func (h *helpView) View(w, maxH int) string {
 	}
 	body = body[h.offset:min(h.offset+room, len(body))]
 	body = append(body, "", h.c.Theme.Muted.Render("↑/↓ pgup/pgdn g/G scroll · esc or ? closes · "+where))
-	return frame(h.c, "discoterm — keys in "+viewNames[h.focus]+" and commands", w, body)
+	return frame(h.c, title, w, body)
+}
+
+// verbLines are :help VERB — the table's text of one verb, wrapped at
+// spaces (a flag such as --mode is never split) with hanging indents.
+func (h *helpView) verbLines(w int) []string {
+	var body []string
+	for i, l := range strings.Split(strings.TrimRight(h.verb.VerbText(), "\n"), "\n") {
+		if i == 0 {
+			l = ":" + l
+		}
+		lead := len(l) - len(strings.TrimLeft(l, " "))
+		hang := lead + 2
+		if strings.HasPrefix(l, "  --") {
+			hang = 27 // under the flag's help, as VerbText lays it out
+		}
+		text := strings.TrimLeft(l, " ")
+		lines := wrapAtSpaces(text, w-6-lead)
+		if len(lines) > 1 { // the rest goes under the hanging indent
+			rest := strings.TrimPrefix(strings.TrimPrefix(text, lines[0]), " ")
+			lines = append(lines[:1], wrapAtSpaces(rest, w-6-hang)...)
+		}
+		for j, wl := range lines {
+			pad := hang
+			if j == 0 {
+				pad = lead
+			}
+			wl = strings.Repeat(" ", pad) + wl
+			if i == 0 {
+				wl = h.c.Theme.Key.Render(wl)
+			}
+			body = append(body, wl)
+		}
+	}
+	return body
 }

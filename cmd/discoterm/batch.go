@@ -71,6 +71,16 @@ func dispatch(ctx context.Context, c *verbs.Call, backend verbs.Backend, out pri
 func render(out printer, r verbs.Result, json bool) {
 	switch r := r.(type) {
 	case verbs.Help:
+		if jp, ok := out.(*jsonPrinter); ok {
+			vs := r.Table.Verbs()
+			if r.Verb != nil {
+				vs = []*verbs.Verb{r.Verb}
+			}
+			for _, v := range vs {
+				jp.emit("verb", verbJSON(v))
+			}
+			return
+		}
 		if r.Verb != nil {
 			fmt.Print(r.Verb.VerbText())
 		} else {
@@ -116,6 +126,33 @@ func render(out printer, r verbs.Result, json bool) {
 	default:
 		out.ok("result", r.Summary())
 	}
+}
+
+// verbJSON is one verb of the table as `help --json` prints it, for
+// scripts and shell completion.
+func verbJSON(v *verbs.Verb) map[string]any {
+	type arg struct {
+		Name     string `json:"name"`
+		Optional bool   `json:"optional,omitempty"`
+		Many     bool   `json:"many,omitempty"`
+	}
+	type flag struct {
+		Name  string `json:"name"`
+		Type  string `json:"type"`
+		Value string `json:"value,omitempty"`
+		Help  string `json:"help"`
+	}
+	args := []arg{}
+	for _, a := range v.Args {
+		args = append(args, arg{a.Name, a.Optional, a.Many})
+	}
+	flags := []flag{}
+	for _, f := range v.Flags {
+		flags = append(flags, flag{f.Name, f.Type.String(), f.Value, f.Help})
+	}
+	aliases := append([]string{}, v.Aliases...)
+	return map[string]any{"name": v.Name, "aliases": aliases, "group": v.Group, "usage": v.Usage(), "help": v.Help,
+		"args": args, "flags": flags, "command": v.Command, "example": v.Example()}
 }
 
 // printScanEvents prints what the scanner finds as it happens; the

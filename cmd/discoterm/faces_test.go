@@ -81,7 +81,10 @@ func TestVerbsBatchFace(t *testing.T) {
 			if want != "" && !slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, want+"(") }) {
 				t.Errorf("%s: %q reached %q, want a %s call", v.Name, args, calls, want)
 			}
-			if buf.Len() == 0 && v.Name != "help" {
+			if v.Name == "help" && json && !strings.Contains(buf.String(), `{"type":"verb","v":1,"aliases":[],"args":[],"command":"COMMAND"`) {
+				t.Errorf("help --json exec: %s", buf.String())
+			}
+			if buf.Len() == 0 && !(v.Name == "help" && !json) { // text help goes to stdout
 				t.Errorf("%s (json %v) printed nothing", v.Name, json)
 			}
 		}

@@ -73,6 +73,21 @@ const (
 	List              // a string that may be given more than once
 )
 
+// String names the type, as `help --json` gives it.
+func (t FlagType) String() string {
+	switch t {
+	case Bool:
+		return "bool"
+	case Int:
+		return "int"
+	case Duration:
+		return "duration"
+	case List:
+		return "list"
+	}
+	return "string"
+}
+
 // Flag is one --flag of a verb.
 type Flag struct {
 	Name  string
