@@ -54,6 +54,7 @@ func dispatch(ctx context.Context, c *verbs.Call, backend verbs.Backend, out pri
 		render(out, shown, json)
 		return confirm(question)
 	}
+	c.Notify = func(shown verbs.Result) { render(out, shown, json) }
 	res, err := c.Verb.Run(ctx, backend, c)
 	afterRun()
 	if res != nil {

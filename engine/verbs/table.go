@@ -20,7 +20,7 @@ const (
 )
 
 // Groups is the order of the groups in help; a face may add its own after.
-var Groups = []string{GroupHosts, GroupBranches, GroupStaging, GroupFlow, GroupHelp}
+var Groups = []string{GroupHosts, GroupBranches, GroupStaging, GroupFlow, GroupServe, GroupHelp}
 
 var branchFlag = Flag{Name: "branch", Type: String, Value: "NAME", Help: "branch to act on (default: the one you hold the lock on, or the console's)"}
 
@@ -36,6 +36,7 @@ func Default() *Table {
 		vs := append(hostVerbs(), branchVerbs()...)
 		vs = append(vs, stagingVerbs()...)
 		vs = append(vs, flowVerbs()...)
+		vs = append(vs, serveVerbs()...)
 		vs = append(vs, &Verb{Name: "help", Group: GroupHelp, Help: "list the verbs, or one verb's arguments and flags",
 			Args: []Arg{{Name: "VERB", Optional: true}}, Run: runHelp})
 		t, err := NewTable(vs...)
