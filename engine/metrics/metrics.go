@@ -87,7 +87,7 @@ func New(src Source, opts Options) *Exporter {
 	x.pushHosts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "discoterm_push_hosts_total",
 		Help: "Hosts of pushes run by this process, by branch and outcome (ok, failed, stale)."}, []string{"branch", "outcome"})
 	x.scanDur = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "discoterm_scan_round_duration_seconds",
-		Help: "Wall time of scan rounds (probes and listening) run by this process.",
+		Help:    "Wall time of scan rounds (probes and listening) run by this process.",
 		Buckets: prometheus.ExponentialBucketsRange(0.01, 60, 12)})
 	x.scanRounds = prometheus.NewCounter(prometheus.CounterOpts{Name: "discoterm_scan_rounds_total",
 		Help: "Scan rounds run by this process."})
