@@ -24,6 +24,7 @@ const (
 	exitHostsFail = 3
 	exitLockHeld  = 4
 	exitStale     = 5
+	exitOutside   = 6 // up of a branch outside its maintenance windows: nothing pushed
 	exitCancelled = 130
 )
 
@@ -274,6 +275,8 @@ func exitCode(err error) int {
 		return exitLockHeld
 	case errors.Is(err, engine.ErrStale):
 		return exitStale
+	case errors.Is(err, engine.ErrOutsideWindow):
+		return exitOutside
 	case errors.Is(err, engine.ErrHostsFail):
 		return exitHostsFail
 	case errors.Is(err, engine.ErrCancelled):

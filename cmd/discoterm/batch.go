@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -108,6 +109,10 @@ func render(out printer, r verbs.Result, json bool) {
 		}
 	case verbs.UpAll:
 		for _, run := range r.Runs {
+			if errors.Is(run.Err, engine.ErrOutsideWindow) {
+				out.ok("up", message(run.Err)) // skipped, not failed
+				continue
+			}
 			render(out, verbs.Pushed{Plan: run.Plan, Result: run.Push}, json)
 		}
 	case verbs.Report:

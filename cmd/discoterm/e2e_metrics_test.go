@@ -136,6 +136,23 @@ func TestMetricsMatchStore(t *testing.T) {
 		t.Fatalf("push with one failing host: want exit %d: %s", exitHostsFail, r)
 	}
 
+	// A window open all day, every day: the gauges say so, as log does.
+	if r := rg.run("--batch", "policy", "main", "--window", "Sat 02:00-04:00 UTX"); r.code != exitUsage || !strings.Contains(r.stderr, "column 17: unknown time zone") {
+		t.Fatalf("bad window: %s", r)
+	}
+	rg.must("--batch", "policy", "main", "--window", "* 00:00-24:00 UTC")
+	if r := rg.must("--batch", "hosts"); !strings.Contains(r.stdout, "open until") {
+		t.Errorf("hosts shows no open window:\n%s", r.stdout)
+	}
+	var nextStart time.Time
+	for _, j := range rg.must("--batch", "--json", "log", "main").lines(t, "journal") {
+		nw, _ := j["next_window"].(map[string]any)
+		if nw == nil || nw["open"] != true {
+			t.Fatalf("log's next window: %v", j)
+		}
+		nextStart, _ = time.Parse(time.RFC3339, nw["start"].(string))
+	}
+
 	url := rg.serveMetrics()
 	fams := scrape(t, url)
 	hosts := rg.must("--batch", "--json", "hosts").lines(t, "host")
@@ -189,6 +206,12 @@ func TestMetricsMatchStore(t *testing.T) {
 	}
 	if v, _ := sample(fams, "discoterm_branch_hosts_behind", map[string]string{"branch": "main"}); v != 1 {
 		t.Errorf("hosts behind on main: %v, want 1 (%s stopped at its failing entry)", v, bad.Name)
+	}
+	if v, _ := sample(fams, "discoterm_branch_window_open", map[string]string{"branch": "main"}); v != 1 {
+		t.Errorf("window open on main: %v, want 1", v)
+	}
+	if v, _ := sample(fams, "discoterm_branch_window_next_start_timestamp_seconds", map[string]string{"branch": "main"}); v != float64(nextStart.Unix()) {
+		t.Errorf("window start on main: %v, log says %v", v, nextStart)
 	}
 	if v, _ := sample(fams, "discoterm_branch_head", map[string]string{"branch": "main"}); v != 2 {
 		t.Errorf("head of main: %v, want 2", v)

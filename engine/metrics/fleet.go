@@ -2,8 +2,11 @@ package metrics
 
 import (
 	"context"
+	"time"
 
 	"github.com/discoterm/discoterm/engine"
+	"github.com/discoterm/discoterm/engine/window"
+	"github.com/discoterm/discoterm/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -32,6 +35,10 @@ var (
 		"Hosts following the branch.", []string{"branch"}, nil)
 	descBranchBehind = prometheus.NewDesc("discoterm_branch_hosts_behind",
 		"Hosts of the branch behind its head.", []string{"branch"}, nil)
+	descWindowOpen = prometheus.NewDesc("discoterm_branch_window_open",
+		"1 while one of the branch's maintenance windows is open, else 0; only branches with windows.", []string{"branch"}, nil)
+	descWindowNext = prometheus.NewDesc("discoterm_branch_window_next_start_timestamp_seconds",
+		"Start of the branch's open or next maintenance window (Unix time); only branches with windows.", []string{"branch"}, nil)
 	descBranchHead = prometheus.NewDesc("discoterm_branch_head",
 		"Sequence number of the branch's last committed entry.", []string{"branch"}, nil)
 )
@@ -43,7 +50,7 @@ type fleetCollector struct {
 
 func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descStoreUp, descHosts, descUntrusted, descLastSeen, descBehind, descPosition,
-		descLastResult, descLastPush, descBranchHosts, descBranchBehind, descBranchHead} {
+		descLastResult, descLastPush, descBranchHosts, descBranchBehind, descBranchHead, descWindowOpen, descWindowNext} {
 		ch <- d
 	}
 }
@@ -53,12 +60,12 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	hosts, err := c.src.Hosts(ctx)
 	branches := map[string]uint64{}
+	var bs []store.Branch
 	if err == nil {
-		bs, berr := c.src.Branches()
+		bs, err = c.src.Branches()
 		for _, b := range bs {
 			branches[b.Name] = b.Head
 		}
-		err = berr
 	}
 	if err != nil {
 		ch <- prometheus.MustNewConstMetric(descStoreUp, prometheus.GaugeValue, 0)
@@ -111,6 +118,34 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descBranchHosts, prometheus.GaugeValue, float64(perBranch[b]), label(b))
 		ch <- prometheus.MustNewConstMetric(descBranchBehind, prometheus.GaugeValue, float64(behind[b]), label(b))
 	}
+	now := c.opts.Now()
+	for _, b := range bs {
+		if o, ok := nextWindow(b.Windows, now); ok {
+			open := 0.0
+			if o.Open(now) {
+				open = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descWindowOpen, prometheus.GaugeValue, open, label(b.Name))
+			ch <- prometheus.MustNewConstMetric(descWindowNext, prometheus.GaugeValue, float64(o.Start.Unix()), label(b.Name))
+		}
+	}
+}
+
+// nextWindow is the open or next opening of a branch's windows; none when
+// it has no windows or they no longer parse (the hosts view says why).
+func nextWindow(srcs []string, now time.Time) (window.Opening, bool) {
+	if len(srcs) == 0 {
+		return window.Opening{}, false
+	}
+	ws := make([]*window.Window, 0, len(srcs))
+	for _, s := range srcs {
+		w, err := window.ParseCached(s)
+		if err != nil {
+			return window.Opening{}, false
+		}
+		ws = append(ws, w)
+	}
+	return window.Next(ws, now)
 }
 
 func hostName(h engine.HostView) string {

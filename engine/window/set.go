@@ -2,6 +2,7 @@ package window
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -89,4 +90,32 @@ func Next(ws []*Window, t time.Time) (Opening, bool) {
 		}
 	}
 	return best, found
+}
+
+// cache keeps parsed windows by source: a branch's windows are read at
+// every hosts view and scrape, and loading a zone reads the tz database.
+var cache struct {
+	sync.Mutex
+	m map[string]*Window
+}
+
+// ParseCached is Parse, remembering up to 1024 windows parsed without error.
+func ParseCached(s string) (*Window, error) {
+	cache.Lock()
+	w, ok := cache.m[s]
+	cache.Unlock()
+	if ok {
+		return w, nil
+	}
+	w, err := Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	cache.Lock()
+	if cache.m == nil || len(cache.m) >= 1024 {
+		cache.m = map[string]*Window{}
+	}
+	cache.m[s] = w
+	cache.Unlock()
+	return w, nil
 }
