@@ -35,6 +35,9 @@ type PlanRequest struct {
 type PushOptions struct {
 	AllowReboot bool
 	Parallel    int // hosts at once; 0: engine default
+	// IgnoreWindows lets Up push a branch outside its maintenance
+	// windows (--now). Push of a plan the operator names is never gated.
+	IgnoreWindows bool
 }
 
 // HostView is a host with what the engine derives for display.
@@ -45,6 +48,10 @@ type HostView struct {
 	Behind   int               `json:"behind"` // head - position, when known
 	Vars     map[string]string `json:"vars,omitempty"`
 	ClassErr string            `json:"class_error,omitempty"`
+	// NextWindow is the branch's maintenance window open now, else the
+	// next to open; nil when the branch has no windows.
+	NextWindow *WindowView `json:"next_window,omitempty"`
+	WindowErr  string      `json:"window_error,omitempty"` // stored windows that no longer parse
 }
 
 // AddHostRequest adds a host not found by scanning.
@@ -62,4 +69,8 @@ type JournalView struct {
 	Staged    []journal.Entry   `json:"staged"`
 	Lock      *store.Lock       `json:"lock,omitempty"`
 	Positions map[string]uint64 `json:"positions"` // host name → position
+	// NextWindow is the branch's next (or open) maintenance window; every
+	// host of the branch shares it.
+	NextWindow *WindowView `json:"next_window,omitempty"`
+	WindowErr  string      `json:"window_error,omitempty"`
 }

@@ -55,10 +55,18 @@ func (d *discovery) catchUp(ctx context.Context, touched map[string]store.Host) 
 	if err != nil {
 		return
 	}
+	now := e.now()
 	for _, b := range bs {
-		if b.CatchUp.Enabled {
-			branches[b.Name] = b
+		if !b.CatchUp.Enabled {
+			continue
 		}
+		// Outside its maintenance windows a branch waits; its hosts are
+		// pushed at the next round inside one. Windows that no longer
+		// parse keep it closed (checkWindow says why when up is run).
+		if w, err := branchWindow(b, now); err != nil || (w != nil && !w.Open) {
+			continue
+		}
+		branches[b.Name] = b
 	}
 	if len(branches) == 0 {
 		return
@@ -67,7 +75,6 @@ func (d *discovery) catchUp(ctx context.Context, touched map[string]store.Host) 
 	if err != nil {
 		return
 	}
-	now := e.now()
 	for _, v := range views {
 		if v.Liveness != string(scanner.Alive) || !v.Trusted || v.Branch == "" {
 			continue

@@ -131,7 +131,7 @@ func (d *discovery) round(ctx context.Context, r scanner.RoundResult) {
 	}
 	trans := d.tracker.Observe(r.Round, now, r.Sightings)
 	msg := fmt.Sprintf("round %d: %d replies, last after %s", r.Round, len(r.Sightings), r.LastReply.Round(time.Microsecond))
-	ev := &ScanEvent{Header: Header{Message: msg}, State: "round", Round: r.Round, Replies: len(r.Sightings), LastReply: r.LastReply}
+	ev := &ScanEvent{Header: Header{Message: msg}, State: "round", Round: r.Round, Replies: len(r.Sightings), LastReply: r.LastReply, Duration: r.Duration}
 	if r.Err != nil {
 		ev.Err, ev.Level = r.Err.Error(), LevelWarn
 	}

@@ -167,6 +167,8 @@ type PlanDoneEvent struct {
 	Hosts   int    `json:"hosts"`
 	Entries int    `json:"entries"`
 	Failed  int    `json:"failed"` // hosts that could not be planned
+	// Duration is the plan's wall time, reading the store included.
+	Duration time.Duration `json:"duration_ns"`
 }
 
 // PushHostEvent is a host's push status.
@@ -215,7 +217,9 @@ type ScanEvent struct {
 	Round     uint64        `json:"round,omitempty"`
 	Replies   int           `json:"replies,omitempty"`
 	LastReply time.Duration `json:"last_reply_ns,omitempty"`
-	Err       string        `json:"error,omitempty"`
+	// Duration is the whole round, listening included (State "round").
+	Duration time.Duration `json:"duration_ns,omitempty"`
+	Err      string        `json:"error,omitempty"`
 }
 
 // JobEvent is a long job starting or finishing.

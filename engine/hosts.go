@@ -50,15 +50,18 @@ func (e *Engine) hostView(h store.Host) HostView { return e.viewer()(h) }
 func (e *Engine) viewer() func(store.Host) HostView {
 	cls, cerr := e.classification()
 	heads := map[string]uint64{}
+	var wins map[string]windowState
 	_ = e.opts.Store.View(func(tx store.Tx) error {
 		bs, err := tx.Branches()
 		for _, b := range bs {
 			heads[b.Name] = b.Head
 		}
+		wins = windowsByBranch(bs, e.now())
 		return err
 	})
 	return func(h store.Host) HostView {
 		v := e.view(h, cls, heads)
+		wins[v.Branch].apply(&v)
 		if cerr != nil {
 			v.ClassErr = cerr.Error()
 		}
@@ -92,6 +95,7 @@ func (e *Engine) Hosts(ctx context.Context) ([]HostView, error) {
 	}
 	var hosts []store.Host
 	heads := map[string]uint64{}
+	var wins map[string]windowState
 	err = e.opts.Store.View(func(tx store.Tx) error {
 		var err error
 		if hosts, err = tx.Hosts(); err != nil {
@@ -101,6 +105,7 @@ func (e *Engine) Hosts(ctx context.Context) ([]HostView, error) {
 		for _, b := range bs {
 			heads[b.Name] = b.Head
 		}
+		wins = windowsByBranch(bs, e.now())
 		return err
 	})
 	if err != nil {
@@ -108,7 +113,9 @@ func (e *Engine) Hosts(ctx context.Context) ([]HostView, error) {
 	}
 	out := make([]HostView, 0, len(hosts))
 	for _, h := range hosts {
-		out = append(out, e.view(h, cls, heads))
+		v := e.view(h, cls, heads)
+		wins[v.Branch].apply(&v)
+		out = append(out, v)
 	}
 	slices.SortFunc(out, func(a, b HostView) int {
 		if c := NaturalCompare(a.Name, b.Name); c != 0 {

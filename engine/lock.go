@@ -390,6 +390,11 @@ func (e *Engine) Log(branch string) (*JournalView, error) {
 			return err
 		}
 		v.Branch, v.Entries = b, entries
+		if nw, err := branchWindow(b, e.now()); err != nil {
+			v.WindowErr = err.Error()
+		} else {
+			v.NextWindow = nw
+		}
 		if v.Staged, err = tx.Staged(branch); err != nil {
 			return err
 		}

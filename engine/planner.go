@@ -180,6 +180,7 @@ func newPlanID() string {
 // host, then the operator's staged entries) on the selected hosts of a
 // branch, and saves the result for review, approval and push.
 func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*Plan, error) {
+	start := time.Now()
 	in, err := e.loadPlanInput(req)
 	if err != nil {
 		return nil, err
@@ -254,7 +255,7 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	if failed > 0 {
 		msg += fmt.Sprintf(", %d hosts could not be planned", failed)
 	}
-	e.emit(&PlanDoneEvent{Header: Header{Message: msg}, PlanID: p.ID, Branch: p.Branch, Hosts: len(p.Hosts), Entries: p.Entries(), Failed: failed})
+	e.emit(&PlanDoneEvent{Header: Header{Message: msg}, PlanID: p.ID, Branch: p.Branch, Hosts: len(p.Hosts), Entries: p.Entries(), Failed: failed, Duration: time.Since(start)})
 	e.finishJob(job, msg)
 	return p, nil
 }

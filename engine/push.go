@@ -514,9 +514,19 @@ func (e *Engine) recordPush(p *Plan, res *PushResult) {
 // an operator's unreviewed work, and only their approve commits them.
 func (e *Engine) Up(ctx context.Context, req PlanRequest, opts PushOptions) (*Plan, *PushResult, error) {
 	req.NoStaged = true
+	if req.Branch != "" && !opts.IgnoreWindows {
+		if err := e.checkWindow(req.Branch); err != nil {
+			return nil, nil, err
+		}
+	}
 	p, err := e.Plan(ctx, req)
 	if err != nil {
 		return nil, nil, err
+	}
+	if req.Branch == "" && !opts.IgnoreWindows {
+		if err := e.checkWindow(p.Branch); err != nil {
+			return p, nil, err
+		}
 	}
 	if p, err = e.Approve(p.ID, false); err != nil {
 		return p, nil, err
@@ -562,7 +572,9 @@ func (e *Engine) UpAll(ctx context.Context, opts PushOptions) ([]UpRun, error) {
 		}
 		p, r, err := e.Up(ctx, PlanRequest{Branch: b}, opts)
 		runs = append(runs, UpRun{Branch: b, Plan: p, Push: r, Err: err})
-		if err != nil {
+		// A branch outside its windows is skipped, not failed: cron runs
+		// up all day and each branch is pushed inside its own windows.
+		if err != nil && !errors.Is(err, ErrOutsideWindow) {
 			errs = append(errs, fmt.Errorf("branch %s: %w", b, err))
 		}
 	}

@@ -79,6 +79,9 @@ type Branch struct {
 	HeadHash string    `json:"head_hash,omitempty"`
 	Created  time.Time `json:"created"`
 	CatchUp  CatchUp   `json:"catch_up"`
+	// Windows are the branch's maintenance windows as the operator wrote
+	// them (engine/window grammar); none: catch-up and up push any time.
+	Windows []string `json:"windows,omitempty"`
 }
 
 // Lock is a branch lock: staging needs it.

@@ -24,6 +24,7 @@ const (
 	exitHostsFail = 3
 	exitLockHeld  = 4
 	exitStale     = 5
+	exitOutside   = 6 // up of a branch outside its maintenance windows: nothing pushed
 	exitCancelled = 130
 )
 
@@ -48,6 +49,7 @@ type globals struct {
 	noScan     bool
 	signingKey string
 	allowed    string
+	metrics    string
 }
 
 type multiFlag []string
@@ -76,6 +78,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.BoolVar(&g.noScan, "no-scan", false, "TUI: do not scan for hosts")
 	fs.StringVar(&g.signingKey, "signing-key", "", "SSH private key that signs the changesets you approve (default: the agent's first key, else --identity / ~/.ssh/id_*)")
 	fs.StringVar(&g.allowed, "allowed-signers", "", "OpenSSH allowed_signers file of the keys whose changesets are accepted (default $XDG_CONFIG_HOME/discoterm/allowed_signers)")
+	fs.StringVar(&g.metrics, "metrics-listen", "", "TUI: also serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9469)")
 }
 
 // invocation is a parsed command line.
@@ -89,7 +92,7 @@ type invocation struct {
 
 // consoleOnly are global flags that only the TUI reads; a batch verb
 // given one refuses it like any flag that is not its own.
-var consoleOnly = map[string]bool{"theme": true, "branch": true, "no-scan": true}
+var consoleOnly = map[string]bool{"theme": true, "branch": true, "no-scan": true, "metrics-listen": true}
 
 // parseArgs splits off --batch, --help and --version, then parses global
 // and verb flags with the verb table's parser, wherever they appear before
@@ -272,6 +275,8 @@ func exitCode(err error) int {
 		return exitLockHeld
 	case errors.Is(err, engine.ErrStale):
 		return exitStale
+	case errors.Is(err, engine.ErrOutsideWindow):
+		return exitOutside
 	case errors.Is(err, engine.ErrHostsFail):
 		return exitHostsFail
 	case errors.Is(err, engine.ErrCancelled):

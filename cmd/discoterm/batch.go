@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -54,6 +55,7 @@ func dispatch(ctx context.Context, c *verbs.Call, backend verbs.Backend, out pri
 		render(out, shown, json)
 		return confirm(question)
 	}
+	c.Notify = func(shown verbs.Result) { render(out, shown, json) }
 	res, err := c.Verb.Run(ctx, backend, c)
 	afterRun()
 	if res != nil {
@@ -117,6 +119,10 @@ func render(out printer, r verbs.Result, json bool) {
 		}
 	case verbs.UpAll:
 		for _, run := range r.Runs {
+			if errors.Is(run.Err, engine.ErrOutsideWindow) {
+				out.ok("up", message(run.Err)) // skipped, not failed
+				continue
+			}
 			render(out, verbs.Pushed{Plan: run.Plan, Result: run.Push}, json)
 		}
 	case verbs.Report:

@@ -60,7 +60,7 @@ func (p *jsonPrinter) fail(err error, code int) {
 func message(err error) string {
 	s := err.Error()
 	for _, sentinel := range []error{engine.ErrUsage, engine.ErrLockHeld, engine.ErrNotLocked, engine.ErrStale,
-		engine.ErrHostsFail, engine.ErrNotFound, engine.ErrCancelled} {
+		engine.ErrHostsFail, engine.ErrNotFound, engine.ErrCancelled, engine.ErrOutsideWindow} {
 		if errors.Is(err, sentinel) {
 			s = strings.TrimPrefix(s, sentinel.Error()+": ")
 		}
@@ -117,7 +117,7 @@ func (p *jsonPrinter) log(v *engine.JournalView) {
 	for i, e := range v.Staged {
 		p.staged(v.Branch.Name, i+1, e)
 	}
-	p.emit("journal", map[string]any{"branch": v.Branch, "lock": v.Lock, "positions": v.Positions})
+	p.emit("journal", map[string]any{"branch": v.Branch, "lock": v.Lock, "positions": v.Positions, "next_window": v.NextWindow, "window_error": v.WindowErr})
 }
 func (p *jsonPrinter) report(rs []store.RunResult) {
 	for _, r := range rs {
@@ -164,7 +164,8 @@ func dash(s string) string {
 
 func (p *textPrinter) hosts(hs []engine.HostView) {
 	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tADDRESS\tBRANCH\tPOSITION\tLAST RESULT\tLAST SEEN\tID")
+	fmt.Fprintln(tw, "NAME\tSTATE\tADDRESS\tBRANCH\tPOSITION\tLAST RESULT\tLAST SEEN\tNEXT WINDOW\tID")
+	now := time.Now()
 	for _, h := range hs {
 		pos := fmt.Sprintf("%d/%d", h.Position, h.Head)
 		if h.Behind > 0 {
@@ -178,7 +179,8 @@ func (p *textPrinter) hosts(hs []engine.HostView) {
 		if !h.Trusted {
 			state = "untrusted"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(h.Name), state, h.Addr, dash(h.Branch), pos, dash(h.LastResult), ago(seen), h.ID)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(h.Name), state, h.Addr, dash(h.Branch), pos, dash(h.LastResult), ago(seen),
+			windowText(h.NextWindow, h.WindowErr, now), h.ID)
 	}
 	tw.Flush()
 }
@@ -223,6 +225,9 @@ func (p *textPrinter) stagedList(branch string, es []journal.Entry, l *store.Loc
 
 func (p *textPrinter) log(v *engine.JournalView) {
 	fmt.Fprintf(p.w, "branch %s, head %d\n", v.Branch.Name, v.Branch.Head)
+	if len(v.Branch.Windows) > 0 {
+		fmt.Fprintf(p.w, "windows: %s; next: %s (every host of the branch)\n", strings.Join(v.Branch.Windows, "; "), windowText(v.NextWindow, v.WindowErr, time.Now()))
+	}
 	at := map[uint64][]string{}
 	for h, pos := range v.Positions {
 		at[pos] = append(at[pos], h)

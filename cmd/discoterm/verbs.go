@@ -64,11 +64,11 @@ Global flags:
   --store PATH  --class FILE  --known-hosts FILE  --accept-new  --identity FILE
   --ssh-config FILE  --operator NAME  --parallel N  --timeout DUR  --state-dir DIR
   --json  --iface IF
-Console only:  --branch NAME  --theme NAME|FILE  --no-scan
+Console only:  --branch NAME  --theme NAME|FILE  --no-scan  --metrics-listen ADDR
 
 Exit codes:
   0 ok   1 error   2 usage   3 some hosts failed   4 lock held by someone else
-  5 stale plan (re-plan)   130 interrupted
+  5 stale plan (re-plan)   6 outside the maintenance windows (up --now)   130 interrupted
 `)
 	return b.String()
 }

@@ -46,9 +46,10 @@ func flowVerbs() []*Verb {
 				return Pushed{Result: r}, err
 			}},
 		{Name: "up", Group: GroupFlow, Help: "plan + approve + push (for scripts and cron: --yes)",
-			Args:  []Arg{{Name: "HOST", Optional: true, Many: true}},
-			Flags: []Flag{{Name: "yes", Type: Bool, Help: "apply without asking"}, allowReboot, branchFlag},
-			Run:   runUp},
+			Args: []Arg{{Name: "HOST", Optional: true, Many: true}},
+			Flags: []Flag{{Name: "yes", Type: Bool, Help: "apply without asking"}, allowReboot, branchFlag,
+				{Name: "now", Type: Bool, Help: "push even outside the branch's maintenance windows"}},
+			Run: runUp},
 	}
 }
 
@@ -56,7 +57,7 @@ func runUp(ctx context.Context, b Backend, c *Call) (Result, error) {
 	// What is committed only: staged entries are committed by their own
 	// approve, after review.
 	req := engine.PlanRequest{Branch: c.Branch(), Hosts: c.Args, NoStaged: true}
-	opts := engine.PushOptions{AllowReboot: c.Bool("allow-reboot")}
+	opts := engine.PushOptions{AllowReboot: c.Bool("allow-reboot"), IgnoreWindows: c.Bool("now")}
 	if c.Bool("yes") && req.Branch == "" && len(req.Hosts) == 0 {
 		// Every branch, each host on its own.
 		runs, err := b.UpAll(ctx, opts)

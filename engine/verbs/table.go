@@ -2,6 +2,7 @@ package verbs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -20,7 +21,7 @@ const (
 )
 
 // Groups is the order of the groups in help; a face may add its own after.
-var Groups = []string{GroupHosts, GroupBranches, GroupStaging, GroupFlow, GroupHelp}
+var Groups = []string{GroupHosts, GroupBranches, GroupStaging, GroupFlow, GroupServe, GroupHelp}
 
 var branchFlag = Flag{Name: "branch", Type: String, Value: "NAME", Help: "branch to act on (default: the one you hold the lock on, or the console's)"}
 
@@ -36,6 +37,7 @@ func Default() *Table {
 		vs := append(hostVerbs(), branchVerbs()...)
 		vs = append(vs, stagingVerbs()...)
 		vs = append(vs, flowVerbs()...)
+		vs = append(vs, serveVerbs()...)
 		vs = append(vs, &Verb{Name: "help", Group: GroupHelp, Help: "list the verbs, or one verb's arguments and flags",
 			Args: []Arg{{Name: "VERB", Optional: true}}, Run: runHelp})
 		t, err := NewTable(vs...)
@@ -221,19 +223,44 @@ func branchVerbs() []*Verb {
 			Flags: []Flag{{Name: "catch-up", Type: String, Value: "on|off", Help: "push hosts that come back behind the branch"},
 				{Name: "max-age", Type: Duration, Value: "D", Help: "also push hosts whose last good push is older"},
 				{Name: "parallel-catch-up", Type: Int, Value: "N", Help: "hosts caught up at once (default 1)"},
-				{Name: "allow-reboot", Type: Bool, Help: "let reboot entries reboot hosts"}},
+				{Name: "allow-reboot", Type: Bool, Help: "let reboot entries reboot hosts"},
+				{Name: "window", Type: List, Value: "WINDOW", Help: "maintenance window, e.g. 'Sat 02:00-04:00 UTC' or 'cron 0 2 * * 6 2h UTC' (repeatable; replaces the branch's windows; 'none' clears them): catch-up and up --yes push only inside one"}},
 			Run: runPolicy},
 	}
 }
 
 func runPolicy(_ context.Context, b Backend, c *Call) (Result, error) {
+	var lines []string
+	if c.Has("window") {
+		ws := c.List("window")
+		if len(ws) == 1 && ws[0] == "none" {
+			ws = nil
+		}
+		wb, ok := b.(WindowSetter)
+		if !ok {
+			return nil, errors.New("this face cannot set maintenance windows")
+		}
+		if err := wb.SetWindows(c.Arg(0), ws); err != nil {
+			return nil, err
+		}
+		if len(ws) == 0 {
+			lines = append(lines, fmt.Sprintf("windows of %s cleared: catch-up and up push at any time", c.Arg(0)))
+		} else {
+			lines = append(lines, fmt.Sprintf("windows of %s: %s", c.Arg(0), strings.Join(ws, "; ")))
+		}
+	}
 	var on bool
 	switch c.Str("catch-up") {
 	case "on":
 		on = true
 	case "off":
+	case "":
+		if c.Has("window") && !c.Has("max-age") && !c.Has("parallel-catch-up") && !c.Has("allow-reboot") {
+			return Done{"policy", strings.Join(lines, "\n")}, nil
+		}
+		fallthrough
 	default:
-		return nil, usagef("policy needs --catch-up on or --catch-up off")
+		return nil, usagef("policy needs --catch-up on or --catch-up off (or only --window)")
 	}
 	p := store.CatchUp{Enabled: on, MaxAge: c.Dur("max-age"), Parallel: max(c.Int("parallel-catch-up"), 1), AllowReboot: c.Bool("allow-reboot")}
 	if err := b.SetCatchUp(c.Arg(0), p); err != nil {
@@ -243,8 +270,17 @@ func runPolicy(_ context.Context, b Backend, c *Call) (Result, error) {
 	if on {
 		state = fmt.Sprintf("on (max age %s, %d at once, reboots allowed: %v)", p.MaxAge, p.Parallel, p.AllowReboot)
 	}
-	return Done{"policy", fmt.Sprintf("catch-up on %s: %s", c.Arg(0), state)}, nil
+	lines = append(lines, fmt.Sprintf("catch-up on %s: %s", c.Arg(0), state))
+	return Done{"policy", strings.Join(lines, "\n")}, nil
 }
+
+// WindowSetter is the engine's call that sets a branch's maintenance
+// windows; a backend without it cannot.
+type WindowSetter interface {
+	SetWindows(branch string, windows []string) error
+}
+
+var _ WindowSetter = (*engine.Engine)(nil)
 
 // lockedBranch is the branch a staging verb acts on: --branch, else the
 // console's branch, else the one branch the operator holds a lock on.

@@ -196,6 +196,9 @@ type Call struct {
 	// nobody can answer (a script): verbs that need an answer then say
 	// what flag to give.
 	Ask func(shown Result, question string) (bool, error)
+	// Notify shows a result while the verb goes on (serve-metrics says
+	// where it listens); nil: nobody is shown.
+	Notify func(shown Result)
 	// ReadFile reads a local file to stage; nil: ReadLocal.
 	ReadFile func(path string) ([]byte, uint32, error)
 	// Help is the table the help verb lists; nil: Default().
