@@ -1,0 +1,309 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+//go:embed sandbox.sh
+var sandboxProgram string
+
+// sandboxCommand is the SSH command of the sandbox step: the program (on
+// stdin) starts inside fresh mount, network, UTS, IPC and PID namespaces,
+// so nothing it mounts is visible to the host and every process it starts
+// dies with it (--kill-child: also when the session is cut).
+const sandboxCommand = "exec unshare --mount --net --uts --ipc --pid --fork --propagation private --kill-child /bin/sh -s"
+
+// Sandbox defaults; see SandboxRequest.
+const (
+	DefaultNoopTimeout = 60 * time.Second
+	DefaultUpperCap    = 256 << 20
+	DefaultOutputCap   = 1 << 20
+	DefaultMaxProcs    = 512
+	// OutputShown is how much of an entry's output the reply carries.
+	OutputShown = 8 << 10
+	// ContentMax is the largest file whose content a report carries (for
+	// diffs); larger files come as sha256.
+	ContentMax = 1 << 20
+	// ReportMax caps one entry's report of changed paths.
+	ReportMax = 16 << 20
+)
+
+// SandboxEntry is one pending entry to carry out in the sandbox: a file
+// (or rendered template) to place, or a command with its guards.
+type SandboxEntry struct {
+	Seq     uint64
+	Kind    string // "file" (also rendered templates) or "exec"
+	Path    string
+	Content []byte
+	Mode    uint32
+	Owner   string // "": root
+	Group   string // "": root
+	Command string
+	Creates string
+	Unless  string
+}
+
+// SandboxRequest asks a host to carry out entries, in order, in one
+// throwaway copy-on-write view of itself, and to report what each exec
+// entry changed. Entries after the last exec need not be sent: their
+// effect is predicted from the reports.
+type SandboxRequest struct {
+	Entries []SandboxEntry
+	// Env is exported to every exec entry and guard (NAME, VALUE pairs),
+	// as a push exports the host's classification variables.
+	Env []string
+	// Timeout bounds each entry (default DefaultNoopTimeout).
+	Timeout time.Duration
+	// UpperCap bounds what the upper layers may hold in total, in bytes
+	// (default DefaultUpperCap).
+	UpperCap int64
+	// OutputCap bounds an entry's output, in bytes (default DefaultOutputCap).
+	OutputCap int64
+	// MaxProcs bounds the processes alive in the sandbox at once
+	// (default DefaultMaxProcs).
+	MaxProcs int
+}
+
+// FileState is a path as the sandbox saw it before or after an entry.
+type FileState struct {
+	Exists bool
+	Type   string // file, dir, symlink, other
+	Mode   uint32 // permission bits
+	Owner  string
+	Group  string
+	Size   int64
+	Hash   string // sha256 of a regular file, when known
+	Target string // of a symlink
+	// Content of a regular file up to ContentMax; nil when not carried.
+	Content []byte
+}
+
+// FileEffect is one path an exec entry changed in the sandbox. Before is
+// the host's own file (the lower layer) unless Seen: then an earlier
+// entry of the same sandbox had touched the path, and the caller knows
+// what it left there (Before carries the host's metadata only).
+type FileEffect struct {
+	Path     string
+	Seen     bool
+	Deleted  bool // a whiteout: the entry removed the path
+	Before   FileState
+	After    FileState
+	Complete bool // false: the report was cut at ReportMax before this path's content
+}
+
+// Cap names a limit an entry hit in the sandbox.
+type Cap string
+
+// The sandbox's caps.
+const (
+	CapNone   Cap = ""
+	CapTime   Cap = "time"
+	CapProcs  Cap = "procs"
+	CapSpace  Cap = "space"
+	CapOutput Cap = "output"
+)
+
+// ExecReport is what one exec entry did in the sandbox.
+type ExecReport struct {
+	Seq uint64
+	// Guard: "" (none evaluated), "creates" (the path exists: skipped),
+	// "unless" (its guard ran; UnlessCode is its status).
+	Ran        bool // the command itself ran (no guard skipped it)
+	Guard      string
+	UnlessCode int
+	ExitCode   int
+	Cap        Cap
+	Output     []byte // the first OutputShown bytes
+	OutputSize int64
+	Effects    []FileEffect
+	Truncated  bool // more paths changed than the report carries
+}
+
+// SandboxResult is the sandbox step's answer.
+type SandboxResult struct {
+	// Unavailable is set when the host cannot sandbox: the reason and
+	// what to do. Nothing ran.
+	Unavailable string
+	// FileFailed is the seq of a file entry that could not be placed (the
+	// sandbox stopped there, as the push would), with its output.
+	FileFailed uint64
+	FileOutput string
+	Execs      []ExecReport
+	Skipped    []string // mount points not overlaid (names needing escapes)
+}
+
+// Exec returns the report of seq, if the sandbox got that far.
+func (r *SandboxResult) Exec(seq uint64) (*ExecReport, bool) {
+	for i := range r.Execs {
+		if r.Execs[i].Seq == seq {
+			return &r.Execs[i], true
+		}
+	}
+	return nil, false
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// sandboxScript is the program for one request: sandbox.sh, then calls of
+// its functions whose every argument is one single-quoted word.
+func sandboxScript(req SandboxRequest) (string, error) {
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = DefaultNoopTimeout
+	}
+	secs := int64((timeout + time.Second - 1) / time.Second)
+	upper, out, procs := req.UpperCap, req.OutputCap, req.MaxProcs
+	if upper <= 0 {
+		upper = DefaultUpperCap
+	}
+	if out <= 0 {
+		out = DefaultOutputCap
+	}
+	if procs <= 0 {
+		procs = DefaultMaxProcs
+	}
+	if len(req.Env)%2 != 0 {
+		return "", fmt.Errorf("sandbox: environment must be NAME VALUE pairs")
+	}
+	var env []string
+	for i := 0; i < len(req.Env); i += 2 {
+		if !envName.MatchString(req.Env[i]) {
+			return "", fmt.Errorf("sandbox: %q is not a variable name", req.Env[i])
+		}
+		env = append(env, quote(req.Env[i]), quote(req.Env[i+1]))
+	}
+	var s script
+	s.raw(sandboxProgram)
+	s.raw("main() {\n")
+	s.line(fmt.Sprintf("SB_CAP=%d SB_OUT=%d SB_TIME=%d SB_PROCS=%d SB_SHOW=%d SB_DIFFMAX=%d SB_REPORTMAX=%d",
+		upper, out, secs, procs, OutputShown, ContentMax, ReportMax))
+	s.line("sb_setup")
+	// Every file's content is staged before anything runs.
+	for i, e := range req.Entries {
+		if e.Kind != "file" {
+			continue
+		}
+		if shellText(e.Content) {
+			s.line("sb_stage", strconv.Itoa(i), "text", quote(string(e.Content)))
+		} else {
+			s.line("sb_stage", strconv.Itoa(i), "b64", quote(base64.StdEncoding.EncodeToString(e.Content)))
+		}
+	}
+	var files []string
+	var first uint64
+	flush := func() {
+		if len(files) > 0 {
+			s.line(append([]string{"sb_files", itoa(first)}, files...)...)
+			files = nil
+		}
+	}
+	for i, e := range req.Entries {
+		switch e.Kind {
+		case "file":
+			if len(files) == 0 {
+				first = e.Seq
+			}
+			owner, group := e.Owner, e.Group
+			if owner == "" {
+				owner = "root"
+			}
+			if group == "" {
+				group = "root"
+			}
+			files = append(files, strconv.Itoa(i), quote(e.Path), fmt.Sprintf("%o", e.Mode), quote(owner), quote(group))
+		case "exec":
+			flush()
+			args := append([]string{"sb_exec", itoa(e.Seq)}, env...)
+			s.line(append(args, quote(e.Creates), quote(e.Unless), quote(e.Command))...)
+		default:
+			return "", fmt.Errorf("sandbox: entry %d: kind %q cannot run in the sandbox", e.Seq, e.Kind)
+		}
+	}
+	flush()
+	s.raw("sb_end\n}\nmain\n")
+	return s.String(), nil
+}
+
+// Sandbox is one round trip: the host's pending entries carried out in a
+// copy-on-write sandbox of it, and what each exec entry changed there.
+// A host that cannot sandbox is not an error: Unavailable says why.
+func (st *Steps) Sandbox(ctx context.Context, t Target, req SandboxRequest) (*SandboxResult, error) {
+	prog, err := sandboxScript(req)
+	if err != nil {
+		return nil, err
+	}
+	var out, errb bytes.Buffer
+	code, err := st.R.Run(ctx, t, sandboxCommand, strings.NewReader(prog), &capped{w: &out, n: sandboxReplyMax(req)}, &capped{w: &errb, n: 64 << 10})
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("sandbox on %s: %w", t.display(), ctx.Err())
+	}
+	if err != nil && code < 0 {
+		return nil, err
+	}
+	res, perr := ParseSandbox(out.Bytes())
+	if perr == nil {
+		return res, nil
+	}
+	if out.Len() == 0 && code != 0 {
+		// unshare itself refused: not root, no namespaces, no unshare.
+		return &SandboxResult{Unavailable: unavailableReason(code, strings.TrimSpace(errb.String()))}, nil
+	}
+	return nil, fmt.Errorf("sandbox on %s: %w", t.display(), perr)
+}
+
+func sandboxReplyMax(req SandboxRequest) int {
+	n := 1 << 20
+	for _, e := range req.Entries {
+		if e.Kind == "exec" {
+			n += ReportMax*4/3 + OutputShown*2 + 1024
+		}
+	}
+	return n
+}
+
+// unavailableReason turns unshare's failure into the plan's words.
+func unavailableReason(code int, stderr string) string {
+	msg := trunc(hostText(stderr), 200)
+	switch {
+	case code == 127 || strings.Contains(stderr, "not found"):
+		return "util-linux unshare is missing (" + msg + "); install util-linux on the host"
+	case strings.Contains(stderr, "Operation not permitted") || strings.Contains(stderr, "Permission denied"):
+		return "the login user may not create namespaces (" + msg + "); the sandbox needs a root login: add the host as root@ADDRESS"
+	}
+	return fmt.Sprintf("unshare failed (exit %d: %s)", code, msg)
+}
+
+// hostText keeps printable text from a host's message: a reason is shown
+// to the operator and must not carry terminal controls.
+func hostText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// capped keeps the first n bytes written to it and drops the rest, so a
+// host cannot make the console hold an unbounded reply.
+type capped struct {
+	w interface{ Write([]byte) (int, error) }
+	n int
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if c.n > 0 {
+		k := min(len(p), c.n)
+		c.w.Write(p[:k])
+		c.n -= k
+	}
+	return len(p), nil
+}

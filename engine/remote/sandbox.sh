@@ -1,0 +1,295 @@
+# shellcheck shell=sh
+# sandbox.sh: the plan's copy-on-write sandbox of a host. The SSH command
+# is `exec unshare --mount --net --uts --ipc --pid --fork --propagation
+# private --kill-child /bin/sh -s`, so this whole program already runs in
+# private namespaces: its mounts are invisible to the host, it has only a
+# loopback device (down), and every process it starts dies with it (it is
+# PID 1 of its namespace). Nothing here writes to a host filesystem: the
+# scratch space is a tmpfs mounted over an existing directory, in this
+# namespace only.
+#
+# Layout on the scratch tmpfs $T (capped at SB_CAP bytes, the upper
+# layers' total):
+#   u/K/J, w/K/J  upper and work dir of layer K for overlay J (J=0 is /,
+#                 then one per writable local mount of the host)
+#   r/K           layer K's merged root: overlay J of layer K has lower
+#                 dirs u/K-1/J:…:u/0/J:<host mount>, so u/K/J holds exactly
+#                 what the step run in layer K changed
+#   proc sys      fresh proc (this PID namespace; /proc/sys & co read-only)
+#                 and a read-only sysfs of this network namespace
+# $T/dev is a separate small tmpfs with a handful of device nodes (no
+# disks), and $T/out a tmpfs of SB_OUT bytes for an entry's output.
+#
+# Replies (see sandbox_parse.go): N CODE B64REASON (cannot sandbox),
+# M B64MOUNTPOINT (a mount left out: its name needs escaping), G SEQ c|u RC|r,
+# X SEQ RC CAP SIZE, O SEQ B64HEAD, B SEQ B64REPORT, F SEQ RC B64OUTPUT
+# (a file step failed), END.
+#
+# Entries run as a push would run them, inside `chroot LAYER unshare --pid
+# --fork --kill-child setpriv --bounding-set …`: their own PID namespace
+# (a daemon dies with its entry), without the capabilities that reach past
+# the sandbox (chroot, ptrace, mount, modules, raw I/O, mknod, clock,
+# reboot, resource limits, …).
+
+NL='
+'
+
+# sb_b64 TEXT: TEXT in base64 on one line.
+sb_b64() { printf '%s' "$1" | base64 -w0; }
+
+# sb_no CODE REASON: the host cannot sandbox; say why and stop.
+sb_no() { printf 'N %s %s\n' "$1" "$(sb_b64 "$2")"; echo END; exit 0; }
+
+# sb_mounts: the overlays to make, from this namespace's mountinfo: every
+# mount except kernel and pseudo filesystems, network filesystems and
+# whatever is under /proc, /sys, /dev (those are made fresh). A mount point
+# mounted over again keeps only its top mount. Mount points whose name
+# needs escaping (a space) are left out and reported as such.
+sb_mounts() {
+  SB_MPS=
+  while read -r _ _ _ _ mp opts rest; do
+    t=${rest#*- }; fs=${t%% *}
+    case $fs in
+      proc|sysfs|devtmpfs|devpts|cgroup|cgroup2|securityfs|debugfs|tracefs|pstore|bpf|mqueue|hugetlbfs|fusectl|configfs|binfmt_misc|autofs|efivarfs|rpc_pipefs|nfsd|selinuxfs|nsfs|ramfs|squashfs|iso9660) continue ;;
+      nfs|nfs4|cifs|smb3|9p|ceph|glusterfs|fuse|fuse.*|afs|ncpfs|sshfs) continue ;;
+    esac
+    case $mp in
+      /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;;
+      *\\*|*,*|*:*) SB_SKIPPED="$SB_SKIPPED$mp$NL"; continue ;;
+    esac
+    ro=rw; case ,$opts, in *,ro,*) ro=ro ;; esac
+    # Drop an earlier mount at the same point: the later one covers it.
+    new=
+    while IFS= read -r l; do
+      [ -n "$l" ] || continue
+      case $l in "$mp "*) ;; *) new="$new$l$NL" ;; esac
+    done <<EOF
+$SB_MPS
+EOF
+    SB_MPS="$new$mp $ro$NL"
+  done < /proc/self/mountinfo
+}
+
+# sb_scratch: a directory to mount the scratch tmpfs on: one that exists
+# and has no mount at or below it (so no overlay's lower dir is hidden).
+sb_scratch() {
+  for d in /mnt /media /opt /srv /home /root /var/tmp /tmp /boot; do
+    [ -d "$d" ] && [ ! -L "$d" ] || continue
+    case $NL$SB_MPS in *"$NL$d "*|*"$NL$d/"*) continue ;; esac
+    # / is a mount point of every path; only real submounts count.
+    T=$d; return 0
+  done
+  return 1
+}
+
+# sb_setup: scratch, device nodes, proc, sys, and layer 0.
+sb_setup() {
+  trap 'exit 143' TERM
+  trap 'exit 141' PIPE
+  for c in mount chroot unshare setpriv find stat base64 install; do
+    command -v "$c" > /dev/null 2>&1 || SB_MISSING="$SB_MISSING $c"
+  done
+  [ -z "$SB_MISSING" ] || sb_no tools "missing commands:$SB_MISSING"
+  sb_mounts
+  sb_scratch || sb_no scratch "no directory to mount the scratch space on (tried /mnt /media /opt /srv /home /root /var/tmp /tmp /boot)"
+  err=$(mount -t tmpfs -o "size=$SB_CAP,mode=700" discoterm-sandbox "$T" 2>&1) || sb_no mount "cannot mount a tmpfs: $err"
+  mkdir -p "$T/u" "$T/w" "$T/r" "$T/proc" "$T/sys" "$T/dev" "$T/out" || sb_no mount "cannot make the scratch directories"
+  err=$(mount -t tmpfs -o size=16m,mode=755 discoterm-dev "$T/dev" 2>&1) || sb_no mount "cannot mount /dev for the sandbox: $err"
+  err=$(mount -t tmpfs -o "size=$SB_OUT,mode=700" discoterm-out "$T/out" 2>&1) || sb_no mount "cannot mount the output space: $err"
+  mkdir -p "$T/dev/shm" "$T/dev/pts" "$T/dev/.dt"
+  cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/fd /dev/stdin /dev/stdout /dev/stderr "$T/dev/" 2> /dev/null
+  [ -c "$T/dev/null" ] || sb_no mount "cannot make device nodes for the sandbox"
+  err=$(mount -t proc proc "$T/proc" 2>&1) || sb_no mount "cannot mount /proc: $err"
+  for p in sys sysrq-trigger irq bus fs; do
+    [ -e "$T/proc/$p" ] && mount --bind -o ro "$T/proc/$p" "$T/proc/$p" 2> /dev/null
+  done
+  mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$T/sys" 2> /dev/null
+  SB_MPLIST=
+  while IFS= read -r l; do
+    [ -n "$l" ] || continue
+    SB_MPLIST="$SB_MPLIST ${l% *}"
+  done <<EOF
+$SB_MPS
+EOF
+  for l in $SB_SKIPPED; do printf 'M %s\n' "$(sb_b64 "$l")"; done
+  SB_K=-1
+  sb_layer
+}
+
+# sb_layer: mount the next layer and make it the current root R.
+sb_layer() {
+  k=$((SB_K + 1)); j=0
+  R=$T/r/$k
+  mkdir -p "$R" || sb_no mount "cannot make layer $k"
+  while IFS= read -r l; do
+    [ -n "$l" ] || continue
+    mp=${l% *}; ro=${l##* }
+    low=$mp; i=0
+    while [ $i -lt $k ]; do low="$T/u/$i/$j:$low"; i=$((i + 1)); done
+    mkdir -p "$T/u/$k/$j" "$T/w/$k/$j"
+    if [ "$ro" = ro ]; then
+      o="ro,lowerdir=$low"
+      [ $k -gt 0 ] || o="ro,lowerdir=$mp:$T/u/0/$j" # overlay needs two lower dirs without an upper
+    else
+      o="lowerdir=$low,upperdir=$T/u/$k/$j,workdir=$T/w/$k/$j"
+    fi
+    err=$(mount -t overlay -o "$o" overlay "$R${mp%/}" 2>&1) || {
+      [ $k -eq 0 ] && sb_no overlay "cannot mount an overlay of $mp: $err"
+      printf 'N overlay %s\n' "$(sb_b64 "cannot mount layer $k of $mp: $err")"; echo END; exit 0
+    }
+    j=$((j + 1))
+  done <<EOF
+$SB_MPS
+EOF
+  mount --rbind "$T/proc" "$R/proc" 2> /dev/null &&
+    mount --rbind "$T/dev" "$R/dev" 2> /dev/null || sb_no mount "cannot mount /proc and /dev in the sandbox"
+  mount --rbind "$T/sys" "$R/sys" 2> /dev/null
+  SB_K=$k
+}
+
+# Capabilities an entry keeps: what a package script or a config edit
+# needs (file ownership and modes, setuid, signals inside its own PID
+# namespace, its own network namespace), none that reach outside it.
+SB_CAPS='-all,+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+net_bind_service,+net_broadcast,+net_admin,+net_raw,+ipc_lock,+ipc_owner,+sys_nice,+lease,+audit_write,+setfcap,+linux_immutable'
+
+# sb_in CMD ARG...: run CMD (a constant script of this file) inside the
+# current layer, as an entry runs: own PID namespace, reduced capabilities.
+# Output goes to the capped output space; fd 3 to $T/g for guard results.
+sb_in() {
+  : > "$T/out/o"; : > "$T/g"; rm -f "$T/cap"
+  chroot "$R" unshare --pid --fork --kill-child setpriv --bounding-set "$SB_CAPS" --inh-caps=-all -- /bin/sh -c "$@" < /dev/null > "$T/out/o" 2>&1 3> "$T/g" &
+  p=$!
+  sb_watch "$p" &
+  w=$!
+  wait "$p"; rc=$?
+  kill "$w" 2> /dev/null
+  cap=-
+  if [ -s "$T/cap" ]; then read -r cap < "$T/cap"; fi
+  if [ "$rc" -ne 0 ] && [ "$cap" = - ]; then
+    # ENOSPC from the upper layers or the output space: say which cap.
+    # shellcheck disable=SC2046
+    set -- $(stat -f -c '%a' "$T/out" "$T" 2> /dev/null)
+    if [ "${1:-1}" -eq 0 ]; then cap=output; elif [ "${2:-1}" -eq 0 ]; then cap=space; fi
+  fi
+}
+
+# sb_watch PID: end the entry at its time limit or when its processes
+# (counted in the sandbox's /proc) pass SB_PROCS.
+sb_watch() {
+  n=0; lim=$((SB_TIME * 10))
+  while sleep 0.1; do
+    kill -0 "$1" 2> /dev/null || exit 0
+    set -- "$1" "$T/proc"/[0-9]*
+    if [ $# -gt "$SB_PROCS" ]; then echo procs > "$T/cap"; kill -s KILL "$1"; exit 0; fi
+    set -- "$1"
+    n=$((n + 1))
+    if [ "$n" -ge "$lim" ]; then echo time > "$T/cap"; kill -s KILL "$1"; exit 0; fi
+  done
+}
+
+# SB_FILES (inside a layer) IDX PATH MODE OWNER GROUP ...: install staged
+# contents as a push would place them (parents made as mkdir -p does).
+# shellcheck disable=SC2016
+SB_FILES='cd / || exit 1
+while [ $# -ge 5 ]; do
+  install -D -m "$3" -o "$4" -g "$5" "/dev/.dt/$1" "$2" || exit 1
+  shift 5
+done'
+
+# SB_EXEC (inside a layer) NAME VALUE ... CREATES UNLESS COMMAND: the
+# exec entry with its guards, evaluated here and only here. Positional
+# parameters only, so no variable NAME can change what runs.
+# shellcheck disable=SC2016
+SB_EXEC='while [ $# -gt 3 ]; do export "$1=$2"; shift 2; done
+cd / || exit 1
+if [ -n "$1" ] && { [ -e "$1" ] || [ -L "$1" ]; }; then echo c >&3; exit 0; fi
+if [ -n "$2" ]; then
+  ( eval "$2" ) < /dev/null > /dev/null 2>&1 3>&-
+  set -- "$1" "$?" "$3"
+  echo "u $2" >&3
+  [ "$2" -ne 0 ] || exit 0
+fi
+echo r >&3
+exec 3>&-
+eval "$3"'
+
+# sb_stage IDX b64|text CONTENT: stage an entry's content before any entry
+# runs (so nothing an entry does can redirect where it lands).
+sb_stage() {
+  if [ "$2" = b64 ]; then
+    printf '%s' "$3" | base64 -d > "$T/dev/.dt/$1"
+  else
+    printf '%s' "$3" > "$T/dev/.dt/$1"
+  fi
+}
+
+# sb_files SEQ IDX PATH MODE OWNER GROUP ...: file entries in the current
+# layer. Their effect is predicted by the engine; a failure stops here as
+# it would stop the push.
+sb_files() {
+  s=$1; shift
+  sb_in "$SB_FILES" sh "$@"
+  if [ "$rc" -ne 0 ]; then
+    printf 'F %s %s %s\n' "$s" "$rc" "$(head -c 4096 "$T/out/o" | base64 -w0)"
+    echo END; exit 0
+  fi
+}
+
+# sb_exec SEQ NAME VALUE ... CREATES UNLESS COMMAND: one exec entry in a
+# layer of its own, then what it changed.
+sb_exec() {
+  s=$1; shift
+  sb_layer
+  sb_in "$SB_EXEC" sh "$@"
+  g=; if [ -s "$T/g" ]; then read -r g < "$T/g"; fi
+  printf 'G %s %s\n' "$s" "${g:--}"
+  # shellcheck disable=SC2046
+  set -- $(stat -c %s "$T/out/o")
+  printf 'X %s %s %s %s\n' "$s" "$rc" "$cap" "$1"
+  if [ "$1" -gt 0 ]; then printf 'O %s %s\n' "$s" "$(head -c "$SB_SHOW" "$T/out/o" | base64 -w0)"; fi
+  printf 'B %s ' "$s"
+  SB_T=$T SB_MAX=$SB_DIFFMAX find "$T/u/$SB_K" -mindepth 2 -exec /bin/sh -c "$SB_REPORT" sh "$SB_K" "$SB_MPLIST" {} + 2> /dev/null | head -c "$SB_REPORTMAX" | base64 -w0
+  echo
+  # A push stops at the first failing entry: so does the sandbox.
+  if [ "$rc" -ne 0 ]; then echo END; exit 0; fi
+}
+
+# SB_REPORT K MOUNTPOINTS UPPERPATH...: one record per path changed in
+# layer K, NUL-separated (names cannot hold NUL): P, path, then the stat
+# of the upper entry and of the host's (lower) one, "seen" when an earlier
+# layer holds the path, then contents (A/L SIZE BYTES, up to SB_MAX) or
+# sha256 (a/l HASH) of regular files, and symlink targets (T/t).
+# shellcheck disable=SC2016
+SB_REPORT='k=$1; mps=$2; shift 2
+fmt="%f %a %U %G %s %t %T"
+for u do
+  r=${u#"$SB_T/u/$k/"}; j=${r%%/*}; rel=${r#*/}
+  case $j in ""|*[!0-9]*) continue ;; esac
+  set -- $mps; shift "$j"; mp=$1
+  p=${mp%/}/$rel
+  seen=-; i=0
+  while [ $i -lt "$k" ]; do
+    if [ -e "$SB_T/u/$i/$j/$rel" ] || [ -L "$SB_T/u/$i/$j/$rel" ]; then seen=seen; break; fi
+    i=$((i + 1))
+  done
+  if [ -e "$p" ] || [ -L "$p" ]; then
+    set -- $(stat -c "$fmt" -- "$u" "$p")
+  else
+    set -- $(stat -c "$fmt" -- "$u") - - - - - - -
+  fi
+  printf "P\0%s\0%s\0%s\0%s\0" "$p" "$seen" "$*" ""
+  case $1 in
+    8*) if [ "$5" -le "$SB_MAX" ]; then printf "A\0%s\0" "$5"; cat -- "$u"; else printf "a\0%s\0" "$(sha256sum < "$u")"; fi ;;
+    a*) printf "T\0%s\0" "$(readlink -- "$u")" ;;
+  esac
+  if [ "$seen" = - ]; then
+    case $8 in
+      8*) if [ -f "$p" ] && [ ! -L "$p" ]; then
+            if [ "${12}" -le "$SB_MAX" ]; then printf "L\0%s\0" "${12}"; cat -- "$p"; else printf "l\0%s\0" "$(sha256sum < "$p")"; fi
+          fi ;;
+      a*) printf "t\0%s\0" "$(readlink -- "$p")" ;;
+    esac
+  fi
+done'
+
+sb_end() { echo END; }
