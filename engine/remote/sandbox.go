@@ -3,17 +3,15 @@ package remote
 import (
 	"bytes"
 	"context"
-	_ "embed"
 	"encoding/base64"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 )
 
-//go:embed sandbox.sh
-var sandboxProgram string
+// sandboxFiles make the sandbox program.
+var sandboxFiles = []string{"sandbox.sh"}
 
 // sandboxCommand is the SSH command of the sandbox step: the program (on
 // stdin) starts inside fresh mount, network, UTS, IPC and PID namespaces,
@@ -57,9 +55,9 @@ type SandboxEntry struct {
 // effect is predicted from the reports.
 type SandboxRequest struct {
 	Entries []SandboxEntry
-	// Env is exported to every exec entry and guard (NAME, VALUE pairs),
-	// as a push exports the host's classification variables.
-	Env []string
+	// Env is exported to every exec entry and guard, as a push exports
+	// the host's classification variables.
+	Env map[string]string
 	// Timeout bounds each entry (default DefaultNoopTimeout).
 	Timeout time.Duration
 	// UpperCap bounds what the upper layers may hold in total, in bytes
@@ -150,10 +148,8 @@ func (r *SandboxResult) Exec(seq uint64) (*ExecReport, bool) {
 	return nil, false
 }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// sandboxScript is the program for one request: sandbox.sh, then calls of
-// its functions whose every argument is one single-quoted word.
+// sandboxScript is the program for one request: sandbox.sh, then calls
+// of its functions whose every argument is one single-quoted word.
 func sandboxScript(req SandboxRequest) (string, error) {
 	timeout := req.Timeout
 	if timeout <= 0 {
@@ -170,38 +166,30 @@ func sandboxScript(req SandboxRequest) (string, error) {
 	if procs <= 0 {
 		procs = DefaultMaxProcs
 	}
-	if len(req.Env)%2 != 0 {
-		return "", fmt.Errorf("sandbox: environment must be NAME VALUE pairs")
+	env, err := envArgs(req.Env)
+	if err != nil {
+		return "", fmt.Errorf("sandbox: %w", err)
 	}
-	var env []string
-	for i := 0; i < len(req.Env); i += 2 {
-		if !envName.MatchString(req.Env[i]) {
-			return "", fmt.Errorf("sandbox: %q is not a variable name", req.Env[i])
-		}
-		env = append(env, quote(req.Env[i]), quote(req.Env[i+1]))
-	}
-	var s script
-	s.raw(sandboxProgram)
-	s.raw("main() {\n")
-	s.line(fmt.Sprintf("SB_CAP=%d SB_OUT=%d SB_TIME=%d SB_PROCS=%d SB_SHOW=%d SB_DIFFMAX=%d SB_REPORTMAX=%d",
-		upper, out, secs, procs, OutputShown, ContentMax, ReportMax))
-	s.line("sb_setup")
+	n := func(v int64) string { return strconv.FormatInt(v, 10) }
+	p := newProgram(sandboxFiles)
+	p.call("sb_config", n(upper), n(out), n(secs), n(int64(procs)), n(OutputShown), n(ContentMax), n(ReportMax))
+	p.call("sb_setup")
 	// Every file's content is staged before anything runs.
 	for i, e := range req.Entries {
 		if e.Kind != "file" {
 			continue
 		}
 		if shellText(e.Content) {
-			s.line("sb_stage", strconv.Itoa(i), "text", quote(string(e.Content)))
+			p.call("sb_stage", strconv.Itoa(i), "text", string(e.Content))
 		} else {
-			s.line("sb_stage", strconv.Itoa(i), "b64", quote(base64.StdEncoding.EncodeToString(e.Content)))
+			p.call("sb_stage", strconv.Itoa(i), "b64", base64.StdEncoding.EncodeToString(e.Content))
 		}
 	}
 	var files []string
 	var first uint64
 	flush := func() {
 		if len(files) > 0 {
-			s.line(append([]string{"sb_files", itoa(first)}, files...)...)
+			p.call("sb_files", append([]string{itoa(first)}, files...)...)
 			files = nil
 		}
 	}
@@ -218,18 +206,18 @@ func sandboxScript(req SandboxRequest) (string, error) {
 			if group == "" {
 				group = "root"
 			}
-			files = append(files, strconv.Itoa(i), quote(e.Path), fmt.Sprintf("%o", e.Mode), quote(owner), quote(group))
+			files = append(files, strconv.Itoa(i), e.Path, fmt.Sprintf("%o", e.Mode), owner, group)
 		case "exec":
 			flush()
-			args := append([]string{"sb_exec", itoa(e.Seq)}, env...)
-			s.line(append(args, quote(e.Creates), quote(e.Unless), quote(e.Command))...)
+			args := append([]string{itoa(e.Seq)}, env...)
+			p.call("sb_exec", append(args, e.Creates, e.Unless, e.Command)...)
 		default:
 			return "", fmt.Errorf("sandbox: entry %d: kind %q cannot run in the sandbox", e.Seq, e.Kind)
 		}
 	}
 	flush()
-	s.raw("sb_end\n}\nmain\n")
-	return s.String(), nil
+	p.call("sb_end")
+	return p.text()
 }
 
 // Sandbox is one round trip: the host's pending entries carried out in a
@@ -271,7 +259,7 @@ func sandboxReplyMax(req SandboxRequest) int {
 
 // unavailableReason turns unshare's failure into the plan's words.
 func unavailableReason(code int, stderr string) string {
-	msg := trunc(hostText(stderr), 200)
+	msg := trunc(cleanText(stderr), 200)
 	switch {
 	case code == 127 || strings.Contains(stderr, "not found"):
 		return "util-linux unshare is missing (" + msg + "); install util-linux on the host"
@@ -279,17 +267,6 @@ func unavailableReason(code int, stderr string) string {
 		return "the login user may not create namespaces (" + msg + "); the sandbox needs a root login: add the host as root@ADDRESS"
 	}
 	return fmt.Sprintf("unshare failed (exit %d: %s)", code, msg)
-}
-
-// hostText keeps printable text from a host's message: a reason is shown
-// to the operator and must not carry terminal controls.
-func hostText(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 // capped keeps the first n bytes written to it and drops the rest, so a

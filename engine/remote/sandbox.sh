@@ -34,6 +34,12 @@
 NL='
 '
 
+# sb_config CAP OUT TIME PROCS SHOW DIFFMAX REPORTMAX: the caps, in bytes,
+# seconds and processes; how much output and content a reply carries.
+sb_config() {
+  SB_CAP=$1 SB_OUT=$2 SB_TIME=$3 SB_PROCS=$4 SB_SHOW=$5 SB_DIFFMAX=$6 SB_REPORTMAX=$7
+}
+
 # sb_b64 TEXT: TEXT in base64 on one line.
 sb_b64() { printf '%s' "$1" | base64 -w0; }
 
@@ -74,7 +80,7 @@ EOF
 # and has no mount at or below it (so no overlay's lower dir is hidden).
 sb_scratch() {
   for d in /mnt /media /opt /srv /home /root /var/tmp /tmp /boot; do
-    [ -d "$d" ] && [ ! -L "$d" ] || continue
+    if [ ! -d "$d" ] || [ -L "$d" ]; then continue; fi
     case $NL$SB_MPS in *"$NL$d "*|*"$NL$d/"*) continue ;; esac
     # / is a mount point of every path; only real submounts count.
     T=$d; return 0
@@ -141,8 +147,9 @@ sb_layer() {
   done <<EOF
 $SB_MPS
 EOF
-  mount --rbind "$T/proc" "$R/proc" 2> /dev/null &&
-    mount --rbind "$T/dev" "$R/dev" 2> /dev/null || sb_no mount "cannot mount /proc and /dev in the sandbox"
+  if ! mount --rbind "$T/proc" "$R/proc" 2> /dev/null || ! mount --rbind "$T/dev" "$R/dev" 2> /dev/null; then
+    sb_no mount "cannot mount /proc and /dev in the sandbox"
+  fi
   mount --rbind "$T/sys" "$R/sys" 2> /dev/null
   SB_K=$k
 }

@@ -71,7 +71,7 @@ func TestFleetSandboxReportsEffectsAndLeavesHostAlone(t *testing.T) {
 	must(t, h.WriteFile("/etc/sbx-mode", []byte("secret\n"), 0o644))
 	before, procs, echos := hostSnapshot(t, h), procCount(t, h), echoCount(t, nb)
 
-	req := SandboxRequest{Env: []string{"ROLE", "web"}, Entries: []SandboxEntry{
+	req := SandboxRequest{Env: map[string]string{"ROLE": "web"}, Entries: []SandboxEntry{
 		{Seq: 1, Kind: "exec", Command: `echo "role=$ROLE" > /etc/sbx-new.conf`},
 		{Seq: 2, Kind: "exec", Command: `sed -i 's/port 22/port 2222/' /etc/sbx.conf`},
 		{Seq: 3, Kind: "exec", Command: `rm /etc/sbx-old`},

@@ -53,13 +53,13 @@ func ParseSandbox(out []byte) (*SandboxResult, error) {
 			if err != nil {
 				return nil, bad()
 			}
-			res.Unavailable = unavailableText(f[0], hostText(string(why)))
+			res.Unavailable = unavailableText(f[0], cleanText(string(why)))
 		case "M":
 			mp, err := b64(rest, 4096)
 			if err != nil || len(res.Skipped) >= sandboxSkippedMax {
 				return nil, bad()
 			}
-			res.Skipped = append(res.Skipped, hostText(string(mp)))
+			res.Skipped = append(res.Skipped, cleanText(string(mp)))
 		case "F":
 			if len(f) != 3 {
 				return nil, bad()

@@ -42,7 +42,7 @@ var (
 )
 
 // programs lists every program, for tests and lint.
-var programs = map[string][]string{"probe": probeFiles, "fetch": fetchFiles, "apply": applyFiles, "cancel": cancelFiles}
+var programs = map[string][]string{"probe": probeFiles, "fetch": fetchFiles, "apply": applyFiles, "cancel": cancelFiles, "sandbox": sandboxFiles}
 
 // library is the text of files as sent: concatenated, without comment
 // lines and blank lines (the files are for reading; every byte is sent
