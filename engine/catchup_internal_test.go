@@ -31,6 +31,9 @@ func (f *failingRemote) Fetch(context.Context, remote.Target, []string) (map[str
 func (f *failingRemote) Apply(context.Context, remote.Target, *remote.Bundle, func(remote.EntryReport)) (*remote.ApplyResult, error) {
 	return nil, errors.New("unreachable")
 }
+func (f *failingRemote) Sandbox(context.Context, remote.Target, remote.SandboxRequest) (*remote.SandboxResult, error) {
+	return nil, errors.New("unreachable")
+}
 func (f *failingRemote) count() int { f.mu.Lock(); defer f.mu.Unlock(); return f.probes }
 
 // A host the policy would catch up but whose push fails is not retried in a

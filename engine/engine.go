@@ -29,6 +29,12 @@ type Options struct {
 	// LockTTL is how long a branch lock lasts without being renewed; the
 	// holder's operations and its running console renew it. Default 1h.
 	LockTTL time.Duration
+	// NoopTimeout bounds each entry a plan carries out in a host's sandbox;
+	// default 60s (remote.DefaultNoopTimeout).
+	NoopTimeout time.Duration
+	// NoSandbox plans exec entries without simulating them: each shows as
+	// "would run (not simulated: …)" and no --unless guard is evaluated.
+	NoSandbox bool
 	// Signer signs the changesets this operator approves (an SSH key, from
 	// the agent or a key file). Approve refuses to commit without one.
 	Signer ssh.Signer

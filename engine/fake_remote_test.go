@@ -63,6 +63,9 @@ type fakeHost struct {
 	state  string
 	down   bool
 	unless map[string]int // guard command → exit status; else fakeExit decides
+	// noSandbox, when set, is why the host cannot sandbox.
+	noSandbox string
+	sandboxes int // sandbox steps run
 	// fetchLies replaces what Fetch returns for a path (a host that
 	// reports one size in the probe and sends something else).
 	fetchLies map[string][]byte
@@ -230,7 +233,7 @@ func (f *fakeRemote) Probe(ctx context.Context, t remote.Target, req remote.Prob
 		return nil, err
 	}
 	h.probes++
-	res := &remote.ProbeResult{Facts: h.facts, HostKey: h.hostKey, Paths: map[string]remote.PathInfo{}, Unless: map[string]int{}}
+	res := &remote.ProbeResult{Facts: h.facts, HostKey: h.hostKey, Paths: map[string]remote.PathInfo{}}
 	if h.state != "" {
 		st, err := remote.ParseState(h.state)
 		if err != nil {
@@ -251,8 +254,93 @@ func (f *fakeRemote) Probe(ctx context.Context, t remote.Target, req remote.Prob
 		}
 		res.Paths[p] = info
 	}
-	for _, u := range req.Unless {
-		res.Unless[u] = h.guard(u)
+	return res, nil
+}
+
+// Sandbox carries out the entries on a copy of the host's files, with the
+// same command semantics as Apply, and reports what each exec changed.
+// The host itself is not touched.
+func (f *fakeRemote) Sandbox(ctx context.Context, t remote.Target, req remote.SandboxRequest) (*remote.SandboxResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h, err := f.reach(t)
+	if err != nil {
+		return nil, err
+	}
+	h.sandboxes++
+	if h.noSandbox != "" {
+		return &remote.SandboxResult{Unavailable: h.noSandbox}, nil
+	}
+	real, realRan := h.files, h.ran
+	defer func() { h.files, h.ran = real, realRan }()
+	h.files = map[string]*fakeFile{}
+	for p, ff := range real {
+		c := *ff
+		h.files[p] = &c
+	}
+	state := func(ff *fakeFile) remote.FileState {
+		if ff == nil {
+			return remote.FileState{}
+		}
+		st := remote.FileState{Exists: true, Type: "file", Mode: ff.mode, Owner: ff.owner, Group: ff.group, Size: int64(len(ff.content)),
+			Content: append([]byte{}, ff.content...), Hash: shaHex(ff.content)}
+		if ff.dir {
+			st.Type, st.Content, st.Hash = "dir", nil, ""
+		}
+		return st
+	}
+	res := &remote.SandboxResult{}
+	for _, e := range req.Entries {
+		if e.Kind == "file" {
+			h.files[e.Path] = &fakeFile{content: e.Content, mode: e.Mode, owner: "root", group: "root"}
+			continue
+		}
+		r := remote.ExecReport{Seq: e.Seq}
+		if _, ok := h.files[e.Creates]; e.Creates != "" && ok {
+			r.Guard = "creates"
+			res.Execs = append(res.Execs, r)
+			continue
+		}
+		if e.Unless != "" {
+			r.Guard, r.UnlessCode = "unless", h.guard(e.Unless)
+			if r.UnlessCode == 0 {
+				res.Execs = append(res.Execs, r)
+				continue
+			}
+		}
+		r.Ran = true
+		before := map[string]*fakeFile{}
+		for p, ff := range h.files {
+			c := *ff
+			before[p] = &c
+		}
+		rc, out := h.exec(e.Command)
+		r.ExitCode, r.Output, r.OutputSize = rc, []byte(out), int64(len(out))
+		var paths []string
+		for p := range h.files {
+			paths = append(paths, p)
+		}
+		for p := range before {
+			if h.files[p] == nil {
+				paths = append(paths, p)
+			}
+		}
+		sort.Strings(paths)
+		for _, p := range paths {
+			b, a := before[p], h.files[p]
+			if b != nil && a != nil && string(b.content) == string(a.content) && b.mode == a.mode {
+				continue
+			}
+			fe := remote.FileEffect{Path: p, Before: state(real[p]), After: state(a), Deleted: a == nil, Complete: true}
+			if b != nil && real[p] == nil || real[p] != nil && b != nil && string(real[p].content) != string(b.content) {
+				fe.Seen = true
+			}
+			r.Effects = append(r.Effects, fe)
+		}
+		res.Execs = append(res.Execs, r)
+		if rc != 0 {
+			break
+		}
 	}
 	return res, nil
 }
@@ -794,8 +882,8 @@ func TestFakeRemoteFollowsApplyScript(t *testing.T) {
 		t.Errorf("matching fingerprint refused: %s", res.Stale)
 	}
 	// Probe sees the same state text through remote.ParseState.
-	pr, err := fr.Probe(ctx, tg, remote.ProbeRequest{Paths: []string{"/etc/a", "/etc/none"}, Unless: []string{"false"}})
-	if err != nil || pr.StateErr != "" || pr.State.Position != 1 || !pr.Paths["/etc/a"].Exists || pr.Paths["/etc/none"].Exists || pr.Unless["false"] != 1 {
+	pr, err := fr.Probe(ctx, tg, remote.ProbeRequest{Paths: []string{"/etc/a", "/etc/none"}})
+	if err != nil || pr.StateErr != "" || pr.State.Position != 1 || !pr.Paths["/etc/a"].Exists || pr.Paths["/etc/none"].Exists {
 		t.Errorf("probe = %+v, %v", pr, err)
 	}
 }

@@ -17,6 +17,7 @@ const (
 	EffectDelete    = kinds.EffectDelete
 	EffectUnchanged = kinds.EffectUnchanged
 	EffectRun       = kinds.EffectRun
+	EffectFail      = kinds.EffectFail
 	EffectSkip      = kinds.EffectSkip
 	EffectReboot    = kinds.EffectReboot
 	EffectError     = kinds.EffectError
@@ -24,6 +25,9 @@ const (
 
 // Change is one pending entry's predicted effect on one host (engine/kinds).
 type Change = kinds.Change
+
+// FileChange is one path an exec changed in the host's sandbox (engine/kinds).
+type FileChange = kinds.FileChange
 
 // PathState is what a host had at a path when planned: the fingerprint part.
 type PathState struct {
@@ -52,6 +56,9 @@ type HostPlan struct {
 	Fingerprint Fingerprint `json:"fingerprint"`
 	Changes     []Change    `json:"changes"`
 	Err         string      `json:"error,omitempty"` // host could not be planned: unreachable, corrupt state, …
+	// Sandbox is why this host's exec entries could not be simulated
+	// (and what to do), "" when they were or there were none.
+	Sandbox string `json:"sandbox,omitempty"`
 	// Rendered template contents by seq, so push installs exactly what was reviewed.
 	Rendered map[uint64]string `json:"rendered,omitempty"` // seq → blob sum
 	// Env are the host's variables that exec entries and guards saw in

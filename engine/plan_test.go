@@ -100,19 +100,19 @@ func TestPlanEffects(t *testing.T) {
 			}
 		}},
 		{"creates exists", c[6], engine.EffectSkip, func(t *testing.T, c engine.Change) {
-			wantContains(t, "guard", c.Guard, "only if /opt/present is absent", ": present now")
+			wantContains(t, "guard", c.Guard, "only if /opt/present is absent", ": present in the sandbox")
 		}},
 		{"creates absent", c[7], engine.EffectRun, func(t *testing.T, c engine.Change) {
-			wantContains(t, "guard", c.Guard, "/opt/absent is absent: absent now")
+			wantContains(t, "guard", c.Guard, "/opt/absent is absent: absent in the sandbox")
 		}},
 		{"creates made by an earlier pending entry", c[8], engine.EffectSkip, func(t *testing.T, c engine.Change) {
-			wantContains(t, "guard", c.Guard, "/etc/created is absent: present now")
+			wantContains(t, "guard", c.Guard, "/etc/created is absent: present in the sandbox")
 		}},
 		{"unless succeeds", c[9], engine.EffectSkip, func(t *testing.T, c engine.Change) {
-			wantContains(t, "guard", c.Guard, "unless `check-ok` succeeds: exits 0 now")
+			wantContains(t, "guard", c.Guard, "unless `check-ok` succeeds: exits 0 in the sandbox")
 		}},
 		{"unless fails", c[10], engine.EffectRun, func(t *testing.T, c engine.Change) {
-			wantContains(t, "guard", c.Guard, "unless `check-fails` succeeds: exits 3 now")
+			wantContains(t, "guard", c.Guard, "unless `check-fails` succeeds: exits 3 in the sandbox")
 		}},
 		{"reboot", c[11], engine.EffectReboot, nil},
 	}

@@ -303,7 +303,7 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 	// real position: the only case of a third round trip.
 	env := hostEnv(in.vars[h.ID])
 	request := func(from uint64) remote.ProbeRequest {
-		req := remote.ProbeRequest{StateDir: e.opts.StateDir, Env: env}
+		req := remote.ProbeRequest{StateDir: e.opts.StateDir}
 		seen := map[string]bool{}
 		for _, en := range all[min(from, uint64(len(all))):] {
 			k, ok := kinds.Lookup(en.Kind)
@@ -311,7 +311,6 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 				continue
 			}
 			n := k.Needs(en)
-			req.Unless = append(req.Unless, n.Guards...)
 			for _, p := range n.Paths {
 				if !seen[p] {
 					seen[p] = true
@@ -421,7 +420,9 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 			}
 		}
 	}
-	hp.Changes = simulate(pending, res, content, renderErr, old, len(in.entries))
+	sb := e.sandboxHost(ctx, h, pending, content, renderErr, env)
+	hp.Sandbox = sb.reason
+	hp.Changes = simulate(pending, res, content, renderErr, old, len(in.entries), sb, &hp.Fingerprint)
 	if len(env) > 0 {
 		hp.Env = env // what the push exports, as the guards saw it
 	}

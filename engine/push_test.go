@@ -162,7 +162,7 @@ func TestPushStopsAtFailingExec(t *testing.T) {
 		execReq("exit 3", journal.Guard{Unless: "test -e /etc/configured"}),
 		fileReq("/etc/b", "b\n"),
 	)
-	if c := hostPlan(t, p, "bad").Changes[1]; c.Effect != engine.EffectRun {
+	if c := hostPlan(t, p, "bad").Changes[1]; c.Effect != engine.EffectFail || c.ExitCode != 3 { // predicted by the sandbox
 		t.Fatalf("bad's exec plan: %+v", c)
 	}
 	if c := hostPlan(t, p, "good").Changes[1]; c.Effect != engine.EffectSkip {

@@ -22,6 +22,9 @@ type Remote interface {
 	// Apply uploads a bundle and applies it in one remote step, reporting each
 	// entry's result as it finishes.
 	Apply(ctx context.Context, t remote.Target, b *remote.Bundle, report func(remote.EntryReport)) (*remote.ApplyResult, error)
+	// Sandbox is one round trip: pending entries carried out in a
+	// copy-on-write sandbox of the host, and what each exec changed there.
+	Sandbox(ctx context.Context, t remote.Target, req remote.SandboxRequest) (*remote.SandboxResult, error)
 }
 
 // DefaultOperator names the person acting: the Unix user running

@@ -12,9 +12,13 @@ import (
 
 // simulate replays pending entries in memory against the probed host state
 // and predicts each one's effect, through each entry's kind. staged
-// entries are those with seq > committed.
-func simulate(pending []journal.Entry, res *remote.ProbeResult, content map[uint64][]byte, renderErr map[uint64]string, old map[string][]byte, committed int) []Change {
+// entries are those with seq > committed. Exec entries take their effect
+// from the host's sandbox (sb); the paths it saw them change are added to
+// fp, so a push refuses the host if they move.
+func simulate(pending []journal.Entry, res *remote.ProbeResult, content map[uint64][]byte, renderErr map[uint64]string, old map[string][]byte, committed int, sb sandboxOutcome, fp *Fingerprint) []Change {
 	h := kinds.NewHost(res, old)
+	h.Sandbox, h.NotSimulated, h.NoopTimeout = sb.res, sb.reason, sb.timeout
+	defer bind(h, fp)
 	changes := make([]Change, 0, len(pending))
 	for _, en := range pending {
 		var c Change

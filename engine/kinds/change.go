@@ -3,6 +3,7 @@ package kinds
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"time"
 
 	"github.com/discoterm/discoterm/engine/journal"
 	"github.com/discoterm/discoterm/engine/remote"
@@ -18,6 +19,7 @@ const (
 	EffectDelete    Effect = "deleted"
 	EffectUnchanged Effect = "unchanged"
 	EffectRun       Effect = "would run"
+	EffectFail      Effect = "would fail" // an exec exited non-zero (or hit a cap) in the sandbox
 	EffectSkip      Effect = "skipped by guard"
 	EffectReboot    Effect = "would reboot"
 	EffectError     Effect = "error" // e.g. template failed to render on this host
@@ -43,6 +45,34 @@ type Change struct {
 	OldOwner string `json:"old_owner,omitempty"` // "user:group"
 	NewOwner string `json:"new_owner,omitempty"`
 	Err      string `json:"error,omitempty"`
+	// Exec entries run in the host's sandbox (Sandboxed): the files they
+	// changed there, their exit status, the first part of their output
+	// and the cap that ended them, if any. NotSimulated says why an exec
+	// was not run in a sandbox (then no --unless guard was evaluated).
+	Sandboxed    bool         `json:"sandboxed,omitempty"`
+	Files        []FileChange `json:"files,omitempty"`
+	ExitCode     int          `json:"exit_code,omitempty"`
+	Output       string       `json:"output,omitempty"`
+	Cap          string       `json:"cap,omitempty"`
+	NotSimulated string       `json:"not_simulated,omitempty"`
+}
+
+// FileChange is one path an exec entry changed in the sandbox, in the
+// terms of a file entry's change.
+type FileChange struct {
+	Path      string `json:"path"`
+	Effect    Effect `json:"effect"` // created, modified, deleted
+	Type      string `json:"type"`   // file, dir, symlink, other (what it is after; before, when deleted)
+	Diff      string `json:"diff,omitempty"`
+	Binary    bool   `json:"binary,omitempty"`
+	OldHash   string `json:"old_hash,omitempty"`
+	NewHash   string `json:"new_hash,omitempty"`
+	OldMode   string `json:"old_mode,omitempty"`
+	NewMode   string `json:"new_mode,omitempty"`
+	OldOwner  string `json:"old_owner,omitempty"`
+	NewOwner  string `json:"new_owner,omitempty"`
+	OldTarget string `json:"old_target,omitempty"` // symlinks
+	NewTarget string `json:"new_target,omitempty"`
 }
 
 // Summary is a one-line description of the change's subject: its path,
@@ -68,6 +98,7 @@ type Path struct {
 	Group   string
 	Content []byte // the content, when Known
 	Known   bool
+	Target  string // of a symlink, when the sandbox reported it
 }
 
 // Host is a host during a simulated replay: what the probe found, then
@@ -76,6 +107,29 @@ type Host struct {
 	probe *remote.ProbeResult
 	old   map[string][]byte
 	paths map[string]*Path
+	// Sandbox is the host's sandbox report of its pending exec entries;
+	// nil when there is none, and then NotSimulated says why.
+	Sandbox      *remote.SandboxResult
+	NotSimulated string
+	NoopTimeout  time.Duration // each entry's limit, for the plan's words
+	// Bound are the paths the sandbox saw a command change, with their
+	// state on the host before: the engine adds them to the fingerprint.
+	Bound []BoundPath
+	known map[string]bool // paths an exec's report set
+}
+
+// BoundPath is a host path a planned command changes, as it was on the
+// host when planned.
+type BoundPath struct {
+	Path  string
+	State remote.FileState
+}
+
+// known reports whether the simulation knows p's state (probed, or left
+// by an earlier entry's sandbox report).
+func (h *Host) knows(p string) bool {
+	_, probed := h.probe.Paths[p]
+	return probed || h.known[p]
 }
 
 // NewHost starts a simulation from a probe's answer and the old contents
@@ -97,12 +151,6 @@ func (h *Host) Path(p string) *Path {
 	}
 	h.paths[p] = s
 	return s
-}
-
-// Guard is the exit status the probe saw for an unless-command.
-func (h *Host) Guard(cmd string) (int, bool) {
-	code, ok := h.probe.Unless[cmd]
-	return code, ok
 }
 
 // Sum is the hex sha256 of b, as content is addressed everywhere.

@@ -22,7 +22,7 @@ func (execKind) Spec() Spec {
 	return Spec{Verb: "exec", Help: "stage a shell command (it sees the host's variables as $NAME)",
 		Flags: []Flag{
 			{Name: "creates", Value: "PATH", Help: "skip when PATH exists on the host"},
-			{Name: "unless", Value: "CMD", Help: "skip when CMD exits 0 on the host"},
+			{Name: "unless", Value: "CMD", Help: "skip when CMD exits 0 on the host (a plan runs it only in the sandbox)"},
 		}, MaxArgs: -1, Rest: true}
 }
 
@@ -77,18 +77,29 @@ func (execKind) Needs(e journal.Entry) Needs {
 	if e.Guard.Creates != "" {
 		n.Paths = []string{e.Guard.Creates}
 	}
-	if e.Guard.Unless != "" {
-		n.Guards = []string{e.Guard.Unless}
-	}
 	return n
 }
 
 func (execKind) Fetch(journal.Entry, []byte, remote.PathInfo) bool { return false }
 
-// Simulate evaluates the guards as the probe saw them; what the command
-// itself would change is not known here.
+// Simulate takes the command's effect from the host's sandbox report:
+// what it changed there, file by file, its guards as they evaluated
+// inside. Without a sandbox it is "would run (not simulated: why)", with
+// --creates by the probe's stat and --unless not run anywhere.
 func (execKind) Simulate(e journal.Entry, _ []byte, h *Host) Change {
 	c := Change{Command: e.Command, Effect: EffectRun}
+	if h.Sandbox != nil {
+		if rep, ok := h.Sandbox.Exec(e.Seq); ok {
+			sandboxChange(&c, e, rep, h)
+			return c
+		}
+		c.NotSimulated = "not reached in the sandbox: an earlier entry fails there, and a push stops at it"
+		if h.Sandbox.FileFailed != 0 {
+			c.NotSimulated = fmt.Sprintf("not reached in the sandbox: seq %d fails there (%s), and a push stops at it", h.Sandbox.FileFailed, h.Sandbox.FileOutput)
+		}
+	} else {
+		c.NotSimulated = h.NotSimulated
+	}
 	var why []string
 	if g := e.Guard.Creates; g != "" {
 		if h.Path(g).Exists {
@@ -98,13 +109,9 @@ func (execKind) Simulate(e journal.Entry, _ []byte, h *Host) Change {
 			why = append(why, "absent now")
 		}
 	}
-	if u := e.Guard.Unless; u != "" {
-		if code, ok := h.Guard(u); ok && code == 0 {
-			c.Effect = EffectSkip
-			why = append(why, "exits 0 now")
-		} else {
-			why = append(why, fmt.Sprintf("exits %d now", code))
-		}
+	if e.Guard.Unless != "" {
+		// Never outside a sandbox: a guard is a command too.
+		why = append(why, "not evaluated")
 	}
 	if !e.Guard.Empty() {
 		c.Guard = e.Guard.String() + ": " + strings.Join(why, ", ")

@@ -76,8 +76,7 @@ const (
 
 // Needs is what a plan's probe must read of a host for one entry.
 type Needs struct {
-	Paths  []string // stat and hash
-	Guards []string // unless-commands to evaluate
+	Paths []string // stat and hash (a probe runs no command: guards are evaluated in the sandbox)
 }
 
 // Kind is one entry kind: everything the engine, the journal and the

@@ -209,7 +209,7 @@ func TestEveryKindIsComplete(t *testing.T) {
 			steps := &remote.Steps{R: shRunner{}}
 			need := k.Needs(en)
 			sd := filepath.Join(dir, "var", "lib", "discoterm")
-			res, err := steps.Probe(context.Background(), remote.Target{}, remote.ProbeRequest{StateDir: sd, Paths: need.Paths, Unless: need.Guards, Env: env})
+			res, err := steps.Probe(context.Background(), remote.Target{}, remote.ProbeRequest{StateDir: sd, Paths: need.Paths})
 			if err != nil {
 				t.Fatalf("probe: %v", err)
 			}

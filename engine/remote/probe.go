@@ -24,10 +24,11 @@ type Steps struct {
 	CancelWait time.Duration
 }
 
-// probeProgram reads facts, the state file's header, stat + sha256 of every
-// path, and evaluates unless-guards (probe.sh). It forks only for stat,
-// sha256sum and guards: everything else is shell builtins, so a probe
-// costs a few milliseconds on the host.
+// probeProgram reads facts, the state file's header and stat + sha256 of
+// every path (probe.sh). It runs no guard: a guard is a command, and a plan
+// runs commands only in the host's sandbox. It forks only for stat and
+// sha256sum: everything else is shell builtins, so a probe costs a few
+// milliseconds on the host.
 func probeProgram(req ProbeRequest) (string, error) {
 	p := newProgram(probeFiles)
 	p.call("facts")
@@ -35,23 +36,16 @@ func probeProgram(req ProbeRequest) (string, error) {
 	if len(req.Paths) > 0 {
 		p.call("paths", req.Paths...)
 	}
-	env, err := envArgs(req.Env)
-	if err != nil {
-		return "", err
-	}
-	for i, cmd := range req.Unless {
-		p.call("guard", append(append([]string{strconv.Itoa(i)}, env...), cmd)...)
-	}
 	p.call("finish")
 	return p.text()
 }
 
 // probeCap is the most a probe's reply may be.
 func probeCap(req ProbeRequest) int64 {
-	return probeBase + probePerItem*int64(len(req.Paths)+len(req.Unless))
+	return probeBase + probePerItem*int64(len(req.Paths))
 }
 
-// Probe is one round trip: facts, state file, the paths and the guards.
+// Probe is one round trip: facts, state file and the paths.
 func (st *Steps) Probe(ctx context.Context, t Target, req ProbeRequest) (*ProbeResult, error) {
 	text, err := probeProgram(req)
 	if err != nil {
@@ -94,13 +88,13 @@ func (st *Steps) run(ctx context.Context, t Target, step, text string, limit int
 
 // parseProbe turns a probe's reply into its result.
 func parseProbe(out []byte, req ProbeRequest) (*ProbeResult, error) {
-	res := &ProbeResult{Paths: map[string]PathInfo{}, Unless: map[string]int{}}
+	res := &ProbeResult{Paths: map[string]PathInfo{}}
 	var state []string
 	var present []int // indexes of present paths, in order
 	var stats []statLine
 	var hashes []string
 	ended, inState, stateDone := false, false, false
-	rr := newReplyReader(bytes.NewReader(out), MaxReplyLine, max(len(req.Paths), len(req.Unless)))
+	rr := newReplyReader(bytes.NewReader(out), MaxReplyLine, len(req.Paths))
 	for {
 		l, err := rr.next()
 		if err == io.EOF {
@@ -152,11 +146,6 @@ func parseProbe(out []byte, req ProbeRequest) (*ProbeResult, error) {
 			stats = append(stats, l.Stat)
 		case tagHash:
 			hashes = append(hashes, l.Hash)
-		case tagGuard:
-			if l.Index >= len(req.Unless) {
-				return nil, fmt.Errorf("reply line %d: no guard %d was asked for", rr.n, l.Index)
-			}
-			res.Unless[req.Unless[l.Index]] = l.Code
 		case tagEnd:
 			ended = true
 		default:

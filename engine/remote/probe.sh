@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # probe.sh: what a plan reads of a host in one round trip. Replies (see
 # reply.go): F facts, S-BEGIN/S/S-END or S-NOTFILE for the state file,
-# E/T/H per path, U per guard, END.
+# E/T/H per path, END. (No guard: those run only in the sandbox.)
 
 # facts: hostname, machine-id and OS name. read -r takes one line, so no
 # value can carry a newline into the reply.
@@ -51,12 +51,5 @@ paths() {
   fi
 }
 
-# guard INDEX NAME VALUE ... COMMAND: a guard's exit status (U index rc),
-# evaluated as the push will: in /, with the host's variables.
-guard() {
-  gi=$1; shift
-  ( runenv "$@" ) < /dev/null > /dev/null 2>&1
-  echo "U $gi $?"
-}
 
 finish() { echo END; }

@@ -14,7 +14,7 @@ import (
 
 // Lines that made the old parsers panic or pass garbage on.
 func TestReplyParserRefusesMalformedLines(t *testing.T) {
-	req := ProbeRequest{Paths: []string{"/a"}, Unless: []string{"true"}}
+	req := ProbeRequest{Paths: []string{"/a"}}
 	for _, in := range []string{
 		"E \nEND\n", "U 0\nEND\n", "E 5 1\nEND\n", "U -1 0\nEND\n", "E 0 1\nT regular file|x|644|root|root\nEND\n",
 		"H xyz\nEND\n", "F hostname a\nF shoe b\nEND\n", "S-BEGIN\nF hostname x\nS-END\nEND\n", "S x\nEND\n",
@@ -158,7 +158,7 @@ func replySeeds(t testing.TB) [][]byte {
 	text, _ = applyProgram(&Bundle{StateDir: sd, Branch: "main", ExpectBranch: "main", ExpectPosition: 4, ExpectHash: h,
 		ExpectPaths: []PathInfo{{Path: f1}}}, "t5") // stale: appeared
 	run(text)
-	text, _ = probeProgram(ProbeRequest{StateDir: sd, Paths: []string{f1, filepath.Join(dir, "d"), filepath.Join(dir, "none")}, Unless: []string{"true", "exit 3"}})
+	text, _ = probeProgram(ProbeRequest{StateDir: sd, Paths: []string{f1, filepath.Join(dir, "d"), filepath.Join(dir, "none")}})
 	run(text)
 	text, _ = probeProgram(ProbeRequest{StateDir: dir}) // state path is a directory? no: dir/state is
 	run(text)
@@ -176,7 +176,7 @@ func FuzzReply(f *testing.F) {
 	for _, s := range replySeeds(f) {
 		f.Add(s)
 	}
-	req := ProbeRequest{Paths: []string{"/a", "/b", "/c"}, Unless: []string{"true", "exit 3"}}
+	req := ProbeRequest{Paths: []string{"/a", "/b", "/c"}}
 	b := &Bundle{ExpectPaths: []PathInfo{{Path: "/a"}, {Path: "/b"}}, ExpectBranch: "main"}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if res, err := parseProbe(data, req); err == nil {

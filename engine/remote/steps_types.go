@@ -26,10 +26,6 @@ type PathInfo struct {
 type ProbeRequest struct {
 	StateDir string   // e.g. /var/lib/discoterm
 	Paths    []string // stat + sha256 each
-	Unless   []string // guard commands to evaluate (exit status reported)
-	// Env are the host's variables, exported to guards as the push will
-	// export them to exec entries.
-	Env map[string]string
 }
 
 // Facts identify a host.
@@ -63,8 +59,7 @@ type ProbeResult struct {
 	State    StateFile
 	StateErr string // state file present but unreadable/corrupt: the reason
 	Paths    map[string]PathInfo
-	Unless   map[string]int // guard command → exit status
-	HostKey  string         // SHA256 fingerprint of the key the host presented
+	HostKey  string // SHA256 fingerprint of the key the host presented
 }
 
 // Op is what an apply does for one entry on the host: the operations

@@ -1,0 +1,54 @@
+package kinds
+
+import (
+	"testing"
+
+	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/engine/remote"
+)
+
+func TestSafeText(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain\ttext\n":         "plain\ttext\n",
+		"\x1b[31mred\x1b[0m":    `\x1b[31mred\x1b[0m`,
+		"bell\a and \u009b csi": `bell\x07 and \x9b csi`,
+		"bad utf8 \xff":         `bad utf8 \xff`,
+		`C:\path stays`:         `C:\path stays`,
+		"naïve ünïcode stays":   "naïve ünïcode stays",
+	} {
+		if got := SafeText(in, true); got != want {
+			t.Errorf("SafeText(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := SafeText("a\nb", false); got != `a\x0ab` {
+		t.Errorf("a path keeps no newline: %q", got)
+	}
+}
+
+// What a host reports of an exec reaches the plan escaped; a directory the
+// overlay only copied up is no change; the host's own files bind the push.
+func TestSandboxChangeFromReport(t *testing.T) {
+	h := NewHost(&remote.ProbeResult{Paths: map[string]remote.PathInfo{}}, nil)
+	dir := remote.FileState{Exists: true, Type: "dir", Mode: 0o755, Owner: "root", Group: "root"}
+	h.Sandbox = &remote.SandboxResult{Execs: []remote.ExecReport{{Seq: 1, Ran: true, ExitCode: 3, Output: []byte("\x1b]0;pwned\a"), OutputSize: 10,
+		Effects: []remote.FileEffect{
+			{Path: "/etc", Before: dir, After: dir},
+			{Path: "/etc/\x1bx", After: remote.FileState{Exists: true, Type: "file", Mode: 0o600, Owner: "root", Group: "root", Content: []byte("hi\n"), Hash: Sum([]byte("hi\n"))}},
+		}}}}
+	k, _ := Lookup(journal.KindExec)
+	c := k.Simulate(journal.Entry{Seq: 1, Kind: journal.KindExec, Command: "x"}, nil, h)
+	if c.Effect != EffectFail || c.ExitCode != 3 || c.Output != `\x1b]0;pwned\x07` || !c.Sandboxed {
+		t.Errorf("%+v", c)
+	}
+	if len(c.Files) != 1 || c.Files[0].Path != `/etc/\x1bx` || c.Files[0].Effect != EffectCreate || c.Files[0].NewMode != "600" ||
+		c.Files[0].Diff != "--- /dev/null\n+++ b/etc/\\x1bx\n@@ -0,0 +1 @@\n+hi\n" {
+		t.Fatalf("files %+v", c.Files)
+	}
+	if len(h.Bound) != 2 {
+		t.Errorf("bound %+v", h.Bound)
+	}
+	// A later file entry sees what the command left.
+	if p := h.Path("/etc/\x1bx"); !p.Exists || string(p.Content) != "hi\n" {
+		t.Errorf("after: %+v", p)
+	}
+}
