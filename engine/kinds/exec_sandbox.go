@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/discoterm/discoterm/engine/diff"
 	"github.com/discoterm/discoterm/engine/journal"
 	"github.com/discoterm/discoterm/engine/remote"
+	"github.com/discoterm/discoterm/engine/textsafe"
 )
 
 // sandboxChange fills an exec entry's change from its sandbox report,
@@ -178,37 +178,11 @@ func CapText(c remote.Cap, timeout time.Duration) string {
 	return ""
 }
 
-// SafeText shows control characters and invalid UTF-8 of host text as
-// \xNN (newlines and tabs kept when multiline), so output, names and
-// contents a host reports cannot drive the operator's terminal. Unlike
-// the reply parser's escaping it keeps backslashes: diffs of code stay
-// readable.
+// SafeText escapes host text (engine/textsafe): Text keeps newlines and
+// tabs, for output and diffs; Line escapes them too, for names.
 func SafeText(s string, multiline bool) string {
-	bad := func(r rune) bool {
-		return r < 0x20 && !(multiline && (r == '\n' || r == '\t')) || r == 0x7f || r >= 0x80 && r < 0xa0
+	if multiline {
+		return textsafe.Text(s)
 	}
-	ok := utf8.ValidString(s)
-	for _, r := range s {
-		if !ok || bad(r) {
-			ok = false
-			break
-		}
-	}
-	if ok {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n <= 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case bad(r):
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			b.WriteString(s[i : i+n])
-		}
-		i += n
-	}
-	return b.String()
+	return textsafe.Line(s)
 }

@@ -5,23 +5,22 @@ import (
 
 	"github.com/discoterm/discoterm/engine/journal"
 	"github.com/discoterm/discoterm/engine/remote"
+	"github.com/discoterm/discoterm/engine/textsafe"
 )
 
 func TestSafeText(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain\ttext\n":         "plain\ttext\n",
-		"\x1b[31mred\x1b[0m":    `\x1b[31mred\x1b[0m`,
-		"bell\a and \u009b csi": `bell\x07 and \x9b csi`,
-		"bad utf8 \xff":         `bad utf8 \xff`,
-		`C:\path stays`:         `C:\path stays`,
-		"naïve ünïcode stays":   "naïve ünïcode stays",
-	} {
-		if got := SafeText(in, true); got != want {
-			t.Errorf("SafeText(%q) = %q, want %q", in, got, want)
+	for _, in := range []string{"plain\ttext\n", "\x1b[31mred\x1b[0m", "bell\a and \u009b csi", "bad utf8 \xff"} {
+		for _, multi := range []bool{true, false} {
+			got := SafeText(in, multi)
+			for _, r := range got {
+				if r < 0x20 && !(multi && (r == '\n' || r == '\t')) || r == 0x7f || r >= 0x80 && r < 0xa0 {
+					t.Errorf("SafeText(%q, %v) = %q keeps %U", in, multi, got, r)
+				}
+			}
 		}
 	}
-	if got := SafeText("a\nb", false); got != `a\x0ab` {
-		t.Errorf("a path keeps no newline: %q", got)
+	if got := SafeText("plain\ttext\n", true); got != "plain\ttext\n" {
+		t.Errorf("multi-line text changed: %q", got)
 	}
 }
 
@@ -37,11 +36,11 @@ func TestSandboxChangeFromReport(t *testing.T) {
 		}}}}
 	k, _ := Lookup(journal.KindExec)
 	c := k.Simulate(journal.Entry{Seq: 1, Kind: journal.KindExec, Command: "x"}, nil, h)
-	if c.Effect != EffectFail || c.ExitCode != 3 || c.Output != `\x1b]0;pwned\x07` || !c.Sandboxed {
+	if c.Effect != EffectFail || c.ExitCode != 3 || c.Output != textsafe.Text("\x1b]0;pwned\a") || !c.Sandboxed {
 		t.Errorf("%+v", c)
 	}
-	if len(c.Files) != 1 || c.Files[0].Path != `/etc/\x1bx` || c.Files[0].Effect != EffectCreate || c.Files[0].NewMode != "600" ||
-		c.Files[0].Diff != "--- /dev/null\n+++ b/etc/\\x1bx\n@@ -0,0 +1 @@\n+hi\n" {
+	if len(c.Files) != 1 || c.Files[0].Path != textsafe.Line("/etc/\x1bx") || c.Files[0].Effect != EffectCreate || c.Files[0].NewMode != "600" ||
+		c.Files[0].Diff != textsafe.Text("--- /dev/null\n+++ b/etc/\x1bx\n@@ -0,0 +1 @@\n+hi\n") {
 		t.Fatalf("files %+v", c.Files)
 	}
 	if len(h.Bound) != 2 {
