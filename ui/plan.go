@@ -188,10 +188,13 @@ func (p *planPane) renderGroup(cg engine.Variant) {
 		style = t.Ok
 	case engine.EffectDelete, engine.EffectReboot:
 		style = t.Warn
-	case engine.EffectError:
+	case engine.EffectError, engine.EffectFail:
 		style = t.Error
 	case engine.EffectUnchanged, engine.EffectSkip:
 		style = t.Muted
+	}
+	if c.Effect == engine.EffectFail && c.Cap == "" {
+		effect = fmt.Sprintf("would fail (exit %d)", c.ExitCode)
 	}
 	add("   " + style.Render(effect) + " " + t.Muted.Render(hostList(cg.Hosts)))
 	ind := "     "
@@ -208,7 +211,7 @@ func (p *planPane) renderGroup(cg engine.Variant) {
 			add(ind + t.Muted.Render(l))
 		}
 	}
-	if c.Kind == journal.KindExec && c.Effect == engine.EffectRun {
+	if c.Kind == journal.KindExec && (c.Effect == engine.EffectRun || c.Effect == engine.EffectFail) {
 		for i, l := range wrapLines(c.Command, room) {
 			lead := t.Muted.Render("$ ")
 			if i > 0 {
@@ -216,6 +219,7 @@ func (p *planPane) renderGroup(cg engine.Variant) {
 			}
 			add(ind + lead + l)
 		}
+		p.renderExec(c, ind, room)
 	}
 	var attrs []string
 	if c.OldMode != c.NewMode && c.NewMode != "" {

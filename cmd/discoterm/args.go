@@ -41,6 +41,7 @@ type globals struct {
 	parallel   int
 	timeout    time.Duration
 	connect    time.Duration
+	noop       time.Duration
 	stateDir   string
 	json       bool
 	theme      string
@@ -70,6 +71,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.IntVar(&g.parallel, "parallel", 16, "hosts planned or pushed at once")
 	fs.DurationVar(&g.timeout, "timeout", 30*time.Second, "per-host timeout of an operation (planning one host, a scan's probe)")
 	fs.DurationVar(&g.connect, "connect-timeout", 4*time.Second, "per-host timeout for the SSH connection: TCP, handshake and login")
+	fs.DurationVar(&g.noop, "noop-timeout", remote.DefaultNoopTimeout, "plan: time limit of each entry carried out in a host's sandbox")
 	fs.StringVar(&g.stateDir, "state-dir", "/var/lib/discoterm", "directory of the state file on each host")
 	fs.BoolVar(&g.json, "json", false, "batch: one JSON object per line on stdout")
 	fs.StringVar(&g.theme, "theme", "", "TUI theme: dark, light, high-contrast, or a theme file (default: from the terminal background)")
@@ -215,7 +217,7 @@ func (g *globals) open() (*app, error) {
 	}
 	eng, err := engine.New(engine.Options{Store: st, Remote: &remote.Steps{R: client, HostKey: client.HostKey},
 		KeyTrust: client, Operator: operator, ClassFile: g.classPath(), Parallel: g.parallel,
-		HostTimeout: g.timeout, StateDir: g.stateDir, RebootCommand: os.Getenv("DISCOTERM_REBOOT_CMD"),
+		HostTimeout: g.timeout, NoopTimeout: g.noop, StateDir: g.stateDir, RebootCommand: os.Getenv("DISCOTERM_REBOOT_CMD"),
 		Signer: signer, AllowedSigners: g.allowedSignersPath()})
 	if err != nil {
 		client.Close()

@@ -50,7 +50,11 @@ func (p *textPrinter) plan(pl *engine.Plan) {
 		fmt.Fprintf(p.w, "\n#%d %s %s%s — %d hosts\n", g.Seq, g.Kind, g.Summary, tag, g.HostCount())
 		for _, v := range g.Variants {
 			c := v.Change
-			fmt.Fprintf(p.w, "  ×%d %s: %s\n", len(v.Hosts), c.Effect, hostList(v.Hosts))
+			effect := string(c.Effect)
+			if c.Effect == engine.EffectFail && c.Cap == "" {
+				effect = fmt.Sprintf("would fail (exit %d)", c.ExitCode)
+			}
+			fmt.Fprintf(p.w, "  ×%d %s: %s\n", len(v.Hosts), effect, hostList(v.Hosts))
 			if c.Guard != "" {
 				fmt.Fprintf(p.w, "     guard: %s\n", c.Guard)
 			}
@@ -70,8 +74,8 @@ func (p *textPrinter) plan(pl *engine.Plan) {
 				}
 				fmt.Fprintf(p.w, "     binary, sha256 %s → %s\n", short(old), short(c.NewHash))
 			}
-			if c.Effect == engine.EffectRun {
-				fmt.Fprintf(p.w, "     would run: %s\n", c.Command)
+			if c.Kind == "exec" && c.Effect != engine.EffectSkip {
+				p.execEffects(c)
 			}
 			if c.Diff != "" {
 				for _, l := range strings.Split(strings.TrimRight(c.Diff, "\n"), "\n") {
@@ -94,6 +98,7 @@ func (p *textPrinter) plan(pl *engine.Plan) {
 		}
 		fmt.Fprintf(p.w, "\n- %s skipped: the scanner marked it %s (%s); name it to include it: plan %s\n", s.Name, s.Liveness, seen, s.Name)
 	}
+	p.unsandboxed(pl)
 	fmt.Fprintf(p.w, "\nreview, then: discoterm --batch approve %s && discoterm --batch push %s\n", pl.ID, pl.ID)
 }
 
@@ -120,4 +125,82 @@ func (p *textPrinter) push(r *engine.PushResult) {
 		}
 	}
 	fmt.Fprintf(p.w, "push %s: %d hosts, %d not finished (%d stale), %s\n", r.PlanID, len(r.Hosts), r.Failed(), r.Stale(), r.Duration.Round(1e6))
+}
+
+// execEffects prints what an exec did in the host's sandbox, in the terms
+// of file entries, or why it was not simulated.
+func (p *textPrinter) execEffects(c engine.Change) {
+	if c.NotSimulated != "" {
+		fmt.Fprintf(p.w, "     would run (not simulated: %s): %s\n", c.NotSimulated, c.Command)
+		return
+	}
+	if !c.Sandboxed {
+		fmt.Fprintf(p.w, "     would run: %s\n", c.Command)
+		return
+	}
+	fmt.Fprintf(p.w, "     ran in the sandbox (filesystem effects only): %s\n", c.Command)
+	if c.Output != "" && (c.Effect == engine.EffectFail || len(c.Files) == 0) {
+		lines := strings.Split(strings.TrimRight(c.Output, "\n"), "\n")
+		if len(lines) > 10 {
+			lines = append(lines[:10], fmt.Sprintf("… %d more lines", len(lines)-10))
+		}
+		for _, l := range lines {
+			fmt.Fprintf(p.w, "       | %s\n", l)
+		}
+	}
+	if len(c.Files) == 0 && c.Effect != engine.EffectFail {
+		fmt.Fprintln(p.w, "     changed no file")
+	}
+	for _, f := range c.Files {
+		line := fmt.Sprintf("     %s %s", f.Effect, f.Path)
+		switch f.Type {
+		case "dir":
+			line += "/"
+		case "symlink":
+			if f.NewTarget != "" {
+				line += " → " + f.NewTarget
+			}
+		}
+		if f.OldMode != "" && f.NewMode != "" && f.OldMode != f.NewMode {
+			line += fmt.Sprintf(" (mode %s → %s)", f.OldMode, f.NewMode)
+		}
+		if f.OldOwner != "" && f.NewOwner != "" && f.OldOwner != f.NewOwner {
+			line += fmt.Sprintf(" (owner %s → %s)", f.OldOwner, f.NewOwner)
+		}
+		fmt.Fprintln(p.w, line)
+		if f.Binary {
+			fmt.Fprintf(p.w, "       binary, sha256 %s → %s\n", short(orAbsent(f.OldHash)), short(orAbsent(f.NewHash)))
+		}
+		if f.Diff != "" {
+			for _, l := range strings.Split(strings.TrimRight(f.Diff, "\n"), "\n") {
+				fmt.Fprintf(p.w, "       %s\n", l)
+			}
+		}
+	}
+}
+
+func orAbsent(h string) string {
+	if h == "" {
+		return "(absent)"
+	}
+	return h
+}
+
+// unsandboxed names the hosts whose exec entries could not be simulated,
+// with the reason (which says what to do).
+func (p *textPrinter) unsandboxed(pl *engine.Plan) {
+	by := map[string][]string{}
+	var reasons []string
+	for _, h := range pl.Hosts {
+		if h.Sandbox == "" || h.Err != "" {
+			continue
+		}
+		if by[h.Sandbox] == nil {
+			reasons = append(reasons, h.Sandbox)
+		}
+		by[h.Sandbox] = append(by[h.Sandbox], h.Name)
+	}
+	for _, r := range reasons {
+		fmt.Fprintf(p.w, "\n! exec entries not simulated on %s: %s\n", hostList(sorted(by[r])), r)
+	}
 }
