@@ -85,6 +85,10 @@ type natsStore struct {
 	local  sync.Mutex // one Update at a time from this process
 	holder []byte     // the mutex value while this process holds it
 	own    revTracker // revisions this process wrote (for Watch)
+	// applying is held while a commit's writes are in flight: the watcher
+	// may see a write before its acknowledgement is recorded in own, so it
+	// waits for the commit to finish before deciding whose it was.
+	applying sync.RWMutex
 
 	downMu    sync.Mutex
 	downSince time.Time // zero while connected

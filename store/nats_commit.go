@@ -90,7 +90,10 @@ func (s *natsStore) Update(fn func(Tx) error) error {
 	if err := s.writeIntent(ctx, in); err != nil {
 		return err
 	}
-	if err := s.apply(ctx, in, false); err != nil {
+	s.applying.Lock()
+	err = s.apply(ctx, in, false)
+	s.applying.Unlock()
+	if err != nil {
 		return err
 	}
 	return s.clearIntent(ctx, in)
