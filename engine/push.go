@@ -453,7 +453,6 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-
 // Up is plan + approve + push of what is committed on one branch, for
 // scripts, cron and catch-up. It never commits staged entries: those are
 // an operator's unreviewed work, and only their approve commits them.

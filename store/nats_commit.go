@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,6 +41,9 @@ const inlineIntent = 768 << 10
 
 // View runs fn on reads from the server. fn must not keep tx.
 func (s *natsStore) View(fn func(Tx) error) error {
+	if err := s.connected(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*s.timeout)
 	defer cancel()
 	return fn(newNATSTx(s, ctx, false))
@@ -48,6 +52,9 @@ func (s *natsStore) View(fn func(Tx) error) error {
 // Update runs fn and commits its writes all together, or none; see
 // natsStore.
 func (s *natsStore) Update(fn func(Tx) error) error {
+	if err := s.connected(); err != nil {
+		return err
+	}
 	s.local.Lock()
 	defer s.local.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*s.timeout)
@@ -97,6 +104,19 @@ func (s *natsStore) Update(fn func(Tx) error) error {
 		return err
 	}
 	return s.clearIntent(ctx, in)
+}
+
+// connected fails fast while the client is reconnecting: requests would
+// only wait out their timeout.
+func (s *natsStore) connected() error {
+	if s.nc.IsConnected() {
+		return nil
+	}
+	since := s.Unreachable()
+	if since.IsZero() {
+		since = time.Now()
+	}
+	return fmt.Errorf("store %s: not connected (since %s) (%w)", s.url, time.Since(since).Round(time.Second), ErrUnavailable)
 }
 
 func mustJSON(v any) []byte {

@@ -367,6 +367,26 @@ func (t *natsTx) Blob(sum string) ([]byte, error) {
 	return b, nil
 }
 
+// Blobs lists every blob's sum in order (this transaction's own included).
+func (t *natsTx) Blobs() ([]string, error) {
+	seen := map[string]bool{}
+	for sum := range t.blobs {
+		if len(sum) == 64 { // not a plan's data
+			seen[sum] = true
+		}
+	}
+	infos, err := t.s.obs.List(t.ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return nil, t.s.unavailable("listing blobs", err)
+	}
+	for _, i := range infos {
+		if len(i.Name) == 64 { // not a commit record
+			seen[i.Name] = true
+		}
+	}
+	return sortedKeys(seen), nil
+}
+
 // Lock returns the branch's lock, or ErrNotFound when it is unlocked.
 func (t *natsTx) Lock(branch string) (Lock, error) {
 	var l Lock
@@ -413,22 +433,28 @@ func (t *natsTx) PutPlan(p PlanRecord) error {
 	}
 	rec := planRec{PlanRecord: p}
 	if len(p.Data) > inlinePlanData {
-		sum, err := t.PutBlob(p.Data)
-		if err != nil {
-			return err
-		}
-		rec.DataBlob, rec.Data = sum, nil
+		// Kept apart from content blobs (its own name prefix), so that
+		// Blobs lists only what entries point at.
+		sum := sha256.Sum256(p.Data)
+		rec.DataBlob, rec.Data = "plan-"+hex.EncodeToString(sum[:]), nil
+		t.blobs[rec.DataBlob] = append([]byte(nil), p.Data...)
 	}
 	return t.putJSON("PutPlan", kPlan+encKey(p.ID), rec)
 }
 
 func (t *natsTx) loadPlan(r planRec) (PlanRecord, error) {
 	if r.DataBlob != "" {
-		d, err := t.Blob(r.DataBlob)
-		if err != nil {
-			return r.PlanRecord, fmt.Errorf("plan %q: its data: %w", r.ID, err)
+		d, ok := t.blobs[r.DataBlob]
+		if !ok {
+			var err error
+			if d, err = t.s.obs.GetBytes(t.ctx, r.DataBlob); err != nil {
+				return r.PlanRecord, t.s.unavailable(fmt.Sprintf("reading the data of plan %q", r.ID), err)
+			}
 		}
-		r.Data = d
+		if sum := sha256.Sum256(d); "plan-"+hex.EncodeToString(sum[:]) != r.DataBlob {
+			return r.PlanRecord, &CorruptRecordError{Bucket: t.s.name("blobs"), Key: r.DataBlob, Err: errors.New("content does not match its sha256")}
+		}
+		r.Data = append([]byte(nil), d...)
 	}
 	return r.PlanRecord, nil
 }

@@ -111,3 +111,49 @@ func TestBatchNATSUnreachable(t *testing.T) {
 		t.Errorf("files written with an unreachable store: %v", ents)
 	}
 }
+
+// TestBatchStoreMigrate: a local store moved to NATS and back with the
+// store verb keeps its lock and audit; a second migrate into the now
+// non-empty target is refused; a missing --from is a usage error.
+func TestBatchStoreMigrate(t *testing.T) {
+	dir := t.TempDir()
+	file, back := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")
+	url := natstest.Start(t) + "/team"
+	run := func(args ...string) (int, string, string) {
+		cmd := exec.Command(binary, append([]string{"--batch", "--ssh-config", "none", "--operator", "alice@jump"}, args...)...)
+		cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_STATE_HOME="+dir, "SSH_AUTH_SOCK=")
+		var so, se bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &so, &se
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), so.String(), se.String()
+		}
+		return 0, so.String(), se.String()
+	}
+	if c, _, se := run("--store", file, "lock", "main", "moving day"); c != 0 {
+		t.Fatalf("lock: %d %s", c, se)
+	}
+	c, so, se := run("store", "migrate", "--from", file, "--to", url)
+	if c != 0 || !strings.Contains(so, "every journal verified") {
+		t.Fatalf("migrate to NATS: exit %d\n%s%s", c, so, se)
+	}
+	if c, so, _ := run("--store", url, "--json", "branches"); c != 0 || !strings.Contains(so, "moving day") {
+		t.Errorf("the lock on NATS: exit %d %s", c, so)
+	}
+	if c, so, se := run("store", "migrate", "--from", url, "--to", back); c != 0 {
+		t.Fatalf("migrate back: exit %d\n%s%s", c, so, se)
+	}
+	if c, so, _ := run("--store", back, "audit", "main"); c != 0 || !strings.Contains(so, "moving day") {
+		t.Errorf("the audit after the round trip: exit %d %s", c, so)
+	}
+	if c, _, se := run("store", "migrate", "--from", file, "--to", url); c != exitError || !strings.Contains(se, "is not empty") {
+		t.Errorf("migrate into a non-empty store: exit %d %s", c, se)
+	}
+	if c, _, se := run("store", "migrate", "--from", filepath.Join(dir, "missing.db"), "--to", filepath.Join(dir, "c.db")); c != exitUsage {
+		t.Errorf("missing --from: exit %d %s", c, se)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "discoterm")); err == nil {
+		t.Error("the store verb created the default store")
+	}
+}
