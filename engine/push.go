@@ -81,12 +81,15 @@ func (e *Engine) Approve(planID string, keepLock bool) (*Plan, error) {
 			return err
 		}
 		if len(p.Staged) > 0 {
+			// The head first: an approval that lost a race to another must
+			// hear that the branch moved (re-plan), not that the winner
+			// has since released the lock.
+			if b.Head != p.Head || b.HeadHash != p.HeadHash {
+				return fmt.Errorf("%w: branch moved: the journal of %s moved from seq %d to %d since plan %s; re-plan", ErrStale, p.Branch, p.Head, b.Head, p.ID)
+			}
 			l, err := e.requireLock(tx, p.Branch)
 			if err != nil {
 				return err
-			}
-			if b.Head != p.Head || b.HeadHash != p.HeadHash {
-				return fmt.Errorf("%w: the journal of %s moved from seq %d to %d since plan %s; re-plan", ErrStale, p.Branch, p.Head, b.Head, p.ID)
 			}
 			staged, err := tx.Staged(p.Branch)
 			if err != nil {
