@@ -97,13 +97,21 @@ func (s *natsStore) Update(fn func(Tx) error) error {
 	if err := s.writeIntent(ctx, in); err != nil {
 		return err
 	}
-	s.applying.Lock()
-	err = s.apply(ctx, in, false)
-	s.applying.Unlock()
-	if err != nil {
-		return err
+	// The commit is on record: finish it, retrying through a server
+	// failover, rather than report a failure the caller would retry
+	// (whoever takes the mutex next would finish it anyway).
+	for pause := 50 * time.Millisecond; ; pause = min(pause*2, time.Second) {
+		s.applying.Lock()
+		err = s.apply(ctx, in, false)
+		s.applying.Unlock()
+		if err == nil {
+			err = s.clearIntent(ctx, in)
+		}
+		if err == nil || errors.Is(err, ErrHeadMoved) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(pause)
 	}
-	return s.clearIntent(ctx, in)
 }
 
 // connected fails fast while the client is reconnecting: requests would

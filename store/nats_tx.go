@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nuid"
 
 	"github.com/discoterm/discoterm/engine/journal"
 )
@@ -71,6 +70,7 @@ type natsTx struct {
 	order   []string          // keys in first-write order
 	appends map[string]*pendingAppend
 	blobs   map[string][]byte
+	records int // results and audit records added, for their keys
 }
 
 type pendingAppend struct {
@@ -493,11 +493,21 @@ func (t *natsTx) AddResults(rs []RunResult) error {
 		return err
 	}
 	for _, r := range rs {
-		if err := t.putJSON("AddResults", kResult+encKey(r.HostID)+"."+nuid.Next(), r); err != nil {
+		if err := t.putJSON("AddResults", t.recordKey(kResult+encKey(r.HostID)+".", r), r); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// recordKey names a result or audit record by its content and its place
+// in the transaction, not by a random id: an update retried after an
+// ambiguous failure (the server stored it but the reply was lost) then
+// rewrites the same keys instead of adding the records twice.
+func (t *natsTx) recordKey(prefix string, rec any) string {
+	t.records++
+	h := sha256.Sum256(fmt.Appendf(mustJSON(rec), "#%d", t.records))
+	return prefix + hex.EncodeToString(h[:16])
 }
 
 // Results returns a host's results ("" for all), oldest first.
@@ -511,7 +521,10 @@ func (t *natsTx) Results(hostID string) ([]RunResult, error) {
 
 // AddAudit appends an audit record.
 func (t *natsTx) AddAudit(a AuditRecord) error {
-	return t.putJSON("AddAudit", kAudit+encKey(a.Branch)+"."+nuid.Next(), a)
+	if err := t.writable("AddAudit"); err != nil {
+		return err
+	}
+	return t.putJSON("AddAudit", t.recordKey(kAudit+encKey(a.Branch)+".", a), a)
 }
 
 // Audit returns a branch's audit trail ("" for all), oldest first.
