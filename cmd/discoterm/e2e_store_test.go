@@ -157,3 +157,53 @@ func TestBatchStoreMigrate(t *testing.T) {
 		t.Error("the store verb created the default store")
 	}
 }
+
+// TestTUIFollowsBatchUp: the console is open in tmux on a local store while
+// a cron-like `--batch up` commits nothing new but pushes what another
+// operator approved: both succeed on the same file at once, and the
+// console shows the other process's lock, commit and push as they happen.
+func TestTUIFollowsBatchUp(t *testing.T) {
+	rg := newRig(t, 3)
+	rg.setup()
+	s := rg.startTUI(140, 36, "--no-scan", "--theme", "dark")
+	s.waitFor("node3")
+
+	// Another operator, another process: lock, stage, plan, approve.
+	bob := []string{"--batch", "--operator", "bob@jump2"} // after rg.flags' own --operator
+	motd := rg.write("motd", "from bob\n")
+	for _, args := range [][]string{{"lock", "main", "motd from bob"}, {"snap", motd, "--to", "/etc/motd"}} {
+		if r := rg.run(append(bob, args...)...); r.code != 0 {
+			t.Fatalf("%v: %s", args, r)
+		}
+	}
+	s.keys("5") // the activity view
+	s.waitFor("bob@jump2 locked main")
+	r := rg.run(append(bob, "--json", "plan")...)
+	if r.code != 0 {
+		t.Fatalf("plan: %s", r)
+	}
+	if r := rg.run(append(bob, "approve", planID(t, r))...); r.code != 0 {
+		t.Fatalf("approve: %s", r)
+	}
+	s.waitFor("committed elsewhere")
+	// Cron pushes what is committed while the console is open.
+	if r := rg.run("--batch", "--operator", "cron@jump", "up", "--yes"); r.code != 0 {
+		t.Fatalf("up while the console is open: %s", r)
+	}
+	s.waitFor("of main pushed")
+	s.keys("1")
+	sc := s.waitFor("node3")
+	for deadline := time.Now().Add(5 * time.Second); strings.Count(sc, " done") < 3; sc = s.screen() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the hosts view does not show the three hosts done:\n%s", sc)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, h := range rg.fleet.Hosts {
+		if got := rg.hostFile(h, "/etc/motd"); got != "from bob\n" {
+			t.Errorf("%s /etc/motd = %q", h.Name, got)
+		}
+	}
+	t.Logf("console after the push:\n%s", sc)
+	s.keys("q")
+}
