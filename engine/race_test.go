@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/discoterm/discoterm/engine"
 	"github.com/discoterm/discoterm/engine/journal"
 	"github.com/discoterm/discoterm/store"
@@ -16,7 +18,8 @@ import (
 // envOn is newEnv on a given store.
 func envOn(t *testing.T, st store.Store) *testEnv {
 	dir := t.TempDir()
-	v := &testEnv{t: t, dir: dir, st: st, fr: newFakeRemote(), classFile: filepath.Join(dir, "main.cf")}
+	v := &testEnv{t: t, dir: dir, st: st, fr: newFakeRemote(), classFile: filepath.Join(dir, "main.cf"),
+		keys: map[string]ssh.Signer{}, allowed: filepath.Join(dir, "allowed_signers")}
 	v.writeClass(defaultClass)
 	v.eng = v.engine("alice")
 	return v

@@ -17,6 +17,7 @@ import (
 	"github.com/discoterm/discoterm/engine/remote/testfleet"
 	"github.com/discoterm/discoterm/store"
 	"github.com/discoterm/discoterm/store/natstest"
+	"golang.org/x/crypto/ssh"
 )
 
 // TestClusterLeaderLostMidPush: a 3-node NATS cluster with replicas 3
@@ -121,8 +122,16 @@ func approvedPush(t *testing.T, st store.Store, n int) (*engine.Engine, *engine.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Close() })
+	signer, err := f.Signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := filepath.Join(dir, "allowed_signers")
+	if err := os.WriteFile(allowed, append([]byte("alice "), ssh.MarshalAuthorizedKey(signer.PublicKey())...), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	eng, err := engine.New(engine.Options{Store: st, Remote: &remote.Steps{R: client, HostKey: client.HostKey}, Operator: "alice",
-		ClassFile: cls, Parallel: 10})
+		ClassFile: cls, Parallel: 10, Signer: signer, AllowedSigners: allowed})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -176,8 +176,9 @@ func TestTUIFollowsBatchUp(t *testing.T) {
 			t.Fatalf("%v: %s", args, r)
 		}
 	}
-	s.keys("5") // the activity view
-	s.waitFor("bob@jump2 locked main")
+	s.keys("5")                  // the activity view
+	s.waitFor("bob@jump2 (via ") // a local store vouches only for the Unix user
+	s.waitFor("locked main: motd from bob")
 	r := rg.run(append(bob, "--json", "plan")...)
 	if r.code != 0 {
 		t.Fatalf("plan: %s", r)

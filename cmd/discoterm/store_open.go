@@ -45,7 +45,7 @@ func (g *globals) openStoreAt(loc string) (store.Store, string, error) {
 		st, err := store.Open(loc, store.Options{})
 		return st, engine.LocalOperator(g.operator), err
 	}
-	st, err := store.OpenNATS(store.NATSOptions{URL: loc, CredsFile: g.natsCreds, CAFile: g.natsCA, Operator: g.operator})
+	st, err := store.OpenNATS(store.NATSOptions{URL: loc, CredsFile: g.natsCreds, CAFile: g.natsCA, Operator: engine.LocalOperator(g.operator)})
 	if err != nil {
 		return nil, "", err
 	}
