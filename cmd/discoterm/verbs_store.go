@@ -12,7 +12,7 @@ import (
 
 // storeVerb is batch-only: it opens the stores it names, not the engine's,
 // so it is the batch face's own verb (no Run), added to its table.
-var storeVerb = &verbs.Verb{Name: "store", Group: "store", Help: "store migrate: copy a whole store into an empty one (file ↔ nats://), verifying every journal on both sides",
+var storeVerb = &verbs.Verb{Name: "store", Group: "store", Help: "copy a whole store into an empty one (file ↔ nats://), verifying every journal on both sides",
 	Args: []verbs.Arg{{Name: "migrate"}},
 	Flags: []verbs.Flag{{Name: "from", Type: verbs.String, Value: "FILE|URL", Help: "the store to copy"},
 		{Name: "to", Type: verbs.String, Value: "URL|FILE", Help: "the empty store to copy into"}}}
