@@ -16,7 +16,7 @@ import (
 )
 
 // envOn is newEnv on a given store.
-func envOn(t *testing.T, st store.Store) *testEnv {
+func envOn(t testing.TB, st store.Store) *testEnv {
 	dir := t.TempDir()
 	v := &testEnv{t: t, dir: dir, st: st, fr: newFakeRemote(), classFile: filepath.Join(dir, "main.cf"),
 		keys: map[string]ssh.Signer{}, allowed: filepath.Join(dir, "allowed_signers")}

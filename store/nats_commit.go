@@ -77,10 +77,8 @@ func (s *natsStore) Update(fn func(Tx) error) error {
 	// Blobs first: they are named by content, so one stored by an update
 	// that then fails is harmless, and an applied intent never points at a
 	// missing blob.
-	for sum, data := range tx.blobs {
-		if err := s.putBlob(ctx, sum, data); err != nil {
-			return err
-		}
+	if err := s.putBlobs(ctx, tx.blobs); err != nil {
+		return err
 	}
 	in := intent{ID: nuid.Next()}
 	for _, k := range tx.order {
@@ -133,6 +131,31 @@ func mustJSON(v any) []byte {
 		panic(err) // only called on types that always encode
 	}
 	return b
+}
+
+// putBlobs stores blobs a few at a time: each is several round trips
+// (a plan renders one per host).
+func (s *natsStore) putBlobs(ctx context.Context, blobs map[string][]byte) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(blobs))
+	sem := make(chan struct{}, 8)
+	for sum, data := range blobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs <- s.putBlob(ctx, sum, data)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *natsStore) putBlob(ctx context.Context, sum string, data []byte) error {

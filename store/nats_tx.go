@@ -71,7 +71,17 @@ type natsTx struct {
 	appends map[string]*pendingAppend
 	blobs   map[string][]byte
 	records int // results and audit records added, for their keys
+
+	// Reads of single hosts are one round trip each; a transaction that
+	// reads many (a plan saving every host's mirrored state) reads the
+	// whole list once instead.
+	hostReads int
+	hostCache map[string][]byte // key → value (nil: absent); set once listed
 }
+
+// hostPrefetch is how many single host reads a transaction makes before
+// it lists every host once.
+const hostPrefetch = 4
 
 type pendingAppend struct {
 	After   uint64 // stream sequence of the head the entries follow (0: none)
@@ -225,8 +235,51 @@ func (t *natsTx) Hosts() ([]Host, error) {
 // Host returns one host or ErrNotFound.
 func (t *natsTx) Host(id string) (Host, error) {
 	var h Host
-	err := t.get(kHost+encKey(id), "host", id, &h)
+	key := kHost + encKey(id)
+	if _, written := t.puts[key]; !written && id != "" {
+		if t.hostReads++; t.hostReads > hostPrefetch && t.hostCache == nil {
+			if err := t.listHostsOnce(); err != nil {
+				return h, err
+			}
+		}
+		if t.hostCache != nil {
+			v := t.hostCache[key]
+			if v == nil {
+				return h, fmt.Errorf("host %q: %w", id, ErrNotFound)
+			}
+			if err := json.Unmarshal(v, &h); err != nil {
+				return h, &CorruptRecordError{Bucket: t.s.name("state"), Key: key, Err: err}
+			}
+			return h, nil
+		}
+	}
+	err := t.get(key, "host", id, &h)
 	return h, err
+}
+
+// listHostsOnce reads every host record into the transaction's cache.
+func (t *natsTx) listHostsOnce() error {
+	w, err := t.s.kv.Watch(t.ctx, kHost+"*", jetstream.IgnoreDeletes())
+	if err != nil {
+		return t.s.unavailable("listing hosts", err)
+	}
+	defer w.Stop()
+	cache := map[string][]byte{}
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return t.s.unavailable("listing hosts", errors.New("watcher closed"))
+			}
+			if e == nil {
+				t.hostCache = cache
+				return nil
+			}
+			cache[e.Key()] = e.Value()
+		case <-t.ctx.Done():
+			return t.s.unavailable("listing hosts", t.ctx.Err())
+		}
+	}
 }
 
 // PutHost creates or replaces a host.
