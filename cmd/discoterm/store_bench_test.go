@@ -29,7 +29,9 @@ func BenchmarkPlanStore(b *testing.B) {
 		open func() (store.Store, error)
 	}{
 		{"file", func() (store.Store, error) { return store.Open(filepath.Join(dir, "plan.db"), store.Options{}) }},
-		{"nats", func() (store.Store, error) { return store.OpenNATS(store.NATSOptions{URL: natstest.Start(b) + "/plan"}) }},
+		{"nats", func() (store.Store, error) {
+			return store.OpenNATS(store.NATSOptions{URL: natstest.Start(b) + "/plan"})
+		}},
 	}
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
