@@ -55,6 +55,7 @@ type Engine struct {
 	opts    Options
 	bus     bus
 	signers signers
+	wq      writeQueue // store writes that must not stall a push (results.go)
 }
 
 // New builds an engine over a store.

@@ -81,12 +81,15 @@ func (e *Engine) Approve(planID string, keepLock bool) (*Plan, error) {
 			return err
 		}
 		if len(p.Staged) > 0 {
+			// The head first: an approval that lost a race to another must
+			// hear that the branch moved (re-plan), not that the winner
+			// has since released the lock.
+			if b.Head != p.Head || b.HeadHash != p.HeadHash {
+				return fmt.Errorf("%w: branch moved: the journal of %s moved from seq %d to %d since plan %s; re-plan", ErrStale, p.Branch, p.Head, b.Head, p.ID)
+			}
 			l, err := e.requireLock(tx, p.Branch)
 			if err != nil {
 				return err
-			}
-			if b.Head != p.Head || b.HeadHash != p.HeadHash {
-				return fmt.Errorf("%w: the journal of %s moved from seq %d to %d since plan %s; re-plan", ErrStale, p.Branch, p.Head, b.Head, p.ID)
 			}
 			staged, err := tx.Staged(p.Branch)
 			if err != nil {
@@ -282,6 +285,8 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 			ev.Level = LevelError
 		}
 		e.emit(ev)
+		// Stored as each host ends, so other consoles follow the push.
+		e.recordHost(p, entries, *hr)
 	}
 	// Hosts that need no connection are decided first, so a cancelled
 	// push cannot report them as anything but what they are.
@@ -321,7 +326,15 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 		}
 	}
 	res.Duration = time.Since(start)
-	e.recordPush(p, res)
+	// Results are written even when the push was interrupted, waiting a
+	// bounded time for a store that is unreachable.
+	wait := ResultsWait
+	if ctx.Err() != nil {
+		wait = 10 * time.Second
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
+	e.recordPush(rctx, p, res)
+	cancel()
 	msg := fmt.Sprintf("push %s: %d hosts, %d failed, %d stale", p.ID, len(res.Hosts), res.Failed()-res.Stale(), res.Stale())
 	e.emit(&PushDoneEvent{Header: Header{Message: msg}, PlanID: p.ID, Branch: p.Branch, Hosts: len(res.Hosts),
 		Failed: res.Failed(), Stale: res.Stale(), Duration: res.Duration})
@@ -441,72 +454,6 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// recordPush stores run results and mirrors each host's new position.
-func (e *Engine) recordPush(p *Plan, res *PushResult) {
-	now := e.now()
-	err := e.opts.Store.Update(func(tx store.Tx) error {
-		var rs []store.RunResult
-		entries, err := tx.Journal(p.Branch) // once, for the hash at each host's new position
-		if err != nil {
-			return err
-		}
-		for _, hr := range res.Hosts {
-			for _, en := range hr.Entries {
-				rs = append(rs, store.RunResult{PlanID: p.ID, HostID: hr.HostID, HostName: hr.Name, Branch: p.Branch, Seq: en.Seq, Kind: en.Kind,
-					Summary: en.Summary, Result: en.Result, ExitCode: en.ExitCode, Duration: en.Duration, Output: en.Output, Time: now})
-			}
-			if len(hr.Entries) == 0 && hr.Status != PushDone && hr.Status != PushNothing && hr.Status != PushNotStarted {
-				rs = append(rs, store.RunResult{PlanID: p.ID, HostID: hr.HostID, HostName: hr.Name, Branch: p.Branch, Result: string(hr.Status), Output: hr.Err, Time: now})
-			}
-			if hr.Status == PushNotStarted {
-				continue // never touched: it keeps its last result
-			}
-			h, err := tx.Host(hr.HostID)
-			if err != nil {
-				continue
-			}
-			if hr.Status == PushNothing {
-				// Up to date: nothing ran, so its last result stands.
-				h.LastOK = now
-				if err := tx.PutHost(h); err != nil {
-					return err
-				}
-				continue
-			}
-			h.LastPush, h.LastResult, h.LastError = now, string(hr.Status), hr.Err
-			if hr.Status == PushDone {
-				h.LastOK = now
-			}
-			if hr.contacted && hr.Status != PushStale && hr.Status != PushUnreach {
-				h.Position, h.StateBranch = hr.To, p.Branch
-				if hr.To > 0 {
-					if hr.To <= uint64(len(entries)) {
-						h.PositionHash = entries[hr.To-1].Hash
-					}
-				}
-			}
-			if err := tx.PutHost(h); err != nil {
-				return err
-			}
-		}
-		if err := tx.AddResults(rs); err != nil {
-			return err
-		}
-		rec, err := tx.Plan(p.ID)
-		if err == nil {
-			rec.Pushed = true
-			if err := tx.PutPlan(rec); err != nil {
-				return err
-			}
-		}
-		return tx.AddAudit(store.AuditRecord{Branch: p.Branch, Time: now, Actor: e.opts.Operator, Action: "push",
-			Message: fmt.Sprintf("plan %s: %d hosts, %d not finished", p.ID, len(res.Hosts), res.Failed())})
-	})
-	if err != nil {
-		e.logf(LevelError, "recording push %s: %v", p.ID, err)
-	}
 }
 
 // Up is plan + approve + push of what is committed on one branch, for

@@ -294,6 +294,17 @@ func (t *boltTx) Blob(sum string) ([]byte, error) {
 	return out, nil
 }
 
+// Blobs lists every blob's sum in order.
+func (t *boltTx) Blobs() ([]string, error) {
+	out := []string{}
+	b := t.bucket(bucketBlobs)
+	if b == nil {
+		return out, nil
+	}
+	err := b.ForEach(func(k, _ []byte) error { out = append(out, string(k)); return nil })
+	return out, err
+}
+
 // Lock returns the branch's lock, or ErrNotFound when it is unlocked.
 func (t *boltTx) Lock(branch string) (Lock, error) {
 	var l Lock

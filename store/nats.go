@@ -85,6 +85,10 @@ type natsStore struct {
 	local  sync.Mutex // one Update at a time from this process
 	holder []byte     // the mutex value while this process holds it
 	own    revTracker // revisions this process wrote (for Watch)
+	// applying is held while a commit's writes are in flight: the watcher
+	// may see a write before its acknowledgement is recorded in own, so it
+	// waits for the commit to finish before deciding whose it was.
+	applying sync.RWMutex
 
 	downMu    sync.Mutex
 	downSince time.Time // zero while connected
@@ -288,6 +292,16 @@ func (s *natsStore) setup(replicas int) error {
 	if s.mutex, err = openKV(ctx, js, jetstream.KeyValueConfig{Bucket: s.name("mutex"), History: 1, Replicas: replicas, TTL: MutexLease, Storage: jetstream.FileStorage}); err != nil {
 		return wrap("mutex bucket", err)
 	}
+	// A KV bucket answers reads from any replica ("direct get"), and a
+	// follower may lag the leader: in a cluster an update would then not
+	// see the write just before it (a head, a staged list). Reads go to
+	// the stream leader instead.
+	if s.kv, err = leaderReads(ctx, js, s.kv); err != nil {
+		return wrap("state bucket", err)
+	}
+	if s.mutex, err = leaderReads(ctx, js, s.mutex); err != nil {
+		return wrap("mutex bucket", err)
+	}
 	if s.obs, err = js.ObjectStore(ctx, s.name("blobs")); errors.Is(err, jetstream.ErrBucketNotFound) {
 		s.obs, err = js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: s.name("blobs"), Replicas: replicas, Storage: jetstream.FileStorage})
 	}
@@ -296,7 +310,7 @@ func (s *natsStore) setup(replicas int) error {
 	}
 	if s.jrnl, err = js.Stream(ctx, s.name("journal")); errors.Is(err, jetstream.ErrStreamNotFound) {
 		s.jrnl, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: s.name("journal"), Subjects: []string{s.prefix + ".journal.*"},
-			Replicas: replicas, Storage: jetstream.FileStorage, AllowDirect: true,
+			Replicas: replicas, Storage: jetstream.FileStorage, // no direct gets: see leaderReads
 			// Append-only: nothing is ever removed from a journal.
 			DenyDelete: true, DenyPurge: true, Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardNew})
 	}
@@ -315,6 +329,23 @@ func openKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueC
 		}
 	}
 	return kv, err
+}
+
+// leaderReads turns off direct gets on a KV bucket's stream and reopens it.
+func leaderReads(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue) (jetstream.KeyValue, error) {
+	name := "KV_" + kv.Bucket()
+	st, err := js.Stream(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	cfg := st.CachedInfo().Config
+	if cfg.AllowDirect {
+		cfg.AllowDirect = false
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	return js.KeyValue(ctx, kv.Bucket())
 }
 
 const keySchemaNATS = "meta.schema"

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,6 +41,9 @@ const inlineIntent = 768 << 10
 
 // View runs fn on reads from the server. fn must not keep tx.
 func (s *natsStore) View(fn func(Tx) error) error {
+	if err := s.connected(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*s.timeout)
 	defer cancel()
 	return fn(newNATSTx(s, ctx, false))
@@ -48,6 +52,9 @@ func (s *natsStore) View(fn func(Tx) error) error {
 // Update runs fn and commits its writes all together, or none; see
 // natsStore.
 func (s *natsStore) Update(fn func(Tx) error) error {
+	if err := s.connected(); err != nil {
+		return err
+	}
 	s.local.Lock()
 	defer s.local.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*s.timeout)
@@ -70,10 +77,8 @@ func (s *natsStore) Update(fn func(Tx) error) error {
 	// Blobs first: they are named by content, so one stored by an update
 	// that then fails is harmless, and an applied intent never points at a
 	// missing blob.
-	for sum, data := range tx.blobs {
-		if err := s.putBlob(ctx, sum, data); err != nil {
-			return err
-		}
+	if err := s.putBlobs(ctx, tx.blobs); err != nil {
+		return err
 	}
 	in := intent{ID: nuid.Next()}
 	for _, k := range tx.order {
@@ -90,10 +95,34 @@ func (s *natsStore) Update(fn func(Tx) error) error {
 	if err := s.writeIntent(ctx, in); err != nil {
 		return err
 	}
-	if err := s.apply(ctx, in, false); err != nil {
-		return err
+	// The commit is on record: finish it, retrying through a server
+	// failover, rather than report a failure the caller would retry
+	// (whoever takes the mutex next would finish it anyway).
+	for pause := 50 * time.Millisecond; ; pause = min(pause*2, time.Second) {
+		s.applying.Lock()
+		err = s.apply(ctx, in, false)
+		s.applying.Unlock()
+		if err == nil {
+			err = s.clearIntent(ctx, in)
+		}
+		if err == nil || errors.Is(err, ErrHeadMoved) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(pause)
 	}
-	return s.clearIntent(ctx, in)
+}
+
+// connected fails fast while the client is reconnecting: requests would
+// only wait out their timeout.
+func (s *natsStore) connected() error {
+	if s.nc.IsConnected() {
+		return nil
+	}
+	since := s.Unreachable()
+	if since.IsZero() {
+		since = time.Now()
+	}
+	return fmt.Errorf("store %s: not connected (since %s) (%w)", s.url, time.Since(since).Round(time.Second), ErrUnavailable)
 }
 
 func mustJSON(v any) []byte {
@@ -102,6 +131,31 @@ func mustJSON(v any) []byte {
 		panic(err) // only called on types that always encode
 	}
 	return b
+}
+
+// putBlobs stores blobs a few at a time: each is several round trips
+// (a plan renders one per host).
+func (s *natsStore) putBlobs(ctx context.Context, blobs map[string][]byte) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(blobs))
+	sem := make(chan struct{}, 8)
+	for sum, data := range blobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs <- s.putBlob(ctx, sum, data)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *natsStore) putBlob(ctx context.Context, sum string, data []byte) error {

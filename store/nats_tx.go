@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nuid"
 
 	"github.com/discoterm/discoterm/engine/journal"
 )
@@ -71,7 +70,18 @@ type natsTx struct {
 	order   []string          // keys in first-write order
 	appends map[string]*pendingAppend
 	blobs   map[string][]byte
+	records int // results and audit records added, for their keys
+
+	// Reads of single hosts are one round trip each; a transaction that
+	// reads many (a plan saving every host's mirrored state) reads the
+	// whole list once instead.
+	hostReads int
+	hostCache map[string][]byte // key → value (nil: absent); set once listed
 }
+
+// hostPrefetch is how many single host reads a transaction makes before
+// it lists every host once.
+const hostPrefetch = 4
 
 type pendingAppend struct {
 	After   uint64 // stream sequence of the head the entries follow (0: none)
@@ -225,8 +235,51 @@ func (t *natsTx) Hosts() ([]Host, error) {
 // Host returns one host or ErrNotFound.
 func (t *natsTx) Host(id string) (Host, error) {
 	var h Host
-	err := t.get(kHost+encKey(id), "host", id, &h)
+	key := kHost + encKey(id)
+	if _, written := t.puts[key]; !written && id != "" {
+		if t.hostReads++; t.hostReads > hostPrefetch && t.hostCache == nil {
+			if err := t.listHostsOnce(); err != nil {
+				return h, err
+			}
+		}
+		if t.hostCache != nil {
+			v := t.hostCache[key]
+			if v == nil {
+				return h, fmt.Errorf("host %q: %w", id, ErrNotFound)
+			}
+			if err := json.Unmarshal(v, &h); err != nil {
+				return h, &CorruptRecordError{Bucket: t.s.name("state"), Key: key, Err: err}
+			}
+			return h, nil
+		}
+	}
+	err := t.get(key, "host", id, &h)
 	return h, err
+}
+
+// listHostsOnce reads every host record into the transaction's cache.
+func (t *natsTx) listHostsOnce() error {
+	w, err := t.s.kv.Watch(t.ctx, kHost+"*", jetstream.IgnoreDeletes())
+	if err != nil {
+		return t.s.unavailable("listing hosts", err)
+	}
+	defer w.Stop()
+	cache := map[string][]byte{}
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return t.s.unavailable("listing hosts", errors.New("watcher closed"))
+			}
+			if e == nil {
+				t.hostCache = cache
+				return nil
+			}
+			cache[e.Key()] = e.Value()
+		case <-t.ctx.Done():
+			return t.s.unavailable("listing hosts", t.ctx.Err())
+		}
+	}
 }
 
 // PutHost creates or replaces a host.
@@ -367,6 +420,26 @@ func (t *natsTx) Blob(sum string) ([]byte, error) {
 	return b, nil
 }
 
+// Blobs lists every blob's sum in order (this transaction's own included).
+func (t *natsTx) Blobs() ([]string, error) {
+	seen := map[string]bool{}
+	for sum := range t.blobs {
+		if len(sum) == 64 { // not a plan's data
+			seen[sum] = true
+		}
+	}
+	infos, err := t.s.obs.List(t.ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return nil, t.s.unavailable("listing blobs", err)
+	}
+	for _, i := range infos {
+		if len(i.Name) == 64 { // not a commit record
+			seen[i.Name] = true
+		}
+	}
+	return sortedKeys(seen), nil
+}
+
 // Lock returns the branch's lock, or ErrNotFound when it is unlocked.
 func (t *natsTx) Lock(branch string) (Lock, error) {
 	var l Lock
@@ -413,22 +486,28 @@ func (t *natsTx) PutPlan(p PlanRecord) error {
 	}
 	rec := planRec{PlanRecord: p}
 	if len(p.Data) > inlinePlanData {
-		sum, err := t.PutBlob(p.Data)
-		if err != nil {
-			return err
-		}
-		rec.DataBlob, rec.Data = sum, nil
+		// Kept apart from content blobs (its own name prefix), so that
+		// Blobs lists only what entries point at.
+		sum := sha256.Sum256(p.Data)
+		rec.DataBlob, rec.Data = "plan-"+hex.EncodeToString(sum[:]), nil
+		t.blobs[rec.DataBlob] = append([]byte(nil), p.Data...)
 	}
 	return t.putJSON("PutPlan", kPlan+encKey(p.ID), rec)
 }
 
 func (t *natsTx) loadPlan(r planRec) (PlanRecord, error) {
 	if r.DataBlob != "" {
-		d, err := t.Blob(r.DataBlob)
-		if err != nil {
-			return r.PlanRecord, fmt.Errorf("plan %q: its data: %w", r.ID, err)
+		d, ok := t.blobs[r.DataBlob]
+		if !ok {
+			var err error
+			if d, err = t.s.obs.GetBytes(t.ctx, r.DataBlob); err != nil {
+				return r.PlanRecord, t.s.unavailable(fmt.Sprintf("reading the data of plan %q", r.ID), err)
+			}
 		}
-		r.Data = d
+		if sum := sha256.Sum256(d); "plan-"+hex.EncodeToString(sum[:]) != r.DataBlob {
+			return r.PlanRecord, &CorruptRecordError{Bucket: t.s.name("blobs"), Key: r.DataBlob, Err: errors.New("content does not match its sha256")}
+		}
+		r.Data = append([]byte(nil), d...)
 	}
 	return r.PlanRecord, nil
 }
@@ -467,11 +546,21 @@ func (t *natsTx) AddResults(rs []RunResult) error {
 		return err
 	}
 	for _, r := range rs {
-		if err := t.putJSON("AddResults", kResult+encKey(r.HostID)+"."+nuid.Next(), r); err != nil {
+		if err := t.putJSON("AddResults", t.recordKey(kResult+encKey(r.HostID)+".", r), r); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// recordKey names a result or audit record by its content and its place
+// in the transaction, not by a random id: an update retried after an
+// ambiguous failure (the server stored it but the reply was lost) then
+// rewrites the same keys instead of adding the records twice.
+func (t *natsTx) recordKey(prefix string, rec any) string {
+	t.records++
+	h := sha256.Sum256(fmt.Appendf(mustJSON(rec), "#%d", t.records))
+	return prefix + hex.EncodeToString(h[:16])
 }
 
 // Results returns a host's results ("" for all), oldest first.
@@ -485,7 +574,10 @@ func (t *natsTx) Results(hostID string) ([]RunResult, error) {
 
 // AddAudit appends an audit record.
 func (t *natsTx) AddAudit(a AuditRecord) error {
-	return t.putJSON("AddAudit", kAudit+encKey(a.Branch)+"."+nuid.Next(), a)
+	if err := t.writable("AddAudit"); err != nil {
+		return err
+	}
+	return t.putJSON("AddAudit", t.recordKey(kAudit+encKey(a.Branch)+".", a), a)
 }
 
 // Audit returns a branch's audit trail ("" for all), oldest first.

@@ -160,6 +160,7 @@ type Tx interface {
 	// Content blobs, addressed by hex sha256.
 	PutBlob(data []byte) (sum string, err error)
 	Blob(sum string) ([]byte, error) // ErrNotFound
+	Blobs() ([]string, error)        // every stored sum, in order
 
 	// Locks.
 	Lock(branch string) (Lock, error) // ErrNotFound when unlocked

@@ -136,7 +136,11 @@ func parseArgs(args []string) (*invocation, error) {
 		}
 		gl = append(gl, verbs.Flag{Name: f.Name, Type: t, Help: f.Usage})
 	})
-	call, err := verbs.Default().Parse(verbs.Words(rest), gl)
+	table := verbs.Default()
+	if inv.batch {
+		table = batchTable()
+	}
+	call, err := table.Parse(verbs.Words(rest), gl)
 	if err != nil {
 		if !inv.batch {
 			return nil, fmt.Errorf("%v (verbs need --batch: discoterm --batch help)", err)
@@ -150,7 +154,7 @@ func parseArgs(args []string) (*invocation, error) {
 	}
 	switch {
 	case inv.batch && inv.help:
-		v, _ := verbs.Default().Lookup("help")
+		v, _ := table.Lookup("help")
 		call = &verbs.Call{Verb: v, Flags: map[string]string{}}
 	case inv.batch && call.Verb == nil:
 		return nil, errors.New("--batch needs a verb; list them with: discoterm --batch help")
@@ -158,6 +162,7 @@ func parseArgs(args []string) (*invocation, error) {
 		return nil, fmt.Errorf("%s is a verb; verbs need --batch: discoterm --batch %s", call.Verb.Name, call.Verb.Name)
 	}
 	if inv.batch {
+		call.Help = table
 		inv.call = call
 	}
 	return inv, nil

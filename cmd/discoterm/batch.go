@@ -24,6 +24,9 @@ func runBatch(ctx context.Context, inv *invocation) int {
 		out = &jsonPrinter{w: safeStdout}
 	}
 	c := inv.call
+	if c.Verb == storeVerb {
+		return runStoreVerb(inv, c, out)
+	}
 	var backend verbs.Backend
 	drain := func() {}
 	if c.Verb.Name != "help" {

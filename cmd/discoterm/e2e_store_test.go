@@ -111,3 +111,100 @@ func TestBatchNATSUnreachable(t *testing.T) {
 		t.Errorf("files written with an unreachable store: %v", ents)
 	}
 }
+
+// TestBatchStoreMigrate: a local store moved to NATS and back with the
+// store verb keeps its lock and audit; a second migrate into the now
+// non-empty target is refused; a missing --from is a usage error.
+func TestBatchStoreMigrate(t *testing.T) {
+	dir := t.TempDir()
+	file, back := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")
+	url := natstest.Start(t) + "/team"
+	run := func(args ...string) (int, string, string) {
+		cmd := exec.Command(binary, append([]string{"--batch", "--ssh-config", "none", "--operator", "alice@jump"}, args...)...)
+		cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_STATE_HOME="+dir, "SSH_AUTH_SOCK=")
+		var so, se bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &so, &se
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), so.String(), se.String()
+		}
+		return 0, so.String(), se.String()
+	}
+	if c, _, se := run("--store", file, "lock", "main", "moving day"); c != 0 {
+		t.Fatalf("lock: %d %s", c, se)
+	}
+	c, so, se := run("store", "migrate", "--from", file, "--to", url)
+	if c != 0 || !strings.Contains(so, "every journal verified") {
+		t.Fatalf("migrate to NATS: exit %d\n%s%s", c, so, se)
+	}
+	if c, so, _ := run("--store", url, "--json", "branches"); c != 0 || !strings.Contains(so, "moving day") {
+		t.Errorf("the lock on NATS: exit %d %s", c, so)
+	}
+	if c, so, se := run("store", "migrate", "--from", url, "--to", back); c != 0 {
+		t.Fatalf("migrate back: exit %d\n%s%s", c, so, se)
+	}
+	if c, so, _ := run("--store", back, "audit", "main"); c != 0 || !strings.Contains(so, "moving day") {
+		t.Errorf("the audit after the round trip: exit %d %s", c, so)
+	}
+	if c, _, se := run("store", "migrate", "--from", file, "--to", url); c != exitError || !strings.Contains(se, "is not empty") {
+		t.Errorf("migrate into a non-empty store: exit %d %s", c, se)
+	}
+	if c, _, se := run("store", "migrate", "--from", filepath.Join(dir, "missing.db"), "--to", filepath.Join(dir, "c.db")); c != exitUsage {
+		t.Errorf("missing --from: exit %d %s", c, se)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "discoterm")); err == nil {
+		t.Error("the store verb created the default store")
+	}
+}
+
+// TestTUIFollowsBatchUp: the console is open in tmux on a local store while
+// a cron-like `--batch up` commits nothing new but pushes what another
+// operator approved: both succeed on the same file at once, and the
+// console shows the other process's lock, commit and push as they happen.
+func TestTUIFollowsBatchUp(t *testing.T) {
+	rg := newRig(t, 3)
+	rg.setup()
+	s := rg.startTUI(140, 36, "--no-scan", "--theme", "dark")
+	s.waitFor("node3")
+
+	// Another operator, another process: lock, stage, plan, approve.
+	bob := []string{"--batch", "--operator", "bob@jump2"} // after rg.flags' own --operator
+	motd := rg.write("motd", "from bob\n")
+	for _, args := range [][]string{{"lock", "main", "motd from bob"}, {"snap", motd, "--to", "/etc/motd"}} {
+		if r := rg.run(append(bob, args...)...); r.code != 0 {
+			t.Fatalf("%v: %s", args, r)
+		}
+	}
+	s.keys("5")                  // the activity view
+	s.waitFor("bob@jump2 (via ") // a local store vouches only for the Unix user
+	s.waitFor("locked main: motd from bob")
+	r := rg.run(append(bob, "--json", "plan")...)
+	if r.code != 0 {
+		t.Fatalf("plan: %s", r)
+	}
+	if r := rg.run(append(bob, "approve", planID(t, r))...); r.code != 0 {
+		t.Fatalf("approve: %s", r)
+	}
+	s.waitFor("committed elsewhere")
+	// Cron pushes what is committed while the console is open.
+	if r := rg.run("--batch", "--operator", "cron@jump", "up", "--yes"); r.code != 0 {
+		t.Fatalf("up while the console is open: %s", r)
+	}
+	s.waitFor("of main pushed")
+	s.keys("1")
+	sc := s.waitFor("node3")
+	for deadline := time.Now().Add(5 * time.Second); strings.Count(sc, " done") < 3; sc = s.screen() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the hosts view does not show the three hosts done:\n%s", sc)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, h := range rg.fleet.Hosts {
+		if got := rg.hostFile(h, "/etc/motd"); got != "from bob\n" {
+			t.Errorf("%s /etc/motd = %q", h.Name, got)
+		}
+	}
+	t.Logf("console after the push:\n%s", sc)
+	s.keys("q")
+}

@@ -33,6 +33,11 @@ func (g *globals) openStore() (store.Store, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	return g.openStoreAt(loc)
+}
+
+// openStoreAt opens the store at a file path or nats:// URL.
+func (g *globals) openStoreAt(loc string) (store.Store, string, error) {
 	if !store.IsNATSURL(loc) {
 		if g.natsCreds != "" || g.natsCA != "" {
 			return nil, "", fmt.Errorf("--nats-creds and --nats-ca need a NATS store (--store nats://HOST:4222); the store is the file %s", loc)
@@ -40,7 +45,7 @@ func (g *globals) openStore() (store.Store, string, error) {
 		st, err := store.Open(loc, store.Options{})
 		return st, engine.LocalOperator(g.operator), err
 	}
-	st, err := store.OpenNATS(store.NATSOptions{URL: loc, CredsFile: g.natsCreds, CAFile: g.natsCA, Operator: g.operator})
+	st, err := store.OpenNATS(store.NATSOptions{URL: loc, CredsFile: g.natsCreds, CAFile: g.natsCA, Operator: engine.LocalOperator(g.operator)})
 	if err != nil {
 		return nil, "", err
 	}

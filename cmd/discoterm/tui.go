@@ -25,6 +25,8 @@ func runTUI(ctx context.Context, inv *invocation) int {
 	defer stopMetrics()
 	stopScan := startScanner(ctx, inv, a)
 	defer stopScan()
+	// Other processes' and operators' changes, lock renewal, store health.
+	go func() { _ = a.eng.Watch(ctx) }()
 	err = ui.Run(ctx, a.eng, ui.Options{Theme: inv.theme, Branch: inv.branch, Store: a.store.Path()})
 	if err != nil {
 		fmt.Fprintln(stderr, "discoterm:", err)

@@ -36,6 +36,8 @@ var examples = map[string]string{
 	"push":     "push " + ExamplePlan,
 	"up":       "up --yes",
 	"help":     "help exec",
+	// The batch face's own verb (cmd/discoterm), not in Default.
+	"store": "store migrate --from /root/.local/state/discoterm/discoterm.db --to nats://nats1.example.net:4222/site1",
 }
 
 // Example is a command line that uses the verb, with ExampleFile and

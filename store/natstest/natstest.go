@@ -31,7 +31,7 @@ func start(opts *server.Options) (*server.Server, error) {
 		return nil, err
 	}
 	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
+	if !srv.ReadyForConnections(30 * time.Second) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("nats server on port %d did not start", opts.Port)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
 	"sync"
 	"testing"
 
@@ -304,6 +305,45 @@ func testOddKeys(t *testing.T, open Opener) {
 			if as, err := tx.Audit(b); err != nil || len(as) != 1 {
 				t.Errorf("Audit(%q) = %v, %v", b, as, err)
 			}
+		}
+		return nil
+	})
+}
+
+// testBlobs: Blobs lists every stored sum once, in order, including a
+// transaction's own; a big plan's data is not a content blob.
+func testBlobs(t *testing.T, open Opener) {
+	s := open(t)
+	var sums []string
+	mustUpdate(t, s, func(tx store.Tx) error {
+		for _, c := range []string{"b", "a", "c", "a"} {
+			sum, err := tx.PutBlob([]byte(c))
+			if err != nil {
+				return err
+			}
+			sums = append(sums, sum)
+		}
+		if err := tx.PutPlan(store.PlanRecord{ID: "big", Data: make([]byte, 600<<10)}); err != nil {
+			return err
+		}
+		got, err := tx.Blobs()
+		if err != nil || len(got) != 3 {
+			t.Errorf("Blobs inside the transaction: %v, %v", got, err)
+		}
+		return nil
+	})
+	_ = s.View(func(tx store.Tx) error {
+		got, err := tx.Blobs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{sums[1], sums[0], sums[2]}
+		sort.Strings(want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("Blobs = %v, want %v", got, want)
+		}
+		if p, err := tx.Plan("big"); err != nil || len(p.Data) != 600<<10 {
+			t.Errorf("big plan: %d bytes, %v", len(p.Data), err)
 		}
 		return nil
 	})

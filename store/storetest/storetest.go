@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"LockRace", testLockRace},
 		{"AppendRace", testAppendRace},
 		{"OddKeys", testOddKeys},
+		{"Blobs", testBlobs},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open) })
 	}
