@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/discoterm/discoterm/engine/verbs"
 	"github.com/discoterm/discoterm/ui/uitest"
@@ -20,8 +21,12 @@ var batchCalls = map[string]string{
 	"add-host": "AddHost", "assign": "Assign", "report": "Report", "scan": "Discover", "lock": "Lock",
 	"unlock": "Unlock", "fork": "Fork", "migrate": "Migrate", "audit": "Audit", "policy": "SetCatchUp",
 	"drop": "Drop", "plan": "Plan", "approve": "Approve", "push": "Push", "up": "Push",
-	"hosts": "", "branches": "", "log": "", "staged": "", "help": "",
+	"hosts": "", "branches": "", "log": "", "staged": "", "help": "", "serve-metrics": "",
 }
+
+// untilInterrupted are verbs that serve until their context ends: the test
+// gives them a free port and a short life.
+var untilInterrupted = map[string][]string{"serve-metrics": {"--listen", "127.0.0.1:0"}}
 
 // exampleWords turns a verb's example into the argv a shell would give.
 func exampleWords(t *testing.T, v *verbs.Verb, file, unapproved, approved string) []string {
@@ -59,6 +64,7 @@ func TestVerbsBatchFace(t *testing.T) {
 			}
 			before := len(f.Calls())
 			args := append([]string{"--batch"}, exampleWords(t, v, file, unapproved, approved)...)
+			args = append(args, untilInterrupted[v.Name]...)
 			inv, err := parseArgs(args)
 			if err != nil {
 				t.Fatalf("%s: %q does not parse: %v", v.Name, args, err)
@@ -68,7 +74,12 @@ func TestVerbsBatchFace(t *testing.T) {
 			if json {
 				out = &jsonPrinter{w: &buf}
 			}
-			code := dispatch(context.Background(), inv.call, f, out, json, func() {})
+			ctx, cancel := context.WithCancel(context.Background())
+			if untilInterrupted[v.Name] != nil {
+				ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+			}
+			code := dispatch(ctx, inv.call, f, out, json, func() {})
+			cancel()
 			// The fake fleet has unreachable hosts: plan, push and up report them (exit 3).
 			if code != exitOK && !(slices.Contains([]string{"plan", "push", "up"}, v.Name) && code == exitHostsFail) {
 				t.Errorf("%s (json %v): exit %d: %s", v.Name, json, code, buf.String())
