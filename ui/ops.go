@@ -150,11 +150,14 @@ func (m *Model) stage(branch string, req stageRequest) tea.Cmd {
 	return m.op(text, "staged "+stageSubject(req), func() error {
 		if req.local != "" {
 			// The engine's checks: missing, a directory, too large.
-			data, err := engine.ReadSource(req.local)
+			data, mode, err := engine.ReadSourceMode(req.local)
 			if err != nil {
 				return err
 			}
 			req.Content, req.Source = data, req.local
+			if req.Mode == 0 && req.Kind == journal.KindFile {
+				req.Mode = mode // a snapshot keeps the local file's mode
+			}
 		}
 		_, err := b.Stage(branch, req.StageRequest)
 		return err
@@ -163,7 +166,7 @@ func (m *Model) stage(branch string, req stageRequest) tea.Cmd {
 
 func stageSubject(req stageRequest) string {
 	switch req.Kind {
-	case journal.KindFile, journal.KindTemplate:
+	case journal.KindFile, journal.KindTemplate, journal.KindRemove:
 		return req.Path
 	case journal.KindExec:
 		return req.Command

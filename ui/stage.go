@@ -12,7 +12,7 @@ import (
 	"github.com/discoterm/discoterm/engine/journal"
 )
 
-var stageKinds = []journal.Kind{journal.KindFile, journal.KindTemplate, journal.KindExec, journal.KindReboot}
+var stageKinds = []journal.Kind{journal.KindFile, journal.KindTemplate, journal.KindExec, journal.KindRemove, journal.KindReboot}
 
 // Stage dialog fields, by kind.
 const (
@@ -34,6 +34,8 @@ func kindFields(k journal.Kind) []int {
 		return []int{fLocal, fTarget, fMode, fOwner}
 	case journal.KindExec:
 		return []int{fCommand, fCreates, fUnless}
+	case journal.KindRemove:
+		return []int{fTarget}
 	}
 	return nil
 }
@@ -54,7 +56,7 @@ type stageDialog struct {
 func newStageDialog(c *Common, branch string, submit func(stageRequest) tea.Cmd) *stageDialog {
 	d := &stageDialog{c: c, branch: branch, submit: submit}
 	placeholders := [fieldCount]string{
-		"./motd (read when you submit)", "/etc/motd", "0644", "root:root",
+		"./motd (read when you submit)", "/etc/motd", "file: the local file's; template: 0644", "root:root",
 		"systemctl reload nginx", "optional: skip if this path exists", "optional: skip if this command succeeds",
 	}
 	for i := range d.inputs {
@@ -155,14 +157,20 @@ func (d *stageDialog) request() (stageRequest, error) {
 				return req, fmt.Errorf("creates: %w", err)
 			}
 		}
+	case journal.KindRemove:
+		req.Path = d.value(fTarget)
+		if err := journal.ValidTargetPath(req.Path); err != nil {
+			return req, err
+		}
 	}
 	return req, nil
 }
 
-// parseMode reads an octal permission such as 644 or 0644; "" is 0644.
+// parseMode reads an octal permission such as 644 or 0644; "" is the
+// kind's default (a snapshot keeps the local file's mode, else 0644).
 func parseMode(s string) (uint32, error) {
 	if s == "" {
-		return 0o644, nil
+		return 0, nil
 	}
 	n, err := strconv.ParseUint(s, 8, 32)
 	if err != nil || n > 0o7777 {
@@ -205,6 +213,8 @@ func (d *stageDialog) View(w int) string {
 		body = append(body, "", t.Muted.Render("Rendered per host with Go text/template from host variables."))
 	case journal.KindReboot:
 		body = append(body, t.Muted.Render("Adds a reboot entry: hosts stop before it unless a push allows reboots."))
+	case journal.KindRemove:
+		body = append(body, "", t.Muted.Render("Deletes a file or an empty directory on every host; absent already is done."))
 	case journal.KindExec:
 		body = append(body, "", t.Muted.Render("Runs with sh -c on every host of the branch, in journal order."))
 	}

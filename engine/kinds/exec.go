@@ -30,8 +30,13 @@ func (execKind) Request(in Input) (Request, error) {
 	if len(in.Args) == 0 {
 		return Request{}, errors.New("exec needs a command: exec -- COMMAND…")
 	}
-	return Request{Kind: journal.KindExec, Command: strings.Join(in.Args, " "),
-		Guard: journal.Guard{Creates: in.Flags["creates"], Unless: in.Flags["unless"]}}, nil
+	g := journal.Guard{Creates: in.Flags["creates"], Unless: in.Flags["unless"]}
+	if g.Creates != "" {
+		if err := journal.ValidTargetPath(g.Creates); err != nil {
+			return Request{}, fmt.Errorf("--creates %q: %w", g.Creates, err)
+		}
+	}
+	return Request{Kind: journal.KindExec, Command: strings.Join(in.Args, " "), Guard: g}, nil
 }
 
 func (execKind) Stage(req Request) (journal.Entry, error) {

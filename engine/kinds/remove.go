@@ -25,6 +25,9 @@ func (remove) Request(in Input) (Request, error) {
 	if len(in.Args) != 1 {
 		return Request{}, fmt.Errorf("remove needs one PATH on the hosts, got %d arguments", len(in.Args))
 	}
+	if err := journal.ValidTargetPath(in.Args[0]); err != nil {
+		return Request{}, err
+	}
 	return Request{Kind: journal.KindRemove, Path: in.Args[0]}, nil
 }
 

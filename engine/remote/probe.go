@@ -94,7 +94,7 @@ func parseProbe(out []byte, req ProbeRequest) (*ProbeResult, error) {
 	var stats []statLine
 	var hashes []string
 	ended, inState, stateDone := false, false, false
-	rr := newReplyReader(bytes.NewReader(out), MaxReplyLine, len(req.Paths))
+	rr := newReplyBytes(out, MaxReplyLine, len(req.Paths))
 	for {
 		l, err := rr.next()
 		if err == io.EOF {
@@ -230,7 +230,7 @@ func (st *Steps) Fetch(ctx context.Context, t Target, paths []string) (map[strin
 func parseFetch(out []byte, paths []string) (map[string][]byte, error) {
 	got := map[string][]byte{}
 	ended := false
-	rr := newReplyReader(bytes.NewReader(out), base64.StdEncoding.EncodedLen(MaxFetch)+32, len(paths))
+	rr := newReplyBytes(out, base64.StdEncoding.EncodedLen(MaxFetch)+32, len(paths))
 	for {
 		l, err := rr.next()
 		if err == io.EOF {

@@ -344,36 +344,67 @@ func cleanText(s string) string {
 	return b.String()
 }
 
-// replyReader reads a step's reply one line at a time, each capped.
+// replyReader reads a step's reply one line at a time, each capped: from
+// a stream as it arrives (apply), or from a reply already in memory
+// (probe, fetch: no copy, no buffer of the line cap's size).
 type replyReader struct {
 	r       *bufio.Reader
+	data    []byte // the rest of an in-memory reply, when r is nil
+	maxLine int
 	indexes int
 	n       int // lines read
 }
 
 func newReplyReader(r io.Reader, maxLine, indexes int) *replyReader {
-	return &replyReader{r: bufio.NewReaderSize(r, maxLine+1), indexes: indexes}
+	return &replyReader{r: bufio.NewReaderSize(r, maxLine+1), maxLine: maxLine, indexes: indexes}
+}
+
+func newReplyBytes(data []byte, maxLine, indexes int) *replyReader {
+	return &replyReader{data: data, maxLine: maxLine, indexes: indexes}
 }
 
 // next returns the next line; io.EOF after the last. A line longer than
 // the cap is an error; the rest of it is skipped.
 func (rr *replyReader) next() (replyLine, error) {
-	l, err := rr.r.ReadSlice('\n')
-	if err == bufio.ErrBufferFull {
-		for err == bufio.ErrBufferFull {
-			_, err = rr.r.ReadSlice('\n')
-		}
-		rr.n++
-		return replyLine{}, fmt.Errorf("reply line %d is longer than %d bytes", rr.n, rr.r.Size()-1)
-	}
-	if err == io.EOF && len(l) > 0 {
-		return replyLine{}, errCutLine
-	}
+	l, tooLong, err := rr.line()
 	if err != nil {
 		return replyLine{}, err
 	}
 	rr.n++
-	return parseLine(l[:len(l)-1], rr.indexes)
+	if tooLong || len(l) > rr.maxLine {
+		return replyLine{}, fmt.Errorf("reply line %d is longer than %d bytes", rr.n, rr.maxLine)
+	}
+	return parseLine(l, rr.indexes)
+}
+
+// line is the next line without its newline; tooLong when it did not fit
+// the stream's buffer (its rest is skipped).
+func (rr *replyReader) line() (l []byte, tooLong bool, err error) {
+	if rr.r == nil {
+		if len(rr.data) == 0 {
+			return nil, false, io.EOF
+		}
+		i := bytes.IndexByte(rr.data, '\n')
+		if i < 0 {
+			return nil, false, errCutLine
+		}
+		l, rr.data = rr.data[:i], rr.data[i+1:]
+		return l, false, nil
+	}
+	l, err = rr.r.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		for err == bufio.ErrBufferFull {
+			_, err = rr.r.ReadSlice('\n')
+		}
+		return nil, true, nil
+	}
+	if err == io.EOF && len(l) > 0 {
+		return nil, false, errCutLine
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return l[:len(l)-1], false, nil
 }
 
 // errCutLine is a reply that stops in the middle of a line.
