@@ -52,6 +52,9 @@ type HostView struct {
 	// next to open; nil when the branch has no windows.
 	NextWindow *WindowView `json:"next_window,omitempty"`
 	WindowErr  string      `json:"window_error,omitempty"` // stored windows that no longer parse
+	// Warnings are doubts about the host's identity: a machine-id shared
+	// with other hosts, a hostname changed since it was trusted.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // AddHostRequest adds a host not found by scanning.
