@@ -34,7 +34,10 @@ type PlanRequest struct {
 // PushOptions tune a push.
 type PushOptions struct {
 	AllowReboot bool
-	Parallel    int // hosts at once; 0: engine default
+	// AllowUserDir writes files even where a non-root user can change the
+	// target's directory (refused by default).
+	AllowUserDir bool
+	Parallel     int // hosts at once; 0: engine default
 	// IgnoreWindows lets Up push a branch outside its maintenance
 	// windows (--now). Push of a plan the operator names is never gated.
 	IgnoreWindows bool

@@ -117,7 +117,10 @@ type Bundle struct {
 	ExpectPaths    []PathInfo
 	Entries        []BundleEntry
 	AllowReboot    bool
-	RebootCommand  string // "": shutdown -r now
+	// AllowUserDir lets files be written in directories a non-root user
+	// can change (refused by default: such a user could redirect the write).
+	AllowUserDir  bool
+	RebootCommand string // "": shutdown -r now
 	// Env are the host's variables, exported to exec entries and their
 	// guards (as the plan's probe did).
 	Env map[string]string
