@@ -34,7 +34,10 @@ type PlanRequest struct {
 // PushOptions tune a push.
 type PushOptions struct {
 	AllowReboot bool
-	Parallel    int // hosts at once; 0: engine default
+	// AllowUserDir writes files even where a non-root user can change the
+	// target's directory (refused by default).
+	AllowUserDir bool
+	Parallel     int // hosts at once; 0: engine default
 	// IgnoreWindows lets Up push a branch outside its maintenance
 	// windows (--now). Push of a plan the operator names is never gated.
 	IgnoreWindows bool
@@ -52,6 +55,9 @@ type HostView struct {
 	// next to open; nil when the branch has no windows.
 	NextWindow *WindowView `json:"next_window,omitempty"`
 	WindowErr  string      `json:"window_error,omitempty"` // stored windows that no longer parse
+	// Warnings are doubts about the host's identity: a machine-id shared
+	// with other hosts, a hostname changed since it was trusted.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // AddHostRequest adds a host not found by scanning.

@@ -210,9 +210,19 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 	addr := hs.Addrs[0].String()
 	pctx, cancel := context.WithTimeout(ctx, e.opts.HostTimeout)
 	defer cancel()
-	res, err := e.opts.Remote.Probe(pctx, remote.Target{Addr: addr, Name: addr}, remote.ProbeRequest{StateDir: e.opts.StateDir})
-	now := e.now()
+	t := remote.Target{Addr: addr, Name: addr}
+	res, err := e.opts.Remote.Probe(pctx, t, remote.ProbeRequest{StateDir: e.opts.StateDir})
 	var hke *remote.HostKeyError
+	if errors.As(err, &hke) && !hke.Changed && !hke.Revoked {
+		// Unknown at this address, but the key may be one a trusted host
+		// holds (a host added by another address): the key proves who it
+		// is. Ask again bound to that host's key.
+		if h, ok := e.hostByKey(hke.Presented); ok {
+			t.Name, t.HostKey, t.HostKeyType = displayName(h), h.HostKey, h.HostKeyType
+			res, err = e.opts.Remote.Probe(pctx, t, remote.ProbeRequest{StateDir: e.opts.StateDir})
+		}
+	}
+	now := e.now()
 	if err != nil {
 		// Keep one placeholder record per MAC; say so once per fingerprint
 		// or error, not on every retry.
@@ -254,26 +264,27 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 		}
 		return false
 	}
-	id := hostID(res.Facts, res.HostKey, addr)
+	var pk remote.PresentedKey
+	if e.opts.KeyTrust != nil {
+		pk, _ = e.opts.KeyTrust.PresentedKey(t)
+	}
 	var saved store.Host
 	if err := e.opts.Store.Update(func(tx store.Tx) error {
-		h, err := tx.Host(id)
-		if errors.Is(err, store.ErrNotFound) {
-			h = store.Host{ID: id, FirstSeen: now}
-		} else if err != nil {
+		// A scanned host is never trusted on first use (its key was in
+		// known_hosts), so a shared machine-id makes it a clone.
+		h, known, err := identify(tx, res, addr, "", false)
+		if err != nil {
 			return err
+		}
+		if !known {
+			h.FirstSeen = now
 		}
 		// It was untrusted or unreachable before: its placeholder goes.
 		if err := tx.DeleteHost("mac:" + hs.MAC); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		h.MAC, h.Trusted, h.MachineID, h.OS = hs.MAC, true, res.Facts.MachineID, res.Facts.OS
-		if h.Name == "" {
-			h.Name = res.Facts.Hostname
-		}
-		if res.HostKey != "" {
-			h.HostKey = res.HostKey
-		}
+		h.MAC = hs.MAC
+		learnFacts(&h, res, pk, "")
 		if h.Addr == "" || isLinkLocal(h.Addr) {
 			h.Addr = addr
 		}
@@ -286,8 +297,25 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 		e.logf(LevelError, "recording host %s (%s): %v", addr, hs.MAC, err)
 		return false
 	}
+	e.emitDuplicates(saved)
 	e.emitHost(saved, HostLearned, LevelInfo, fmt.Sprintf("found %s at %s (%s)", displayName(saved), addr, hs.MAC))
 	return true
+}
+
+// hostByKey finds the trusted host bound to a host key fingerprint.
+func (e *Engine) hostByKey(fp string) (store.Host, bool) {
+	var out store.Host
+	found := false
+	_ = e.opts.Store.View(func(tx store.Tx) error {
+		hosts, err := tx.Hosts()
+		for _, h := range hosts {
+			if h.Trusted && fp != "" && h.HostKey == fp {
+				out, found = h, true
+			}
+		}
+		return err
+	})
+	return out, found
 }
 
 // trustedMACs are the MACs of trusted hosts in the store.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/discoterm/discoterm/store"
@@ -124,6 +125,13 @@ func (e *Engine) emitHost(h store.Host, change HostChange, level Level, msg stri
 }
 
 // hostEvent builds a host's event, for callers that add fields.
+// Doubts about its identity (clones, a rename) raise an add or learn to a
+// warning that says them.
 func (e *Engine) hostEvent(h store.Host, change HostChange, level Level, msg string) *HostEvent {
-	return &HostEvent{Header: Header{Level: level, Message: msg}, Change: change, Host: e.hostView(h)}
+	ev := &HostEvent{Header: Header{Level: level, Message: msg}, Change: change, Host: e.hostView(h)}
+	if w := ev.Host.Warnings; len(w) > 0 && (change == HostAdded || change == HostLearned || change == HostUpdated) {
+		ev.Level = max(ev.Level, LevelWarn)
+		ev.Message += "; " + strings.Join(w, "; ")
+	}
+	return ev
 }

@@ -51,17 +51,21 @@ func (e *Engine) viewer() func(store.Host) HostView {
 	cls, cerr := e.classification()
 	heads := map[string]uint64{}
 	var wins map[string]windowState
+	var warn map[string][]string
 	_ = e.opts.Store.View(func(tx store.Tx) error {
 		bs, err := tx.Branches()
 		for _, b := range bs {
 			heads[b.Name] = b.Head
 		}
 		wins = windowsByBranch(bs, e.now())
-		return err
+		hosts, herr := tx.Hosts()
+		warn = hostWarnings(hosts)
+		return errors.Join(err, herr)
 	})
 	return func(h store.Host) HostView {
 		v := e.view(h, cls, heads)
 		wins[v.Branch].apply(&v)
+		v.Warnings = warn[h.ID]
 		if cerr != nil {
 			v.ClassErr = cerr.Error()
 		}
@@ -112,9 +116,11 @@ func (e *Engine) Hosts(ctx context.Context) ([]HostView, error) {
 		return nil, err
 	}
 	out := make([]HostView, 0, len(hosts))
+	warn := hostWarnings(hosts)
 	for _, h := range hosts {
 		v := e.view(h, cls, heads)
 		wins[v.Branch].apply(&v)
+		v.Warnings = warn[h.ID]
 		out = append(out, v)
 	}
 	slices.SortFunc(out, func(a, b HostView) int {
@@ -161,7 +167,12 @@ func findHost(tx store.Tx, ref string) (store.Host, error) {
 
 // target is how to reach a host.
 func target(h store.Host) remote.Target {
-	return remote.Target{Addr: h.Addr, Port: h.Port, User: h.User, Name: displayName(h)}
+	t := remote.Target{Addr: h.Addr, Port: h.Port, User: h.User, Name: displayName(h)}
+	if h.Trusted {
+		// Bound to the key it was trusted with, at whatever address.
+		t.HostKey, t.HostKeyType = h.HostKey, h.HostKeyType
+	}
+	return t
 }
 
 func displayName(h store.Host) string {
@@ -210,42 +221,75 @@ func (e *Engine) AddHost(ctx context.Context, req AddHostRequest) (HostView, err
 	if e.opts.Remote == nil {
 		return HostView{}, errors.New("no remote transport configured")
 	}
-	t := remote.Target{Addr: addr, Port: req.Port, User: req.User, Name: addr}
+	// The operator named this address: --accept-new may let an unknown
+	// key through, for this connection; it is recorded below once the
+	// host's identity checks out.
+	t := remote.Target{Addr: addr, Port: req.Port, User: req.User, Name: addr, Named: true}
 	pctx, cancel := context.WithTimeout(ctx, e.opts.HostTimeout)
 	defer cancel()
 	res, err := e.opts.Remote.Probe(pctx, t, remote.ProbeRequest{StateDir: e.opts.StateDir})
 	if err != nil {
 		return HostView{}, err
 	}
-	id := hostID(res.Facts, res.HostKey, addr)
+	var pk remote.PresentedKey
+	if e.opts.KeyTrust != nil {
+		pk, _ = e.opts.KeyTrust.PresentedKey(t)
+	}
 	now := e.now()
 	var saved store.Host
 	err = e.opts.Store.Update(func(tx store.Tx) error {
-		h, err := tx.Host(id)
-		if errors.Is(err, store.ErrNotFound) {
-			h = store.Host{ID: id, FirstSeen: now}
-		} else if err != nil {
+		h, known, err := identify(tx, res, addr, "", pk.New)
+		if err != nil {
 			return err
+		}
+		if !known {
+			h.FirstSeen = now
 		}
 		h.Addr, h.Addrs = addr, prependUnique(h.Addrs, addr)
 		h.Port, h.User = req.Port, req.User
-		if req.Name != "" {
-			h.Name = req.Name
-		} else if res.Facts.Hostname != "" {
-			h.Name = res.Facts.Hostname
-		}
-		h.MachineID, h.OS, h.Trusted = res.Facts.MachineID, res.Facts.OS, true
-		if res.HostKey != "" {
-			h.HostKey = res.HostKey
-		}
+		learnFacts(&h, res, pk, req.Name)
 		mirrorState(&h, res, now)
 		saved = h
 		return tx.PutHost(h)
 	})
 	if err != nil {
+		if e.opts.KeyTrust != nil && pk.New {
+			e.opts.KeyTrust.Forget(t) // the key accepted for this connection is not trusted
+		}
 		return HostView{}, err
 	}
+	if pk.New {
+		if err := e.opts.KeyTrust.TrustHostKey(t, pk.Line); err != nil {
+			return HostView{}, err
+		}
+	}
+	e.emitDuplicates(saved)
 	return e.emitHost(saved, HostAdded, LevelInfo, fmt.Sprintf("%s added at %s", displayName(saved), addr)), nil
+}
+
+// learnFacts records what a trusted probe says about the host. The name
+// is the operator's (name, when given) or what the host called itself when
+// first trusted; a host that renames itself later is flagged, not renamed.
+func learnFacts(h *store.Host, res *remote.ProbeResult, pk remote.PresentedKey, name string) {
+	if name != "" {
+		h.Name = name
+	}
+	if hn := res.Facts.Hostname; hn != "" {
+		if h.Hostname == "" {
+			h.Hostname = hn
+		}
+		h.HostnameNow = hn
+		if h.Name == "" {
+			h.Name = hn
+		}
+	}
+	h.MachineID, h.OS, h.Trusted = res.Facts.MachineID, res.Facts.OS, true
+	if res.HostKey != "" {
+		h.HostKey = res.HostKey
+		if pk.Fingerprint == res.HostKey {
+			h.HostKeyType = pk.Type
+		}
+	}
 }
 
 // mirrorState copies what a probe learned of the host's own state file.

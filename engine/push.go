@@ -167,7 +167,7 @@ func (e *Engine) Approve(planID string, keepLock bool) (*Plan, error) {
 // with the content it reviewed (templates as rendered for it in the plan).
 func (e *Engine) bundleFor(tx store.Tx, p *Plan, hp HostPlan, entries []journal.Entry, opts PushOptions) (*remote.Bundle, error) {
 	b := &remote.Bundle{StateDir: e.opts.StateDir, Branch: p.Branch, ExpectBranch: hp.Fingerprint.Branch,
-		ExpectPosition: hp.Fingerprint.Position, ExpectHash: hp.Fingerprint.Hash, AllowReboot: opts.AllowReboot, RebootCommand: e.opts.RebootCommand, Env: hp.Env}
+		ExpectPosition: hp.Fingerprint.Position, ExpectHash: hp.Fingerprint.Hash, AllowReboot: opts.AllowReboot, AllowUserDir: opts.AllowUserDir, RebootCommand: e.opts.RebootCommand, Env: hp.Env}
 	for _, ps := range hp.Fingerprint.Paths {
 		info := remote.PathInfo{Path: ps.Path, Exists: ps.Exists, Hash: ps.Hash}
 		if ps.Exists {

@@ -61,6 +61,12 @@ type KeyTrust interface {
 	ScanHostKey(ctx context.Context, t remote.Target) (fingerprint, authorizedKeyLine string, err error)
 	// TrustHostKey records the key in known_hosts.
 	TrustHostKey(t remote.Target, authorizedKeyLine string) error
+	// PresentedKey is the key on t's connection; New when it was accepted
+	// on first use for that connection only (--accept-new), to be recorded
+	// with TrustHostKey once the host's identity checks out.
+	PresentedKey(t remote.Target) (remote.PresentedKey, bool)
+	// Forget drops t's connection (one whose key was not trusted after all).
+	Forget(t remote.Target)
 }
 
 // ScanHostKey shows the key an address offers, for the operator to check

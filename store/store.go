@@ -41,9 +41,17 @@ type Host struct {
 	MAC       string   `json:"mac,omitempty"`
 	MachineID string   `json:"machine_id,omitempty"`
 	HostKey   string   `json:"host_key,omitempty"` // SHA256:… fingerprint of its SSH host key
-	OS        string   `json:"os,omitempty"`
-	Trusted   bool     `json:"trusted"`          // its host key is in known_hosts
-	Branch    string   `json:"branch,omitempty"` // explicit assignment; "" means from the classification file
+	// HostKeyType is the algorithm of HostKey (ssh-ed25519 …): the key is
+	// asked for by type, so a host with several keys presents the bound one.
+	HostKeyType string `json:"host_key_type,omitempty"`
+	// Hostname is what the host called itself when it was first trusted;
+	// HostnameNow what it says at the last contact. Name (the operator's)
+	// does not follow it: a host that renames itself is flagged.
+	Hostname    string `json:"hostname,omitempty"`
+	HostnameNow string `json:"hostname_now,omitempty"`
+	OS          string `json:"os,omitempty"`
+	Trusted     bool   `json:"trusted"`          // its host key is in known_hosts
+	Branch      string `json:"branch,omitempty"` // explicit assignment; "" means from the classification file
 	// Mirror of the host's own state file (the host is the truth).
 	StateBranch  string    `json:"state_branch,omitempty"`
 	Position     uint64    `json:"position"`

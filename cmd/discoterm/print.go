@@ -183,6 +183,11 @@ func (p *textPrinter) hosts(hs []engine.HostView) {
 			windowText(h.NextWindow, h.WindowErr, now), h.ID)
 	}
 	tw.Flush()
+	for _, h := range hs {
+		for _, w := range h.Warnings {
+			fmt.Fprintf(p.w, "warning: %s: %s\n", dash(h.Name), w)
+		}
+	}
 }
 
 func (p *textPrinter) branch(b store.Branch, l *store.Lock) {

@@ -18,6 +18,9 @@ import (
 func applyProgram(b *Bundle, token string) (string, error) {
 	p := newProgram(applyFiles)
 	p.call("begin", strings.TrimRight(b.StateDir, "/"), token, b.Branch)
+	if b.AllowUserDir {
+		p.call("userdirs")
+	}
 	// Fingerprint check: refuse to change anything on a host that moved
 	// since the plan.
 	p.call("expect", itoa(b.ExpectPosition), b.ExpectHash, b.ExpectBranch)

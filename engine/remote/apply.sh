@@ -30,7 +30,9 @@ begin() {
   ROOTCHOWN=x; [ "$uid:$gid" = 0:0 ] && ROOTCHOWN=
   [ -d "$SD" ] || mkdir -p -- "$SD" || { echo "STALE statedir"; exit 0; }
   lockhost
-  out="$SD/.out.$$"
+  # Command output stays on the host only while the push runs, and only
+  # root may read it (a command may print secrets).
+  out="$SD/.out.$$"; rm -f -- "$out"; umask 077; : > "$out"; umask 022
   for c in "$SD"/.cancel.*; do [ -e "$c" ] && rm -f -- "$SD"/.cancel.*; break; done
   TMPS=; OKS=
   trap 'unrun; rm -f -- "$LOCK" "$CANCEL" "$out" "$SD/.state.$$"' EXIT
@@ -98,14 +100,50 @@ prep() {
   d=${2%/*}; [ -n "$d" ] || d=/
   if [ -d "$2" ] && [ ! -L "$2" ]; then printf '%s is a directory\n' "$2" >> "$out"; abort "$1"; fi
   if [ ! -d "$d" ]; then mkdir -p -- "$d" >> "$out" 2>&1 || abort "$1"; fi
+  rootdir "$d" || abort "$1"
   t="$d/.discoterm.$$.$1"; TMPS="$TMPS$t$NL"
-  umask "$3"
+  # Created, never opened through what was there (set -C: O_EXCL, so a
+  # planted symlink or file makes this fail instead of being written).
+  rm -f -- "$t" 2> /dev/null
+  umask "$3"; set -C
   if [ "$6" = text ]; then printf '%s' "$7" > "$t"; else printf '%s' "$7" | base64 -d > "$t" 2>> "$out"; fi
   r=$?
-  umask 022
+  set +C; umask 022
   [ $r -eq 0 ] || abort "$1"
+  # Owner and group first: chown clears setuid and setgid bits, so the
+  # mode comes after.
+  if [ "$5" != root:root ] || [ -n "$ROOTCHOWN" ]; then chown -h -- "$5" "$t" >> "$out" 2>&1 || abort "$1"; fi
   if [ -n "$4" ]; then chmod -- "$4" "$t" >> "$out" 2>&1 || abort "$1"; fi
-  if [ "$5" != root:root ] || [ -n "$ROOTCHOWN" ]; then chown -- "$5" "$t" >> "$out" 2>&1 || abort "$1"; fi
+}
+
+# userdirs: targets in directories non-root users can change are allowed
+# (--allow-user-dir).
+userdirs() { USERDIRS=1; }
+
+# rootdir DIR: refuse (and say why) a directory that a user other than root
+# could change under us: owned by someone else, or writable by group or
+# others — it or any directory above it (a sticky root-owned directory
+# above it, like /tmp, lets nobody rename what is in it). Such a user could
+# swap the temporary file for a symlink between our steps. Checked once
+# per directory and push; --allow-user-dir lets it through.
+rootdir() {
+  [ -z "$USERDIRS" ] || return 0
+  case $DIROK in *"$NL$1$NL"*) return 0 ;; esac
+  p=$1; l=
+  while :; do l="$l$p$NL"; [ "$p" = / ] && break; p=${p%/*}; [ -n "$p" ] || p=/; done
+  bad=$(set -f; IFS=$NL
+    # shellcheck disable=SC2086 # one path per line, on purpose
+    stat -c '%u %a %n' -- $l 2>&1 | { IFS=' '; first=1; while read -r u a n; do
+      case $a in *[!0-7]*) printf '%s\n' "$n"; exit;; esac
+      w=$((0$a & 022)); k=$((0$a & 01000))
+      if [ "$u" != 0 ] || { [ $w -ne 0 ] && { [ -n "$first" ] || [ $k -eq 0 ]; }; }; then printf '%s\n' "$n"; exit; fi
+      first=
+    done; })
+  if [ -n "$bad" ]; then
+    printf '%s can be changed by a user other than root (owner or group/other write); refusing to write there (push with --allow-user-dir if that is intended)\n' "$bad" >> "$out"
+    return 1
+  fi
+  DIROK="$DIROK$NL$1$NL"
 }
 
 # each CMD...: run CMD with every staged file as arguments (names may have
@@ -125,7 +163,9 @@ settle() { each sync -- >> "$out" 2>&1 || abort "$1"; }
 # place SEQ HASH PATH: rename one staged file into place.
 place() {
   d=${3%/*}; [ -n "$d" ] || d=/
-  mv -f -- "$d/.discoterm.$$.$1" "$3" >> "$out" 2>&1 || runfail "$1"
+  # -T: a directory (or a symlink to one) planted at the target is never
+  # moved into; a symlink at the target is replaced, not written through.
+  mv -fT -- "$d/.discoterm.$$.$1" "$3" >> "$out" 2>&1 || runfail "$1"
   applied "$1" "$2" "$s"; HIST="$HIST$A"; POS=$1; H=$2; OKS="$OKS $1"
 }
 

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,8 +23,10 @@ type Options struct {
 	// KnownHostsFiles: default ~/.ssh/known_hosts (written on accept) and
 	// /etc/ssh/ssh_known_hosts (read only). New keys go to the first file.
 	KnownHostsFiles []string
-	// AcceptNew trusts an unknown host's key on first use and appends it to
-	// KnownHostsFiles[0]. A changed key is always refused.
+	// AcceptNew trusts an unknown host's key on first use, for targets the
+	// operator named (Target.Named) and for that connection only: the
+	// caller checks who the host is and records the key with TrustHostKey
+	// (PresentedKey reports it as New). A changed key is always refused.
 	AcceptNew bool
 	// IdentityFiles: default ~/.ssh/id_ed25519, id_ecdsa, id_rsa that exist,
 	// unless ssh config names IdentityFile for the host. Passphrase-protected
@@ -115,6 +118,7 @@ type poolEntry struct {
 	err     error         // set when it failed
 	hostKey ssh.PublicKey
 	slots   chan struct{}         // session semaphore
+	pending bool                  // the host key was accepted for this connection only (AcceptNew), not recorded
 	lost    atomic.Pointer[error] // why keepalive gave the connection up
 	used    atomic.Int64          // UnixNano of the last session opened, for eviction
 }
@@ -248,22 +252,42 @@ func (c *Client) Stats(t Target) Stats {
 }
 
 func (c *Client) HostKey(t Target) (string, bool) {
+	pk, ok := c.PresentedKey(t)
+	return pk.Fingerprint, ok
+}
+
+// PresentedKey is the host key on a target's pooled connection.
+type PresentedKey struct {
+	Fingerprint string // SHA256:…
+	Type        string // ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa …
+	Line        string // authorized_keys form, for TrustHostKey
+	// New: accepted under AcceptNew for this connection only; not in
+	// known_hosts until TrustHostKey records it.
+	New bool
+}
+
+// PresentedKey returns the key presented on t's pooled connection; ok is
+// false when there is none.
+func (c *Client) PresentedKey(t Target) (PresentedKey, bool) {
 	r := c.resolve(t)
 	c.mu.Lock()
 	e := c.pool[r.key]
 	c.mu.Unlock()
 	if e == nil {
-		return "", false
+		return PresentedKey{}, false
 	}
 	select {
 	case <-e.ready:
 	default:
-		return "", false
+		return PresentedKey{}, false
 	}
 	if e.conn == nil || e.hostKey == nil {
-		return "", false
+		return PresentedKey{}, false
 	}
-	return ssh.FingerprintSHA256(e.hostKey), true
+	c.mu.Lock()
+	pending := e.pending
+	c.mu.Unlock()
+	return PresentedKey{Fingerprint: ssh.FingerprintSHA256(e.hostKey), Type: e.hostKey.Type(), Line: authorizedLine(e.hostKey), New: pending}, true
 }
 
 var errScanned = errors.New("host key scanned")
@@ -314,7 +338,16 @@ func (c *Client) TrustHostKey(t Target, authorizedKeyLine string) error {
 		return fmt.Errorf("not a public key line: %w", err)
 	}
 	r := c.resolve(t)
-	return c.kh.trust(r.hostport, r.t.Name, key)
+	if err := c.kh.trust(r.hostport, r.t.Name, key); err != nil {
+		return err
+	}
+	// A connection accepted for itself only is now a trusted one.
+	c.mu.Lock()
+	if e := c.pool[r.key]; e != nil && e.hostKey != nil && bytes.Equal(e.hostKey.Marshal(), key.Marshal()) {
+		e.pending = false
+	}
+	c.mu.Unlock()
+	return nil
 }
 
 // KnownHostsName is how t appears in known_hosts (knownhosts.Normalize of

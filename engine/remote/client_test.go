@@ -381,13 +381,39 @@ func TestUnknownHostKey(t *testing.T) {
 	}
 }
 
+// TestAcceptNew: AcceptNew lets an unknown key through only for a target
+// the operator named, and only for that connection: known_hosts is written
+// when the caller, having checked who the host is, calls TrustHostKey.
 func TestAcceptNew(t *testing.T) {
 	f := newSSHFixture(t)
 	srv := startSSHServer(t, f.id.PublicKey())
 	c := f.client(t, func(o *Options) { o.AcceptNew = true })
 
-	if _, _, _, err := runOn(t, c, srv.target(), "true", ""); err != nil {
+	scanned := srv.target()
+	if _, _, _, err := runOn(t, c, scanned, "true", ""); err == nil {
+		t.Fatal("AcceptNew accepted the key of a target nobody named")
+	}
+	named := srv.target()
+	named.Named = true
+	if _, _, _, err := runOn(t, c, named, "true", ""); err != nil {
 		t.Fatal(err)
+	}
+	pk, ok := c.PresentedKey(named)
+	if !ok || !pk.New || pk.Fingerprint != ssh.FingerprintSHA256(srv.hostKeys[0].PublicKey()) {
+		t.Fatalf("PresentedKey: %+v %v", pk, ok)
+	}
+	if _, err := os.Stat(f.knownPath); !os.IsNotExist(err) {
+		t.Fatalf("known_hosts written before the caller decided: %v", err)
+	}
+	// The connection accepted for the named target does not serve others.
+	if _, _, _, err := runOn(t, c, scanned, "true", ""); err == nil {
+		t.Fatal("a pooled connection with an unrecorded key served a target nobody named")
+	}
+	if err := c.TrustHostKey(named, pk.Line); err != nil {
+		t.Fatal(err)
+	}
+	if pk, _ := c.PresentedKey(named); pk.New {
+		t.Fatal("still New after TrustHostKey")
 	}
 	data, err := os.ReadFile(f.knownPath)
 	if err != nil {
@@ -406,6 +432,36 @@ func TestAcceptNew(t *testing.T) {
 	c2 := f.client(t, nil)
 	if _, _, _, err := runOn(t, c2, srv.target(), "true", ""); err != nil {
 		t.Fatalf("second connect: %v", err)
+	}
+}
+
+// TestBoundHostKey: a target bound to a host identity must present that
+// key; another key is refused as changed even where known_hosts trusts it,
+// with both fingerprints and the host's name, and a pooled connection is
+// not reused across bindings.
+func TestBoundHostKey(t *testing.T) {
+	f := newSSHFixture(t)
+	srv := startSSHServer(t, f.id.PublicKey())
+	f.trust(t, srv, srv.hostKeys[0].PublicKey())
+	c := f.client(t, nil)
+	real := ssh.FingerprintSHA256(srv.hostKeys[0].PublicKey())
+	tg := srv.target()
+	tg.Name, tg.HostKey = "db1", real
+	if _, _, _, err := runOn(t, c, tg, "true", ""); err != nil {
+		t.Fatal(err)
+	}
+	other := ssh.FingerprintSHA256(newTestSigner(t).PublicKey())
+	for _, fresh := range []bool{false, true} {
+		if fresh {
+			c.Forget(tg)
+		}
+		imp := tg
+		imp.HostKey = other
+		_, _, _, err := runOn(t, c, imp, "true", "")
+		var hk *HostKeyError
+		if !errors.As(err, &hk) || !hk.Bound || !strings.Contains(err.Error(), other) || !strings.Contains(err.Error(), real) || !strings.Contains(err.Error(), "db1") {
+			t.Fatalf("bound to another key (fresh connection %v): %v", fresh, err)
+		}
 	}
 }
 

@@ -9,6 +9,9 @@
 # classification variables. It uses no variables of its own, so no NAME
 # can change what it runs. Call it in a subshell.
 runenv() {
+  # The program ignores signals (apply.sh); what it runs gets the default
+  # dispositions back, as any command started from a login would.
+  trap - TERM INT HUP PIPE
   while [ $# -ge 3 ]; do export "$1=$2"; shift 2; done
   cd / || return 1
   eval "shift; $1"

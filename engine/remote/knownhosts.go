@@ -26,7 +26,11 @@ type HostKeyError struct {
 	KnownAt   []string // file:line of each known key
 	Changed   bool     // known_hosts has keys for the host and none matches
 	Revoked   bool     // the presented key is marked @revoked
-	Err       error    // the underlying knownhosts error
+	// Bound: the host's identity is bound to the Known key (the key it
+	// was trusted with), whatever known_hosts says for this address.
+	Bound bool
+	Why   string // how the host came to be taken for the Known one, when not by address
+	Err   error  // the underlying knownhosts error
 }
 
 func (e *HostKeyError) who() string {
@@ -36,11 +40,29 @@ func (e *HostKeyError) who() string {
 	return e.Name + " (" + e.Host + ")"
 }
 
+func (e *HostKeyError) why() string {
+	if e.Why == "" {
+		return ""
+	}
+	return " (" + e.Why + ")"
+}
+
+func (e *HostKeyError) nameOr() string {
+	if e.Name != "" {
+		return e.Name
+	}
+	return e.Host
+}
+
 func (e *HostKeyError) Error() string {
 	switch {
 	case e.Revoked:
 		return fmt.Sprintf("host key of %s (%s) is marked @revoked in %s; refusing",
 			e.who(), e.Presented, strings.Join(e.KnownAt, ", "))
+	case e.Bound:
+		return fmt.Sprintf("HOST KEY OF %s HAS CHANGED — it was trusted with key %s but the host at %s presented %s; "+
+			"refusing (an impostor, or a man-in-the-middle). If %s was rebuilt with a new key, remove it from the hosts "+
+			"and add it again to trust the new key", e.who(), strings.Join(e.Known, ", "), e.Host, e.Presented, e.nameOr()) + e.why()
 	case e.Changed:
 		var rm []string
 		for _, f := range knownFiles(e.KnownAt) {

@@ -1,11 +1,29 @@
 # shellcheck shell=sh
-# lock.sh: one push at a time per host, by noclobber (no process). A lock
-# whose process is gone (a host that crashed mid-push) is broken.
+# lock.sh: one push at a time per host, by noclobber (no process). The
+# lock names its holder by PID and start time (from /proc/PID/stat): a
+# lock whose process is gone, or whose PID now belongs to another process
+# (PIDs are reused after a crash and reboot), is stale and taken over.
 
-# takelock: create $LOCK holding our pid; fails when it exists.
+# pstart PID: set PSTART to the process's start time (clock ticks since
+# boot, field 22 of /proc/PID/stat); fails when there is no such process.
+pstart() {
+  PSTART=; l=
+  read -r l < "/proc/$1/stat" 2> /dev/null || return 1
+  l=${l##*) }
+  set -f
+  # shellcheck disable=SC2086 # fields, on purpose
+  set -- $l
+  set +f
+  PSTART=${20}
+  [ -n "$PSTART" ]
+}
+
+# takelock: create $LOCK holding our pid and start time; fails when it
+# exists.
 takelock() {
+  pstart $$ || PSTART=0
   set -C
-  if { echo $$ > "$LOCK"; } 2> /dev/null; then r=0; else r=1; fi
+  if { echo "$$ $PSTART" > "$LOCK"; } 2> /dev/null; then r=0; else r=1; fi
   set +C
   return $r
 }
@@ -14,9 +32,13 @@ takelock() {
 lockhost() {
   LOCK="$SD/.lock"
   if ! takelock; then
-    op=; read -r op < "$LOCK"
+    op=; os=; read -r op os < "$LOCK"
     case $op in '' | *[!0-9]*) op= ;; esac
-    if [ -n "$op" ] && kill -0 "$op" 2> /dev/null; then echo "BUSY $op"; exit 0; fi
+    if [ -n "$op" ] && pstart "$op" && { [ -z "$os" ] || [ "$os" = "$PSTART" ]; }; then echo "BUSY $op"; exit 0; fi
+    # Stale. Take it over only if it is still the lock we judged (another
+    # push may have taken it over meanwhile).
+    op2=; os2=; read -r op2 os2 < "$LOCK"
+    if [ "$op2 $os2" != "${op:-$op2} $os" ]; then echo "BUSY ${op2:-?}"; exit 0; fi
     rm -f -- "$LOCK"
     takelock || { echo "BUSY ?"; exit 0; }
   fi

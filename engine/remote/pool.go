@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // session opens a session on the pooled connection for r, dialling when
@@ -113,8 +114,29 @@ func (c *Client) conn(ctx context.Context, r route) (*poolEntry, error) {
 		if e.err != nil {
 			return nil, e.err
 		}
+		if err := c.reuseCheck(r, e); err != nil {
+			return nil, err
+		}
 		return e, nil
 	}
+}
+
+// reuseCheck applies checkHostKey's rules to a pooled connection that was
+// opened for another Target at the same address: its key must be the one
+// r is bound to, and a key accepted for one connection only serves only
+// targets AcceptNew applies to.
+func (c *Client) reuseCheck(r route, e *poolEntry) error {
+	if r.t.HostKey != "" {
+		return c.checkBound(r, e.hostKey)
+	}
+	c.mu.Lock()
+	pending := e.pending
+	c.mu.Unlock()
+	if pending && !(c.opts.AcceptNew && r.t.Named) {
+		return &HostKeyError{Host: knownhosts.Normalize(r.hostport), Name: r.t.Name, Presented: ssh.FingerprintSHA256(e.hostKey),
+			KeyLine: authorizedLine(e.hostKey)}
+	}
+	return nil
 }
 
 // evictLocked takes the least recently used idle connections out of the
@@ -155,7 +177,7 @@ var errForgotten = errors.New("connection forgotten while dialling")
 func (c *Client) dialEntry(r route, e *poolEntry) {
 	ctx, cancel := context.WithTimeout(c.base, c.opts.ConnectTimeout)
 	defer cancel()
-	conn, key, err := c.dial(ctx, r)
+	conn, key, pending, err := c.dial(ctx, r)
 	c.mu.Lock()
 	switch {
 	case err != nil:
@@ -170,7 +192,7 @@ func (c *Client) dialEntry(r route, e *poolEntry) {
 		conn.Close()
 		e.err = errForgotten
 	default:
-		e.conn, e.hostKey = conn, key
+		e.conn, e.hostKey, e.pending = conn, key, pending
 		closed := make(chan struct{})
 		go func() {
 			conn.Wait()
@@ -291,33 +313,79 @@ func describeDialErr(ctx context.Context, err error, timeout time.Duration) erro
 	return err
 }
 
-// dial connects, verifies the host key and authenticates.
-func (c *Client) dial(ctx context.Context, r route) (*ssh.Client, ssh.PublicKey, error) {
+// dial connects, verifies the host key and authenticates. pending says
+// the key was accepted under AcceptNew for this connection only.
+func (c *Client) dial(ctx context.Context, r route) (_ *ssh.Client, _ ssh.PublicKey, pending bool, _ error) {
 	conn, stop, err := c.dialTCP(ctx, r)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	auth, att := c.keys.method(r.idFiles)
 	defer att.close()
 	var presented ssh.PublicKey
 	var keyErr error
+	algos := c.kh.algorithms(r.hostport)
+	if r.t.HostKeyType != "" {
+		algos = algorithmsFor(r.t.HostKeyType)
+	}
 	cfg := &ssh.ClientConfig{
 		User: r.t.User,
 		Auth: []ssh.AuthMethod{auth},
 		HostKeyCallback: func(_ string, remote net.Addr, key ssh.PublicKey) error {
 			presented = key
-			keyErr = c.kh.check(r.hostport, r.t.Name, remote, key, c.opts.AcceptNew)
+			keyErr, pending = c.checkHostKey(r, remote, key)
 			return keyErr
 		},
-		HostKeyAlgorithms: c.kh.algorithms(r.hostport),
+		HostKeyAlgorithms: algos,
 	}
 	sc, chans, reqs, err := ssh.NewClientConn(conn, r.hostport, cfg)
 	stop()
 	if err != nil {
 		conn.Close()
-		return nil, nil, c.classify(ctx, r, err, presented, keyErr, att)
+		return nil, nil, false, c.classify(ctx, r, err, presented, keyErr, att)
 	}
-	return ssh.NewClient(sc, chans, reqs), presented, nil
+	return ssh.NewClient(sc, chans, reqs), presented, pending, nil
+}
+
+// checkHostKey decides about the key a host presents. A target bound to
+// a host identity (Target.HostKey) must present exactly that key, at any
+// address; otherwise known_hosts decides, and AcceptNew lets an unknown
+// key through for an address the operator named, for this connection only
+// (pending). A revoked key, or one known_hosts contradicts for this
+// address, is refused either way.
+func (c *Client) checkHostKey(r route, remote net.Addr, key ssh.PublicKey) (err error, pending bool) {
+	kerr := c.kh.verify(r.hostport, r.t.Name, remote, key)
+	var hk *HostKeyError
+	if errors.As(kerr, &hk) && (hk.Revoked || hk.Changed) {
+		// known_hosts lists other keys for this address: refused even for
+		// a bound target (both must agree where both speak).
+		return hk, false
+	}
+	if r.t.HostKey != "" {
+		return c.checkBound(r, key), false
+	}
+	if kerr != nil && c.opts.AcceptNew && r.t.Named && errors.As(kerr, &hk) && !hk.Changed {
+		return nil, true
+	}
+	return kerr, false
+}
+
+// checkBound compares key with the identity r is bound to.
+func (c *Client) checkBound(r route, key ssh.PublicKey) error {
+	if fp := ssh.FingerprintSHA256(key); fp == r.t.HostKey {
+		return nil
+	}
+	return &HostKeyError{Host: knownhosts.Normalize(r.hostport), Name: r.t.Name, Presented: ssh.FingerprintSHA256(key),
+		KeyLine: authorizedLine(key), Known: []string{r.t.HostKey}, Changed: true, Bound: true}
+}
+
+// algorithmsFor are the host key algorithms that make a server present a
+// key of type t.
+func algorithmsFor(t string) []string {
+	if t == ssh.KeyAlgoRSA {
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+	}
+	return []string{t}
 }
 
 // classify turns a handshake error into HostKeyError, AuthError or

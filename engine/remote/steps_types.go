@@ -8,6 +8,20 @@ type Target struct {
 	Port int    // 0: from ssh config, else 22
 	User string // "": from ssh config, else root
 	Name string // for messages
+	// Named says the operator named this address (add-host): only then
+	// may Options.AcceptNew accept an unknown host key, and only for this
+	// connection — the engine records it (TrustHostKey) once the host's
+	// identity checks out (PresentedKey says it is new).
+	Named bool
+	// HostKey binds the target to a host identity: the SHA256 fingerprint
+	// of the key it was trusted with. The host must present that key at
+	// whatever address it answers; any other key is refused as changed
+	// (with both fingerprints), known_hosts notwithstanding. "": verify
+	// against known_hosts for the address.
+	HostKey string
+	// HostKeyType is the bound key's algorithm (ssh-ed25519 …), offered so
+	// that a host with several keys presents the bound one.
+	HostKeyType string
 }
 
 // PathInfo is what a probe learned about one path.
@@ -103,7 +117,10 @@ type Bundle struct {
 	ExpectPaths    []PathInfo
 	Entries        []BundleEntry
 	AllowReboot    bool
-	RebootCommand  string // "": shutdown -r now
+	// AllowUserDir lets files be written in directories a non-root user
+	// can change (refused by default: such a user could redirect the write).
+	AllowUserDir  bool
+	RebootCommand string // "": shutdown -r now
 	// Env are the host's variables, exported to exec entries and their
 	// guards (as the plan's probe did).
 	Env map[string]string

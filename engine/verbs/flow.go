@@ -9,6 +9,8 @@ import (
 
 var allowReboot = Flag{Name: "allow-reboot", Type: Bool, Help: "let reboot entries reboot hosts"}
 
+var allowUserDir = Flag{Name: "allow-user-dir", Type: Bool, Help: "write files even in directories a non-root user can change"}
+
 func flowVerbs() []*Verb {
 	return []*Verb{
 		{Name: "plan", Group: GroupFlow, Help: "dry-run: what every pending entry would do on each host",
@@ -34,12 +36,12 @@ func flowVerbs() []*Verb {
 				return Approved{Plan: p}, nil
 			}},
 		{Name: "push", Group: GroupFlow, Help: "apply an approved plan",
-			Args: []Arg{{Name: "PLAN", Optional: true}}, Flags: []Flag{allowReboot},
+			Args: []Arg{{Name: "PLAN", Optional: true}}, Flags: []Flag{allowReboot, allowUserDir},
 			Run: func(ctx context.Context, b Backend, c *Call) (Result, error) {
 				if c.Arg(0) == "" {
 					return nil, usagef("push needs the PLAN id of an approved plan: %s", c.Verb.Usage())
 				}
-				r, err := b.Push(ctx, c.Arg(0), engine.PushOptions{AllowReboot: c.Bool("allow-reboot")})
+				r, err := b.Push(ctx, c.Arg(0), engine.PushOptions{AllowReboot: c.Bool("allow-reboot"), AllowUserDir: c.Bool("allow-user-dir")})
 				if r == nil {
 					return nil, err
 				}
@@ -47,7 +49,7 @@ func flowVerbs() []*Verb {
 			}},
 		{Name: "up", Group: GroupFlow, Help: "plan + approve + push (for scripts and cron: --yes)",
 			Args: []Arg{{Name: "HOST", Optional: true, Many: true}},
-			Flags: []Flag{{Name: "yes", Type: Bool, Help: "apply without asking"}, allowReboot, branchFlag,
+			Flags: []Flag{{Name: "yes", Type: Bool, Help: "apply without asking"}, allowReboot, allowUserDir, branchFlag,
 				{Name: "now", Type: Bool, Help: "push even outside the branch's maintenance windows"}},
 			Run: runUp},
 	}
@@ -57,7 +59,7 @@ func runUp(ctx context.Context, b Backend, c *Call) (Result, error) {
 	// What is committed only: staged entries are committed by their own
 	// approve, after review.
 	req := engine.PlanRequest{Branch: c.Branch(), Hosts: c.Args, NoStaged: true}
-	opts := engine.PushOptions{AllowReboot: c.Bool("allow-reboot"), IgnoreWindows: c.Bool("now")}
+	opts := engine.PushOptions{AllowReboot: c.Bool("allow-reboot"), AllowUserDir: c.Bool("allow-user-dir"), IgnoreWindows: c.Bool("now")}
 	if c.Bool("yes") && req.Branch == "" && len(req.Hosts) == 0 {
 		// Every branch, each host on its own.
 		runs, err := b.UpAll(ctx, opts)
