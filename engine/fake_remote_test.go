@@ -291,8 +291,12 @@ func (f *fakeRemote) Sandbox(ctx context.Context, t remote.Target, req remote.Sa
 	}
 	res := &remote.SandboxResult{}
 	for _, e := range req.Entries {
-		if e.Kind == "file" {
+		switch e.Kind {
+		case "file":
 			h.files[e.Path] = &fakeFile{content: e.Content, mode: e.Mode, owner: "root", group: "root"}
+			continue
+		case "remove":
+			delete(h.files, e.Path)
 			continue
 		}
 		r := remote.ExecReport{Seq: e.Seq}

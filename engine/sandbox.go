@@ -55,11 +55,13 @@ entries:
 			execs++
 			req.Entries = append(req.Entries, remote.SandboxEntry{Seq: en.Seq, Kind: "exec", Command: en.Command,
 				Creates: en.Guard.Creates, Unless: en.Guard.Unless})
+		case journal.KindRemove:
+			req.Entries = append(req.Entries, remote.SandboxEntry{Seq: en.Seq, Kind: "remove", Path: en.Path})
 		case journal.KindReboot:
 			break entries // the push stops there (or the host reboots)
 		default:
-			// remove and kinds to come: not carried out in the sandbox
-			// yet; the commands after them are simulated without them.
+			// A kind to come that the sandbox cannot carry out: the
+			// commands after it are simulated without it.
 		}
 	}
 	// Each entry has its own limit on the host; the connection gets all of

@@ -38,7 +38,7 @@ const (
 // (or rendered template) to place, or a command with its guards.
 type SandboxEntry struct {
 	Seq     uint64
-	Kind    string // "file" (also rendered templates) or "exec"
+	Kind    string // "file" (also rendered templates), "remove" or "exec"
 	Path    string
 	Content []byte
 	Mode    uint32
@@ -207,6 +207,11 @@ func sandboxScript(req SandboxRequest) (string, error) {
 				group = "root"
 			}
 			files = append(files, strconv.Itoa(i), e.Path, fmt.Sprintf("%o", e.Mode), owner, group)
+		case "remove":
+			if len(files) == 0 {
+				first = e.Seq
+			}
+			files = append(files, "-", e.Path, "-", "-", "-")
 		case "exec":
 			flush()
 			args := append([]string{itoa(e.Seq)}, env...)

@@ -195,11 +195,17 @@ sb_watch() {
 }
 
 # SB_FILES (inside a layer) IDX PATH MODE OWNER GROUP ...: install staged
-# contents as a push would place them (parents made as mkdir -p does).
+# contents as a push would place them (parents made as mkdir -p does); IDX
+# "-" removes PATH as a remove entry does (a file, a symlink or an empty
+# directory; absent already is done).
 # shellcheck disable=SC2016
 SB_FILES='cd / || exit 1
 while [ $# -ge 5 ]; do
-  install -D -m "$3" -o "$4" -g "$5" "/dev/.dt/$1" "$2" || exit 1
+  if [ "$1" = - ]; then
+    if [ -d "$2" ] && [ ! -L "$2" ]; then rmdir -- "$2" || exit 1; else rm -f -- "$2" || exit 1; fi
+  else
+    install -D -m "$3" -o "$4" -g "$5" "/dev/.dt/$1" "$2" || exit 1
+  fi
   shift 5
 done'
 

@@ -258,3 +258,25 @@ func TestFleetSandboxUnavailableForNonRoot(t *testing.T) {
 		}
 	}
 }
+
+// A remove entry is carried out in the sandbox too: the command after it
+// sees the path gone; the host keeps it.
+func TestFleetSandboxRemoveThenExec(t *testing.T) {
+	f, st := sandboxFleet(t)
+	h := f.Hosts[0]
+	must(t, h.WriteFile("/etc/sbx-rm", []byte("x\n"), 0o644))
+	res, err := st.Sandbox(context.Background(), target(h), SandboxRequest{Entries: []SandboxEntry{
+		{Seq: 1, Kind: "remove", Path: "/etc/sbx-rm"},
+		{Seq: 2, Kind: "remove", Path: "/etc/sbx-never-there"},
+		{Seq: 3, Kind: "exec", Command: "if [ -e /etc/sbx-rm ]; then echo present; else echo gone; fi"},
+	}})
+	if err != nil || res.Unavailable != "" {
+		t.Fatal(err, res)
+	}
+	if r, ok := res.Exec(3); !ok || strings.TrimSpace(string(r.Output)) != "gone" || len(r.Effects) != 0 {
+		t.Fatalf("%+v", res)
+	}
+	if b, err := h.ReadFile("/etc/sbx-rm"); err != nil || string(b) != "x\n" {
+		t.Fatalf("the host lost /etc/sbx-rm: %q %v", b, err)
+	}
+}
