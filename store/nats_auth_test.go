@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/discoterm/discoterm/store/natstest"
 )
@@ -42,5 +43,27 @@ func TestNATSCredentialNamesOperator(t *testing.T) {
 	}
 	if _, err := OpenNATS(NATSOptions{URL: o.URL, CredsFile: "/nonexistent.creds"}); err == nil || !strings.Contains(err.Error(), "/nonexistent.creds") {
 		t.Errorf("missing credential: %v", err)
+	}
+}
+
+// TestNATSTLS: a tls:// store works with the server's CA, and without it
+// the certificate is refused with a clear error (nothing falls back to
+// plain text).
+func TestNATSTLS(t *testing.T) {
+	url, ca := natstest.StartTLS(t)
+	s, err := OpenNATS(NATSOptions{URL: url + "/secure", CAFile: ca})
+	if err != nil {
+		t.Fatalf("with the CA: %v", err)
+	}
+	defer s.Close()
+	mustUpdate(t, s, func(tx Tx) error { return tx.PutHost(Host{ID: "h1"}) })
+	_, err = OpenNATS(NATSOptions{URL: url + "/secure"})
+	if err == nil || !strings.Contains(err.Error(), "cannot connect") || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("without the CA: %v", err)
+	}
+	// The same server asked for in plain text refuses the connection.
+	plain := "nats://" + strings.TrimPrefix(url, "tls://")
+	if _, err := OpenNATS(NATSOptions{URL: plain + "/secure", Timeout: 2 * time.Second}); err == nil {
+		t.Error("a nats:// connection to a TLS-only server succeeded")
 	}
 }
