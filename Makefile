@@ -9,7 +9,7 @@ DEMO_N   ?= 6
 PKGS     := openssh-server openssh-client iproute2 iputils-ping tmux diffutils procps shellcheck
 SHOTPKGS := aha chromium fonts-dejavu-core
 
-.PHONY: build run test bench demo demo-down lint screenshots deps deps-shots clean
+.PHONY: build run test bench demo demo-team demo-down lint screenshots deps deps-shots clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null)" -o $(BIN) ./cmd/discoterm
@@ -54,6 +54,12 @@ lint: deps
 # registers them in a demo store and opens the console on it.
 demo: deps build
 	$(GO) run ./cmd/demo -dir $(DEMO_DIR) -n $(DEMO_N) -bin $(BIN) -- $(ARGS)
+
+# demo-team runs a NATS server with JetStream inside cmd/demo (nothing to
+# install), copies the demo store into it and opens two operators'
+# consoles side by side in tmux on that one store.
+demo-team: deps build
+	$(GO) run ./cmd/demo -dir $(DEMO_DIR) -n $(DEMO_N) -bin $(BIN) -team -- $(ARGS)
 
 demo-down:
 	$(GO) run ./cmd/demo -dir $(DEMO_DIR) -down

@@ -3,7 +3,9 @@ package store_test
 import (
 	"fmt"
 	"github.com/discoterm/discoterm/store/natstest"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -41,13 +43,13 @@ func TestContractBolt(t *testing.T) { storetest.Run(t, boltOpener()) }
 func natsOpener(url string) storetest.Opener {
 	var mu sync.Mutex
 	prefixes := map[*testing.T]string{}
-	n := 0
+	n, run := 0, strconv.FormatInt(time.Now().UnixNano()%1e12, 36)
 	return func(t *testing.T) store.Store {
 		mu.Lock()
 		p, ok := prefixes[t]
 		if !ok {
 			n++
-			p = fmt.Sprintf("t%d", n)
+			p = fmt.Sprintf("t%d-%s", n, run) // unique on a server kept between runs
 			prefixes[t] = p
 		}
 		mu.Unlock()
@@ -61,3 +63,13 @@ func natsOpener(url string) storetest.Opener {
 }
 
 func TestContractNATS(t *testing.T) { storetest.Run(t, natsOpener(natstest.Start(t))) }
+
+// TestContractNATSExternal runs the contract against a server you started
+// (another version, a cluster): DISCOTERM_TEST_NATS=nats://HOST:PORT.
+func TestContractNATSExternal(t *testing.T) {
+	url := os.Getenv("DISCOTERM_TEST_NATS")
+	if url == "" {
+		t.Skip("set DISCOTERM_TEST_NATS=nats://HOST:PORT to run the contract against that server")
+	}
+	storetest.Run(t, natsOpener(url))
+}

@@ -26,6 +26,7 @@ func main() {
 	bin := flag.String("bin", "bin/discoterm", "discoterm binary")
 	down := flag.Bool("down", false, "stop the practice fleet and remove the demo directory")
 	shots := flag.String("screenshots", "", "render screenshots of the console into this directory, then stop")
+	team := flag.Bool("team", false, "two operators' consoles in tmux on one shared NATS store (make demo-team)")
 	flag.Parse()
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
@@ -41,6 +42,8 @@ func main() {
 		err = d.down()
 	case *shots != "":
 		err = d.screenshots(*shots)
+	case *team:
+		err = d.team(flag.Args())
 	default:
 		err = d.run(flag.Args())
 	}

@@ -179,6 +179,7 @@ func TestTUIFollowsBatchUp(t *testing.T) {
 	s.keys("5")                  // the activity view
 	s.waitFor("bob@jump2 (via ") // a local store vouches only for the Unix user
 	s.waitFor("locked main: motd from bob")
+	s.waitFor("lock bob@jump2") // the status bar names the holder
 	r := rg.run(append(bob, "--json", "plan")...)
 	if r.code != 0 {
 		t.Fatalf("plan: %s", r)
