@@ -19,7 +19,7 @@ var consoleCalls = map[string]string{
 	"add-host": "AddHost", "assign": "Assign", "report": "Report", "lock": "Lock", "unlock": "Unlock",
 	"fork": "Fork", "migrate": "Migrate", "audit": "Audit", "policy": "SetCatchUp", "drop": "Drop",
 	"plan": "Plan", "approve": "Approve", "push": "Push", "up": "Push",
-	"scan": "", "hosts": "", "branches": "", "log": "", "staged": "", "help": "",
+	"scan": "", "hosts": "", "branches": "", "log": "", "staged": "", "help": "", "serve-metrics": "",
 }
 
 // TestVerbsConsoleFace: every verb of the table runs from the ":" line —
@@ -44,9 +44,21 @@ func TestVerbsConsoleFace(t *testing.T) {
 			}
 			line := strings.NewReplacer(verbs.ExampleFile, file, verbs.ExamplePlan, plan).Replace(v.Example())
 			before := len(d.f.Calls())
+			if v.Group == verbs.GroupServe {
+				d.async = []string{"runVerb"} // it runs until its job is cancelled
+			}
 			d.key(":")
 			d.typeText(line)
 			d.key("enter")
+			if v.Group == verbs.GroupServe {
+				if len(d.m.jobs) != 1 {
+					t.Fatalf(":%s runs %d jobs, want 1", line, len(d.m.jobs))
+				}
+				for _, j := range d.m.jobs {
+					j.cancel()
+				}
+				d.await()
+			}
 			if d.m.dialog != nil {
 				d.key("y") // approve, push, up and exec ask first
 			}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/discoterm/discoterm/engine/verbs"
 	"github.com/discoterm/discoterm/ui/uitest"
@@ -20,7 +21,7 @@ var batchCalls = map[string]string{
 	"add-host": "AddHost", "assign": "Assign", "report": "Report", "scan": "Discover", "lock": "Lock",
 	"unlock": "Unlock", "fork": "Fork", "migrate": "Migrate", "audit": "Audit", "policy": "SetCatchUp",
 	"drop": "Drop", "plan": "Plan", "approve": "Approve", "push": "Push", "up": "Push",
-	"hosts": "", "branches": "", "log": "", "staged": "", "help": "",
+	"hosts": "", "branches": "", "log": "", "staged": "", "help": "", "serve-metrics": "",
 }
 
 // exampleWords turns a verb's example into the argv a shell would give.
@@ -68,7 +69,13 @@ func TestVerbsBatchFace(t *testing.T) {
 			if json {
 				out = &jsonPrinter{w: &buf}
 			}
-			code := dispatch(context.Background(), inv.call, f, out, json, func() {})
+			ctx, cancel := context.WithCancel(context.Background())
+			if v.Group == verbs.GroupServe {
+				// It serves until interrupted: interrupt it once it has started.
+				time.AfterFunc(300*time.Millisecond, cancel)
+			}
+			code := dispatch(ctx, inv.call, f, out, json, func() {})
+			cancel()
 			// The fake fleet has unreachable hosts: plan, push and up report them (exit 3).
 			if code != exitOK && !(slices.Contains([]string{"plan", "push", "up"}, v.Name) && code == exitHostsFail) {
 				t.Errorf("%s (json %v): exit %d: %s", v.Name, json, code, buf.String())
