@@ -57,9 +57,21 @@ func TestVerbsConsoleFace(t *testing.T) {
 				return
 			}
 			before := len(d.f.Calls())
+			if v.Group == verbs.GroupServe {
+				d.async = []string{"runVerb"} // it runs until its job is cancelled
+			}
 			d.key(":")
 			d.typeText(line)
 			d.key("enter")
+			if v.Group == verbs.GroupServe {
+				if len(d.m.jobs) != 1 {
+					t.Fatalf(":%s runs %d jobs, want 1", line, len(d.m.jobs))
+				}
+				for _, j := range d.m.jobs {
+					j.cancel()
+				}
+				d.await()
+			}
 			if d.m.dialog != nil {
 				d.key("y") // approve, push, up and exec ask first
 			}

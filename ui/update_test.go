@@ -217,7 +217,7 @@ func TestCommandLine(t *testing.T) {
 	d.wantCalls(`Lock(main, "fix the clocks")`, `Stage(main, exec touch "/etc/chrony/.done")`, "Drop(main, 1)", "Stage(main, reboot )")
 
 	command("snap ./motd")
-	if d.flashText() != "snap needs --to PATH, the absolute path on the hosts" {
+	if !strings.HasPrefix(d.flashText(), "snap needs --to PATH (absolute path on the hosts): snap LOCALFILE --to PATH") {
 		t.Fatalf("flash %q", d.flashText())
 	}
 	command("snap ./motd --to etc/motd")

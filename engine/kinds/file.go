@@ -21,7 +21,7 @@ func (file) Spec() Spec {
 }
 
 var fileFlags = []Flag{
-	{Name: "to", Value: "PATH", Help: "absolute path on the hosts"},
+	{Name: "to", Value: "PATH", Help: "absolute path on the hosts", Required: true},
 	{Name: "mode", Value: "MODE", Help: "octal permission mode (default: the local file's for snap, 0644 for template)"},
 	{Name: "owner", Value: "USER[:GROUP]", Help: "owner on the hosts (default root)"},
 	{Name: "group", Value: "GROUP", Help: "group on the hosts (default root)"},

@@ -40,6 +40,9 @@ type Flag struct {
 	Value string
 	Help  string
 	Bool  bool
+	// Required flags are checked by the verb table's parser (the same
+	// error in both faces) and shown without brackets in help.
+	Required bool
 }
 
 // Spec is what a kind contributes to the verb table: the staging verb's

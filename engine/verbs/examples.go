@@ -38,6 +38,8 @@ var examples = map[string]string{
 	"help":     "help exec",
 	// The batch face's own verb (cmd/discoterm), not in Default.
 	"store": "store migrate --from /root/.local/state/discoterm/discoterm.db --to nats://nats1.example.net:4222/site1",
+	// Port 0: the tests of both faces run it.
+	"serve-metrics": "serve-metrics --listen 127.0.0.1:0",
 }
 
 // Example is a command line that uses the verb, with ExampleFile and

@@ -301,6 +301,11 @@ func (c *Call) checkArity() error {
 		}
 		return usagef("%s takes %s at most; %s is extra: %s", v.Name, count(max, "argument"), quoteAll(extra), v.Usage())
 	}
+	for _, f := range v.Flags {
+		if f.Required && !c.Has(f.Name) {
+			return usagef("%s needs --%s %s (%s): %s", v.Name, f.Name, f.Value, f.Help, v.Usage())
+		}
+	}
 	if v.Command != "" && (!c.HasCommand || strings.TrimSpace(c.Command) == "") {
 		return usagef("%s needs a %s: %s", v.Name, v.Command, v.Usage())
 	}

@@ -72,7 +72,7 @@ func kindVerb(k kinds.Kind) *Verb {
 		if f.Bool {
 			t = Bool
 		}
-		v.Flags = append(v.Flags, Flag{Name: f.Name, Type: t, Value: f.Value, Help: f.Help})
+		v.Flags = append(v.Flags, Flag{Name: f.Name, Type: t, Value: f.Value, Help: f.Help, Required: f.Required})
 	}
 	v.Flags = append(v.Flags, branchFlag)
 	if s.Rest {

@@ -90,10 +90,11 @@ func (t FlagType) String() string {
 
 // Flag is one --flag of a verb.
 type Flag struct {
-	Name  string
-	Type  FlagType
-	Value string // metavariable in help, e.g. "PATH"; empty for Bool
-	Help  string
+	Name     string
+	Type     FlagType
+	Value    string // metavariable in help, e.g. "PATH"; empty for Bool
+	Help     string
+	Required bool // the verb refuses to run without it
 }
 
 // Arg is one positional argument of a verb.
@@ -138,7 +139,10 @@ func (v *Verb) Usage() string {
 		if f.Type != Bool {
 			s += " " + f.Value
 		}
-		parts = append(parts, "["+s+"]")
+		if !f.Required {
+			s = "[" + s + "]"
+		}
+		parts = append(parts, s)
 	}
 	if v.Command != "" {
 		parts = append(parts, "[--] "+v.Command+"…")
@@ -255,6 +259,7 @@ type UsageError struct {
 	Err error // the error it came from, if any
 }
 
+// Error is the sentence, without the class word ("usage: ").
 func (e *UsageError) Error() string { return e.Msg }
 
 // Unwrap makes errors.Is(err, engine.ErrUsage) true, and keeps the error
