@@ -24,10 +24,6 @@ var batchCalls = map[string]string{
 	"hosts": "", "branches": "", "log": "", "staged": "", "help": "", "serve-metrics": "",
 }
 
-// untilInterrupted are verbs that serve until their context ends: the test
-// gives them a free port and a short life.
-var untilInterrupted = map[string][]string{"serve-metrics": {"--listen", "127.0.0.1:0"}}
-
 // exampleWords turns a verb's example into the argv a shell would give.
 func exampleWords(t *testing.T, v *verbs.Verb, file, unapproved, approved string) []string {
 	t.Helper()
@@ -64,7 +60,6 @@ func TestVerbsBatchFace(t *testing.T) {
 			}
 			before := len(f.Calls())
 			args := append([]string{"--batch"}, exampleWords(t, v, file, unapproved, approved)...)
-			args = append(args, untilInterrupted[v.Name]...)
 			inv, err := parseArgs(args)
 			if err != nil {
 				t.Fatalf("%s: %q does not parse: %v", v.Name, args, err)
