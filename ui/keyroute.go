@@ -289,7 +289,7 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.askUnlock()
 	case key.Matches(msg, k.Stage):
 		branch := m.branch
-		m.dialog = newStageDialog(m.c, branch, func(req stageRequest) tea.Cmd { return m.stage(branch, req) })
+		m.dialog = newStageDialog(m.c, branch, func(req stageRequest) (string, tea.Cmd) { return m.stageJob(branch, req) })
 	case key.Matches(msg, k.Plan):
 		return m.plan(engine.PlanRequest{Branch: m.branch, Hosts: m.hosts.selection()})
 	case key.Matches(msg, k.Approve):
