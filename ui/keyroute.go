@@ -211,7 +211,7 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 		if key.Matches(msg, k.Drop) {
 			n, e := m.journal.currentStaged()
 			m.dialog = newConfirm(m.c, "Drop a staged entry?", []string{
-				fmt.Sprintf("Staged entry %d (%s %s) leaves the staged list of %s.", n, e.Kind, e.Summary(), m.branch),
+				fmt.Sprintf("Staged entry %d (seq %d once approved: %s %s) leaves the staged list of %s.", n, m.journal.view.Branch.Head+uint64(n), e.Kind, e.Summary(), m.branch),
 				"It was never committed, so no host has it.",
 			}, "drop", func(confirmOptions) tea.Cmd { return m.drop(m.branch, n) })
 			return true, nil
