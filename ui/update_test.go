@@ -638,3 +638,19 @@ func TestStageDialogKeepsFields(t *testing.T) {
 	}
 	d.wantCalls(`Lock(main, "motd")`, "Stage(main, file /etc/motd)")
 }
+
+// A flash too long for the bottom line says where the whole of it is, and
+// the Activity log has it whole.
+func TestLongFlashPointsToActivity(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 80, 24)
+	long := "push: " + strings.Repeat("a very long reason ", 8) + "END"
+	d.m.flash(engine.LevelError, long)
+	d.send(clockMsg{})
+	d.wantScreen("(5: all of it)")
+	d.key("5")
+	d.key("enter")
+	if _, ok := d.m.dialog.(*detailDialog); !ok {
+		t.Fatal("enter on the activity log opened nothing")
+	}
+	d.wantScreen("a very long reason a very long reason", "END")
+}
