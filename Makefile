@@ -52,8 +52,10 @@ lint: deps
 
 # demo starts a practice fleet of $(DEMO_N) namespace hosts (root needed),
 # registers them in a demo store and opens the console on it.
-demo: deps build
-	$(GO) run ./cmd/demo -dir $(DEMO_DIR) -n $(DEMO_N) -bin $(BIN) -- $(ARGS)
+# Quiet: with ARGS="--batch --json VERB" its stdout is discoterm's alone.
+demo: deps
+	@$(GO) build -o $(BIN) ./cmd/discoterm
+	@$(GO) run ./cmd/demo -dir $(DEMO_DIR) -n $(DEMO_N) -bin $(BIN) -- $(ARGS)
 
 # demo-team runs a NATS server with JetStream inside cmd/demo (nothing to
 # install), copies the demo store into it and opens two operators'

@@ -75,7 +75,7 @@ func TestPlanEffects(t *testing.T) {
 			if want := "--- /dev/null\n+++ b/etc/created\n@@ -0,0 +1 @@\n+new\n"; c.Diff != want {
 				t.Errorf("diff =\n%s\nwant\n%s", c.Diff, want)
 			}
-			if c.OldHash != "" || c.OldMode != "" || c.NewMode != "644" || c.NewOwner != "root:root" {
+			if c.OldHash != "" || c.OldMode != "" || c.NewMode != "0644" || c.NewOwner != "root:root" {
 				t.Errorf("created: %+v", c)
 			}
 		}},
@@ -85,7 +85,7 @@ func TestPlanEffects(t *testing.T) {
 			}
 		}},
 		{"mode only", c[3], engine.EffectModify, func(t *testing.T, c engine.Change) {
-			if c.Diff != "" || c.Binary || c.OldMode != "600" || c.NewMode != "644" || c.OldHash != c.NewHash {
+			if c.Diff != "" || c.Binary || c.OldMode != "0600" || c.NewMode != "0644" || c.OldHash != c.NewHash {
 				t.Errorf("mode-only: %+v", c)
 			}
 		}},

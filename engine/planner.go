@@ -187,7 +187,7 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	}
 	p := &Plan{ID: newPlanID(), Branch: in.branch.Name, Created: e.now(), Author: e.opts.Operator,
 		Head: in.branch.Head, HeadHash: in.branch.HeadHash, Staged: in.staged, Hosts: make([]HostPlan, len(in.hosts)), Skipped: in.skipped}
-	job := e.startJob("plan "+p.ID, fmt.Sprintf("planning %d hosts of %s", len(in.hosts), p.Branch))
+	job := e.startJob("plan "+p.ID, fmt.Sprintf("planning %s of %s", Plural(len(in.hosts), "host"), p.Branch))
 	for _, s := range in.skipped {
 		ev := &LogEvent{PlanID: p.ID, Branch: p.Branch, HostID: s.HostID, Host: s.Name}
 		ev.Level, ev.Message = LevelWarn, fmt.Sprintf("%s skipped: the scanner marked it %s; plan it by name to include it", s.Name, s.Liveness)
@@ -251,9 +251,9 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*Plan, error) {
 			failed++
 		}
 	}
-	msg := fmt.Sprintf("plan %s: %d hosts, %d entries", p.ID, len(p.Hosts), p.Entries())
+	msg := fmt.Sprintf("plan %s: %s, %s", p.ID, Plural(len(p.Hosts), "host"), Plural(p.Entries(), "entry"))
 	if failed > 0 {
-		msg += fmt.Sprintf(", %d hosts could not be planned", failed)
+		msg += fmt.Sprintf(", %s could not be planned", Plural(failed, "host"))
 	}
 	e.emit(&PlanDoneEvent{Header: Header{Message: msg}, PlanID: p.ID, Branch: p.Branch, Hosts: len(p.Hosts), Entries: p.Entries(), Failed: failed, Duration: time.Since(start)})
 	e.finishJob(job, msg)
@@ -361,7 +361,7 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 		info := res.Paths[p]
 		ps := PathState{Path: p, Exists: info.Exists}
 		if info.Exists {
-			ps.Hash, ps.Mode, ps.Owner = info.Hash, fmt.Sprintf("%o", info.Mode), info.Owner+":"+info.Group
+			ps.Hash, ps.Mode, ps.Owner = info.Hash, fmt.Sprintf("%04o", info.Mode), info.Owner+":"+info.Group
 		}
 		hp.Fingerprint.Paths = append(hp.Fingerprint.Paths, ps)
 	}

@@ -96,7 +96,11 @@ func (e *Engine) Approve(planID string, keepLock bool) (*Plan, error) {
 				return err
 			}
 			if len(staged) != len(p.Staged) {
-				return fmt.Errorf("%w: %d entries are staged now, plan %s reviewed %d; re-plan", ErrStale, len(staged), p.ID, len(p.Staged))
+				verb := "are"
+				if len(staged) == 1 {
+					verb = "is"
+				}
+				return fmt.Errorf("%w: %s %s staged now, plan %s reviewed %d; re-plan", ErrStale, Plural(len(staged), "entry"), verb, p.ID, len(p.Staged))
 			}
 			entries, err := tx.Journal(p.Branch)
 			if err != nil {
@@ -141,7 +145,7 @@ func (e *Engine) Approve(planID string, keepLock bool) (*Plan, error) {
 		if err := tx.PutPlan(rec); err != nil {
 			return err
 		}
-		msg := fmt.Sprintf("approved plan %s (%d hosts)", p.ID, len(p.Hosts))
+		msg := fmt.Sprintf("approved plan %s (%s)", p.ID, Plural(len(p.Hosts), "host"))
 		if len(sealed) > 0 {
 			msg += fmt.Sprintf("; committed seq %d–%d", sealed[0].Seq, sealed[len(sealed)-1].Seq)
 		}
@@ -268,7 +272,7 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 		return nil, err
 	}
 	res := &PushResult{PlanID: p.ID, Hosts: make([]HostPush, len(p.Hosts))}
-	job := e.startJob("push "+p.ID, fmt.Sprintf("pushing plan %s to %d hosts", p.ID, len(p.Hosts)))
+	job := e.startJob("push "+p.ID, fmt.Sprintf("pushing plan %s to %s", p.ID, Plural(len(p.Hosts), "host")))
 	for i, hp := range p.Hosts {
 		res.Hosts[i] = HostPush{HostID: hp.HostID, Name: hp.Name, Status: PushWaiting, From: hp.Position, To: hp.Position}
 		e.emit(&PushHostEvent{PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: PushWaiting, Steps: len(hp.Changes), Position: hp.Position})
@@ -335,7 +339,7 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
 	e.recordPush(rctx, p, res)
 	cancel()
-	msg := fmt.Sprintf("push %s: %d hosts, %d failed, %d stale", p.ID, len(res.Hosts), res.Failed()-res.Stale(), res.Stale())
+	msg := fmt.Sprintf("push %s: %s, %d failed, %d stale", p.ID, Plural(len(res.Hosts), "host"), res.Failed()-res.Stale(), res.Stale())
 	e.emit(&PushDoneEvent{Header: Header{Message: msg}, PlanID: p.ID, Branch: p.Branch, Hosts: len(res.Hosts),
 		Failed: res.Failed(), Stale: res.Stale(), Duration: res.Duration})
 	e.finishJob(job, msg)
@@ -343,9 +347,9 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 	case ctx.Err() != nil:
 		return res, fmt.Errorf("%w: push %s interrupted; hosts finished or abandoned their current entry", ErrCancelled, p.ID)
 	case res.Failed() > 0 && res.Failed() == res.Stale():
-		return res, fmt.Errorf("%w: %d hosts changed since plan %s: re-plan", ErrStale, res.Stale(), p.ID)
+		return res, fmt.Errorf("%w: %s changed since plan %s: re-plan", ErrStale, Plural(res.Stale(), "host"), p.ID)
 	case res.Failed() > 0:
-		return res, fmt.Errorf("%w: %d of %d hosts did not finish", ErrHostsFail, res.Failed(), len(res.Hosts))
+		return res, fmt.Errorf("%w: %d of %s did not finish", ErrHostsFail, res.Failed(), Plural(len(res.Hosts), "host"))
 	}
 	return res, nil
 }

@@ -48,7 +48,7 @@ func factsOf(p *engine.Plan) planFacts {
 // entryLines lists the entries a plan covers: all of them when there are
 // at most n, else the newest n-1 under one line for the earlier ones
 // (which only hosts that are behind still need).
-func entryLines(entries []engine.Change, n int) []string {
+func entryLines(entries []engine.Change, n int, approved bool) []string {
 	var out []string
 	if len(entries) > n {
 		skip := len(entries) - (n - 1)
@@ -57,7 +57,7 @@ func entryLines(entries []engine.Change, n int) []string {
 	}
 	for _, c := range entries {
 		staged := ""
-		if c.Staged {
+		if c.Staged && !approved { // approving committed them
 			staged = " (staged)"
 		}
 		out = append(out, fmt.Sprintf("  #%d %s%s", c.Seq, title(c.Kind, c.Summary()), staged))
@@ -111,7 +111,7 @@ func (m *Model) askApprove(p *engine.Plan) {
 		body = append(body, "No entries: every planned host is at the head of "+p.Branch+".")
 	} else {
 		body = append(body, plural(len(f.entries), "entry")+":")
-		body = append(body, entryLines(f.entries, 6)...)
+		body = append(body, entryLines(f.entries, 6, p.Approved)...)
 	}
 	body = append(body, "", "Nothing is applied yet: P pushes an approved plan.")
 	id := p.ID
@@ -143,7 +143,7 @@ func (m *Model) askPush(p *engine.Plan) {
 	body := []string{
 		fmt.Sprintf("Applies %s to %s on %s.", plural(len(f.entries), "entry"), plural(f.change, "host"), p.Branch),
 	}
-	body = append(body, entryLines(f.entries, 6)...)
+	body = append(body, entryLines(f.entries, 6, p.Approved)...)
 	var skipped []string
 	if f.upToDate > 0 {
 		skipped = append(skipped, fmt.Sprintf("%d up to date", f.upToDate))

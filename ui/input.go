@@ -32,7 +32,9 @@ func newLineInput() lineInput {
 // inputStyles dresses a bubbles text input in the theme. The cursor does
 // not blink: a blinking cursor is a clock that redraws the screen.
 func inputStyles(t *themes.Theme) textinput.Styles {
-	st := textinput.StyleState{Text: t.Input, Placeholder: t.Muted, Suggestion: t.Muted, Prompt: t.Accent}
+	// Placeholders are examples, so they must not look like values: dim
+	// and italic.
+	st := textinput.StyleState{Text: t.Input, Placeholder: t.Muted.Faint(true).Italic(true), Suggestion: t.Muted, Prompt: t.Accent}
 	return textinput.Styles{
 		Focused: st, Blurred: st,
 		Cursor: textinput.CursorStyle{Color: lipColor(t.Palette.Accent), Blink: false},

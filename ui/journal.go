@@ -241,7 +241,11 @@ func (p *journalPane) View() string {
 			if v.Lock != nil {
 				holder = v.Lock.Holder + fmt.Sprintf(" %q", v.Lock.Message)
 			}
-			row = t.Warn.Render(fmt.Sprintf("  ── staged, not committed · lock %s · approve commits them ──", holder))
+			seqs := fmt.Sprintf("seq %d", v.Branch.Head+1)
+			if n := len(v.Staged); n > 1 {
+				seqs = fmt.Sprintf("seq %d–%d", v.Branch.Head+1, v.Branch.Head+uint64(n))
+			}
+			row = t.Warn.Render(fmt.Sprintf("  ── staged, not committed · approve commits them as %s · lock %s ──", seqs, holder))
 		case jrHeader:
 			row = t.Muted.Render("  ── committed ──")
 		case jrZero:
@@ -250,7 +254,9 @@ func (p *journalPane) View() string {
 			var e journal.Entry
 			if r.kind == jrStaged {
 				e = v.Staged[r.idx]
-				cells[jcSeq] = fmt.Sprintf("+%d", r.idx+1)
+				// The seq approve will give it: the number the plan
+				// review shows for it too.
+				cells[jcSeq] = fmt.Sprint(v.Branch.Head + uint64(r.idx) + 1)
 				cells[jcHosts] = ""
 			} else {
 				e = v.Entries[r.idx]

@@ -211,7 +211,7 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 		if key.Matches(msg, k.Drop) {
 			n, e := m.journal.currentStaged()
 			m.dialog = newConfirm(m.c, "Drop a staged entry?", []string{
-				fmt.Sprintf("Staged entry %d (%s %s) leaves the staged list of %s.", n, e.Kind, e.Summary(), m.branch),
+				fmt.Sprintf("Staged entry %d (seq %d once approved: %s %s) leaves the staged list of %s.", n, m.journal.view.Branch.Head+uint64(n), e.Kind, e.Summary(), m.branch),
 				"It was never committed, so no host has it.",
 			}, "drop", func(confirmOptions) tea.Cmd { return m.drop(m.branch, n) })
 			return true, nil
@@ -289,7 +289,7 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.askUnlock()
 	case key.Matches(msg, k.Stage):
 		branch := m.branch
-		m.dialog = newStageDialog(m.c, branch, func(req stageRequest) tea.Cmd { return m.stage(branch, req) })
+		m.dialog = newStageDialog(m.c, branch, func(req stageRequest) (string, tea.Cmd) { return m.stageJob(branch, req) })
 	case key.Matches(msg, k.Plan):
 		return m.plan(engine.PlanRequest{Branch: m.branch, Hosts: m.hosts.selection()})
 	case key.Matches(msg, k.Approve):

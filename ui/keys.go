@@ -78,7 +78,7 @@ func DefaultKeyMap() *KeyMap {
 		Mark:    bind("space", "select host", "space"),
 		MarkAll: bind("ctrl+a", "select all shown", "ctrl+a"),
 		Sort:    bind("o", "sort by next column", "o"),
-		SortBy:  bind("S N A M B I E R", "sort by state/name/address/MAC/branch/posItion/sEen/result; again reverses", sortKeys...),
+		SortBy:  bind("shift+…", "sort: S state N name A address M MAC B branch I position E seen R result (again: reverse)", sortKeys...),
 		Reverse: bind("O", "reverse sort", "O"),
 		Trust:   bind("T", "accept host key", "T"),
 		Details: bind("enter", "host results", "enter"),

@@ -92,8 +92,14 @@ func (m *Model) endJob(id string) { delete(m.jobs, id) }
 
 // op runs a short engine call as a job and reports it with opMsg.
 func (m *Model) op(text, done string, call func() error) tea.Cmd {
+	_, cmd := m.opID(text, done, call)
+	return cmd
+}
+
+// opID is op that also returns the job id.
+func (m *Model) opID(text, done string, call func() error) (string, tea.Cmd) {
 	id := m.startJob(text, nil)
-	return func() tea.Msg { return opMsg{job: id, what: text, done: done, err: call()} }
+	return id, func() tea.Msg { return opMsg{job: id, what: text, done: done, err: call()} }
 }
 
 func (m *Model) fetchHosts() tea.Cmd {
@@ -145,14 +151,27 @@ type stageRequest struct {
 }
 
 func (m *Model) stage(branch string, req stageRequest) tea.Cmd {
+	_, cmd := m.stageJob(branch, req)
+	return cmd
+}
+
+// sourceError is a local file that could not be read for staging: the
+// stage dialog keeps its fields and points at that one.
+type sourceError struct{ error }
+
+func (e sourceError) Unwrap() error { return e.error }
+
+// stageJob is stage that also returns the job it runs as, so the dialog
+// that asked can wait for its answer.
+func (m *Model) stageJob(branch string, req stageRequest) (string, tea.Cmd) {
 	b := m.backend
 	text := fmt.Sprintf("stage %s %s", req.Kind, stageSubject(req))
-	return m.op(text, "staged "+stageSubject(req), func() error {
+	return m.opID(text, "staged "+stageSubject(req), func() error {
 		if req.local != "" {
 			// The engine's checks: missing, a directory, too large.
 			data, mode, err := engine.ReadSourceMode(req.local)
 			if err != nil {
-				return err
+				return sourceError{err}
 			}
 			req.Content, req.Source = data, req.local
 			if req.Mode == 0 && req.Kind == journal.KindFile {

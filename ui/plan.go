@@ -148,7 +148,7 @@ func (p *planPane) render() {
 		add("")
 		p.anchor = append(p.anchor, len(p.lines))
 		head := t.Accent.Render(fmt.Sprintf(" #%d", e.Seq)) + " " + t.Bold.Render(title(e.Kind, e.Summary))
-		if e.Staged {
+		if e.Staged && !p.plan.Approved { // approving committed them
 			head += " " + t.Warn.Render("staged")
 		}
 		add(head)

@@ -100,9 +100,9 @@ func (p planProgress) waiting() []string {
 
 func (p planProgress) String() string {
 	if p.total > 0 {
-		return fmt.Sprintf("%d/%d hosts", p.done, p.total)
+		return fmt.Sprintf("%d/%s", p.done, plural(p.total, "host"))
 	}
-	return fmt.Sprintf("%d hosts", p.done)
+	return plural(p.done, "host")
 }
 
 // lines is the plan pane while the plan runs: the hosts still awaited

@@ -49,9 +49,18 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 	case opMsg:
 		m.endJob(msg.job)
 		refresh := tea.Batch(m.refreshJournal(), m.refreshHosts())
+		var focus tea.Cmd
+		if d, ok := m.dialog.(*stageDialog); ok && d.job == msg.job {
+			// The dialog that asked: closed when staged, kept open with
+			// every field as typed when not.
+			var done bool
+			if done, focus = d.staged(msg.err); done {
+				m.dialog = nil
+			}
+		}
 		if msg.err != nil {
 			m.flash(engine.LevelError, msg.what+": "+opError(msg.err))
-			return refresh
+			return tea.Batch(refresh, focus)
 		}
 		m.flash(engine.LevelInfo, msg.done)
 		return tea.Batch(refresh, m.fetchBranches())

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -50,14 +51,22 @@ type stageDialog struct {
 	row    int // 0: kind selector; i>0: kindFields(kind)[i-1]
 	inputs [fieldCount]textinput.Model
 	err    string
-	submit func(stageRequest) tea.Cmd
+	// errField is the field err is about (it clears when that field is
+	// edited); -1 when it is about no one field.
+	errField int
+	// job is the stage operation running for this dialog, "" when none:
+	// the dialog stays open, fields intact, until it answers.
+	job    string
+	submit func(stageRequest) (job string, cmd tea.Cmd)
 }
 
-func newStageDialog(c *Common, branch string, submit func(stageRequest) tea.Cmd) *stageDialog {
-	d := &stageDialog{c: c, branch: branch, submit: submit}
+func newStageDialog(c *Common, branch string, submit func(stageRequest) (string, tea.Cmd)) *stageDialog {
+	d := &stageDialog{c: c, branch: branch, submit: submit, errField: -1}
+	// Examples, not values: they are dimmed and say "e.g.", and an empty
+	// field is sent empty.
 	placeholders := [fieldCount]string{
-		"./motd (read when you submit)", "/etc/motd", "file: the local file's; template: 0644", "root:root",
-		"systemctl reload nginx", "optional: skip if this path exists", "optional: skip if this command succeeds",
+		"e.g. ./motd — read when you stage", "e.g. /etc/motd", "file: the local file's; template: 0644", "root:root if empty",
+		"e.g. systemctl reload nginx", "optional: skip if this path exists", "optional: skip if this command succeeds",
 	}
 	for i := range d.inputs {
 		in := textinput.New()
@@ -96,12 +105,18 @@ func (d *stageDialog) Update(msg tea.Msg) (bool, tea.Cmd) {
 			if k.String() == "enter" && d.row > 0 && d.row < len(d.fields()) {
 				return false, d.focusRow(d.row + 1)
 			}
+			if d.job != "" {
+				return false, nil // staging already; its answer comes
+			}
 			req, err := d.request()
 			if err != nil {
-				d.err = err.Error()
-				return false, nil
+				d.fail(err.Error(), d.fieldOf(err))
+				return false, d.focusField(d.errField)
 			}
-			return true, d.submit(req)
+			d.err, d.errField = "", -1
+			var cmd tea.Cmd
+			d.job, cmd = d.submit(req)
+			return false, cmd
 		}
 		if d.row == 0 {
 			switch k.String() {
@@ -110,7 +125,7 @@ func (d *stageDialog) Update(msg tea.Msg) (bool, tea.Cmd) {
 			case "right", "l", "space":
 				d.kind = (d.kind + 1) % len(stageKinds)
 			}
-			d.err = ""
+			d.err, d.errField = "", -1
 			return false, nil
 		}
 	}
@@ -119,9 +134,61 @@ func (d *stageDialog) Update(msg tea.Msg) (bool, tea.Cmd) {
 	}
 	var cmd tea.Cmd
 	f := d.fields()[d.row-1]
+	before := d.inputs[f].Value()
 	d.inputs[f], cmd = d.inputs[f].Update(msg)
+	if f == d.errField && d.inputs[f].Value() != before {
+		d.err, d.errField = "", -1 // being fixed: the complaint goes
+	}
 	return false, cmd
 }
+
+// fail shows err inline; the dialog and every field stay as typed.
+func (d *stageDialog) fail(err string, field int) {
+	d.err, d.errField = err, field
+}
+
+// staged is the answer of the stage operation this dialog started: done
+// closes the dialog; an error keeps it open on the field at fault.
+func (d *stageDialog) staged(err error) (done bool, cmd tea.Cmd) {
+	d.job = ""
+	if err == nil {
+		return true, nil
+	}
+	field := -1
+	if errors.As(err, new(sourceError)) {
+		field = fLocal
+	}
+	d.fail(opError(err), field)
+	return false, d.focusField(field)
+}
+
+// fieldOf says which field a check of request() is about.
+func (d *stageDialog) fieldOf(err error) int {
+	var fe fieldError
+	if errors.As(err, &fe) {
+		return fe.field
+	}
+	return -1
+}
+
+// focusField moves to a field of the current kind; -1 stays.
+func (d *stageDialog) focusField(f int) tea.Cmd {
+	for i, g := range d.fields() {
+		if g == f {
+			return d.focusRow(i + 1)
+		}
+	}
+	return nil
+}
+
+// fieldError is a check that failed on one field.
+type fieldError struct {
+	field int
+	err   error
+}
+
+func (e fieldError) Error() string { return e.err.Error() }
+func (e fieldError) Unwrap() error { return e.err }
 
 func (d *stageDialog) value(f int) string { return strings.TrimSpace(d.inputs[f].Value()) }
 
@@ -134,33 +201,33 @@ func (d *stageDialog) request() (stageRequest, error) {
 	case journal.KindFile, journal.KindTemplate:
 		req.local = d.value(fLocal)
 		if req.local == "" {
-			return req, fmt.Errorf("local file: which file to snapshot?")
+			return req, fieldError{fLocal, fmt.Errorf("local file: which file to snapshot?")}
 		}
 		req.Path = d.value(fTarget)
 		if err := journal.ValidTargetPath(req.Path); err != nil {
-			return req, err
+			return req, fieldError{fTarget, err}
 		}
 		mode, err := parseMode(d.value(fMode))
 		if err != nil {
-			return req, err
+			return req, fieldError{fMode, err}
 		}
 		req.Mode = mode
 		req.Owner, req.Group = splitOwner(d.value(fOwner))
 	case journal.KindExec:
 		req.Command = d.value(fCommand)
 		if req.Command == "" {
-			return req, fmt.Errorf("command: what should run on each host?")
+			return req, fieldError{fCommand, fmt.Errorf("command: what should run on each host?")}
 		}
 		req.Guard = journal.Guard{Creates: d.value(fCreates), Unless: d.value(fUnless)}
 		if req.Guard.Creates != "" {
 			if err := journal.ValidTargetPath(req.Guard.Creates); err != nil {
-				return req, fmt.Errorf("creates: %w", err)
+				return req, fieldError{fCreates, fmt.Errorf("creates: %w", err)}
 			}
 		}
 	case journal.KindRemove:
 		req.Path = d.value(fTarget)
 		if err := journal.ValidTargetPath(req.Path); err != nil {
-			return req, err
+			return req, fieldError{fTarget, err}
 		}
 	}
 	return req, nil
@@ -221,6 +288,13 @@ func (d *stageDialog) View(w int) string {
 	if d.err != "" {
 		body = append(body, "", t.Error.Render(d.err))
 	}
-	body = append(body, "", t.Muted.Render("tab next field · ←/→ kind · enter stage · esc cancel"))
+	switch {
+	case d.job != "":
+		body = append(body, "", t.Info.Render("staging… (the dialog closes when it is staged)"))
+	case d.row > 0 && d.row < len(d.fields()):
+		body = append(body, "", t.Muted.Render("enter/tab next field · ctrl+s stage now · ←/→ on kind changes it · esc cancel"))
+	default:
+		body = append(body, "", t.Muted.Render("enter stage · tab next field · ←/→ on kind changes it · esc cancel"))
+	}
 	return frame(d.c, "Stage on "+d.branch, w, body)
 }

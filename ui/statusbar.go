@@ -7,6 +7,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/discoterm/discoterm/engine"
 )
@@ -157,7 +158,13 @@ func (m *Model) bottomLine() string {
 		case f.level == engine.LevelError:
 			style = t.FlashError
 		}
-		return fit(style.Render(f.text), m.width)
+		text := f.text
+		if ansi.StringWidth(text) > m.width {
+			// Cut, but say where the whole of it is.
+			const more = " … (5: all of it)"
+			text = cut(text, max(m.width-ansi.StringWidth(more), 10)) + more
+		}
+		return fit(style.Render(text), m.width)
 	}
 	return fit(m.shortHelp(), m.width)
 }

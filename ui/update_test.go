@@ -3,6 +3,8 @@ package ui
 import (
 	"fmt"
 	"image/color"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -582,4 +584,73 @@ func TestFilterAndSortLikeK9s(t *testing.T) {
 			t.Fatalf("sorted by position: %s (behind %d) before %s (behind %d)", v[i-1].displayName(), v[i-1].Behind, v[i].displayName(), v[i].Behind)
 		}
 	}
+}
+
+// The stage dialog keeps what was typed: a local file that does not exist
+// leaves it open with every field intact and the error inline; the error
+// goes when that field is edited; a good file stages and closes it.
+func TestStageDialogKeepsFields(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 100, 30)
+	d.keys("L")
+	d.typeText("motd")
+	d.key("enter")
+	d.key("s")
+	d.key("tab")
+	d.typeText("./no-such-file")
+	d.key("enter") // next field, not stage
+	if _, ok := d.m.dialog.(*stageDialog); !ok {
+		t.Fatal("enter on the first field closed the dialog")
+	}
+	d.typeText("/etc/motd")
+	d.key("ctrl+s")
+	sd, ok := d.m.dialog.(*stageDialog)
+	if !ok {
+		t.Fatalf("a missing local file closed the dialog; flash %q", d.flashText())
+	}
+	if sd.value(fLocal) != "./no-such-file" || sd.value(fTarget) != "/etc/motd" {
+		t.Fatalf("fields lost: %q %q", sd.value(fLocal), sd.value(fTarget))
+	}
+	d.wantScreen("does not exist", "./no-such-file", "/etc/motd")
+	if strings.Contains(d.screen(), "usage:") {
+		t.Error("the error shows the engine's error class")
+	}
+	for _, c := range d.f.Calls() {
+		if strings.HasPrefix(c, "Stage(") {
+			t.Fatalf("staged anyway: %v", c)
+		}
+	}
+	if sd.errField != fLocal || sd.row != 1 {
+		t.Fatalf("the error is not on the local file field: field %d row %d", sd.errField, sd.row)
+	}
+	// Fixing the field clears the complaint.
+	local := filepath.Join(t.TempDir(), "motd")
+	if err := os.WriteFile(local, []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.key("ctrl+u")
+	if sd.err != "" {
+		t.Fatalf("error %q stays while the field is edited", sd.err)
+	}
+	d.typeText(local)
+	d.key("ctrl+s")
+	if d.m.dialog != nil {
+		t.Fatalf("staged, but the dialog stays: %q", sd.err)
+	}
+	d.wantCalls(`Lock(main, "motd")`, "Stage(main, file /etc/motd)")
+}
+
+// A flash too long for the bottom line says where the whole of it is, and
+// the Activity log has it whole.
+func TestLongFlashPointsToActivity(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 80, 24)
+	long := "push: " + strings.Repeat("a very long reason ", 8) + "END"
+	d.m.flash(engine.LevelError, long)
+	d.send(clockMsg{})
+	d.wantScreen("(5: all of it)")
+	d.key("5")
+	d.key("enter")
+	if _, ok := d.m.dialog.(*detailDialog); !ok {
+		t.Fatal("enter on the activity log opened nothing")
+	}
+	d.wantScreen("a very long reason a very long reason", "END")
 }

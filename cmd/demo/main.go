@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +53,9 @@ func main() {
 	}
 }
 
+// q0 quotes one word for sh.
+func q0(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "demo:", err)
 	os.Exit(1)
@@ -79,7 +83,7 @@ func (d *demo) up() error {
 	if err := os.MkdirAll(d.dir, 0o755); err != nil {
 		return err
 	}
-	fmt.Printf("starting a practice fleet of %d hosts…\n", d.n)
+	fmt.Fprintf(os.Stderr, "starting a practice fleet of %d hosts…\n", d.n)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	f, err := testfleet.Start(ctx, testfleet.Options{N: d.n, Dir: d.fleetDir(), Detach: true, NamePrefix: "web"})
@@ -245,7 +249,20 @@ func (d *demo) run(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("practice fleet on %s; stop it with: make demo-down\n", d.fleet.Bridge)
+	// Batch verbs beside the console: .demo/discoterm runs the binary with
+	// the demo's flags (README "Batch beside the demo").
+	wrapper := filepath.Join(d.dir, "discoterm")
+	var q []string
+	for _, a := range append([]string{bin}, d.flags()...) {
+		q = append(q, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
+	}
+	script := "#!/bin/sh\n# discoterm on the demo fleet and store (written by make demo)\nHOME=" + q0(d.dir) + " SSH_AUTH_SOCK= exec " + strings.Join(q, " ") + ` "$@"` + "\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		return err
+	}
+	if len(args) == 0 || !slices.Contains(args, "--batch") {
+		fmt.Fprintf(os.Stderr, "practice fleet on %s; batch verbs beside it: %s --batch help; stop it with: make demo-down\n", d.fleet.Bridge, wrapper)
+	}
 	argv := append(append([]string{bin}, d.flags()...), args...)
 	if err := os.Chdir(d.dir); err != nil {
 		return err

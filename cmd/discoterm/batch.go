@@ -112,7 +112,7 @@ func render(out printer, r verbs.Result, json bool) {
 		out.plan(r.Plan)
 	case verbs.Approved:
 		p := r.Plan
-		out.ok("approve", fmt.Sprintf("plan %s approved: %d hosts, %d entries; push it with: discoterm --batch push %s", p.ID, len(p.Hosts), p.Entries(), p.ID))
+		out.ok("approve", fmt.Sprintf("plan %s approved: %s, %s; push it with: discoterm --batch push %s", p.ID, engine.Plural(len(p.Hosts), "host"), engine.Plural(p.Entries(), "entry"), p.ID))
 	case verbs.Pushed:
 		if r.Plan != nil && !json {
 			out.plan(r.Plan)

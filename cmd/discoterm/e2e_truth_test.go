@@ -201,3 +201,23 @@ func TestTUILostHostDoesNotHoldUpThePlan(t *testing.T) {
 	}
 	s.keys("q")
 }
+
+// TestStagingAgainstAnotherOperatorsLock: staging while someone else holds
+// the only branch's lock exits 4 (the README's table) naming the holder,
+// and the advice it gives works when followed.
+func TestStagingAgainstAnotherOperatorsLock(t *testing.T) {
+	rg := &rig{t: t, dir: t.TempDir()}
+	rg.flags = []string{"--store", filepath.Join(rg.dir, "s.db")}
+	rg.must("--operator", "alice@jump1", "--batch", "lock", "main", "alice's change")
+	r := rg.run("--operator", "bob@jump2", "--batch", "exec", "--", "true")
+	if r.code != exitLockHeld || !strings.Contains(r.stderr, "locked by alice@jump1") || !strings.Contains(r.stderr, "unlock main --force") {
+		t.Fatalf("staging under alice's lock: %s", r)
+	}
+	if strings.Contains(r.stderr, "usage") {
+		t.Errorf("the error names an error class: %s", r.stderr)
+	}
+	// The advice, followed.
+	rg.must("--operator", "bob@jump2", "--batch", "unlock", "main", "--force")
+	rg.must("--operator", "bob@jump2", "--batch", "lock", "main", "bob's change")
+	rg.must("--operator", "bob@jump2", "--batch", "exec", "--", "true")
+}

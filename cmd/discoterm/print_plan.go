@@ -38,7 +38,7 @@ func (p *textPrinter) plan(pl *engine.Plan) {
 	if len(pl.Staged) > 0 {
 		fmt.Fprintf(p.w, " + %d staged", len(pl.Staged))
 	}
-	fmt.Fprintf(p.w, ", %d hosts\n", len(pl.Hosts))
+	fmt.Fprintf(p.w, ", %s\n", engine.Plural(len(pl.Hosts), "host"))
 	if len(groups) == 0 && len(failed) == 0 {
 		fmt.Fprintln(p.w, "\nevery host is up to date")
 	}
@@ -47,7 +47,7 @@ func (p *textPrinter) plan(pl *engine.Plan) {
 		if g.Staged {
 			tag = " (staged)"
 		}
-		fmt.Fprintf(p.w, "\n#%d %s %s%s — %d hosts\n", g.Seq, g.Kind, g.Summary, tag, g.HostCount())
+		fmt.Fprintf(p.w, "\n#%d %s %s%s — %s\n", g.Seq, g.Kind, g.Summary, tag, engine.Plural(g.HostCount(), "host"))
 		for _, v := range g.Variants {
 			c := v.Change
 			effect := string(c.Effect)
@@ -124,7 +124,7 @@ func (p *textPrinter) push(r *engine.PushResult) {
 			fmt.Fprintf(p.w, "    ! %s\n", h.Err)
 		}
 	}
-	fmt.Fprintf(p.w, "push %s: %d hosts, %d not finished (%d stale), %s\n", r.PlanID, len(r.Hosts), r.Failed(), r.Stale(), r.Duration.Round(1e6))
+	fmt.Fprintf(p.w, "push %s: %s, %d not finished (%d stale), %s\n", r.PlanID, engine.Plural(len(r.Hosts), "host"), r.Failed(), r.Stale(), r.Duration.Round(1e6))
 }
 
 // execEffects prints what an exec did in the host's sandbox, in the terms

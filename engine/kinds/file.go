@@ -137,9 +137,9 @@ func simulateFile(e journal.Entry, want []byte, h *Host) Change {
 	c := Change{Path: e.Path}
 	cur := h.Path(e.Path)
 	newHash := Sum(want)
-	c.NewHash, c.NewMode, c.NewOwner = newHash, fmt.Sprintf("%o", e.Mode), e.Owner+":"+e.Group
+	c.NewHash, c.NewMode, c.NewOwner = newHash, fmt.Sprintf("%04o", e.Mode), e.Owner+":"+e.Group
 	if cur.Exists {
-		c.OldHash, c.OldMode, c.OldOwner = cur.Hash, fmt.Sprintf("%o", cur.Mode), cur.Owner+":"+cur.Group
+		c.OldHash, c.OldMode, c.OldOwner = cur.Hash, fmt.Sprintf("%04o", cur.Mode), cur.Owner+":"+cur.Group
 	}
 	switch {
 	case cur.Exists && cur.Type == "dir":

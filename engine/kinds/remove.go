@@ -62,7 +62,7 @@ func (remove) Simulate(e journal.Entry, _ []byte, h *Host) Change {
 		return c
 	}
 	c.Effect = EffectDelete
-	c.OldHash, c.OldMode, c.OldOwner = cur.Hash, fmt.Sprintf("%o", cur.Mode), cur.Owner+":"+cur.Group
+	c.OldHash, c.OldMode, c.OldOwner = cur.Hash, fmt.Sprintf("%04o", cur.Mode), cur.Owner+":"+cur.Group
 	switch {
 	case cur.Type == "dir":
 		c.Note = "a directory: deleted only if it is empty"

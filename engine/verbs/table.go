@@ -292,16 +292,26 @@ func lockedBranch(b Backend, c *Call) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var mine []string
+	var mine, others []string
 	for _, br := range bs {
-		if _, l, err := b.Staged(br.Name); err == nil && l != nil && l.Holder == b.Operator() {
-			mine = append(mine, br.Name)
+		if _, l, err := b.Staged(br.Name); err == nil && l != nil {
+			if l.Holder == b.Operator() {
+				mine = append(mine, br.Name)
+			} else {
+				others = append(others, br.Name+" by "+l.Holder)
+			}
 		}
 	}
-	switch len(mine) {
-	case 1:
+	switch {
+	case len(mine) == 1:
 		return mine[0], nil
-	case 0:
+	case len(mine) == 0 && len(bs) == 1:
+		// The only branch: staging on it says whose lock stops you (exit
+		// 4) or how to take it, which "lock BRANCH" would not.
+		return bs[0].Name, nil
+	case len(mine) == 0 && len(others) > 0:
+		return "", fmt.Errorf("%w: you hold no lock (locked: %s); take one with: lock BRANCH MESSAGE, or name the branch with --branch", engine.ErrNotLocked, strings.Join(others, ", "))
+	case len(mine) == 0:
 		return "", fmt.Errorf("%w: you hold no lock; take one with: lock BRANCH MESSAGE", engine.ErrNotLocked)
 	}
 	return "", usagef("you hold locks on %s; choose one with --branch", strings.Join(mine, ", "))
