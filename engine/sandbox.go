@@ -92,7 +92,7 @@ func bind(h *kinds.Host, fp *Fingerprint) {
 		in[b.Path] = true
 		ps := PathState{Path: b.Path, Exists: b.State.Exists}
 		if b.State.Exists {
-			ps.Hash, ps.Mode, ps.Owner = b.State.Hash, fmt.Sprintf("%o", b.State.Mode), b.State.Owner+":"+b.State.Group
+			ps.Hash, ps.Mode, ps.Owner = b.State.Hash, fmt.Sprintf("%04o", b.State.Mode), b.State.Owner+":"+b.State.Group
 		}
 		fp.Paths = append(fp.Paths, ps)
 	}

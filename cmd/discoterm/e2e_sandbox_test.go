@@ -60,14 +60,14 @@ func TestBatchPlanSandbox(t *testing.T) {
 		if hs := f0["/etc/hosts"]; hs == nil || hs["effect"] != "modified" || !strings.Contains(hs["diff"].(string), "-127.0.0.1\tlocalhost") || !strings.Contains(hs["diff"].(string), "+127.0.0.1\tLOCALHOST") {
 			t.Errorf("%s exec 1 /etc/hosts: %v", name, hs)
 		}
-		if o := f0["/etc/sbx-old"]; o == nil || o["old_mode"] != "644" || o["new_mode"] != "600" {
+		if o := f0["/etc/sbx-old"]; o == nil || o["old_mode"] != "0644" || o["new_mode"] != "0600" {
 			t.Errorf("%s exec 1 chmod: %v", name, o)
 		}
 		if d := f0["/srv/tree/leaf"]; d == nil || d["type"] != "dir" || d["effect"] != "created" {
 			t.Errorf("%s exec 1 mkdir: %v", name, f0)
 		}
 		snap := changes[1].(map[string]any)
-		if snap["effect"] != "modified" || snap["diff"] != "--- a/etc/sbx-a\n+++ b/etc/sbx-a\n@@ -1 +1 @@\n-one\n+from file\n" || snap["old_mode"] != "644" {
+		if snap["effect"] != "modified" || snap["diff"] != "--- a/etc/sbx-a\n+++ b/etc/sbx-a\n@@ -1 +1 @@\n-one\n+from file\n" || snap["old_mode"] != "0644" {
 			t.Errorf("%s: the file entry is diffed against what the exec left: %v", name, snap)
 		}
 		predicted[name]["/etc/sbx-a"] = map[string]any{"effect": "modified", "new_hash": snap["new_hash"], "new_mode": snap["new_mode"]}
@@ -90,7 +90,7 @@ func TestBatchPlanSandbox(t *testing.T) {
 		}
 	}
 	text := rg.must("--batch", "plan").stdout
-	for _, want := range []string{"created /etc/sbx-a", "modified /etc/hosts", "+127.0.0.1\tLOCALHOST", "modified /etc/sbx-old (mode 644 → 600)", "deleted /etc/sbx-old",
+	for _, want := range []string{"created /etc/sbx-a", "modified /etc/hosts", "+127.0.0.1\tLOCALHOST", "modified /etc/sbx-old (mode 0644 → 0600)", "deleted /etc/sbx-old",
 		"created /srv/tree/leaf/", "would fail (exit 3)", "| cannot", "filesystem effects only"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("plan text lacks %q:\n%s", want, text)
@@ -124,7 +124,7 @@ func TestBatchPlanSandbox(t *testing.T) {
 				if got := hex.EncodeToString(s[:]); got != want["new_hash"] {
 					t.Errorf("%s %s: content %q, predicted hash %v", h.Name, path, b, want["new_hash"])
 				}
-				out, _ := h.Exec(t.Context(), "stat", "-c", "%a", path)
+				out, _ := h.Exec(t.Context(), "stat", "-c", "%04a", path)
 				if m := strings.TrimSpace(string(out)); m != fmt.Sprint(want["new_mode"]) {
 					t.Errorf("%s %s: mode %s, predicted %v", h.Name, path, m, want["new_mode"])
 				}

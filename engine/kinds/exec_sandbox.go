@@ -103,10 +103,10 @@ func fromSandbox(st remote.FileState) Path {
 func fileEffect(path string, before, after *Path) (FileChange, bool) {
 	fc := FileChange{Path: path, Type: after.Type}
 	if before.Exists {
-		fc.OldMode, fc.OldOwner, fc.OldHash, fc.OldTarget = fmt.Sprintf("%o", before.Mode), before.Owner+":"+before.Group, before.Hash, before.Target
+		fc.OldMode, fc.OldOwner, fc.OldHash, fc.OldTarget = fmt.Sprintf("%04o", before.Mode), before.Owner+":"+before.Group, before.Hash, before.Target
 	}
 	if after.Exists {
-		fc.NewMode, fc.NewOwner, fc.NewHash, fc.NewTarget = fmt.Sprintf("%o", after.Mode), after.Owner+":"+after.Group, after.Hash, after.Target
+		fc.NewMode, fc.NewOwner, fc.NewHash, fc.NewTarget = fmt.Sprintf("%04o", after.Mode), after.Owner+":"+after.Group, after.Hash, after.Target
 	}
 	sameContent := before.Hash == after.Hash && (after.Type != "file" || before.Hash != "")
 	switch {

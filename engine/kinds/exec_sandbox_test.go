@@ -39,7 +39,7 @@ func TestSandboxChangeFromReport(t *testing.T) {
 	if c.Effect != EffectFail || c.ExitCode != 3 || c.Output != textsafe.Text("\x1b]0;pwned\a") || !c.Sandboxed {
 		t.Errorf("%+v", c)
 	}
-	if len(c.Files) != 1 || c.Files[0].Path != textsafe.Line("/etc/\x1bx") || c.Files[0].Effect != EffectCreate || c.Files[0].NewMode != "600" ||
+	if len(c.Files) != 1 || c.Files[0].Path != textsafe.Line("/etc/\x1bx") || c.Files[0].Effect != EffectCreate || c.Files[0].NewMode != "0600" ||
 		c.Files[0].Diff != textsafe.Text("--- /dev/null\n+++ b/etc/\x1bx\n@@ -0,0 +1 @@\n+hi\n") {
 		t.Fatalf("files %+v", c.Files)
 	}
