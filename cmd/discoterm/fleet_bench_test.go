@@ -56,7 +56,7 @@ func newBenchRig(b *testing.B, n int) *benchRig {
 }
 
 // engine builds an engine with a fresh SSH client (cold connections).
-func (rg *benchRig) engine(b *testing.B) (*engine.Engine, *remote.Client) {
+func (rg *benchRig) engine(b *testing.B, mods ...func(*engine.Options)) (*engine.Engine, *remote.Client) {
 	client, err := remote.New(remote.Options{KnownHostsFiles: []string{rg.fleet.KnownHosts}, IdentityFiles: []string{rg.fleet.ClientKey}, ConfigFile: "none"})
 	if err != nil {
 		b.Fatal(err)
@@ -69,8 +69,12 @@ func (rg *benchRig) engine(b *testing.B) (*engine.Engine, *remote.Client) {
 	if err := os.WriteFile(allowed, append([]byte("bench "), ssh.MarshalAuthorizedKey(signer.PublicKey())...), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	eng, err := engine.New(engine.Options{Store: rg.st, Remote: &remote.Steps{R: client, HostKey: client.HostKey}, Operator: "bench",
-		ClassFile: filepath.Join(rg.dir, "main.cf"), Parallel: 64, Signer: signer, AllowedSigners: allowed})
+	opts := engine.Options{Store: rg.st, Remote: &remote.Steps{R: client, HostKey: client.HostKey}, Operator: "bench",
+		ClassFile: filepath.Join(rg.dir, "main.cf"), Parallel: 64, Signer: signer, AllowedSigners: allowed}
+	for _, m := range mods {
+		m(&opts)
+	}
+	eng, err := engine.New(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -142,24 +146,37 @@ func benchFleet(b *testing.B, n int) {
 			wg.Wait()
 		}
 	})
-	b.Run("plan", func(b *testing.B) {
-		rg.stage(b)
-		for b.Loop() {
-			eng, client := rg.engine(b)
-			p, err := eng.Plan(ctx, engine.PlanRequest{Branch: "main"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if p.Hosts[0].Pending() != 12 {
-				b.Fatalf("want 12 pending entries, got %d", p.Hosts[0].Pending())
-			}
-			b.StopTimer()
-			rg.perHost(b, client)
-			client.Close()
-			b.StartTimer()
+	// plan carries the exec out in each host's sandbox; plan-no-sandbox
+	// is the same plan without simulating it (what a plan cost before).
+	rg.stage(b)
+	for _, sandboxed := range []bool{true, false} {
+		name := "plan"
+		if !sandboxed {
+			name = "plan-no-sandbox"
 		}
-		reportRSS(b)
-	})
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				eng, client := rg.engine(b, func(o *engine.Options) { o.NoSandbox = !sandboxed })
+				p, err := eng.Plan(ctx, engine.PlanRequest{Branch: "main"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				for _, hp := range p.Hosts {
+					if hp.Pending() != 12 {
+						b.Fatalf("%s: want 12 pending entries, got %d (%s)", hp.Name, hp.Pending(), hp.Err)
+					}
+					if ex := hp.Changes[11]; ex.Sandboxed != sandboxed || sandboxed && len(ex.Files) != 1 {
+						b.Fatalf("%s: exec sandboxed %v (%s), files %+v", hp.Name, ex.Sandboxed, ex.NotSimulated, ex.Files)
+					}
+				}
+				rg.perHost(b, client)
+				client.Close()
+				b.StartTimer()
+			}
+			reportRSS(b)
+		})
+	}
 	b.Run("push", func(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()

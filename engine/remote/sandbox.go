@@ -32,6 +32,10 @@ const (
 	ContentMax = 1 << 20
 	// ReportMax caps one entry's report of changed paths.
 	ReportMax = 16 << 20
+	// inlineMax and inlineTotal bound the text that travels as arguments
+	// of one file step.
+	inlineMax   = 64 << 10
+	inlineTotal = 1 << 20
 )
 
 // SandboxEntry is one pending entry to carry out in the sandbox: a file
@@ -86,8 +90,8 @@ type FileState struct {
 
 // FileEffect is one path an exec entry changed in the sandbox. Before is
 // the host's own file (the lower layer) unless Seen: then an earlier
-// entry of the same sandbox had touched the path, and the caller knows
-// what it left there (Before carries the host's metadata only).
+// entry of the same sandbox had touched the path, and Before is what that
+// entry left there.
 type FileEffect struct {
 	Path     string
 	Seen     bool
@@ -174,16 +178,22 @@ func sandboxScript(req SandboxRequest) (string, error) {
 	p := newProgram(sandboxFiles)
 	p.call("sb_config", n(upper), n(out), n(secs), n(int64(procs)), n(OutputShown), n(ContentMax), n(ReportMax))
 	p.call("sb_setup")
-	// Every file's content is staged before anything runs.
+	// Text up to inlineMax travels inside the file step's arguments (the
+	// kernel bounds one argument at 128 KiB, all of them at a few MiB);
+	// other content is staged before anything runs, so nothing an entry
+	// does can redirect where it lands.
+	inline := map[int]bool{}
+	budget := inlineTotal
 	for i, e := range req.Entries {
 		if e.Kind != "file" {
 			continue
 		}
-		if shellText(e.Content) {
-			p.call("sb_stage", strconv.Itoa(i), "text", string(e.Content))
-		} else {
-			p.call("sb_stage", strconv.Itoa(i), "b64", base64.StdEncoding.EncodeToString(e.Content))
+		if len(e.Content) <= inlineMax && len(e.Content) <= budget && shellText(e.Content) {
+			inline[i] = true
+			budget -= len(e.Content)
+			continue
 		}
+		p.call("sb_stage", strconv.Itoa(i), "b64", base64.StdEncoding.EncodeToString(e.Content))
 	}
 	var files []string
 	var first uint64
@@ -206,12 +216,24 @@ func sandboxScript(req SandboxRequest) (string, error) {
 			if group == "" {
 				group = "root"
 			}
-			files = append(files, strconv.Itoa(i), e.Path, fmt.Sprintf("%o", e.Mode), owner, group)
+			mode := fmt.Sprintf("%o", e.Mode)
+			if !inline[i] {
+				files = append(files, "f", e.Path, mode, owner, group, "022", strconv.Itoa(i))
+				break
+			}
+			umask := "077"
+			if e.Mode&^0o666 == 0 {
+				umask, mode = fmt.Sprintf("%03o", 0o777&^e.Mode), "" // printf creates it with the mode
+			}
+			if owner == "root" && group == "root" {
+				owner, group = "", ""
+			}
+			files = append(files, "t", e.Path, mode, owner, group, umask, string(e.Content))
 		case "remove":
 			if len(files) == 0 {
 				first = e.Seq
 			}
-			files = append(files, "-", e.Path, "-", "-", "-")
+			files = append(files, "-", e.Path, "", "", "", "022", "")
 		case "exec":
 			flush()
 			args := append([]string{itoa(e.Seq)}, env...)

@@ -88,7 +88,8 @@ sb_scratch() {
   return 1
 }
 
-# sb_setup: scratch, device nodes, proc, sys, and layer 0.
+# sb_setup: the scratch space, its output space and device nodes; the
+# layers come with the entries.
 sb_setup() {
   trap 'exit 143' TERM
   trap 'exit 141' PIPE
@@ -99,17 +100,12 @@ sb_setup() {
   sb_mounts
   sb_scratch || sb_no scratch "no directory to mount the scratch space on (tried /mnt /media /opt /srv /home /root /var/tmp /tmp /boot)"
   err=$(mount -t tmpfs -o "size=$SB_CAP,mode=700" discoterm-sandbox "$T" 2>&1) || sb_no mount "cannot mount a tmpfs: $err"
-  mkdir -p "$T/u" "$T/w" "$T/r" "$T/proc" "$T/sys" "$T/dev" "$T/out" || sb_no mount "cannot make the scratch directories"
-  err=$(mount -t tmpfs -o size=16m,mode=755 discoterm-dev "$T/dev" 2>&1) || sb_no mount "cannot mount /dev for the sandbox: $err"
+  mkdir -p "$T/u" "$T/w" "$T/r" "$T/out" "$T/dev/shm" "$T/dev/pts" "$T/dev/.dt" || sb_no mount "cannot make the scratch directories"
+  chmod 755 "$T/dev"
   err=$(mount -t tmpfs -o "size=$SB_OUT,mode=700" discoterm-out "$T/out" 2>&1) || sb_no mount "cannot mount the output space: $err"
-  mkdir -p "$T/dev/shm" "$T/dev/pts" "$T/dev/.dt"
   cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/fd /dev/stdin /dev/stdout /dev/stderr "$T/dev/" 2> /dev/null
   [ -c "$T/dev/null" ] || sb_no mount "cannot make device nodes for the sandbox"
-  err=$(mount -t proc proc "$T/proc" 2>&1) || sb_no mount "cannot mount /proc: $err"
-  for p in sys sysrq-trigger irq bus fs; do
-    [ -e "$T/proc/$p" ] && mount --bind -o ro "$T/proc/$p" "$T/proc/$p" 2> /dev/null
-  done
-  mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$T/sys" 2> /dev/null
+  : > "$T/cap"; SB_RAN=0
   SB_MPLIST=
   while IFS= read -r l; do
     [ -n "$l" ] || continue
@@ -119,10 +115,12 @@ $SB_MPS
 EOF
   for l in $SB_SKIPPED; do printf 'M %s\n' "$(sb_b64 "$l")"; done
   SB_K=-1
-  sb_layer
 }
 
-# sb_layer: mount the next layer and make it the current root R.
+# sb_layer [exec]: mount the next layer and make it the current root R,
+# with the sandbox's /dev; a layer for a command also gets /proc (fresh,
+# of this PID namespace, read-only: /proc/sys, /proc/sysrq-trigger and
+# the like reach the host's kernel) and a read-only /sys.
 sb_layer() {
   k=$((SB_K + 1)); j=0
   R=$T/r/$k
@@ -147,10 +145,11 @@ sb_layer() {
   done <<EOF
 $SB_MPS
 EOF
-  if ! mount --rbind "$T/proc" "$R/proc" 2> /dev/null || ! mount --rbind "$T/dev" "$R/dev" 2> /dev/null; then
-    sb_no mount "cannot mount /proc and /dev in the sandbox"
+  err=$(mount --bind "$T/dev" "$R/dev" 2>&1) || sb_no mount "cannot mount /dev in the sandbox: $err"
+  if [ "${1:-}" = exec ]; then
+    err=$(mount -t proc -o ro,nosuid,nodev,noexec proc "$R/proc" 2>&1) || sb_no mount "cannot mount /proc in the sandbox: $err"
+    mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$R/sys" 2> /dev/null
   fi
-  mount --rbind "$T/sys" "$R/sys" 2> /dev/null
   SB_K=$k
 }
 
@@ -162,9 +161,18 @@ SB_CAPS='-all,+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+kill,+setgi
 # sb_in CMD ARG...: run CMD (a constant script of this file) inside the
 # current layer, as an entry runs: own PID namespace, reduced capabilities.
 # Output goes to the capped output space; fd 3 to $T/g for guard results.
+# Before any command ran, the layer holds only what this program placed,
+# and the file step runs with a plain chroot.
 sb_in() {
-  : > "$T/out/o"; : > "$T/g"; rm -f "$T/cap"
-  chroot "$R" unshare --pid --fork --kill-child setpriv --bounding-set "$SB_CAPS" --inh-caps=-all -- /bin/sh -c "$@" < /dev/null > "$T/out/o" 2>&1 3> "$T/g" &
+  : > "$T/out/o"; : > "$T/g"; : > "$T/cap"
+  if [ "$SB_RAN" = 0 ] && [ "$1" = "$SB_FILES" ]; then
+    # Only this program's own code runs here, and it ends: no watchdog.
+    chroot "$R" /bin/sh -c "$@" < /dev/null > "$T/out/o" 2>&1
+    rc=$? cap=-
+    return
+  else
+    chroot "$R" unshare --pid --fork --kill-child setpriv --bounding-set "$SB_CAPS" --inh-caps=-all -- /bin/sh -c "$@" < /dev/null > "$T/out/o" 2>&1 3> "$T/g" &
+  fi
   p=$!
   sb_watch "$p" &
   w=$!
@@ -186,7 +194,7 @@ sb_watch() {
   n=0; lim=$((SB_TIME * 10))
   while sleep 0.1; do
     kill -0 "$1" 2> /dev/null || exit 0
-    set -- "$1" "$T/proc"/[0-9]*
+    set -- "$1" "$R/proc"/[0-9]*
     if [ $# -gt "$SB_PROCS" ]; then echo procs > "$T/cap"; kill -s KILL "$1"; exit 0; fi
     set -- "$1"
     n=$((n + 1))
@@ -194,19 +202,32 @@ sb_watch() {
   done
 }
 
-# SB_FILES (inside a layer) IDX PATH MODE OWNER GROUP ...: install staged
-# contents as a push would place them (parents made as mkdir -p does); IDX
-# "-" removes PATH as a remove entry does (a file, a symlink or an empty
-# directory; absent already is done).
+# SB_FILES (inside a layer) OP PATH MODE OWNER GROUP UMASK DATA ...: place
+# file entries as a push would (parents made as mkdir -p does; the target
+# replaced, not written through). OP t: DATA is the text itself, written
+# by printf under UMASK (MODE and OWNER "" when that already gives them);
+# f: DATA names content staged in /dev/.dt; -: remove PATH as a remove
+# entry does (a file, a symlink or an empty directory; absent is done).
+# Builtins wherever they do: a new text file costs no process at all.
 # shellcheck disable=SC2016
 SB_FILES='cd / || exit 1
-while [ $# -ge 5 ]; do
-  if [ "$1" = - ]; then
-    if [ -d "$2" ] && [ ! -L "$2" ]; then rmdir -- "$2" || exit 1; else rm -f -- "$2" || exit 1; fi
-  else
-    install -D -m "$3" -o "$4" -g "$5" "/dev/.dt/$1" "$2" || exit 1
-  fi
-  shift 5
+while [ $# -ge 7 ]; do
+  case $1 in
+  -)
+    if [ -d "$2" ] && [ ! -L "$2" ]; then rmdir -- "$2" || exit 1; else rm -f -- "$2" || exit 1; fi ;;
+  t)
+    d=${2%/*}; [ -n "$d" ] || d=/
+    [ -d "$d" ] || mkdir -p -- "$d" || exit 1
+    t=$2
+    if [ -e "$2" ] || [ -L "$2" ]; then t=$d/.discoterm-sandbox.$$; fi
+    umask "$6"; printf "%s" "$7" > "$t" || exit 1; umask 022
+    [ -z "$3" ] || chmod -- "$3" "$t" || exit 1
+    [ -z "$4" ] || chown -- "$4:$5" "$t" || exit 1
+    [ "$t" = "$2" ] || mv -f -- "$t" "$2" || exit 1 ;;
+  *)
+    install -D -m "$3" -o "$4" -g "$5" "/dev/.dt/$7" "$2" || exit 1 ;;
+  esac
+  shift 7
 done'
 
 # SB_EXEC (inside a layer) NAME VALUE ... CREATES UNLESS COMMAND: the
@@ -241,6 +262,7 @@ sb_stage() {
 # it would stop the push.
 sb_files() {
   s=$1; shift
+  [ "$SB_K" -ge 0 ] || sb_layer
   sb_in "$SB_FILES" sh "$@"
   if [ "$rc" -ne 0 ]; then
     printf 'F %s %s %s\n' "$s" "$rc" "$(head -c 4096 "$T/out/o" | base64 -w0)"
@@ -252,12 +274,14 @@ sb_files() {
 # layer of its own, then what it changed.
 sb_exec() {
   s=$1; shift
-  sb_layer
+  sb_layer exec
+  SB_RAN=1
   sb_in "$SB_EXEC" sh "$@"
   g=; if [ -s "$T/g" ]; then read -r g < "$T/g"; fi
   printf 'G %s %s\n' "$s" "${g:--}"
+  set -- 0
   # shellcheck disable=SC2046
-  set -- $(stat -c %s "$T/out/o")
+  if [ -s "$T/out/o" ]; then set -- $(stat -c %s "$T/out/o"); fi
   printf 'X %s %s %s %s\n' "$s" "$rc" "$cap" "$1"
   if [ "$1" -gt 0 ]; then printf 'O %s %s\n' "$s" "$(head -c "$SB_SHOW" "$T/out/o" | base64 -w0)"; fi
   printf 'B %s ' "$s"
@@ -268,9 +292,9 @@ sb_exec() {
 }
 
 # SB_REPORT K MOUNTPOINTS UPPERPATH...: one record per path changed in
-# layer K, NUL-separated (names cannot hold NUL): P, path, then the stat
-# of the upper entry and of the host's (lower) one, "seen" when an earlier
-# layer holds the path, then contents (A/L SIZE BYTES, up to SB_MAX) or
+# layer K, NUL-separated (names cannot hold NUL): P, path, "seen" when an
+# earlier layer holds the path, then the stat of the upper entry and of
+# what was there before (that earlier layer's entry, else the host's own), then contents (A/L SIZE BYTES, up to SB_MAX) or
 # sha256 (a/l HASH) of regular files, and symlink targets (T/t).
 # shellcheck disable=SC2016
 SB_REPORT='k=$1; mps=$2; shift 2
@@ -280,13 +304,15 @@ for u do
   case $j in ""|*[!0-9]*) continue ;; esac
   set -- $mps; shift "$j"; mp=$1
   p=${mp%/}/$rel
-  seen=-; i=0
-  while [ $i -lt "$k" ]; do
-    if [ -e "$SB_T/u/$i/$j/$rel" ] || [ -L "$SB_T/u/$i/$j/$rel" ]; then seen=seen; break; fi
-    i=$((i + 1))
+  # Before: the newest earlier layer holding the path ("seen"), else the
+  # file on the host.
+  seen=-; b=$p; i=$((k - 1))
+  while [ $i -ge 0 ]; do
+    if [ -e "$SB_T/u/$i/$j/$rel" ] || [ -L "$SB_T/u/$i/$j/$rel" ]; then seen=seen; b=$SB_T/u/$i/$j/$rel; break; fi
+    i=$((i - 1))
   done
-  if [ -e "$p" ] || [ -L "$p" ]; then
-    set -- $(stat -c "$fmt" -- "$u" "$p")
+  if [ -e "$b" ] || [ -L "$b" ]; then
+    set -- $(stat -c "$fmt" -- "$u" "$b")
   else
     set -- $(stat -c "$fmt" -- "$u") - - - - - - -
   fi
@@ -295,14 +321,12 @@ for u do
     8*) if [ "$5" -le "$SB_MAX" ]; then printf "A\0%s\0" "$5"; cat -- "$u"; else printf "a\0%s\0" "$(sha256sum < "$u")"; fi ;;
     a*) printf "T\0%s\0" "$(readlink -- "$u")" ;;
   esac
-  if [ "$seen" = - ]; then
-    case $8 in
-      8*) if [ -f "$p" ] && [ ! -L "$p" ]; then
-            if [ "${12}" -le "$SB_MAX" ]; then printf "L\0%s\0" "${12}"; cat -- "$p"; else printf "l\0%s\0" "$(sha256sum < "$p")"; fi
-          fi ;;
-      a*) printf "t\0%s\0" "$(readlink -- "$p")" ;;
-    esac
-  fi
+  case $8 in
+    8*) if [ -f "$b" ] && [ ! -L "$b" ]; then
+          if [ "${12}" -le "$SB_MAX" ]; then printf "L\0%s\0" "${12}"; cat -- "$b"; else printf "l\0%s\0" "$(sha256sum < "$b")"; fi
+        fi ;;
+    a*) printf "t\0%s\0" "$(readlink -- "$b")" ;;
+  esac
 done'
 
 sb_end() { echo END; }

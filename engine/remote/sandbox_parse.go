@@ -244,8 +244,12 @@ func parseReport(b []byte) (effects []FileEffect, truncated bool, err error) {
 			if e.After, whiteout, err = statWords(w[:7]); err != nil {
 				return nil, false, fmt.Errorf("stat of %q: %w", trunc(path, 60), err)
 			}
-			if e.Before, _, err = statWords(w[7:]); err != nil {
+			var gone bool
+			if e.Before, gone, err = statWords(w[7:]); err != nil {
 				return nil, false, fmt.Errorf("stat of %q: %w", trunc(path, 60), err)
+			}
+			if gone { // an earlier entry of the sandbox deleted it
+				e.Before = FileState{}
 			}
 			if whiteout {
 				e.Deleted, e.After = true, FileState{}
