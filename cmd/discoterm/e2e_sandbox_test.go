@@ -132,3 +132,27 @@ func TestBatchPlanSandbox(t *testing.T) {
 		}
 	}
 }
+
+// TestTUIPlanShowsExecDiff: the plan review in a real terminal shows what
+// a command would change, read from the host's sandbox, as a diff.
+func TestTUIPlanShowsExecDiff(t *testing.T) {
+	rg := newRig(t, 2)
+	rg.setup()
+	rg.must("--batch", "lock", "main", "hosts file")
+	rg.must("--batch", "exec", "--", "sed -i 's/localhost/LOCALHOST/' /etc/hosts; echo ok > /etc/sbx-tui")
+	s := rg.startTUI(120, 40, "--no-scan", "--theme", "dark")
+	s.waitFor("node2")
+	s.keys("p")
+	sc := s.waitFor("would change")
+	for _, want := range []string{"×2", "modified /etc/hosts", "-127.0.0.1", "+127.0.0.1", "LOCALHOST", "created /etc/sbx-tui", "+ok", "filesystem effects only"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("the review lacks %q:\n%s", want, sc)
+		}
+	}
+	for _, h := range rg.fleet.Hosts {
+		if got := rg.hostFile(h, "/etc/hosts"); strings.Contains(got, "LOCALHOST") {
+			t.Fatal("the plan changed a host")
+		}
+	}
+	s.keys("q")
+}
