@@ -100,9 +100,8 @@ sb_setup() {
   sb_mounts
   sb_scratch || sb_no scratch "no directory to mount the scratch space on (tried /mnt /media /opt /srv /home /root /var/tmp /tmp /boot)"
   err=$(mount -t tmpfs -o "size=$SB_CAP,mode=700" discoterm-sandbox "$T" 2>&1) || sb_no mount "cannot mount a tmpfs: $err"
-  mkdir -p "$T/u" "$T/w" "$T/r" "$T/out" "$T/dev/shm" "$T/dev/pts" "$T/dev/.dt" || sb_no mount "cannot make the scratch directories"
-  chmod 755 "$T/dev"
-  err=$(mount -t tmpfs -o "size=$SB_OUT,mode=700" discoterm-out "$T/out" 2>&1) || sb_no mount "cannot mount the output space: $err"
+  mkdir -p "$T/dev/shm" "$T/dev/pts" "$T/dev/.dt" || sb_no mount "cannot make the scratch directories"
+  err=$(mount -t tmpfs -o "size=$SB_OUT,mode=700,X-mount.mkdir" discoterm-out "$T/out" 2>&1) || sb_no mount "cannot mount the output space: $err"
   cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/fd /dev/stdin /dev/stdout /dev/stderr "$T/dev/" 2> /dev/null
   [ -c "$T/dev/null" ] || sb_no mount "cannot make device nodes for the sandbox"
   : > "$T/cap"; SB_RAN=0
@@ -122,34 +121,40 @@ EOF
 # of this PID namespace, read-only: /proc/sys, /proc/sysrq-trigger and
 # the like reach the host's kernel) and a read-only /sys.
 sb_layer() {
-  k=$((SB_K + 1)); j=0
+  k=$((SB_K + 1)); j=0; kind=${1:-}
   R=$T/r/$k
-  mkdir -p "$R" || sb_no mount "cannot make layer $k"
+  set -- "$R"
+  tab=
   while IFS= read -r l; do
     [ -n "$l" ] || continue
     mp=${l% *}; ro=${l##* }
     low=$mp; i=0
     while [ $i -lt $k ]; do low="$T/u/$i/$j:$low"; i=$((i + 1)); done
-    mkdir -p "$T/u/$k/$j" "$T/w/$k/$j"
     if [ "$ro" = ro ]; then
       o="ro,lowerdir=$low"
       [ $k -gt 0 ] || o="ro,lowerdir=$mp:$T/u/0/$j" # overlay needs two lower dirs without an upper
     else
       o="lowerdir=$low,upperdir=$T/u/$k/$j,workdir=$T/w/$k/$j"
     fi
-    err=$(mount -t overlay -o "$o" overlay "$R${mp%/}" 2>&1) || {
-      [ $k -eq 0 ] && sb_no overlay "cannot mount an overlay of $mp: $err"
-      printf 'N overlay %s\n' "$(sb_b64 "cannot mount layer $k of $mp: $err")"; echo END; exit 0
-    }
+    set -- "$@" "$T/u/$k/$j" "$T/w/$k/$j"
+    tab="${tab}overlay $R${mp%/} overlay $o 0 0$NL"
     j=$((j + 1))
   done <<EOF
 $SB_MPS
 EOF
-  err=$(mount --bind "$T/dev" "$R/dev" 2>&1) || sb_no mount "cannot mount /dev in the sandbox: $err"
-  if [ "${1:-}" = exec ]; then
-    err=$(mount -t proc -o ro,nosuid,nodev,noexec proc "$R/proc" 2>&1) || sb_no mount "cannot mount /proc in the sandbox: $err"
-    mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$R/sys" 2> /dev/null
+  tab="$tab$T/dev $R/dev none bind 0 0$NL"
+  if [ "$kind" = exec ]; then
+    tab="${tab}proc $R/proc proc ro,nosuid,nodev,noexec 0 0${NL}sysfs $R/sys sysfs ro,nosuid,nodev,noexec,nofail 0 0$NL"
   fi
+  mkdir -p -- "$@" || sb_no mount "cannot make layer $k"
+  # One mount process for the whole layer (a mount costs a process of
+  # its own, and processes are what a step costs): a table in the scratch
+  # space (libmount does not read one from a pipe).
+  printf '%s' "$tab" > "$T/fstab.$k"
+  err=$(mount -a -T "$T/fstab.$k" 2>&1) || {
+    [ $k -eq 0 ] && sb_no overlay "cannot mount the sandbox (overlayfs, /dev, /proc): $err"
+    sb_no overlay "cannot mount layer $k of the sandbox: $err"
+  }
   SB_K=$k
 }
 
