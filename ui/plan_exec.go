@@ -45,7 +45,7 @@ func (p *planPane) renderExec(c engine.Change, ind string, room int) {
 		}
 		return
 	}
-	add(ind + t.Muted.Render(fmt.Sprintf("in the sandbox it changed %d paths (filesystem effects only):", len(c.Files))))
+	add(ind + t.Muted.Render("in the sandbox it changed (filesystem effects only):"))
 	for _, f := range c.Files {
 		style := t.Info
 		switch f.Effect {
