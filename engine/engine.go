@@ -33,6 +33,9 @@ type Options struct {
 	// NoopTimeout bounds each entry a plan carries out in a host's sandbox;
 	// default 60s (remote.DefaultNoopTimeout).
 	NoopTimeout time.Duration
+	// NoopSpace bounds what a host's sandbox may hold of the changes its
+	// entries make, in bytes; default 256 MiB (remote.DefaultUpperCap).
+	NoopSpace int64
 	// NoSandbox plans exec entries without simulating them: each shows as
 	// "would run (not simulated: …)" and no --unless guard is evaluated.
 	NoSandbox bool

@@ -17,6 +17,7 @@ type sandboxOutcome struct {
 	res     *remote.SandboxResult
 	reason  string        // not simulated: why (the host's, or the plan's)
 	timeout time.Duration // each entry's limit, for the plan's words
+	space   int64         // the upper layers' cap, likewise
 }
 
 // sandboxHost carries out a host's pending entries, up to its last exec,
@@ -40,7 +41,11 @@ func (e *Engine) sandboxHost(ctx context.Context, h store.Host, pending []journa
 	if per <= 0 {
 		per = remote.DefaultNoopTimeout
 	}
-	req := remote.SandboxRequest{Timeout: per, Env: env}
+	space := e.opts.NoopSpace
+	if space <= 0 {
+		space = remote.DefaultUpperCap
+	}
+	req := remote.SandboxRequest{Timeout: per, UpperCap: space, Env: env}
 	execs := 0
 entries:
 	for _, en := range pending[:last+1] {
@@ -75,7 +80,7 @@ entries:
 	if res.Unavailable != "" {
 		return sandboxOutcome{reason: "this host cannot sandbox: " + res.Unavailable, timeout: per}
 	}
-	return sandboxOutcome{res: res, timeout: per}
+	return sandboxOutcome{res: res, timeout: per, space: space}
 }
 
 // bind adds to the fingerprint the paths the sandbox saw commands change,

@@ -17,7 +17,7 @@ import (
 // fp, so a push refuses the host if they move.
 func simulate(pending []journal.Entry, res *remote.ProbeResult, content map[uint64][]byte, renderErr map[uint64]string, old map[string][]byte, committed int, sb sandboxOutcome, fp *Fingerprint) []Change {
 	h := kinds.NewHost(res, old)
-	h.Sandbox, h.NotSimulated, h.NoopTimeout = sb.res, sb.reason, sb.timeout
+	h.Sandbox, h.NotSimulated, h.NoopTimeout, h.NoopSpace = sb.res, sb.reason, sb.timeout, sb.space
 	defer bind(h, fp)
 	changes := make([]Change, 0, len(pending))
 	for _, en := range pending {

@@ -112,6 +112,7 @@ type Host struct {
 	Sandbox      *remote.SandboxResult
 	NotSimulated string
 	NoopTimeout  time.Duration // each entry's limit, for the plan's words
+	NoopSpace    int64         // the sandbox's cap on changes, in bytes
 	// Bound are the paths the sandbox saw a command change, with their
 	// state on the host before: the engine adds them to the fingerprint.
 	Bound []BoundPath

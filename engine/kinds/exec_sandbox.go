@@ -46,7 +46,7 @@ func sandboxChange(c *Change, e journal.Entry, rep *remote.ExecReport, h *Host) 
 	}
 	if rep.Cap != remote.CapNone {
 		c.Cap = string(rep.Cap)
-		c.Err = CapText(rep.Cap, h.NoopTimeout)
+		c.Err = CapText(rep.Cap, h.NoopTimeout, h.NoopSpace)
 	}
 	if h.known == nil {
 		h.known = map[string]bool{}
@@ -161,9 +161,12 @@ func hostOutput(b []byte, size int64) string {
 }
 
 // CapText names a sandbox cap the way the plan says it.
-func CapText(c remote.Cap, timeout time.Duration) string {
+func CapText(c remote.Cap, timeout time.Duration, space int64) string {
 	if timeout <= 0 {
 		timeout = remote.DefaultNoopTimeout
+	}
+	if space <= 0 {
+		space = remote.DefaultUpperCap
 	}
 	switch c {
 	case remote.CapTime:
@@ -171,7 +174,7 @@ func CapText(c remote.Cap, timeout time.Duration) string {
 	case remote.CapProcs:
 		return fmt.Sprintf("stopped at the process limit (%d processes at once)", remote.DefaultMaxProcs)
 	case remote.CapSpace:
-		return fmt.Sprintf("stopped: it filled the sandbox's %d MiB for changes", remote.DefaultUpperCap>>20)
+		return fmt.Sprintf("stopped: it filled the sandbox's %d MiB for changes", space>>20)
 	case remote.CapOutput:
 		return fmt.Sprintf("stopped at the output limit (%d KiB)", remote.DefaultOutputCap>>10)
 	}

@@ -1,6 +1,7 @@
 package kinds
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/discoterm/discoterm/engine/journal"
@@ -49,5 +50,27 @@ func TestSandboxChangeFromReport(t *testing.T) {
 	// A later file entry sees what the command left.
 	if p := h.Path("/etc/\x1bx"); !p.Exists || string(p.Content) != "hi\n" {
 		t.Errorf("after: %+v", p)
+	}
+}
+
+// A command the sandbox stopped at a cap would fail, and the plan names
+// the cap with its size.
+func TestSandboxCapIsNamed(t *testing.T) {
+	h := NewHost(&remote.ProbeResult{Paths: map[string]remote.PathInfo{}}, nil)
+	h.NoopSpace = 32 << 20
+	h.Sandbox = &remote.SandboxResult{Execs: []remote.ExecReport{{Seq: 1, Ran: true, ExitCode: 1, Cap: remote.CapSpace}, {Seq: 2, Ran: true, ExitCode: 137, Cap: remote.CapTime}}}
+	k, _ := Lookup(journal.KindExec)
+	c := k.Simulate(journal.Entry{Seq: 1, Kind: journal.KindExec, Command: "yes > /big"}, nil, h)
+	if c.Effect != EffectFail || c.Cap != "space" || c.Err != "stopped: it filled the sandbox's 32 MiB for changes" {
+		t.Errorf("%+v", c)
+	}
+	c = k.Simulate(journal.Entry{Seq: 2, Kind: journal.KindExec, Command: "sleep 1000"}, nil, h)
+	if c.Effect != EffectFail || c.Err != "stopped at the time limit (--noop-timeout 1m0s)" {
+		t.Errorf("%+v", c)
+	}
+	// An exec the sandbox did not reach (an earlier one failed) says so.
+	c = k.Simulate(journal.Entry{Seq: 3, Kind: journal.KindExec, Command: "true", Guard: journal.Guard{Unless: "false"}}, nil, h)
+	if c.Sandboxed || !strings.Contains(c.NotSimulated, "not reached") || !strings.Contains(c.Guard, "not evaluated") {
+		t.Errorf("%+v", c)
 	}
 }
