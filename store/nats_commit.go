@@ -74,13 +74,21 @@ func (s *natsStore) Update(fn func(Tx) error) error {
 	if tx.empty() {
 		return nil
 	}
-	// Blobs first: they are named by content, so one stored by an update
-	// that then fails is harmless, and an applied intent never points at a
-	// missing blob.
-	if err := s.putBlobs(ctx, tx.blobs); err != nil {
+	// Large blobs first, as objects: they are named by content, so one
+	// stored by an update that then fails is harmless. Small ones are keys
+	// of the intent, written before the records that point at them.
+	objects := map[string][]byte{}
+	in := intent{ID: nuid.Next()}
+	for sum, data := range tx.blobs {
+		if len(sum) == 64 && len(data) <= inlineBlob {
+			in.Puts = append(in.Puts, intentPut{Key: kBlob + sum, Value: data})
+		} else {
+			objects[sum] = data
+		}
+	}
+	if err := s.putBlobs(ctx, objects); err != nil {
 		return err
 	}
-	in := intent{ID: nuid.Next()}
 	for _, k := range tx.order {
 		in.Puts = append(in.Puts, intentPut{Key: k, Value: tx.puts[k]})
 	}

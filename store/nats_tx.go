@@ -27,7 +27,14 @@ const (
 	kResult = "result."
 	kAudit  = "audit."
 	kIntent = "txn.intent"
+	kBlob   = "blob."
 )
+
+// inlineBlob is the largest blob kept as a KV value (key blob.SHA256)
+// rather than an object: an object costs several round trips to write and
+// to read (its chunks, its metadata), a KV value one, and most blobs are
+// configuration files and rendered templates of a few kilobytes.
+const inlineBlob = 64 << 10
 
 var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
@@ -406,7 +413,13 @@ func (t *natsTx) Blob(sum string) ([]byte, error) {
 	if len(sum) != 64 {
 		return nil, fmt.Errorf("blob %q: %w", sum, ErrNotFound)
 	}
-	b, err := t.s.obs.GetBytes(t.ctx, sum)
+	b, err := t.raw(kBlob + sum)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		b, err = t.s.obs.GetBytes(t.ctx, sum)
+	}
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return nil, fmt.Errorf("blob %q: %w", sum, ErrNotFound)
 	}
@@ -436,6 +449,13 @@ func (t *natsTx) Blobs() ([]string, error) {
 		if len(i.Name) == 64 { // not a commit record
 			seen[i.Name] = true
 		}
+	}
+	keys, err := t.s.kv.ListKeysFiltered(t.ctx, kBlob+"*")
+	if err != nil {
+		return nil, t.s.unavailable("listing blobs", err)
+	}
+	for k := range keys.Keys() {
+		seen[strings.TrimPrefix(k, kBlob)] = true
 	}
 	return sortedKeys(seen), nil
 }

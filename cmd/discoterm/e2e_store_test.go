@@ -209,3 +209,29 @@ func TestTUIFollowsBatchUp(t *testing.T) {
 	t.Logf("console after the push:\n%s", sc)
 	s.keys("q")
 }
+
+// TestBatchStoreFromEnv: $DISCOTERM_STORE chooses the store when --store
+// is not given, a NATS URL included.
+func TestBatchStoreFromEnv(t *testing.T) {
+	dir := t.TempDir()
+	url := natstest.Start(t) + "/env"
+	run := func(env string, args ...string) (int, string) {
+		cmd := exec.Command(binary, append([]string{"--batch", "--ssh-config", "none"}, args...)...)
+		cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_STATE_HOME="+dir, "SSH_AUTH_SOCK=", "DISCOTERM_STORE="+env)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), string(out)
+		}
+		return 0, string(out)
+	}
+	if c, out := run(url, "lock", "main", "from the environment"); c != 0 {
+		t.Fatalf("lock: %d %s", c, out)
+	}
+	if c, out := run("", "--store", url, "branches"); c != 0 || !strings.Contains(out, "from the environment") {
+		t.Errorf("the lock is not on the NATS store: %d %s", c, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "discoterm", "discoterm.db")); err == nil {
+		t.Error("the default file store was created although $DISCOTERM_STORE named NATS")
+	}
+}

@@ -99,10 +99,12 @@ func StartCluster(t testing.TB, n int) *Cluster {
 		c.opts = append(c.opts, o)
 	}
 	t.Cleanup(c.Shutdown)
-	deadline := time.Now().Add(20 * time.Second)
-	for c.Leader() == nil {
+	// A leader alone is not enough: placing a stream with replicas n
+	// needs every peer known to it and every server current.
+	deadline := time.Now().Add(30 * time.Second)
+	for !c.formed(n) {
 		if time.Now().After(deadline) {
-			t.Fatal("the JetStream cluster elected no meta leader in 20s")
+			t.Fatalf("the JetStream cluster did not form with %d peers in 30s", n)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -143,6 +145,19 @@ func (c *Cluster) Leader() *server.Server {
 		}
 	}
 	return nil
+}
+
+func (c *Cluster) formed(n int) bool {
+	l := c.Leader()
+	if l == nil || len(l.JetStreamClusterPeers()) < n {
+		return false
+	}
+	for _, s := range c.Servers {
+		if !s.JetStreamIsCurrent() {
+			return false
+		}
+	}
+	return true
 }
 
 // Shutdown stops every server.
