@@ -94,6 +94,9 @@ type Model struct {
 	scan     string
 	// quitAfterPush: the operator quit during a push; leave once it ends.
 	quitAfterPush bool
+	// stopAsk is the "Stop push?" question while it is open: it goes when
+	// the push ends first, its facts being stale by then.
+	stopAsk dialog
 
 	flashNow     *flash
 	flashSeq     int
