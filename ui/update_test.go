@@ -679,3 +679,15 @@ func TestStopQuestionGoesWhenPushEnds(t *testing.T) {
 		t.Fatalf("flash %q", d.flashText())
 	}
 }
+
+// The lock dialog's complaint goes once the message is being typed.
+func TestLockDialogErrorClears(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 100, 30)
+	d.key("L")
+	d.key("enter")
+	d.wantScreen("a lock needs a message")
+	d.typeText("w")
+	if strings.Contains(d.screen(), "a lock needs a message") {
+		t.Fatal("the error stays while the field is fixed")
+	}
+}
