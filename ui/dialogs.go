@@ -162,7 +162,11 @@ func (d *lockDialog) Update(msg tea.Msg) (bool, tea.Cmd) {
 		}
 	}
 	var cmd tea.Cmd
+	before := d.in.Value()
 	d.in, cmd = d.in.Update(msg)
+	if d.in.Value() != before {
+		d.err = "" // being fixed: the complaint goes
+	}
 	return false, cmd
 }
 

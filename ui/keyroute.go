@@ -101,7 +101,7 @@ func (m *Model) askStopPush() {
 		body = append(body, "Nothing has been applied yet.")
 	}
 	body = append(body, "A new plan (p) continues from where each host stopped.")
-	m.dialog = newConfirm(m.c, "Stop push "+p.planID+"?", body, "stop the push", func(confirmOptions) tea.Cmd {
+	m.stopAsk = newConfirm(m.c, "Stop push "+p.planID+"?", body, "stop the push", func(confirmOptions) tea.Cmd {
 		if j := m.jobs[m.pushJob]; j != nil && j.cancel != nil && !m.pushes.cancelling {
 			j.cancel()
 			m.pushes.cancelling = true
@@ -109,6 +109,7 @@ func (m *Model) askStopPush() {
 		}
 		return nil
 	})
+	m.dialog = m.stopAsk
 }
 
 // joinNames lists up to n names, then "+K more".

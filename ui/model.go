@@ -94,6 +94,9 @@ type Model struct {
 	scan     string
 	// quitAfterPush: the operator quit during a push; leave once it ends.
 	quitAfterPush bool
+	// stopAsk is the "Stop push?" question while it is open: it goes when
+	// the push ends first, its facts being stale by then.
+	stopAsk dialog
 
 	flashNow     *flash
 	flashSeq     int
@@ -409,6 +412,10 @@ func (m *Model) tabs() string {
 	left := b.String()
 	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
 	if gap < 1 {
+		// Who you are matters more than the whole of a long name.
+		if room := m.width - lipgloss.Width(left) - 1; room >= 8 {
+			return left + " " + t.Muted.Render(cut(m.operator, room-1)+" ")
+		}
 		return fit(left, m.width)
 	}
 	return left + strings.Repeat(" ", gap) + right

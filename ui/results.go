@@ -127,6 +127,10 @@ func (m *Model) pushFinished(id string, r *engine.PushResult, err error) tea.Cmd
 		}
 	}
 	m.pushes.running = false
+	if m.dialog != nil && m.dialog == m.stopAsk {
+		m.dialog = nil // nothing left to stop
+	}
+	m.stopAsk = nil
 	if m.quitAfterPush {
 		return tea.Quit
 	}

@@ -159,6 +159,9 @@ func TestCancelPush(t *testing.T) {
 		t.Fatal("n stopped the push")
 	}
 	d.key("x")
+	if d.m.dialog == nil || d.m.dialog != d.m.stopAsk {
+		t.Fatal("x did not ask")
+	}
 	d.key("y") // …when the push is stopped
 	if !strings.Contains(d.flashText(), "stopping push") {
 		t.Fatalf("flash %q", d.flashText())
@@ -653,4 +656,38 @@ func TestLongFlashPointsToActivity(t *testing.T) {
 		t.Fatal("enter on the activity log opened nothing")
 	}
 	d.wantScreen("a very long reason a very long reason", "END")
+}
+
+// A "Stop push?" question still open when the push ends goes away: its
+// facts are stale and there is nothing left to stop.
+func TestStopQuestionGoesWhenPushEnds(t *testing.T) {
+	d := newDriver(t, uitest.Options{Hosts: 4}, 120, 40)
+	d.f.PushGate = make(chan struct{})
+	d.async = []string{").push.func"}
+	d.keys("p", "a", "y", "P", "y")
+	d.key("x")
+	if d.m.dialog == nil {
+		t.Fatal("x did not ask")
+	}
+	close(d.f.PushGate) // every host may go: the push ends by itself
+	d.await()
+	d.pump()
+	if d.m.dialog != nil {
+		t.Fatalf("the stop question outlived the push:\n%s", d.screen())
+	}
+	if !strings.Contains(d.flashText(), "push finished") {
+		t.Fatalf("flash %q", d.flashText())
+	}
+}
+
+// The lock dialog's complaint goes once the message is being typed.
+func TestLockDialogErrorClears(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 100, 30)
+	d.key("L")
+	d.key("enter")
+	d.wantScreen("a lock needs a message")
+	d.typeText("w")
+	if strings.Contains(d.screen(), "a lock needs a message") {
+		t.Fatal("the error stays while the field is fixed")
+	}
 }

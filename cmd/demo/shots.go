@@ -143,7 +143,7 @@ func (d *demo) screenshots(out string) error {
 		}
 	}()
 	// A slow entry so the push can be caught in progress.
-	if _, err := d.batch("exec", "--", "sleep 4"); err != nil {
+	if _, err := d.batch("exec", "--", "sleep 8"); err != nil {
 		return err
 	}
 	c, err := d.startConsole("--theme", "dark")
@@ -163,7 +163,8 @@ func (d *demo) screenshots(out string) error {
 		{[]string{"y"}, "approved —", ""},
 		{[]string{"P"}, "Push", ""},
 		{[]string{"y"}, "applying", "push.png"},
-		{nil, "push p", ""},
+		{[]string{"x"}, "Stop push", "stop.png"}, // asked, not stopped
+		{[]string{"n"}, "push p", ""},
 		{[]string{"?"}, "global", "help.png"},
 	}
 	for _, s := range steps {
