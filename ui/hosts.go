@@ -76,10 +76,20 @@ func (r *hostRow) result() string {
 	if r.push != "" {
 		return r.push
 	}
+	res := r.LastResult
 	if r.LastError != "" {
-		return r.LastResult + ": " + r.LastError
+		res = r.LastResult + ": " + r.LastError
 	}
-	return r.LastResult
+	// Doubts about who the host is (a shared machine-id, a rename) come
+	// first: they matter before any result does.
+	if len(r.Warnings) > 0 {
+		w := "⚠ " + strings.Join(r.Warnings, "; ")
+		if res != "" {
+			return w + " · " + res
+		}
+		return w
+	}
+	return res
 }
 
 // Host table columns, in display order.
@@ -442,6 +452,8 @@ func (p *hostsPane) resultStyle(r *hostRow) lipgloss.Style {
 	switch {
 	case r.push != "":
 		return t.Info
+	case len(r.Warnings) > 0:
+		return t.Warn
 	case r.LastResult == "ok" || r.LastResult == string(engine.PushDone):
 		return t.Ok
 	case r.LastResult == "":

@@ -84,3 +84,16 @@ func TestViewEscapesHostText(t *testing.T) {
 		t.Errorf("the diff should be shown, escaped:\n%s", d.screen())
 	}
 }
+
+// TestHostWarningsShown: a host whose identity is in doubt (a machine-id
+// shared with another host) says so in the hosts view.
+func TestHostWarningsShown(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 200, 30)
+	hs, _ := d.f.Hosts(context.Background())
+	d.f.SetHost(hs[0].ID, func(h *engine.HostView) {
+		h.Warnings = []string{"duplicate machine-id 0123: also on web02"}
+	})
+	d.pump()
+	d.settle()
+	d.wantScreen("⚠ duplicate machine-id 0123")
+}

@@ -133,3 +133,39 @@ func TestAcceptNewIsNotForScannedHosts(t *testing.T) {
 		t.Errorf("scan --accept-new wrote known_hosts:\n%s", b)
 	}
 }
+
+// TestTrustAllScanned: accepting scanned hosts in bulk is explicit and
+// shows every fingerprint first; without --yes nothing is trusted.
+func TestTrustAllScanned(t *testing.T) {
+	rg := newRig(t, 2)
+	kh := filepath.Join(rg.dir, "kh")
+	if err := os.WriteFile(kh, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rg.flags = append(rg.flags, "--known-hosts", kh, "--iface", rg.fleet.Bridge)
+	rg.must("--batch", "scan")
+	r := rg.run("--batch", "trust", "--all-scanned")
+	for _, h := range rg.fleet.Hosts {
+		if !strings.Contains(r.stdout+r.stderr, h.HostKeyFingerprint()) {
+			t.Errorf("trust --all-scanned without --yes should show %s's fingerprint: %s", h.Name, r)
+		}
+	}
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--yes") {
+		t.Fatalf("trust --all-scanned in a script without --yes: %s", r)
+	}
+	for _, h := range rg.must("--batch", "--json", "hosts").lines(t, "host") {
+		if h["trusted"] == true {
+			t.Fatalf("trusted without --yes: %v", h)
+		}
+	}
+	r = rg.must("--batch", "trust", "--all-scanned", "--yes")
+	n := 0
+	for _, h := range rg.must("--batch", "--json", "hosts").lines(t, "host") {
+		if h["trusted"] == true {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d hosts trusted after trust --all-scanned --yes: %s", n, r)
+	}
+}

@@ -17,6 +17,7 @@ var examples = map[string]string{
 	"assign":   "assign web01 staging",
 	"report":   "report web01",
 	"scan":     "scan --iface br0",
+	"trust":    "trust --all-scanned --yes",
 	"branches": "branches",
 	"lock":     `lock main "ntp servers for the new site"`,
 	"unlock":   "unlock main",

@@ -103,6 +103,7 @@ func hostVerbs() []*Verb {
 				{Name: "watch", Type: Bool, Help: "keep scanning until interrupted"},
 				{Name: "interval", Type: Duration, Value: "D", Help: "time between probe rounds (default 5s)"}},
 			Run: runScan},
+		trustVerb(),
 	}
 }
 

@@ -35,6 +35,9 @@ type Backend interface {
 	AddHost(ctx context.Context, req engine.AddHostRequest) (engine.HostView, error)
 	Assign(host, branch string) error
 	Report(host string) ([]store.RunResult, error)
+	// TrustHost accepts the key a scanned host offers, if it is still the
+	// fingerprint the operator was shown.
+	TrustHost(host, fingerprint string) error
 	Discover(ctx context.Context, opts engine.DiscoverOptions) error
 
 	Branches() ([]store.Branch, error)
