@@ -108,7 +108,8 @@ func (p *jsonPrinter) push(r *engine.PushResult) {
 	for _, h := range r.Hosts {
 		p.emit("push.host", h)
 	}
-	p.emit("push", map[string]any{"plan": r.PlanID, "hosts": len(r.Hosts), "failed": r.Failed(), "stale": r.Stale(), "duration_ms": r.Duration.Milliseconds()})
+	p.emit("push", map[string]any{"plan": r.PlanID, "hosts": len(r.Hosts), "failed": r.Failed(), "stale": r.Stale(), "duration_ms": r.Duration.Milliseconds(),
+		"waves": len(r.Waves), "stopped": r.Stopped, "not_started": r.NotStarted()})
 }
 func (p *jsonPrinter) log(v *engine.JournalView) {
 	for _, e := range v.Entries {

@@ -1,0 +1,156 @@
+package verbs
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/discoterm/discoterm/engine"
+	"github.com/discoterm/discoterm/store"
+)
+
+// The rollout flags of push and up, and of policy (as branch defaults).
+var (
+	canaryFlag  = Flag{Name: "canary", Type: Int, Value: "N", Help: "push N hosts first, alone, as wave 1 (0: no canary)"}
+	waveFlag    = Flag{Name: "wave", Type: String, Value: "SIZE|PCT", Help: "hosts per wave after the canary, e.g. 5 or 20%"}
+	maxFailFlag = Flag{Name: "max-fail", Type: String, Value: "N|PCT", Help: "stop before the next wave once more hosts failed (0: at the first failure)"}
+	pauseFlag   = Flag{Name: "pause", Type: Duration, Value: "D", Help: "wait D between waves"}
+	aliveFlag   = Flag{Name: "alive-within", Type: Duration, Value: "D", Help: "push only hosts seen alive (scan or SSH) within D; the others are not started"}
+	confirmFlag = Flag{Name: "confirm", Type: Bool, Help: "ask before each wave after the first (needs a terminal or the console)"}
+)
+
+var pushRolloutFlags = []Flag{canaryFlag, waveFlag, maxFailFlag, pauseFlag, confirmFlag, aliveFlag}
+
+// RolloutBackend is the part of the engine the rollout verbs need beyond
+// Backend; a backend without it refuses those verbs with a clear error.
+type RolloutBackend interface {
+	SetRollout(branch string, r store.Rollout) error
+}
+
+// PushOptions reads a push's (or up's) flags: --allow-reboot and the
+// rollout flags, each overriding the branch's policy. --confirm is
+// refused where nobody can answer (Ask is nil).
+func PushOptions(c *Call) (engine.PushOptions, error) {
+	o := engine.PushOptions{AllowReboot: c.Bool("allow-reboot")}
+	if c.Has("canary") {
+		n := c.Int("canary")
+		if n < 0 {
+			return o, usagef("--canary %d is negative: give the number of hosts to push first (0: no canary)", n)
+		}
+		o.Canary = &n
+	}
+	for _, f := range []struct {
+		name string
+		to   **store.Amount
+	}{{"wave", &o.Wave}, {"max-fail", &o.MaxFail}} {
+		if !c.Has(f.name) {
+			continue
+		}
+		a, err := engine.ParseAmount(c.Str(f.name))
+		if err != nil {
+			return o, usagef("--%s: %v", f.name, err)
+		}
+		*f.to = &a
+	}
+	o.Pause, o.AliveWithin = c.Dur("pause"), c.Dur("alive-within")
+	if c.Bool("confirm") {
+		if c.Has("pause") {
+			return o, usagef("push takes --pause D or --confirm, not both")
+		}
+		if c.Ask == nil {
+			return o, usagef("--confirm asks before each wave and nobody can answer here (not a terminal): use --pause D, or push from the console")
+		}
+		ask := c.Ask
+		o.Confirm = func(_ context.Context, next *engine.WaveEvent) (bool, error) {
+			return ask(nil, fmt.Sprintf("%s — start wave %d of %d (%d hosts)?", next.Message, next.Wave, next.Waves, len(next.Hosts)))
+		}
+	}
+	if err := engine.CheckRollout(store.Rollout{Canary: derefInt(o.Canary), Wave: o.Wave, MaxFail: o.MaxFail}); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+func derefInt(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// policyRolloutFlags set a branch's rollout and drift defaults.
+var policyRolloutFlags = []Flag{canaryFlag, waveFlag, maxFailFlag, pauseFlag, aliveFlag,
+	{Name: "drift-every", Type: Duration, Value: "D", Help: "check drift every D while the console scans (0: off)"},
+	{Name: "repair", Type: String, Value: "on|off", Help: "catch-up also repairs drift"},
+	{Name: "no-waves", Type: Bool, Help: "clear the rollout defaults: all hosts at once, no threshold"}}
+
+// hasRolloutFlags reports whether a policy call sets rollout defaults.
+func hasRolloutFlags(c *Call) bool {
+	for _, f := range policyRolloutFlags {
+		if c.Has(f.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// runRolloutPolicy sets the rollout part of policy: the flags given
+// change the branch's current defaults, the others are kept.
+func runRolloutPolicy(b Backend, c *Call) (string, error) {
+	rb, ok := b.(RolloutBackend)
+	if !ok {
+		return "", usagef("this console cannot set rollout policies")
+	}
+	var cur store.Rollout
+	bs, err := b.Branches()
+	if err != nil {
+		return "", err
+	}
+	found := false
+	for _, br := range bs {
+		if br.Name == c.Arg(0) {
+			cur, found = br.Rollout, true
+		}
+	}
+	if !found {
+		return "", fmt.Errorf("%w: no branch %q", engine.ErrNotFound, c.Arg(0))
+	}
+	if c.Bool("no-waves") {
+		cur.Canary, cur.Wave, cur.MaxFail, cur.Pause, cur.AliveWithin = 0, nil, nil, 0, 0
+	}
+	o, err := PushOptions(&Call{Verb: c.Verb, Flags: c.Flags})
+	if err != nil {
+		return "", err
+	}
+	if o.Canary != nil {
+		cur.Canary = *o.Canary
+	}
+	if o.Wave != nil {
+		cur.Wave = o.Wave
+	}
+	if o.MaxFail != nil {
+		cur.MaxFail = o.MaxFail
+	}
+	if c.Has("pause") {
+		cur.Pause = o.Pause
+	}
+	if c.Has("alive-within") {
+		cur.AliveWithin = o.AliveWithin
+	}
+	if c.Has("drift-every") {
+		cur.DriftEvery = c.Dur("drift-every")
+	}
+	switch c.Str("repair") {
+	case "on":
+		cur.Repair = true
+	case "off", "":
+		if c.Has("repair") {
+			cur.Repair = false
+		}
+	default:
+		return "", usagef("--repair %q: give on or off", c.Str("repair"))
+	}
+	if err := rb.SetRollout(c.Arg(0), cur); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("rollout on %s: %s", c.Arg(0), engine.DescribeRollout(cur)), nil
+}
