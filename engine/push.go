@@ -341,9 +341,12 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 				emitHost(p.Hosts[i], hr)
 			}
 		}
-		ns := res.NotStarted()
+		ns, failed := res.NotStarted(), 0
+		for _, w := range res.Waves {
+			failed += w.Failed
+		}
 		e.emit(&WaveEvent{Header: Header{Level: LevelError, Message: fmt.Sprintf("push %s %s; not started: %s", p.ID, stopped, hostList(ns))},
-			PlanID: p.ID, Wave: len(res.Waves) + 1, Waves: len(ro.waves), State: WaveStopped, NotStarted: ns, Reason: stopped, MaxFail: ro.maxFail})
+			PlanID: p.ID, Wave: len(res.Waves) + 1, Waves: len(ro.waves), State: WaveStopped, NotStarted: ns, Reason: stopped, FailedTotal: failed, MaxFail: ro.maxFail})
 	}
 	// Hosts never started because ctx ended are untouched.
 	for i := range res.Hosts {
