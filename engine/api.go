@@ -61,6 +61,7 @@ type HostView struct {
 	Branch   string            `json:"branch"` // effective branch (assignment, else classification, else "")
 	Head     uint64            `json:"head"`   // head of that branch
 	Behind   int               `json:"behind"` // head - position, when known
+	Drifted  int               `json:"drifted"` // paths the last drift check found drifted (Host.Drift)
 	Vars     map[string]string `json:"vars,omitempty"`
 	ClassErr string            `json:"class_error,omitempty"`
 	// NextWindow is the branch's maintenance window open now, else the

@@ -215,7 +215,7 @@ func (e *Engine) bundleFor(tx store.Tx, p *Plan, hp HostPlan, entries []journal.
 			}
 		}
 		be := k.Op(en, data)
-		be.Seq, be.Hash = en.Seq, en.Hash
+		be.Seq, be.Hash, be.Repair = en.Seq, en.Hash, c.Repair
 		b.Entries = append(b.Entries, be)
 	}
 	return b, nil

@@ -103,6 +103,11 @@ func newRollout(policy store.Rollout, opts PushOptions, fleet int) (*rollout, er
 	if err := CheckRollout(r.Rollout); err != nil {
 		return nil, err
 	}
+	// A branch's default canary is clamped to the fleet (a catch-up
+	// pushes one host); a canary asked for on the command line is not.
+	if opts.Canary == nil {
+		r.Canary = min(r.Canary, fleet)
+	}
 	if r.Canary > fleet {
 		return nil, fmt.Errorf("%w: --canary %d is more hosts than the plan has (%d): give at most %d", ErrUsage, r.Canary, fleet, fleet)
 	}

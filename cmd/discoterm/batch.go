@@ -137,6 +137,13 @@ func render(out printer, r verbs.Result, json bool) {
 			}
 			render(out, verbs.Pushed{Plan: run.Plan, Result: run.Push}, json)
 		}
+	case verbs.DriftDone:
+		out.drift(r.Report)
+	case verbs.Adopted:
+		for i, e := range r.Entries {
+			out.staged(r.Branch, i+1, e)
+		}
+		out.ok("adopt", r.Summary())
 	case verbs.Report:
 		out.report(r.Results)
 	case verbs.Audit:

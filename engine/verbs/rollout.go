@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/discoterm/discoterm/engine"
+	"github.com/discoterm/discoterm/engine/journal"
 	"github.com/discoterm/discoterm/store"
 )
 
@@ -153,4 +154,103 @@ func runRolloutPolicy(b Backend, c *Call) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("rollout on %s: %s", c.Arg(0), engine.DescribeRollout(cur)), nil
+}
+
+// DriftBackend is the part of the engine the drift verbs need beyond
+// Backend; a backend without it refuses them with a clear error.
+type DriftBackend interface {
+	Drift(ctx context.Context, req engine.DriftRequest) (*engine.DriftReport, error)
+	Repair(ctx context.Context, req engine.FixRequest) (*engine.Plan, error)
+	Adopt(ctx context.Context, host string, req engine.FixRequest) (branch string, staged []journal.Entry, err error)
+}
+
+var _ DriftBackend = (*engine.Engine)(nil)
+
+// DriftDone is a drift check's report.
+type DriftDone struct {
+	Report *engine.DriftReport
+}
+
+// Summary implements Result.
+func (r DriftDone) Summary() string {
+	s := fmt.Sprintf("drift on %s: %d of %d hosts drifted", r.Report.Branch, r.Report.Drifted(), len(r.Report.Hosts))
+	if f := r.Report.Failed(); f > 0 {
+		s += fmt.Sprintf(", %d could not be checked", f)
+	}
+	return s
+}
+
+// Adopted is what adopt staged.
+type Adopted struct {
+	Host    string
+	Branch  string
+	Entries []journal.Entry
+}
+
+// Summary implements Result.
+func (r Adopted) Summary() string {
+	return fmt.Sprintf("staged %s from %s; review with plan, then approve", count(len(r.Entries), "entry"), r.Host)
+}
+
+var pathFlag = Flag{Name: "path", Type: List, Value: "PATH", Help: "only this drifted path (repeatable; default: every one)"}
+
+func driftVerbs() []*Verb {
+	return []*Verb{
+		{Name: "drift", Group: GroupFlow, Help: "compare the files the journal put on each host with what is there now (exit 3 if any drifted)",
+			Args: []Arg{{Name: "HOST", Optional: true, Many: true}}, Flags: []Flag{branchFlag},
+			Run: func(ctx context.Context, b Backend, c *Call) (Result, error) {
+				db, err := driftBackend(b)
+				if err != nil {
+					return nil, err
+				}
+				rep, err := db.Drift(ctx, engine.DriftRequest{Branch: c.Branch(), Hosts: c.Args})
+				if err != nil {
+					return nil, err
+				}
+				return DriftDone{Report: rep}, driftErr(rep)
+			}},
+		{Name: "repair", Group: GroupFlow, Help: "plan putting the journal's version back where files drifted (then approve and push it)",
+			Args: []Arg{{Name: "HOST", Optional: true, Many: true}}, Flags: []Flag{pathFlag, branchFlag},
+			Run: func(ctx context.Context, b Backend, c *Call) (Result, error) {
+				db, err := driftBackend(b)
+				if err != nil {
+					return nil, err
+				}
+				p, err := db.Repair(ctx, engine.FixRequest{Branch: c.Branch(), Hosts: c.Args, Paths: c.List("path")})
+				if err != nil {
+					return nil, err
+				}
+				return PlanDone{Plan: p}, nil
+			}},
+		{Name: "adopt", Group: GroupFlow, Help: "stage a host's drifted files as new entries, so its hand edit becomes the journal's (needs your lock)",
+			Args: []Arg{{Name: "HOST"}}, Flags: []Flag{pathFlag, branchFlag},
+			Run: func(ctx context.Context, b Backend, c *Call) (Result, error) {
+				db, err := driftBackend(b)
+				if err != nil {
+					return nil, err
+				}
+				br, es, err := db.Adopt(ctx, c.Arg(0), engine.FixRequest{Branch: c.Branch(), Paths: c.List("path")})
+				if len(es) == 0 && err != nil {
+					return nil, err
+				}
+				return Adopted{Host: c.Arg(0), Branch: br, Entries: es}, err
+			}},
+	}
+}
+
+func driftBackend(b Backend) (DriftBackend, error) {
+	db, ok := b.(DriftBackend)
+	if !ok {
+		return nil, usagef("this console cannot check drift")
+	}
+	return db, nil
+}
+
+// driftErr makes drift (or a host that could not be checked) exit 3, so
+// cron can alert on it; the report is shown all the same.
+func driftErr(r *engine.DriftReport) error {
+	if d, f := r.Drifted(), r.Failed(); d > 0 || f > 0 {
+		return fmt.Errorf("%w: %d of %d hosts drifted, %d could not be checked", engine.ErrHostsFail, d, len(r.Hosts), f)
+	}
+	return nil
 }

@@ -38,6 +38,7 @@ func Default() *Table {
 		vs = append(vs, stagingVerbs()...)
 		vs = append(vs, flowVerbs()...)
 		vs = append(vs, serveVerbs()...)
+		vs = append(vs, driftVerbs()...)
 		vs = append(vs, &Verb{Name: "help", Group: GroupHelp, Help: "list the verbs, or one verb's arguments and flags",
 			Args: []Arg{{Name: "VERB", Optional: true}}, Run: runHelp})
 		t, err := NewTable(vs...)
