@@ -58,9 +58,9 @@ type PushOptions struct {
 // HostView is a host with what the engine derives for display.
 type HostView struct {
 	store.Host
-	Branch   string            `json:"branch"` // effective branch (assignment, else classification, else "")
-	Head     uint64            `json:"head"`   // head of that branch
-	Behind   int               `json:"behind"` // head - position, when known
+	Branch   string            `json:"branch"`  // effective branch (assignment, else classification, else "")
+	Head     uint64            `json:"head"`    // head of that branch
+	Behind   int               `json:"behind"`  // head - position, when known
 	Drifted  int               `json:"drifted"` // paths the last drift check found drifted (Host.Drift)
 	Vars     map[string]string `json:"vars,omitempty"`
 	ClassErr string            `json:"class_error,omitempty"`

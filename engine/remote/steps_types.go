@@ -97,7 +97,7 @@ type BundleEntry struct {
 	Content []byte // OpFile
 	// Repair re-installs an entry the host applied already (a drift
 	// repair, OpFile and OpRemove): the position and history stay.
-	Repair bool
+	Repair  bool
 	Mode    uint32
 	Owner   string
 	Group   string
