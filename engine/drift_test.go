@@ -132,3 +132,23 @@ func TestRepairStaleWhenHostChangesAgain(t *testing.T) {
 		t.Errorf("a stale repair changed the host: %q", f.content)
 	}
 }
+
+func TestRepairNow(t *testing.T) {
+	v := newEnv(t)
+	addrs := v.addHosts("web", 2)
+	v.push(v.commit("main", fileReq("/etc/motd", "a\n")), engine.PushOptions{})
+	v.fr.setFile(addrs[1], "/etc/motd", "b\n", 0o600, "root", "root")
+	if err := v.eng.RepairNow(context.Background(), engine.FixRequest{Branch: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := v.fr.file(addrs[1], "/etc/motd"); string(f.content) != "a\n" || f.mode != 0o644 {
+		t.Errorf("after RepairNow: %q %o", f.content, f.mode)
+	}
+	if v.fr.counts(addrs[0]).applies != 1 {
+		t.Errorf("the host without drift was pushed again")
+	}
+	// Nothing left: RepairNow does nothing and says no error.
+	if err := v.eng.RepairNow(context.Background(), engine.FixRequest{Branch: "main"}); err != nil {
+		t.Errorf("RepairNow with no drift: %v", err)
+	}
+}
