@@ -224,3 +224,23 @@ func TestRolloutBadInput(t *testing.T) {
 		t.Errorf("ParseAmount(20%%) = %+v, %v", a, err)
 	}
 }
+
+// FuzzParseAmount: any text is either refused or an amount that formats
+// back to what it parsed.
+func FuzzParseAmount(f *testing.F) {
+	for _, s := range []string{"5", "20%", "0", "100%", "-1", "101%", "x", "", "%", "1e3", " 7 "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := engine.ParseAmount(s)
+		if err != nil {
+			return
+		}
+		if a.N < 0 || a.Percent && a.N > 100 {
+			t.Fatalf("%q parsed to %+v", s, a)
+		}
+		if b, err := engine.ParseAmount(engine.FormatAmount(a)); err != nil || b != a {
+			t.Fatalf("%q: %+v does not round-trip: %+v %v", s, a, b, err)
+		}
+	})
+}
