@@ -31,6 +31,23 @@ type RolloutBackend interface {
 // rollout flags, each overriding the branch's policy. --confirm is
 // refused where nobody can answer (Ask is nil).
 func PushOptions(c *Call) (engine.PushOptions, error) {
+	o, err := PushFlags(c)
+	if err != nil || !c.Bool("confirm") {
+		return o, err
+	}
+	if c.Ask == nil {
+		return o, usagef("--confirm asks before each wave and nobody can answer here (not a terminal): use --pause D, or push from the console")
+	}
+	ask := c.Ask
+	o.Confirm = func(_ context.Context, next *engine.WaveEvent) (bool, error) {
+		return ask(nil, fmt.Sprintf("%s — start wave %d of %d (%d hosts)?", next.Message, next.Wave, next.Waves, len(next.Hosts)))
+	}
+	return o, nil
+}
+
+// PushFlags reads and checks a push's flags, leaving how --confirm asks
+// to the face (Confirm stays nil).
+func PushFlags(c *Call) (engine.PushOptions, error) {
 	o := engine.PushOptions{AllowReboot: c.Bool("allow-reboot")}
 	if c.Has("canary") {
 		n := c.Int("canary")
@@ -53,17 +70,8 @@ func PushOptions(c *Call) (engine.PushOptions, error) {
 		*f.to = &a
 	}
 	o.Pause, o.AliveWithin = c.Dur("pause"), c.Dur("alive-within")
-	if c.Bool("confirm") {
-		if c.Has("pause") {
-			return o, usagef("push takes --pause D or --confirm, not both")
-		}
-		if c.Ask == nil {
-			return o, usagef("--confirm asks before each wave and nobody can answer here (not a terminal): use --pause D, or push from the console")
-		}
-		ask := c.Ask
-		o.Confirm = func(_ context.Context, next *engine.WaveEvent) (bool, error) {
-			return ask(nil, fmt.Sprintf("%s — start wave %d of %d (%d hosts)?", next.Message, next.Wave, next.Waves, len(next.Hosts)))
-		}
+	if c.Bool("confirm") && c.Has("pause") {
+		return o, usagef("push takes --pause D or --confirm, not both")
 	}
 	if err := engine.CheckRollout(store.Rollout{Canary: derefInt(o.Canary), Wave: o.Wave, MaxFail: o.MaxFail}); err != nil {
 		return o, err
@@ -118,7 +126,7 @@ func runRolloutPolicy(b Backend, c *Call) (string, error) {
 	if c.Bool("no-waves") {
 		cur.Canary, cur.Wave, cur.MaxFail, cur.Pause, cur.AliveWithin = 0, nil, nil, 0, 0
 	}
-	o, err := PushOptions(&Call{Verb: c.Verb, Flags: c.Flags})
+	o, err := PushFlags(&Call{Verb: c.Verb, Flags: c.Flags})
 	if err != nil {
 		return "", err
 	}
