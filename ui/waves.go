@@ -75,7 +75,9 @@ func (p *pushPane) waveState() string {
 func (m *Model) withRollout(opts engine.PushOptions) engine.PushOptions {
 	ro, confirm := m.pushRollout, m.pushConfirm
 	m.pushRollout, m.pushConfirm = engine.PushOptions{}, false
-	ro.AllowReboot, ro.Parallel = opts.AllowReboot, opts.Parallel
+	// The dialog's options stand; the :push line adds only the rollout.
+	opts.Canary, opts.Wave, opts.MaxFail, opts.Pause, opts.AliveWithin = ro.Canary, ro.Wave, ro.MaxFail, ro.Pause, ro.AliveWithin
+	ro = opts
 	m.pushes.waves = pushWaves{}
 	if confirm {
 		ch := make(chan bool)
