@@ -116,7 +116,7 @@ func (e *Engine) Drift(ctx context.Context, req DriftRequest) (*DriftReport, err
 		return nil, err
 	}
 	rep := &DriftReport{Branch: in.branch.Name, Head: in.branch.Head, Checked: e.now(), Hosts: make([]HostDrift, len(in.hosts))}
-	job := e.startJob("drift "+rep.Branch, fmt.Sprintf("checking drift on %d hosts of %s", len(in.hosts), rep.Branch))
+	job := e.startJob("drift "+rep.Branch, fmt.Sprintf("checking drift on %s of %s", Plural(len(in.hosts), "host"), rep.Branch))
 	// Every path any entry of the journal owns: the probe asks for all of
 	// them, so the host's real position (which the probe reads) decides
 	// without a second round trip.

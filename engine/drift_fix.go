@@ -98,7 +98,7 @@ func (e *Engine) Repair(ctx context.Context, req FixRequest) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	msg := fmt.Sprintf("repair plan %s: %d hosts, %d paths back to the journal's version", p.ID, len(p.Hosts), countChanges(p))
+	msg := fmt.Sprintf("repair plan %s: %s, %s back to the journal's version", p.ID, Plural(len(p.Hosts), "host"), Plural(countChanges(p), "path"))
 	e.emit(&PlanDoneEvent{Header: Header{Message: msg}, PlanID: p.ID, Branch: p.Branch, Hosts: len(p.Hosts), Entries: p.Entries()})
 	return p, nil
 }

@@ -95,7 +95,7 @@ func (e *Engine) RepairNow(ctx context.Context, req FixRequest) error {
 	}
 	r, err := e.Push(ctx, p.ID, PushOptions{})
 	if err == nil {
-		e.emit(&LogEvent{Header: Header{Message: fmt.Sprintf("repaired drift on %d hosts of %s (plan %s)", len(r.Hosts), p.Branch, p.ID)}, Branch: p.Branch, PlanID: p.ID})
+		e.emit(&LogEvent{Header: Header{Message: fmt.Sprintf("repaired drift on %s of %s (plan %s)", Plural(len(r.Hosts), "host"), p.Branch, p.ID)}, Branch: p.Branch, PlanID: p.ID})
 	}
 	return err
 }

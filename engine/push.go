@@ -374,7 +374,7 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 		return res, fmt.Errorf("%w: push %s interrupted; hosts finished or abandoned their current entry", ErrCancelled, p.ID)
 	case res.Stopped != "":
 		ns := res.NotStarted()
-		return res, fmt.Errorf("%w: push %s %s; %d hosts not started (untouched, positions unchanged): %s", ErrHostsFail, p.ID, res.Stopped, len(ns), hostList(ns))
+		return res, fmt.Errorf("%w: push %s %s; %s not started (untouched, positions unchanged): %s", ErrHostsFail, p.ID, res.Stopped, Plural(len(ns), "host"), hostList(ns))
 	case res.Failed() > 0 && res.Failed() == res.Stale():
 		return res, fmt.Errorf("%w: %s changed since plan %s: re-plan", ErrStale, Plural(res.Stale(), "host"), p.ID)
 	case res.Failed() > 0:

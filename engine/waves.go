@@ -199,7 +199,7 @@ func (e *Engine) runWaves(ctx context.Context, p *Plan, r *rollout, res *PushRes
 			return ""
 		}
 		if r.maxFail >= 0 && total > r.maxFail {
-			return fmt.Sprintf("stopped after wave %d of %d: %d hosts failed, more than --max-fail %s allows (%d)", num, len(r.waves), total, FormatAmount(*r.MaxFail), r.maxFail)
+			return fmt.Sprintf("stopped after wave %d of %d: %s failed, more than --max-fail %s allows (%d)", num, len(r.waves), Plural(total, "host"), FormatAmount(*r.MaxFail), r.maxFail)
 		}
 		next := names(r.waves[w+1])
 		pause := &WaveEvent{PlanID: p.ID, Wave: num + 1, Waves: len(r.waves), State: WavePaused, Hosts: next, FailedTotal: total, MaxFail: r.maxFail}

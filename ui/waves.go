@@ -47,7 +47,7 @@ func (p *pushPane) applyWave(ev *engine.WaveEvent) {
 		w.line = fmt.Sprintf("before wave %d/%d · %d failed, %s", ev.Wave, ev.Waves, ev.FailedTotal, limit)
 		w.paused = w.answer != nil
 	case engine.WaveStopped:
-		w.line = fmt.Sprintf("stopped before wave %d/%d · %d hosts not started", ev.Wave, ev.Waves, len(ev.NotStarted))
+		w.line = fmt.Sprintf("stopped before wave %d/%d · %s not started", ev.Wave, ev.Waves, engine.Plural(len(ev.NotStarted), "host"))
 	}
 	p.dirty = true
 }

@@ -40,7 +40,7 @@ func PushOptions(c *Call) (engine.PushOptions, error) {
 	}
 	ask := c.Ask
 	o.Confirm = func(_ context.Context, next *engine.WaveEvent) (bool, error) {
-		return ask(nil, fmt.Sprintf("%s — start wave %d of %d (%d hosts)?", next.Message, next.Wave, next.Waves, len(next.Hosts)))
+		return ask(nil, fmt.Sprintf("%s — start wave %d of %d (%s)?", next.Message, next.Wave, next.Waves, engine.Plural(len(next.Hosts), "host")))
 	}
 	return o, nil
 }
