@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"context"
 	"errors"
+	"time"
 
 	"github.com/discoterm/discoterm/engine/journal"
 	"github.com/discoterm/discoterm/engine/kinds"
@@ -37,18 +39,29 @@ type PushOptions struct {
 	// AllowUserDir writes files even where a non-root user can change the
 	// target's directory (refused by default).
 	AllowUserDir bool
-	Parallel     int // hosts at once; 0: engine default
+	Parallel     int // hosts at once (within a wave); 0: engine default
 	// IgnoreWindows lets Up push a branch outside its maintenance
 	// windows (--now). Push of a plan the operator names is never gated.
 	IgnoreWindows bool
+	// The rollout: each field overrides the branch's policy
+	// (store.Rollout) when set; nil or 0 keeps the branch's.
+	Canary      *int          // hosts pushed first, alone
+	Wave        *store.Amount // hosts per following wave
+	MaxFail     *store.Amount // stop before the next wave once more hosts failed
+	Pause       time.Duration // wait between waves
+	AliveWithin time.Duration // admit only hosts seen alive this recently
+	// Confirm, when set, is asked before each wave after the first; false
+	// stops the push there (the console's c / x, a terminal's y/N).
+	Confirm func(ctx context.Context, next *WaveEvent) (bool, error)
 }
 
 // HostView is a host with what the engine derives for display.
 type HostView struct {
 	store.Host
-	Branch   string            `json:"branch"` // effective branch (assignment, else classification, else "")
-	Head     uint64            `json:"head"`   // head of that branch
-	Behind   int               `json:"behind"` // head - position, when known
+	Branch   string            `json:"branch"`  // effective branch (assignment, else classification, else "")
+	Head     uint64            `json:"head"`    // head of that branch
+	Behind   int               `json:"behind"`  // head - position, when known
+	Drifted  int               `json:"drifted"` // paths the last drift check found drifted (Host.Drift)
 	Vars     map[string]string `json:"vars,omitempty"`
 	ClassErr string            `json:"class_error,omitempty"`
 	// NextWindow is the branch's maintenance window open now, else the

@@ -129,6 +129,10 @@ func (d *discovery) catchUpHost(ctx context.Context, v HostView, b store.Branch)
 	if err == nil && r != nil && r.Failed() > 0 {
 		err = fmt.Errorf("%s", r.Hosts[0].Err)
 	}
+	if err == nil && b.Rollout.Repair {
+		// policy --repair on: a host caught up has its drift put back too.
+		err = e.RepairNow(ctx, FixRequest{Branch: b.Name, Hosts: []string{v.ID}})
+	}
 	d.finish(v.ID, err)
 	if err != nil {
 		e.logf(LevelError, "catch-up of %s failed: %v", v.Name, err)

@@ -43,6 +43,7 @@ type discovery struct {
 	slots     chan struct{}            // bounds catch-ups at once across the fleet
 	perBranch map[string]chan struct{} // bounds them per branch (CatchUp.Parallel)
 	wg        sync.WaitGroup
+	drift     driftWatch // periodic drift checks (drift_watch.go)
 }
 
 // Discover scans for hosts until ctx ends (or opts.Rounds rounds), keeping
@@ -197,6 +198,7 @@ func (d *discovery) round(ctx context.Context, r scanner.RoundResult) {
 		}
 	}
 	d.catchUp(ctx, answered)
+	d.driftChecks(ctx) // engine/drift_watch.go: policy --drift-every
 }
 
 // learn identifies a new MAC over SSH: hostname, machine-id, OS and its

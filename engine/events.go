@@ -26,6 +26,7 @@ const (
 	EventPushDone                   // *PushDoneEvent: a push finished
 	EventScan                       // *ScanEvent: scanner state (started, round, stopped, error)
 	EventJob                        // *JobEvent: a long job started or finished
+	EventWave                       // *WaveEvent: a push's wave started, ended, paused or the push stopped between waves
 )
 
 // EventVersion is the version of the events' JSON shapes ("v" of every
@@ -36,6 +37,7 @@ var eventNames = [...]string{
 	EventLog: "log", EventHost: "host", EventLock: "lock", EventStaged: "staged", EventJournal: "journal",
 	EventPlanHost: "plan.host", EventPlanDone: "plan.done", EventPushHost: "push.host",
 	EventPushEntry: "push.entry", EventPushDone: "push.done", EventScan: "scan", EventJob: "job",
+	EventWave: "push.wave",
 }
 
 // String is the event's stable name, used as the JSON "type" field.
@@ -210,6 +212,35 @@ type PushDoneEvent struct {
 	Duration time.Duration `json:"duration_ns"`
 }
 
+// WaveState is where a wave of a push is.
+type WaveState string
+
+// The wave states.
+const (
+	WaveStarted WaveState = "started"
+	WaveEnded   WaveState = "ended"
+	WavePaused  WaveState = "paused"  // before Wave: waiting for --pause or a confirmation
+	WaveStopped WaveState = "stopped" // the push stopped before Wave; NotStarted are untouched
+)
+
+// WaveEvent reports a push's waves (only for pushes with a rollout
+// policy: canary, waves, threshold, pause, confirmation or alive window).
+type WaveEvent struct {
+	Header
+	PlanID      string        `json:"plan"`
+	Wave        int           `json:"wave"` // 1-based; the canary, if any, is wave 1
+	Waves       int           `json:"waves"`
+	Canary      bool          `json:"canary,omitempty"`
+	State       WaveState     `json:"state"`
+	Hosts       []string      `json:"hosts"`                 // the wave's hosts (paused: the next wave's)
+	Failed      int           `json:"failed"`                // hosts of this wave that failed (ended)
+	FailedTotal int           `json:"failed_total"`          // failed so far in the push
+	MaxFail     int           `json:"max_fail"`              // failed hosts tolerated; -1: no threshold
+	Wait        time.Duration `json:"wait_ns,omitempty"`     // paused by --pause
+	NotStarted  []string      `json:"not_started,omitempty"` // stopped: hosts never touched
+	Reason      string        `json:"reason,omitempty"`      // stopped: why
+}
+
 // ScanEvent is the scanner's state.
 type ScanEvent struct {
 	Header
@@ -243,12 +274,13 @@ func (*PushEntryEvent) Type() EventType { return EventPushEntry }
 func (*PushDoneEvent) Type() EventType  { return EventPushDone }
 func (*ScanEvent) Type() EventType      { return EventScan }
 func (*JobEvent) Type() EventType       { return EventJob }
+func (*WaveEvent) Type() EventType      { return EventWave }
 
 // critical events are never dropped for a slow subscriber: they end an
 // operation or change what an operator may do next.
 func critical(ev Event) bool {
 	switch ev.Type() {
-	case EventPlanDone, EventPushDone, EventJob, EventLock, EventStaged, EventJournal:
+	case EventPlanDone, EventPushDone, EventJob, EventLock, EventStaged, EventJournal, EventWave:
 		return true
 	case EventPushHost:
 		s := ev.(*PushHostEvent).Status

@@ -456,6 +456,9 @@ func (f *fakeRemote) Apply(ctx context.Context, t remote.Target, b *remote.Bundl
 		wstate()
 	}
 	done := func(e remote.BundleEntry) {
+		if e.Repair { // a drift repair: position and history stay (apply.sh replace, rremove)
+			return
+		}
 		hist += fmt.Sprintf("applied %d %s %d 1 ok\n", e.Seq, e.Hash, time.Unix(1_700_000_000, 0).Unix())
 		pos, hash = strconv.FormatUint(e.Seq, 10), e.Hash
 		wstate()

@@ -31,6 +31,9 @@ func (e *Engine) view(h store.Host, cls *classify.Config, heads map[string]uint6
 		v.Vars = cls.Vars(short, fqdn)
 	}
 	v.Branch = effectiveBranch(h, v.Vars)
+	if h.Drift != nil {
+		v.Drifted = len(h.Drift.Paths)
+	}
 	if head, ok := heads[v.Branch]; ok {
 		v.Head = head
 		if h.StateBranch == "" || h.StateBranch == v.Branch {

@@ -164,6 +164,29 @@ type PushResult struct {
 	PlanID   string        `json:"plan"`
 	Hosts    []HostPush    `json:"hosts"`
 	Duration time.Duration `json:"duration"`
+	// Waves are the waves pushed, in order; Stopped says why the push
+	// stopped before the rest (their hosts are not-started), or "".
+	Waves   []WaveResult `json:"waves,omitempty"`
+	Stopped string       `json:"stopped,omitempty"`
+}
+
+// WaveResult is one wave of a push.
+type WaveResult struct {
+	Wave   int      `json:"wave"` // 1-based; the canary, if any, is wave 1
+	Canary bool     `json:"canary,omitempty"`
+	Hosts  []string `json:"hosts"`
+	Failed int      `json:"failed"`
+}
+
+// NotStarted names the hosts the push never touched.
+func (r *PushResult) NotStarted() []string {
+	var out []string
+	for _, h := range r.Hosts {
+		if h.Status == PushNotStarted {
+			out = append(out, h.Name)
+		}
+	}
+	return out
 }
 
 // Failed counts hosts that did not end done or up to date.

@@ -215,7 +215,7 @@ func (e *Engine) bundleFor(tx store.Tx, p *Plan, hp HostPlan, entries []journal.
 			}
 		}
 		be := k.Op(en, data)
-		be.Seq, be.Hash = en.Seq, en.Hash
+		be.Seq, be.Hash, be.Repair = en.Seq, en.Hash, c.Repair
 		b.Entries = append(b.Entries, be)
 	}
 	return b, nil
@@ -229,6 +229,7 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 	start := time.Now()
 	var p *Plan
 	var entries []journal.Entry
+	var policy store.Rollout
 	bundles := map[string]*remote.Bundle{}
 	targets := map[string]remote.Target{}
 	bundleErr := map[string]error{}
@@ -250,6 +251,9 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 		if _, entries, err = e.loadJournal(tx, p.Branch); err != nil {
 			return err
 		}
+		if b, err := tx.Branch(p.Branch); err == nil {
+			policy = b.Rollout
+		}
 		for _, hp := range p.Hosts {
 			if h, err := tx.Host(hp.HostID); err == nil {
 				targets[hp.HostID] = target(h)
@@ -268,6 +272,11 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	// A rollout policy that cannot apply is refused before any host.
+	ro, err := newRollout(policy, opts, len(p.Hosts))
 	if err != nil {
 		return nil, err
 	}
@@ -313,15 +322,32 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 		}
 		emitHost(hp, hr)
 	}
-	e.forEachHost(ctx, len(work), parallel, func(w int) {
-		i := work[w]
+	ro.split(work)
+	// Waves (engine/waves.go): the canary, then waves, stopping between
+	// them once failures cross the threshold.
+	stopped := e.runWaves(ctx, p, ro, res, parallel, func(i int) {
 		hp := p.Hosts[i]
 		hr := &res.Hosts[i]
 		hs := time.Now()
 		e.pushHost(ctx, p, hp, targets[hp.HostID], bundles[hp.HostID], hr, entries)
 		hr.Duration = time.Since(hs)
 		emitHost(hp, hr)
-	})
+	}, emitHost)
+	if stopped != "" {
+		res.Stopped = stopped
+		for i := range res.Hosts {
+			if hr := &res.Hosts[i]; hr.Status == PushWaiting {
+				hr.Status, hr.Err = PushNotStarted, "not started: the push "+stopped
+				emitHost(p.Hosts[i], hr)
+			}
+		}
+		ns, failed := res.NotStarted(), 0
+		for _, w := range res.Waves {
+			failed += w.Failed
+		}
+		e.emit(&WaveEvent{Header: Header{Level: LevelError, Message: fmt.Sprintf("push %s %s; not started: %s", p.ID, stopped, hostList(ns))},
+			PlanID: p.ID, Wave: len(res.Waves) + 1, Waves: len(ro.waves), State: WaveStopped, NotStarted: ns, Reason: stopped, FailedTotal: failed, MaxFail: ro.maxFail})
+	}
 	// Hosts never started because ctx ended are untouched.
 	for i := range res.Hosts {
 		if hr := &res.Hosts[i]; hr.Status == PushWaiting {
@@ -346,6 +372,9 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 	switch {
 	case ctx.Err() != nil:
 		return res, fmt.Errorf("%w: push %s interrupted; hosts finished or abandoned their current entry", ErrCancelled, p.ID)
+	case res.Stopped != "":
+		ns := res.NotStarted()
+		return res, fmt.Errorf("%w: push %s %s; %s not started (untouched, positions unchanged): %s", ErrHostsFail, p.ID, res.Stopped, Plural(len(ns), "host"), hostList(ns))
 	case res.Failed() > 0 && res.Failed() == res.Stale():
 		return res, fmt.Errorf("%w: %s changed since plan %s: re-plan", ErrStale, Plural(res.Stale(), "host"), p.ID)
 	case res.Failed() > 0:

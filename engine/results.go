@@ -150,6 +150,7 @@ func (e *Engine) recordHost(p *Plan, entries []journal.Entry, hr HostPush) {
 		h.LastPush, h.LastResult, h.LastError = now, string(hr.Status), hr.Err
 		if hr.Status == PushDone {
 			h.LastOK = now
+			clearRepaired(&h, p, hr.HostID) // drift_fix.go
 		}
 		if hr.contacted && hr.Status != PushStale && hr.Status != PushUnreach {
 			h.Position, h.StateBranch = hr.To, p.Branch

@@ -67,6 +67,17 @@ type Host struct {
 	RTT        time.Duration `json:"rtt,omitempty"`
 	Liveness   string        `json:"liveness,omitempty"` // "alive", "lost", "gone", "" (never scanned)
 	Iface      string        `json:"iface,omitempty"`    // interface it was last seen on
+	// Drift is what the last drift check found on the host.
+	Drift *DriftSummary `json:"drift,omitempty"`
+}
+
+// DriftSummary is the outcome of a host's last drift check: the paths
+// whose content, mode or owner differ from what the journal says.
+type DriftSummary struct {
+	Checked  time.Time `json:"checked"`
+	Position uint64    `json:"position"` // the position the check compared against
+	Paths    []string  `json:"paths,omitempty"`
+	Err      string    `json:"error,omitempty"` // the check could not run
 }
 
 // CatchUp is a branch's policy for hosts that come back behind its head.
@@ -90,6 +101,26 @@ type Branch struct {
 	// Windows are the branch's maintenance windows as the operator wrote
 	// them (engine/window grammar); none: catch-up and up push any time.
 	Windows []string `json:"windows,omitempty"`
+	// Rollout is the branch's default for how pushes roll out (waves)
+	// and how drift is watched; push flags override it field by field.
+	Rollout Rollout `json:"rollout,omitzero"`
+}
+
+// Amount is a number of hosts, or a percentage of a push's hosts.
+type Amount struct {
+	N       int  `json:"n"`
+	Percent bool `json:"percent,omitempty"`
+}
+
+// Rollout is a branch's rollout and drift policy. Nil amounts are unset.
+type Rollout struct {
+	Canary      int           `json:"canary,omitempty"`       // hosts pushed first, alone, as wave 1
+	Wave        *Amount       `json:"wave,omitempty"`         // hosts per following wave; nil: all the rest at once
+	MaxFail     *Amount       `json:"max_fail,omitempty"`     // stop before the next wave once more hosts failed; nil: never stop
+	Pause       time.Duration `json:"pause,omitempty"`        // wait between waves
+	AliveWithin time.Duration `json:"alive_within,omitempty"` // admit only hosts seen alive this recently; 0: every host
+	DriftEvery  time.Duration `json:"drift_every,omitempty"`  // check drift this often while scanning; 0: off
+	Repair      bool          `json:"repair,omitempty"`       // catch-up also repairs drift
 }
 
 // Lock is a branch lock: staging needs it.

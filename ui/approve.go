@@ -171,6 +171,7 @@ func (m *Model) askPush(p *engine.Plan) {
 // startPush prepares the progress pane from the plan and starts the push.
 func (m *Model) startPush(p *engine.Plan, opts engine.PushOptions) tea.Cmd {
 	m.pushes.start(p)
+	opts = m.withRollout(opts)
 	m.focusView(viewPush)
 	return m.push(p.ID, opts)
 }

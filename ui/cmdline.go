@@ -339,6 +339,11 @@ func (m *Model) askAbout(p *engine.Plan, then string, c *verbs.Call) {
 		return
 	}
 	m.askPush(p)
+	if err := m.setRollout(c); err != nil {
+		m.dialog = nil
+		m.flash(engine.LevelError, "push: "+opError(err))
+		return
+	}
 	if d, ok := m.dialog.(*confirmDialog); ok && c != nil {
 		d.opts.AllowReboot = c.Bool("allow-reboot")
 	}

@@ -115,6 +115,9 @@ func (m *Model) applyEvents(burst eventsMsg) {
 			}
 		case *engine.PushEntryEvent:
 			m.pushes.apply(ev)
+		case *engine.WaveEvent:
+			m.pushes.applyWave(ev)
+			m.activity.addEvent(ev)
 		case *engine.ScanEvent:
 			m.scan = scanText(ev)
 			if ev.State == "round" {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -221,6 +222,20 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	case viewPlan:
 		return m.review.Update(msg)
 	case viewPush:
+		// A paused wave: c continues, x stops the push before it.
+		// (By their keys: the gates may date from before the pause.)
+		if m.pushes.waves.paused {
+			switch {
+			case slices.Contains(k.ContinueWave.Keys(), msg.String()):
+				return true, m.answerWave(true)
+			case slices.Contains(k.StopPush.Keys(), msg.String()):
+				return true, m.answerWave(false)
+			}
+		}
+		if why, ok := k.refused(msg, &k.ContinueWave); ok {
+			m.flash(engine.LevelWarn, "c continue — "+why)
+			return true, nil
+		}
 		if why, ok := k.refused(msg, &k.StopPush); ok {
 			m.flash(engine.LevelWarn, "x stop the push — "+why)
 			return true, nil
@@ -382,6 +397,11 @@ func (m *Model) gateKeys() {
 		k.gate(&k.Push, "plan "+p.ID+" was pushed already — plan again (p)")
 	default:
 		k.gate(&k.Push, "")
+	}
+	if m.pushes.waves.paused {
+		k.gate(&k.ContinueWave, "")
+	} else {
+		k.gate(&k.ContinueWave, "no wave is waiting (push with --confirm to be asked before each)")
 	}
 	switch {
 	case m.pushJob == "":

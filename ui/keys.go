@@ -25,7 +25,7 @@ type KeyMap struct {
 	// Plan review.
 	NextEntry, PrevEntry, Fold key.Binding
 	// Push progress.
-	StopPush key.Binding
+	StopPush, ContinueWave key.Binding
 	// Activity.
 	Level key.Binding
 
@@ -90,7 +90,8 @@ func DefaultKeyMap() *KeyMap {
 		PrevEntry: bind("N", "previous entry", "N"),
 		Fold:      bind("z", "fold diffs", "z"),
 
-		StopPush: bind("x", "stop the push (asks first)", "x"),
+		StopPush:     bind("x", "stop the push (asks first; a paused wave: stop here)", "x"),
+		ContinueWave: bind("c", "continue a paused wave", "c"),
 
 		Level: bind("l", "minimum level", "l"),
 
@@ -140,7 +141,7 @@ func (k *KeyMap) groups() []helpGroup {
 		{"hosts", []*key.Binding{&k.Mark, &k.MarkAll, &k.SortBy, &k.Sort, &k.Reverse, &k.Trust, &k.Details}},
 		{"journal", []*key.Binding{&k.Open, &k.Drop}},
 		{"plan review", []*key.Binding{&k.NextEntry, &k.PrevEntry, &k.Fold}},
-		{"push", []*key.Binding{&k.StopPush}},
+		{"push", []*key.Binding{&k.StopPush, &k.ContinueWave}},
 		{"activity", []*key.Binding{&k.Open, &k.Level}},
 	}
 }

@@ -91,7 +91,11 @@ type Model struct {
 	jobSeq   int
 	planning planProgress
 	pushJob  string
-	scan     string
+	// The rollout flags of the :push line whose confirmation is open
+	// (ui/waves.go).
+	pushRollout engine.PushOptions
+	pushConfirm bool
+	scan        string
 	// quitAfterPush: the operator quit during a push; leave once it ends.
 	quitAfterPush bool
 	// stopAsk is the "Stop push?" question while it is open: it goes when

@@ -58,6 +58,7 @@ type pushPane struct {
 	nav        listNav
 	running    bool
 	cancelling bool
+	waves      pushWaves // ui/waves.go
 	totals     map[engine.PushStatus]int
 	dirty      bool
 	widths     []int
@@ -244,6 +245,9 @@ func (p *pushPane) View() string {
 		state = "cancelling — hosts finish their current entry"
 	case p.running:
 		state = "running — x stops it"
+	}
+	if ws := p.waveState(); ws != "" {
+		state = ws
 	}
 	lines := []string{
 		p.c.titleLine("Push", p.planID+" · "+plural(len(p.rows), "host")+" · "+state, p.w),

@@ -2,9 +2,12 @@ package ui
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/discoterm/discoterm/engine"
+	"github.com/discoterm/discoterm/engine/journal"
 	"github.com/discoterm/discoterm/engine/textsafe"
+	"github.com/discoterm/discoterm/engine/verbs"
 	"github.com/discoterm/discoterm/store"
 )
 
@@ -67,3 +70,43 @@ func (b safeBackend) TrustHost(host, fingerprint string) error {
 func (b safeBackend) Migrate(ctx context.Context, host, branch string) error {
 	return textsafe.Error(b.Backend.Migrate(ctx, host, branch))
 }
+
+// The drift and rollout verbs reach the engine through these, escaped the
+// same way (verbs.DriftBackend, verbs.RolloutBackend); a backend without
+// them says so.
+
+func (b safeBackend) Drift(ctx context.Context, req engine.DriftRequest) (*engine.DriftReport, error) {
+	d, ok := b.Backend.(verbs.DriftBackend)
+	if !ok {
+		return nil, errNoDrift
+	}
+	return scrubbed(d.Drift(ctx, req))
+}
+
+func (b safeBackend) Repair(ctx context.Context, req engine.FixRequest) (*engine.Plan, error) {
+	d, ok := b.Backend.(verbs.DriftBackend)
+	if !ok {
+		return nil, errNoDrift
+	}
+	return scrubbed(d.Repair(ctx, req))
+}
+
+func (b safeBackend) Adopt(ctx context.Context, host string, req engine.FixRequest) (string, []journal.Entry, error) {
+	d, ok := b.Backend.(verbs.DriftBackend)
+	if !ok {
+		return "", nil, errNoDrift
+	}
+	br, es, err := d.Adopt(ctx, host, req)
+	textsafe.Scrub(&es)
+	return textsafe.Line(br), es, textsafe.Error(err)
+}
+
+func (b safeBackend) SetRollout(branch string, r store.Rollout) error {
+	d, ok := b.Backend.(verbs.RolloutBackend)
+	if !ok {
+		return errNoDrift
+	}
+	return textsafe.Error(d.SetRollout(branch, r))
+}
+
+var errNoDrift = fmt.Errorf("%w: this console's engine has no drift checks or rollout policies", engine.ErrUsage)

@@ -43,8 +43,11 @@ func runBatch(ctx context.Context, inv *invocation) int {
 			defer cancel()
 			go progress(events)
 		}
-		if c.Verb.Name == "scan" {
+		switch c.Verb.Name {
+		case "scan":
 			drain = printScanEvents(a.eng, out)
+		case "push", "up":
+			drain = printWaveEvents(a.eng, out)
 		}
 	}
 	return dispatch(ctx, c, backend, out, inv.json, drain)
@@ -54,9 +57,15 @@ func runBatch(ctx context.Context, inv *invocation) int {
 // afterRun runs between the engine call and the printing (the scan's
 // events come before its host list).
 func dispatch(ctx context.Context, c *verbs.Call, backend verbs.Backend, out printer, json bool, afterRun func()) int {
-	c.Ask = func(shown verbs.Result, question string) (bool, error) {
-		render(out, shown, json)
-		return confirm(question)
+	// Only a person at a terminal can answer; without one, verbs that
+	// ask (up, push --confirm) say which flag to give instead.
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		c.Ask = func(shown verbs.Result, question string) (bool, error) {
+			if shown != nil {
+				render(out, shown, json)
+			}
+			return confirm(question)
+		}
 	}
 	c.Notify = func(shown verbs.Result) { render(out, shown, json) }
 	res, err := c.Verb.Run(ctx, backend, c)
@@ -128,6 +137,13 @@ func render(out printer, r verbs.Result, json bool) {
 			}
 			render(out, verbs.Pushed{Plan: run.Plan, Result: run.Push}, json)
 		}
+	case verbs.DriftDone:
+		out.drift(r.Report)
+	case verbs.Adopted:
+		for i, e := range r.Entries {
+			out.staged(r.Branch, i+1, e)
+		}
+		out.ok("adopt", r.Summary())
 	case verbs.Report:
 		out.report(r.Results)
 	case verbs.Audit:
@@ -183,6 +199,22 @@ func printScanEvents(eng *engine.Engine, out printer) func() {
 				if ev.Level > engine.LevelInfo || ev.Branch != "" {
 					out.event(ev)
 				}
+			}
+		}
+	}()
+	return func() { stop(); <-done }
+}
+
+// printWaveEvents prints a push's wave lines on stdout as they happen
+// (a push without a rollout policy has none).
+func printWaveEvents(eng *engine.Engine, out printer) func() {
+	events, stop := eng.Subscribe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range events {
+			if w, ok := ev.(*engine.WaveEvent); ok {
+				out.event(w)
 			}
 		}
 	}()

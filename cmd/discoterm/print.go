@@ -25,6 +25,7 @@ type printer interface {
 	stagedList(branch string, es []journal.Entry, l *store.Lock)
 	plan(*engine.Plan)
 	push(*engine.PushResult)
+	drift(*engine.DriftReport)
 	log(*engine.JournalView)
 	report([]store.RunResult)
 	audit([]store.AuditRecord)
@@ -108,7 +109,8 @@ func (p *jsonPrinter) push(r *engine.PushResult) {
 	for _, h := range r.Hosts {
 		p.emit("push.host", h)
 	}
-	p.emit("push", map[string]any{"plan": r.PlanID, "hosts": len(r.Hosts), "failed": r.Failed(), "stale": r.Stale(), "duration_ms": r.Duration.Milliseconds()})
+	p.emit("push", map[string]any{"plan": r.PlanID, "hosts": len(r.Hosts), "failed": r.Failed(), "stale": r.Stale(), "duration_ms": r.Duration.Milliseconds(),
+		"waves": len(r.Waves), "stopped": r.Stopped, "not_started": r.NotStarted()})
 }
 func (p *jsonPrinter) log(v *engine.JournalView) {
 	for _, e := range v.Entries {
@@ -164,7 +166,7 @@ func dash(s string) string {
 
 func (p *textPrinter) hosts(hs []engine.HostView) {
 	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tADDRESS\tBRANCH\tPOSITION\tLAST RESULT\tLAST SEEN\tNEXT WINDOW\tID")
+	fmt.Fprintln(tw, "NAME\tSTATE\tADDRESS\tBRANCH\tPOSITION\tDRIFT\tLAST RESULT\tLAST SEEN\tNEXT WINDOW\tID")
 	now := time.Now()
 	for _, h := range hs {
 		pos := fmt.Sprintf("%d/%d", h.Position, h.Head)
@@ -179,7 +181,14 @@ func (p *textPrinter) hosts(hs []engine.HostView) {
 		if !h.Trusted {
 			state = "untrusted"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(h.Name), state, h.Addr, dash(h.Branch), pos, dash(h.LastResult), ago(seen),
+		drift := "-" // never checked
+		if h.Drift != nil {
+			drift = plainCount(h.Drifted, "file")
+			if h.Drift.Err != "" {
+				drift = "unchecked"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(h.Name), state, h.Addr, dash(h.Branch), pos, drift, dash(h.LastResult), ago(seen),
 			windowText(h.NextWindow, h.WindowErr, now), h.ID)
 	}
 	tw.Flush()
@@ -316,4 +325,15 @@ func eventErr(ev engine.Event) string {
 		return ev.Err
 	}
 	return ""
+}
+
+// plainCount is "none", "1 file", "3 files".
+func plainCount(n int, what string) string {
+	switch n {
+	case 0:
+		return "none"
+	case 1:
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -125,6 +125,10 @@ func (p *textPrinter) push(r *engine.PushResult) {
 		}
 	}
 	fmt.Fprintf(p.w, "push %s: %s, %d not finished (%d stale), %s\n", r.PlanID, engine.Plural(len(r.Hosts), "host"), r.Failed(), r.Stale(), r.Duration.Round(1e6))
+	if r.Stopped != "" {
+		ns := r.NotStarted()
+		fmt.Fprintf(p.w, "push %s %s; not started (untouched): %s: %s\n", r.PlanID, r.Stopped, engine.Plural(len(ns), "host"), strings.Join(ns, " "))
+	}
 }
 
 // execEffects prints what an exec did in the host's sandbox, in the terms

@@ -55,6 +55,9 @@ type Change struct {
 	Output       string       `json:"output,omitempty"`
 	Cap          string       `json:"cap,omitempty"`
 	NotSimulated string       `json:"not_simulated,omitempty"`
+	// Repair marks a drift repair: the entry is one the host applied
+	// already, installed again; the host's position does not move.
+	Repair bool `json:"repair,omitempty"`
 }
 
 // FileChange is one path an exec entry changed in the sandbox, in the

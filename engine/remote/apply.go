@@ -57,6 +57,10 @@ func applyProgram(b *Bundle, token string) (string, error) {
 		case OpExec:
 			p.call("xexec", append([]string{seq, e.Hash, e.Creates, e.Unless, e.Command}, env...)...)
 		case OpRemove:
+			if e.Repair {
+				p.call("rremove", seq, e.Path)
+				break
+			}
 			p.call("xremove", seq, e.Hash, e.Path)
 		case OpReboot:
 			p.call("xreboot", seq, e.Hash, allow, reboot)
@@ -98,6 +102,10 @@ func fileRun(p *program, run []BundleEntry) {
 	first := itoa(run[0].Seq)
 	p.call("settle", first)
 	for _, e := range run {
+		if e.Repair {
+			p.call("replace", itoa(e.Seq), e.Path)
+			continue
+		}
 		p.call("place", itoa(e.Seq), e.Hash, e.Path)
 	}
 	p.call("ran", first)

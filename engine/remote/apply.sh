@@ -169,6 +169,14 @@ place() {
   applied "$1" "$2" "$s"; HIST="$HIST$A"; POS=$1; H=$2; OKS="$OKS $1"
 }
 
+# replace SEQ PATH: rename the staged file of an entry the host applied
+# already (a drift repair) into place; the position and history stay.
+replace() {
+  d=${2%/*}; [ -n "$d" ] || d=/
+  mv -f -- "$d/.discoterm.$$.$1" "$2" >> "$out" 2>&1 || runfail "$1"
+  OKS="$OKS $1"
+}
+
 # ran FIRST_SEQ: the run is in place: record it, report each entry.
 ran() {
   TMPS=
@@ -218,6 +226,17 @@ xremove() {
     printf '%s is absent\n' "$3" > "$out"
   fi
   done_entry "$1" "$2" "$s" || { echo "R $1 failed 1 0 -"; fail; }
+  emit "$1" ok 0 "$s"
+}
+
+# rremove SEQ PATH: a drift repair of a remove entry the host applied
+# already: delete what came back; the position and history stay.
+rremove() {
+  if [ -d "$2" ] && [ ! -L "$2" ]; then
+    rmdir -- "$2" > "$out" 2>&1 || { emit "$1" failed 1 "$s"; fail; }
+  elif [ -e "$2" ] || [ -L "$2" ]; then
+    rm -f -- "$2" > "$out" 2>&1 || { emit "$1" failed 1 "$s"; fail; }
+  fi
   emit "$1" ok 0 "$s"
 }
 

@@ -95,6 +95,9 @@ type BundleEntry struct {
 	Op      Op
 	Path    string
 	Content []byte // OpFile
+	// Repair re-installs an entry the host applied already (a drift
+	// repair, OpFile and OpRemove): the position and history stay.
+	Repair  bool
 	Mode    uint32
 	Owner   string
 	Group   string

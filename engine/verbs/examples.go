@@ -36,6 +36,9 @@ var examples = map[string]string{
 	"approve":  "approve " + ExamplePlan + " --keep-lock",
 	"push":     "push " + ExamplePlan,
 	"up":       "up --yes",
+	"drift":    "drift web01",
+	"repair":   "repair web01 --path /etc/motd",
+	"adopt":    "adopt web01 --path /etc/motd",
 	"help":     "help exec",
 	// The batch face's own verb (cmd/discoterm), not in Default.
 	"store": "store migrate --from /root/.local/state/discoterm/discoterm.db --to nats://nats1.example.net:4222/site1",

@@ -35,13 +35,18 @@ func flowVerbs() []*Verb {
 				}
 				return Approved{Plan: p}, nil
 			}},
-		{Name: "push", Group: GroupFlow, Help: "apply an approved plan",
-			Args: []Arg{{Name: "PLAN", Optional: true}}, Flags: []Flag{allowReboot, allowUserDir},
+		{Name: "push", Group: GroupFlow, Help: "apply an approved plan, in waves if asked (or by the branch's policy); exit 3 when stopped by --max-fail",
+			Args: []Arg{{Name: "PLAN", Optional: true}}, Flags: append([]Flag{allowReboot, allowUserDir}, pushRolloutFlags...),
 			Run: func(ctx context.Context, b Backend, c *Call) (Result, error) {
 				if c.Arg(0) == "" {
 					return nil, usagef("push needs the PLAN id of an approved plan: %s", c.Verb.Usage())
 				}
-				r, err := b.Push(ctx, c.Arg(0), engine.PushOptions{AllowReboot: c.Bool("allow-reboot"), AllowUserDir: c.Bool("allow-user-dir")})
+				opts, err := PushOptions(c)
+				if err != nil {
+					return nil, err
+				}
+				opts.AllowUserDir = c.Bool("allow-user-dir")
+				r, err := b.Push(ctx, c.Arg(0), opts)
 				if r == nil {
 					return nil, err
 				}
@@ -49,8 +54,8 @@ func flowVerbs() []*Verb {
 			}},
 		{Name: "up", Group: GroupFlow, Help: "plan + approve + push (for scripts and cron: --yes)",
 			Args: []Arg{{Name: "HOST", Optional: true, Many: true}},
-			Flags: []Flag{{Name: "yes", Type: Bool, Help: "apply without asking"}, allowReboot, allowUserDir, branchFlag,
-				{Name: "now", Type: Bool, Help: "push even outside the branch's maintenance windows"}},
+			Flags: append([]Flag{{Name: "yes", Type: Bool, Help: "apply without asking"}, allowReboot, allowUserDir, branchFlag,
+				{Name: "now", Type: Bool, Help: "push even outside the branch's maintenance windows"}}, pushRolloutFlags...),
 			Run: runUp},
 	}
 }
@@ -59,7 +64,11 @@ func runUp(ctx context.Context, b Backend, c *Call) (Result, error) {
 	// What is committed only: staged entries are committed by their own
 	// approve, after review.
 	req := engine.PlanRequest{Branch: c.Branch(), Hosts: c.Args, NoStaged: true}
-	opts := engine.PushOptions{AllowReboot: c.Bool("allow-reboot"), AllowUserDir: c.Bool("allow-user-dir"), IgnoreWindows: c.Bool("now")}
+	opts, err := PushOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	opts.AllowUserDir, opts.IgnoreWindows = c.Bool("allow-user-dir"), c.Bool("now")
 	if c.Bool("yes") && req.Branch == "" && len(req.Hosts) == 0 {
 		// Every branch, each host on its own.
 		runs, err := b.UpAll(ctx, opts)

@@ -38,6 +38,7 @@ func Default() *Table {
 		vs = append(vs, stagingVerbs()...)
 		vs = append(vs, flowVerbs()...)
 		vs = append(vs, serveVerbs()...)
+		vs = append(vs, driftVerbs()...)
 		vs = append(vs, &Verb{Name: "help", Group: GroupHelp, Help: "list the verbs, or one verb's arguments and flags",
 			Args: []Arg{{Name: "VERB", Optional: true}}, Run: runHelp})
 		t, err := NewTable(vs...)
@@ -219,13 +220,14 @@ func branchVerbs() []*Verb {
 				as, err := b.Audit(c.Arg(0))
 				return Audit{Branch: c.Arg(0), Records: as}, err
 			}},
-		{Name: "policy", Group: GroupBranches, Help: "catch-up policy: push hosts that come back behind the branch automatically",
+		{Name: "policy", Group: GroupBranches, Help: "catch-up, rollout and drift policy: catch-up pushes, default waves and threshold, drift checks",
 			Args: []Arg{{Name: "BRANCH"}},
-			Flags: []Flag{{Name: "catch-up", Type: String, Value: "on|off", Help: "push hosts that come back behind the branch"},
+			Flags: append([]Flag{{Name: "catch-up", Type: String, Value: "on|off", Help: "push hosts that come back behind the branch"},
 				{Name: "max-age", Type: Duration, Value: "D", Help: "also push hosts whose last good push is older"},
 				{Name: "parallel-catch-up", Type: Int, Value: "N", Help: "hosts caught up at once (default 1)"},
 				{Name: "allow-reboot", Type: Bool, Help: "let reboot entries reboot hosts"},
 				{Name: "window", Type: List, Value: "WINDOW", Help: "maintenance window, e.g. 'Sat 02:00-04:00 UTC' or 'cron 0 2 * * 6 2h UTC' (repeatable; replaces the branch's windows; 'none' clears them): catch-up and up --yes push only inside one"}},
+				policyRolloutFlags...),
 			Run: runPolicy},
 	}
 }
@@ -250,6 +252,16 @@ func runPolicy(_ context.Context, b Backend, c *Call) (Result, error) {
 			lines = append(lines, fmt.Sprintf("windows of %s: %s", c.Arg(0), strings.Join(ws, "; ")))
 		}
 	}
+	if hasRolloutFlags(c) {
+		rollout, err := runRolloutPolicy(b, c)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, rollout)
+		if !c.Has("catch-up") && !c.Has("max-age") && !c.Has("parallel-catch-up") && !c.Has("allow-reboot") {
+			return Done{"policy", strings.Join(lines, "\n")}, nil
+		}
+	}
 	var on bool
 	switch c.Str("catch-up") {
 	case "on":
@@ -261,7 +273,7 @@ func runPolicy(_ context.Context, b Backend, c *Call) (Result, error) {
 		}
 		fallthrough
 	default:
-		return nil, usagef("policy needs --catch-up on or --catch-up off (or only --window)")
+		return nil, usagef("policy needs --catch-up on|off, --window, or rollout flags (--canary N --wave SIZE|PCT --max-fail N|PCT …)")
 	}
 	p := store.CatchUp{Enabled: on, MaxAge: c.Dur("max-age"), Parallel: max(c.Int("parallel-catch-up"), 1), AllowReboot: c.Bool("allow-reboot")}
 	if err := b.SetCatchUp(c.Arg(0), p); err != nil {

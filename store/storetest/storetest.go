@@ -77,9 +77,12 @@ func testRoundTrip(t *testing.T, open Opener) {
 	s := open(t)
 	host := store.Host{ID: "mid:abc", Name: "web1", Addr: "fe80::1%br0", Addrs: []string{"fe80::1%br0", "10.0.0.5"},
 		Port: 2222, User: "root", MAC: "52:54:00:12:34:56", Trusted: true, Branch: "web",
-		Position: 7, PositionHash: "ab", StateSeen: t0, LastResult: "ok", LastPush: t0, RTT: 3 * time.Millisecond, Liveness: "alive"}
+		Position: 7, PositionHash: "ab", StateSeen: t0, LastResult: "ok", LastPush: t0, RTT: 3 * time.Millisecond, Liveness: "alive",
+		Drift: &store.DriftSummary{Checked: t0, Position: 7, Paths: []string{"/etc/motd", "/etc/ntp.conf"}}}
 	branch := store.Branch{Name: "web", Parent: "main", ForkSeq: 3, Created: t0,
-		CatchUp: store.CatchUp{Enabled: true, MaxAge: time.Hour, Parallel: 4}}
+		CatchUp: store.CatchUp{Enabled: true, MaxAge: time.Hour, Parallel: 4},
+		Rollout: store.Rollout{Canary: 1, Wave: &store.Amount{N: 20, Percent: true}, MaxFail: &store.Amount{N: 0},
+			Pause: time.Minute, AliveWithin: 5 * time.Minute, DriftEvery: time.Hour, Repair: true}}
 	lock := store.Lock{Branch: "web", Holder: "alice@jump1", Message: "ntp", Time: t0}
 	staged := []journal.Entry{{Kind: journal.KindFile, Path: "/etc/motd", Blob: strings.Repeat("a", 64), Mode: 0o644, Message: "motd", Time: t0}}
 	plan := store.PlanRecord{ID: "p1", Branch: "web", Created: t0, Author: "alice", Approved: true, Approver: "bob", Data: []byte(`{"x":1}`)}
