@@ -5,6 +5,7 @@ import (
 
 	"github.com/discoterm/discoterm/engine/journal"
 	"github.com/discoterm/discoterm/engine/kinds"
+	"github.com/discoterm/discoterm/store"
 )
 
 // Effect is what a pending entry would do on a host (engine/kinds).
@@ -143,6 +144,7 @@ type EntryResult struct {
 	ExitCode int           `json:"exit_code"`
 	Duration time.Duration `json:"duration"`
 	Output   string        `json:"output,omitempty"`
+	Usage    *store.Usage  `json:"usage,omitempty"` // exec entries
 }
 
 // HostPush is the result of a push on one host.

@@ -249,6 +249,8 @@ func (st *Steps) Apply(ctx context.Context, t Target, b *Bundle, report func(Ent
 // finished (END, STALE or BUSY).
 func readApplyReply(r io.Reader, t Target, b *Bundle, res *ApplyResult, report func(EntryReport)) (end bool, perr error) {
 	rr := newReplyReader(r, MaxReplyLine, len(b.ExpectPaths))
+	var usage *Usage // an M line waiting for its R line
+	var usageSeq uint64
 	for {
 		l, err := rr.next()
 		if err == io.EOF {
@@ -267,8 +269,22 @@ func readApplyReply(r io.Reader, t Target, b *Bundle, res *ApplyResult, report f
 			perr = fmt.Errorf("apply on %s: reply goes on after its end", t.display())
 		}
 		switch l.Tag {
+		case tagUsage:
+			if usage != nil && perr == nil {
+				perr = fmt.Errorf("apply on %s: reply line %d: two usage lines before one result", t.display(), rr.n)
+			}
+			u := l.Usage
+			usage, usageSeq = &u, l.Seq
 		case tagResult:
 			e := EntryReport{Seq: l.Seq, Result: l.Result, ExitCode: l.Code, Duration: time.Duration(l.CS) * 10 * time.Millisecond, Output: string(l.Data)}
+			if usage != nil {
+				if usageSeq == l.Seq {
+					e.Usage = usage
+				} else if perr == nil {
+					perr = fmt.Errorf("apply on %s: reply line %d: usage of entry %d before the result of %d", t.display(), rr.n, usageSeq, l.Seq)
+				}
+				usage = nil
+			}
 			res.Entries = append(res.Entries, e)
 			if report != nil {
 				report(e)

@@ -91,7 +91,7 @@ func hostVerbs() []*Verb {
 				}
 				return Done{"assign", fmt.Sprintf("%s assigned to %s", c.Arg(0), c.Arg(1))}, nil
 			}},
-		{Name: "report", Group: GroupHosts, Help: "per entry per host: result, exit code, duration",
+		{Name: "report", Group: GroupHosts, Help: "per entry per host: result, exit code, duration; for commands CPU and IO on the host",
 			Args: []Arg{{Name: "HOST", Optional: true}},
 			Run: func(_ context.Context, b Backend, c *Call) (Result, error) {
 				rs, err := b.Report(c.Arg(0))
