@@ -66,7 +66,14 @@ type HostPlan struct {
 	// the plan; the push exports the same.
 	Env      map[string]string `json:"env,omitempty"`
 	Duration time.Duration     `json:"duration"`
+	// ClockSkew is how far the host's clock is ahead of the controller's
+	// (negative: behind), set when it exceeds MaxClockSkew: the host keeps
+	// maintenance windows by its own clock.
+	ClockSkew time.Duration `json:"clock_skew_ns,omitempty"`
 }
+
+// MaxClockSkew is the host clock difference a plan shows.
+const MaxClockSkew = time.Minute
 
 // Pending counts the changes that would do something.
 func (h HostPlan) Pending() int {

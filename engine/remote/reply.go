@@ -22,7 +22,7 @@ import (
 // escaped here (cleanText) before anything shows it; command output and
 // file contents travel as base64.
 //
-//	F KEY TEXT                 fact: KEY hostname|machine-id|os
+//	F KEY TEXT                 fact: KEY hostname|machine-id|os|time (Unix seconds)
 //	S-BEGIN, S TEXT, S-END     the state file's header lines
 //	S-NOTFILE                  the state path is not a regular file
 //	E INDEX 0|1                path INDEX of the request is absent|present
@@ -114,7 +114,7 @@ var entryResults = map[string]bool{"ok": true, "skipped": true, "failed": true, 
 var staleCodes = map[string]bool{"position": true, "branch": true, "appeared": true, "removed": true,
 	"meta": false, "content": false, "statedir": false, "statewrite": false}
 
-var facts = map[string]bool{"hostname": true, "machine-id": true, "os": true}
+var facts = map[string]bool{"hostname": true, "machine-id": true, "os": true, "time": true}
 
 // errLine is a malformed reply line, quoted (escaped and cut) in the error.
 func errLine(l []byte, why string) error {

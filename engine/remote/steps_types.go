@@ -46,7 +46,8 @@ type ProbeRequest struct {
 type Facts struct {
 	Hostname  string
 	MachineID string
-	OS        string // PRETTY_NAME from /etc/os-release
+	OS        string    // PRETTY_NAME from /etc/os-release
+	Time      time.Time // the host's clock when it answered (seconds); zero: unknown
 }
 
 // StateFile is the host's own record of what it applied.
