@@ -179,7 +179,7 @@ type PushResult struct {
 func (r *PushResult) Failed() int {
 	n := 0
 	for _, h := range r.Hosts {
-		if h.Status != PushDone && h.Status != PushNothing && h.Status != PushRebooting {
+		if h.Status != PushDone && h.Status != PushNothing && h.Status != PushRebooting && h.Status != PushPrepared {
 			n++
 		}
 	}

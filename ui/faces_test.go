@@ -19,7 +19,7 @@ var consoleCalls = map[string]string{
 	"add-host": "AddHost", "assign": "Assign", "report": "Report", "lock": "Lock", "unlock": "Unlock",
 	"fork": "Fork", "migrate": "Migrate", "audit": "Audit", "policy": "SetCatchUp", "drop": "Drop",
 	"plan": "Plan", "approve": "Approve", "push": "Push", "up": "Push",
-	"scan": "", "hosts": "", "branches": "", "log": "", "staged": "", "help": "", "serve-metrics": "",
+	"scan": "", "hosts": "", "branches": "", "log": "", "staged": "", "help": "", "serve-metrics": "", "collect": "Collect", "cancel-prepared": "Collect",
 }
 
 // TestVerbsConsoleFace: every verb of the table runs from the ":" line —

@@ -67,3 +67,11 @@ func (b safeBackend) TrustHost(host, fingerprint string) error {
 func (b safeBackend) Migrate(ctx context.Context, host, branch string) error {
 	return textsafe.Error(b.Backend.Migrate(ctx, host, branch))
 }
+
+func (b safeBackend) PreparePush(ctx context.Context, planID string, opts engine.PushOptions) (*engine.PushResult, error) {
+	return scrubbed(b.Backend.PreparePush(ctx, planID, opts))
+}
+
+func (b safeBackend) Collect(ctx context.Context, hosts []string, branch string, cancel bool) ([]engine.CollectedPlan, error) {
+	return scrubbed(b.Backend.Collect(ctx, hosts, branch, cancel))
+}

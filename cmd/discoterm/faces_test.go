@@ -21,7 +21,7 @@ var batchCalls = map[string]string{
 	"add-host": "AddHost", "assign": "Assign", "report": "Report", "scan": "Discover", "lock": "Lock",
 	"unlock": "Unlock", "fork": "Fork", "migrate": "Migrate", "audit": "Audit", "policy": "SetCatchUp",
 	"drop": "Drop", "plan": "Plan", "approve": "Approve", "push": "Push", "up": "Push",
-	"hosts": "", "branches": "", "log": "", "staged": "", "help": "", "serve-metrics": "",
+	"hosts": "", "branches": "", "log": "", "staged": "", "help": "", "serve-metrics": "", "collect": "Collect", "cancel-prepared": "Collect",
 }
 
 // exampleWords turns a verb's example into the argv a shell would give.

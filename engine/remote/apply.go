@@ -147,7 +147,7 @@ func stalePaths(p *program, paths []PathInfo) {
 // staleReason words a STALE line for the operator.
 func staleReason(l replyLine, b *Bundle) string {
 	path := func() string {
-		if l.Index < len(b.ExpectPaths) {
+		if l.Index < len(b.ExpectPaths) && b.ExpectPaths[l.Index].Path != "" {
 			return cleanText(b.ExpectPaths[l.Index].Path)
 		}
 		return "a path"
@@ -167,6 +167,8 @@ func staleReason(l replyLine, b *Bundle) string {
 		return "a file the plan read changed since"
 	case "statedir":
 		return "cannot create the state directory " + cleanText(b.StateDir)
+	case "tampered":
+		return "the prepared program was changed on the host (its sha256 no longer matches): nothing applied"
 	default:
 		return "cannot write the state file"
 	}

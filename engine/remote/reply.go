@@ -112,7 +112,7 @@ var entryResults = map[string]bool{"ok": true, "skipped": true, "failed": true, 
 // staleCodes are the reasons apply.sh refuses a host, and whether an
 // argument follows.
 var staleCodes = map[string]bool{"position": true, "branch": true, "appeared": true, "removed": true,
-	"meta": false, "content": false, "statedir": false, "statewrite": false}
+	"meta": false, "content": false, "statedir": false, "statewrite": false, "tampered": false}
 
 var facts = map[string]bool{"hostname": true, "machine-id": true, "os": true, "time": true}
 

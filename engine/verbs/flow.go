@@ -36,10 +36,14 @@ func flowVerbs() []*Verb {
 				return Approved{Plan: p}, nil
 			}},
 		{Name: "push", Group: GroupFlow, Help: "apply an approved plan",
-			Args: []Arg{{Name: "PLAN", Optional: true}}, Flags: []Flag{allowReboot, allowUserDir},
+			Args: []Arg{{Name: "PLAN", Optional: true}}, Flags: []Flag{allowReboot, allowUserDir,
+				{Name: "prepare", Type: Bool, Help: "upload it now; each host applies it by itself at the start of the branch's next window (collect gathers the results)"}},
 			Run: func(ctx context.Context, b Backend, c *Call) (Result, error) {
 				if c.Arg(0) == "" {
 					return nil, usagef("push needs the PLAN id of an approved plan: %s", c.Verb.Usage())
+				}
+				if c.Bool("prepare") {
+					return runPrepare(ctx, b, c)
 				}
 				r, err := b.Push(ctx, c.Arg(0), engine.PushOptions{AllowReboot: c.Bool("allow-reboot"), AllowUserDir: c.Bool("allow-user-dir")})
 				if r == nil {

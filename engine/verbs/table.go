@@ -2,7 +2,6 @@ package verbs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -37,6 +36,7 @@ func Default() *Table {
 		vs := append(hostVerbs(), branchVerbs()...)
 		vs = append(vs, stagingVerbs()...)
 		vs = append(vs, flowVerbs()...)
+		vs = append(vs, prepareVerbs()...)
 		vs = append(vs, serveVerbs()...)
 		vs = append(vs, &Verb{Name: "help", Group: GroupHelp, Help: "list the verbs, or one verb's arguments and flags",
 			Args: []Arg{{Name: "VERB", Optional: true}}, Run: runHelp})
@@ -236,11 +236,7 @@ func runPolicy(_ context.Context, b Backend, c *Call) (Result, error) {
 		if len(ws) == 1 && ws[0] == "none" {
 			ws = nil
 		}
-		wb, ok := b.(WindowSetter)
-		if !ok {
-			return nil, errors.New("this face cannot set maintenance windows")
-		}
-		if err := wb.SetWindows(c.Arg(0), ws); err != nil {
+		if err := b.SetWindows(c.Arg(0), ws); err != nil {
 			return nil, err
 		}
 		if len(ws) == 0 {
@@ -273,14 +269,6 @@ func runPolicy(_ context.Context, b Backend, c *Call) (Result, error) {
 	lines = append(lines, fmt.Sprintf("catch-up on %s: %s", c.Arg(0), state))
 	return Done{"policy", strings.Join(lines, "\n")}, nil
 }
-
-// WindowSetter is the engine's call that sets a branch's maintenance
-// windows; a backend without it cannot.
-type WindowSetter interface {
-	SetWindows(branch string, windows []string) error
-}
-
-var _ WindowSetter = (*engine.Engine)(nil)
 
 // lockedBranch is the branch a staging verb acts on: --branch, else the
 // console's branch, else the one branch the operator holds a lock on.
