@@ -199,6 +199,8 @@ type PushEntryEvent struct {
 	Steps    int    `json:"steps"`
 	Summary  string `json:"summary"`
 	Output   string `json:"output,omitempty"` // tail of the output
+	// Usage is what an exec entry's command used on the host.
+	Usage *store.Usage `json:"usage,omitempty"`
 }
 
 // PushDoneEvent ends a push.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/discoterm/discoterm/engine/journal"
 	"github.com/discoterm/discoterm/engine/kinds"
+	"github.com/discoterm/discoterm/store"
 )
 
 // Effect is what a pending entry would do on a host (engine/kinds).
@@ -65,7 +66,14 @@ type HostPlan struct {
 	// the plan; the push exports the same.
 	Env      map[string]string `json:"env,omitempty"`
 	Duration time.Duration     `json:"duration"`
+	// ClockSkew is how far the host's clock is ahead of the controller's
+	// (negative: behind), set when it exceeds MaxClockSkew: the host keeps
+	// maintenance windows by its own clock.
+	ClockSkew time.Duration `json:"clock_skew_ns,omitempty"`
 }
+
+// MaxClockSkew is the host clock difference a plan shows.
+const MaxClockSkew = time.Minute
 
 // Pending counts the changes that would do something.
 func (h HostPlan) Pending() int {
@@ -143,6 +151,7 @@ type EntryResult struct {
 	ExitCode int           `json:"exit_code"`
 	Duration time.Duration `json:"duration"`
 	Output   string        `json:"output,omitempty"`
+	Usage    *store.Usage  `json:"usage,omitempty"` // exec entries
 }
 
 // HostPush is the result of a push on one host.
@@ -193,7 +202,7 @@ func (r *PushResult) NotStarted() []string {
 func (r *PushResult) Failed() int {
 	n := 0
 	for _, h := range r.Hosts {
-		if h.Status != PushDone && h.Status != PushNothing && h.Status != PushRebooting {
+		if h.Status != PushDone && h.Status != PushNothing && h.Status != PushRebooting && h.Status != PushPrepared {
 			n++
 		}
 	}

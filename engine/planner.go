@@ -327,10 +327,14 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 		from = 0
 	}
 	req := request(from)
+	asked := time.Now()
 	res, err := e.opts.Remote.Probe(hctx, target(h), req)
+	answered := time.Now()
 	if err == nil && res.StateErr == "" && res.State.Position < from {
 		req = request(res.State.Position)
+		asked = time.Now()
 		res, err = e.opts.Remote.Probe(hctx, target(h), req)
+		answered = time.Now()
 	}
 	paths := req.Paths
 	if err != nil {
@@ -340,6 +344,14 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 	if res.StateErr != "" {
 		hp.Err = fmt.Sprintf("state file %s/%s is corrupt: %s; inspect it on the host (remove it only if the host should replay the whole journal)", e.opts.StateDir, remote.StateFileName, res.StateErr)
 		return hp, nil
+	}
+	if !res.Facts.Time.IsZero() {
+		// The host's clock has whole seconds and answered at some moment
+		// of the round trip: compare it with the middle, allow a second.
+		mid := asked.Add(answered.Sub(asked) / 2)
+		if skew := res.Facts.Time.Sub(mid); skew > MaxClockSkew+time.Second || skew < -MaxClockSkew-time.Second {
+			hp.ClockSkew = skew.Round(time.Second)
+		}
 	}
 	st := res.State
 	hp.Position = st.Position

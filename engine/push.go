@@ -398,7 +398,8 @@ func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Ta
 	defer cancel()
 	report := func(r remote.EntryReport) {
 		en := summaries[r.Seq]
-		er := EntryResult{Seq: r.Seq, Kind: en.Kind, Summary: en.Summary(), Result: r.Result, ExitCode: r.ExitCode, Duration: r.Duration, Output: r.Output}
+		er := EntryResult{Seq: r.Seq, Kind: en.Kind, Summary: en.Summary(), Result: r.Result, ExitCode: r.ExitCode, Duration: r.Duration, Output: r.Output,
+			Usage: storeUsage(r.Usage)}
 		hr.Entries = append(hr.Entries, er)
 		lvl := LevelInfo
 		if r.Result == "failed" {
@@ -409,7 +410,7 @@ func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Ta
 			msg = fmt.Sprintf("%s seq %d failed (exit %d): %s", hp.Name, r.Seq, r.ExitCode, er.Summary)
 		}
 		e.emit(&PushEntryEvent{Header: Header{Level: lvl, Message: msg}, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Seq: r.Seq,
-			Result: r.Result, ExitCode: r.ExitCode, Step: len(hr.Entries), Steps: n, Summary: er.Summary, Output: strings.TrimSpace(lastLines(r.Output, 5))})
+			Result: r.Result, ExitCode: r.ExitCode, Step: len(hr.Entries), Steps: n, Summary: er.Summary, Output: strings.TrimSpace(lastLines(r.Output, 5)), Usage: er.Usage})
 		if len(hr.Entries) < n && (r.Result == "ok" || r.Result == "skipped") {
 			e.emit(&PushHostEvent{PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: PushApplying, Step: len(hr.Entries) + 1, Steps: n, Position: r.Seq})
 		}
@@ -578,4 +579,13 @@ func (e *Engine) Report(host string) ([]store.RunResult, error) {
 		return err
 	})
 	return out, err
+}
+
+// storeUsage is a host's usage report as the store keeps it.
+func storeUsage(u *remote.Usage) *store.Usage {
+	if u == nil {
+		return nil
+	}
+	return &store.Usage{UserCPU: u.UserCPU, SysCPU: u.SysCPU, ReadChars: u.ReadChars, WriteChars: u.WriteChars,
+		ReadBytes: u.ReadBytes, WriteBytes: u.WriteBytes}
 }

@@ -130,7 +130,7 @@ func (e *Engine) recordHost(p *Plan, entries []journal.Entry, hr HostPush) {
 		var rs []store.RunResult
 		for _, en := range hr.Entries {
 			rs = append(rs, store.RunResult{PlanID: p.ID, HostID: hr.HostID, HostName: hr.Name, Branch: p.Branch, Seq: en.Seq, Kind: en.Kind,
-				Summary: en.Summary, Result: en.Result, ExitCode: en.ExitCode, Duration: en.Duration, Output: en.Output, Time: now})
+				Summary: en.Summary, Result: en.Result, ExitCode: en.ExitCode, Duration: en.Duration, Output: en.Output, Time: now, Usage: en.Usage})
 		}
 		if len(hr.Entries) == 0 && hr.Status != PushDone && hr.Status != PushNothing {
 			rs = append(rs, store.RunResult{PlanID: p.ID, HostID: hr.HostID, HostName: hr.Name, Branch: p.Branch, Result: string(hr.Status), Output: hr.Err, Time: now})

@@ -164,6 +164,19 @@ type RunResult struct {
 	Duration time.Duration `json:"duration"`
 	Output   string        `json:"output,omitempty"`
 	Time     time.Time     `json:"time"`
+	Usage    *Usage        `json:"usage,omitempty"` // exec entries: what the command used on the host
+}
+
+// Usage is what one exec entry's command used on its host (disco's
+// per-step metrics): CPU of the command and every process it waited for,
+// and their IO; -1 where the host's kernel has no counter.
+type Usage struct {
+	UserCPU    time.Duration `json:"user_cpu_ns"`
+	SysCPU     time.Duration `json:"sys_cpu_ns"`
+	ReadChars  int64         `json:"read_chars"`  // read by system calls
+	WriteChars int64         `json:"write_chars"` // written by system calls
+	ReadBytes  int64         `json:"read_bytes"`  // fetched from storage
+	WriteBytes int64         `json:"write_bytes"` // sent to storage (0 on tmpfs)
 }
 
 // AuditRecord is one line of a branch's audit trail: lock, unlock, forced

@@ -21,6 +21,7 @@ var consoleCalls = map[string]string{
 	"plan": "Plan", "approve": "Approve", "push": "Push", "up": "Push",
 	"drift": "Drift", "repair": "Repair", "adopt": "Adopt",
 	"trust": "TrustHost", "scan": "", "hosts": "", "branches": "", "log": "", "staged": "", "help": "", "serve-metrics": "",
+	"collect": "Collect", "cancel-prepared": "Collect",
 }
 
 // TestVerbsConsoleFace: every verb of the table runs from the ":" line —

@@ -9,6 +9,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/discoterm/discoterm/engine"
+	"github.com/discoterm/discoterm/store"
 )
 
 // pushRow is one host's progress in a push.
@@ -19,7 +20,39 @@ type pushRow struct {
 	from, to    uint64 // position before the push and now, as the host reported
 	done        int    // entries the host reported ok or skipped (applied and recorded)
 	err         string
-	output      string // remote output of the last entry that reported
+	output      string      // remote output of the last entry that reported
+	usage       store.Usage // summed over the exec entries that reported it
+	measured    int         // how many did
+}
+
+// addUsage sums an entry's per-step metrics into the row.
+func (r *pushRow) addUsage(u *store.Usage) {
+	if u == nil {
+		return
+	}
+	r.measured++
+	r.usage.UserCPU += u.UserCPU
+	r.usage.SysCPU += u.SysCPU
+	r.usage.ReadChars += max(u.ReadChars, 0)
+	r.usage.WriteChars += max(u.WriteChars, 0)
+}
+
+// usageLine is the row's per-step metrics for the detail area.
+func (r *pushRow) usageLine() string {
+	return fmt.Sprintf(" %s used: CPU %.2fs user + %.2fs sys, read %s, wrote %s (%s)", r.name, r.usage.UserCPU.Seconds(), r.usage.SysCPU.Seconds(),
+		bytesText(r.usage.ReadChars), bytesText(r.usage.WriteChars), plural(r.measured, "command"))
+}
+
+func bytesText(n int64) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	case n < 1<<30:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 }
 
 // applied counts the entries this push applied on the host.
@@ -126,6 +159,7 @@ func (p *pushPane) apply(ev engine.Event) {
 		if ev.Output != "" {
 			r.output = ev.Output
 		}
+		r.addUsage(ev.Usage)
 		if ev.Step > 0 {
 			r.step = ev.Step
 		}
@@ -159,7 +193,9 @@ func (p *pushPane) setResult(res *engine.PushResult) {
 		r.status, r.err = h.Status, h.Err
 		r.step = len(h.Entries)
 		r.from, r.to, r.done = h.From, h.To, 0
+		r.usage, r.measured = store.Usage{}, 0
 		for _, e := range h.Entries {
+			r.addUsage(e.Usage)
 			if e.Result == "ok" || e.Result == "skipped" {
 				r.done++
 			}
@@ -199,7 +235,7 @@ func (p *pushPane) progress() string {
 // detailHeight is the room under the table for the cursor host's error
 // and output.
 func (p *pushPane) detailHeight() int {
-	if r := p.current(); r != nil && (r.err != "" || r.output != "") {
+	if r := p.current(); r != nil && (r.err != "" || r.output != "" || r.measured > 0) {
 		return min(7, p.h/3)
 	}
 	return 0
@@ -288,6 +324,9 @@ func (p *pushPane) View() string {
 		d := []string{t.Muted.Render(strings.Repeat("─", p.w))}
 		if r.err != "" {
 			d = append(d, t.Error.Render(" "+r.name+": "+firstLine(r.err)))
+		}
+		if r.measured > 0 {
+			d = append(d, t.Muted.Render(fit(r.usageLine(), p.w)))
 		}
 		if r.output != "" {
 			d = append(d, t.Muted.Render(" remote output:"))

@@ -262,3 +262,43 @@ func TestMetricsMatchStore(t *testing.T) {
 		}
 	}
 }
+
+// TestPerStepMetrics: each exec entry reports on the host what its
+// command used; a dd of 10 MiB shows at least 10 MiB written and read, a
+// busy loop shows CPU, and report shows both in text and JSON.
+func TestPerStepMetrics(t *testing.T) {
+	rg := newRig(t, 1)
+	rg.setup()
+	rg.must("--batch", "lock", "main", "per-step metrics")
+	rg.must("--batch", "exec", "--", "dd if=/dev/zero of=/var/tmp/dd10 bs=1M count=10 2>/dev/null")
+	rg.must("--batch", "exec", "--", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done")
+	rg.must("--batch", "snap", rg.write("motd", "x\n"), "--to", "/etc/motd")
+	id := planID(t, rg.must("--batch", "--json", "plan"))
+	rg.must("--batch", "approve", id)
+	rg.must("--batch", "push", id)
+	rs := rg.must("--batch", "--json", "report").lines(t, "result")
+	if len(rs) != 3 {
+		t.Fatalf("want 3 results: %v", rs)
+	}
+	use := func(r map[string]any) map[string]float64 {
+		u, _ := r["usage"].(map[string]any)
+		out := map[string]float64{}
+		for k, v := range u {
+			out[k] = v.(float64)
+		}
+		return out
+	}
+	dd, loop, file := use(rs[0]), use(rs[1]), rs[2]
+	if dd["write_chars"] < 10<<20 || dd["read_chars"] < 10<<20 || dd["write_chars"] > 11<<20 {
+		t.Errorf("dd of 10 MiB: usage %v", dd)
+	}
+	if loop["user_cpu_ns"]+loop["sys_cpu_ns"] < 0.05e9 || loop["write_chars"] > 64<<10 {
+		t.Errorf("busy loop: usage %v", loop)
+	}
+	if _, ok := file["usage"]; ok {
+		t.Errorf("a file entry runs no command, yet has usage: %v", file)
+	}
+	if out := rg.must("--batch", "report").stdout; !strings.Contains(out, "CPU USER+SYS") || !strings.Contains(out, "10.0 MiB") {
+		t.Errorf("report text lacks the metrics:\n%s", out)
+	}
+}

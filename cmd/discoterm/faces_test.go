@@ -23,6 +23,7 @@ var batchCalls = map[string]string{
 	"drop": "Drop", "plan": "Plan", "approve": "Approve", "push": "Push", "up": "Push",
 	"drift": "Drift", "repair": "Repair", "adopt": "Adopt",
 	"trust": "TrustHost", "hosts": "", "branches": "", "log": "", "staged": "", "help": "", "serve-metrics": "",
+	"collect": "Collect", "cancel-prepared": "Collect",
 }
 
 // exampleWords turns a verb's example into the argv a shell would give.

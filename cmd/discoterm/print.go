@@ -90,7 +90,7 @@ func (p *jsonPrinter) stagedList(branch string, es []journal.Entry, l *store.Loc
 func (p *jsonPrinter) plan(pl *engine.Plan) {
 	for _, h := range pl.Hosts {
 		p.emit("plan.host", map[string]any{"plan": pl.ID, "host": h.Name, "host_id": h.HostID, "position": h.Position,
-			"pending": h.Pending(), "changes": h.Changes, "error": h.Err})
+			"pending": h.Pending(), "changes": h.Changes, "error": h.Err, "clock_skew_ns": h.ClockSkew})
 	}
 	// The review as both faces group it: per entry, each distinct effect
 	// once with its hosts.
@@ -265,10 +265,11 @@ func (p *textPrinter) log(v *engine.JournalView) {
 
 func (p *textPrinter) report(rs []store.RunResult) {
 	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tHOST\tPLAN\tSEQ\tKIND\tSUMMARY\tRESULT\tEXIT\tDURATION")
+	fmt.Fprintln(tw, "TIME\tHOST\tPLAN\tSEQ\tKIND\tSUMMARY\tRESULT\tEXIT\tDURATION\tCPU USER+SYS\tREAD\tWRITTEN")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\n", r.Time.Local().Format("2006-01-02 15:04:05"), r.HostName, r.PlanID, r.Seq,
-			dash(string(r.Kind)), dash(firstLine(r.Summary)), r.Result, r.ExitCode, r.Duration)
+		cpu, rd, wr := stepUsage(r.Usage)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Time.Local().Format("2006-01-02 15:04:05"), r.HostName, r.PlanID, r.Seq,
+			dash(string(r.Kind)), dash(firstLine(r.Summary)), r.Result, r.ExitCode, r.Duration, cpu, rd, wr)
 	}
 	tw.Flush()
 }

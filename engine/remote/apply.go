@@ -155,7 +155,7 @@ func stalePaths(p *program, paths []PathInfo) {
 // staleReason words a STALE line for the operator.
 func staleReason(l replyLine, b *Bundle) string {
 	path := func() string {
-		if l.Index < len(b.ExpectPaths) {
+		if l.Index < len(b.ExpectPaths) && b.ExpectPaths[l.Index].Path != "" {
 			return cleanText(b.ExpectPaths[l.Index].Path)
 		}
 		return "a path"
@@ -175,6 +175,8 @@ func staleReason(l replyLine, b *Bundle) string {
 		return "a file the plan read changed since"
 	case "statedir":
 		return "cannot create the state directory " + cleanText(b.StateDir)
+	case "tampered":
+		return "the prepared program was changed on the host (its sha256 no longer matches): nothing applied"
 	default:
 		return "cannot write the state file"
 	}
@@ -257,6 +259,8 @@ func (st *Steps) Apply(ctx context.Context, t Target, b *Bundle, report func(Ent
 // finished (END, STALE or BUSY).
 func readApplyReply(r io.Reader, t Target, b *Bundle, res *ApplyResult, report func(EntryReport)) (end bool, perr error) {
 	rr := newReplyReader(r, MaxReplyLine, len(b.ExpectPaths))
+	var usage *Usage // an M line waiting for its R line
+	var usageSeq uint64
 	for {
 		l, err := rr.next()
 		if err == io.EOF {
@@ -275,8 +279,22 @@ func readApplyReply(r io.Reader, t Target, b *Bundle, res *ApplyResult, report f
 			perr = fmt.Errorf("apply on %s: reply goes on after its end", t.display())
 		}
 		switch l.Tag {
+		case tagUsage:
+			if usage != nil && perr == nil {
+				perr = fmt.Errorf("apply on %s: reply line %d: two usage lines before one result", t.display(), rr.n)
+			}
+			u := l.Usage
+			usage, usageSeq = &u, l.Seq
 		case tagResult:
 			e := EntryReport{Seq: l.Seq, Result: l.Result, ExitCode: l.Code, Duration: time.Duration(l.CS) * 10 * time.Millisecond, Output: string(l.Data)}
+			if usage != nil {
+				if usageSeq == l.Seq {
+					e.Usage = usage
+				} else if perr == nil {
+					perr = fmt.Errorf("apply on %s: reply line %d: usage of entry %d before the result of %d", t.display(), rr.n, usageSeq, l.Seq)
+				}
+				usage = nil
+			}
 			res.Entries = append(res.Entries, e)
 			if report != nil {
 				report(e)

@@ -134,6 +134,12 @@ func parseProbe(out []byte, req ProbeRequest) (*ProbeResult, error) {
 				res.Facts.MachineID = l.Text
 			case "os":
 				res.Facts.OS = strings.Trim(l.Text, `"'`)
+			case "time":
+				// A clock the host cannot tell (no date, garbage) is
+				// simply unknown: the skew is a hint, not a fingerprint.
+				if sec, err := strconv.ParseInt(l.Text, 10, 64); err == nil && sec > 0 && sec < 1<<40 {
+					res.Facts.Time = time.Unix(sec, 0)
+				}
 			}
 		case tagExists:
 			if l.Index >= len(req.Paths) {

@@ -13,6 +13,9 @@ facts() {
     while IFS= read -r l; do case $l in PRETTY_NAME=*) os=${l#PRETTY_NAME=};; esac; done < /etc/os-release
   fi
   printf 'F hostname %s\nF machine-id %s\nF os %s\n' "$hn" "$mid" "$os"
+  # The host's clock (Unix seconds), for the plan to show a skew: a host
+  # keeps maintenance windows by its own clock.
+  printf 'F time %s\n' "$(date +%s)"
 }
 
 # state FILE: the state file's header lines. The applied history grows

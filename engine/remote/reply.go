@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 )
 
@@ -21,7 +22,7 @@ import (
 // escaped here (cleanText) before anything shows it; command output and
 // file contents travel as base64.
 //
-//	F KEY TEXT                 fact: KEY hostname|machine-id|os
+//	F KEY TEXT                 fact: KEY hostname|machine-id|os|time (Unix seconds)
 //	S-BEGIN, S TEXT, S-END     the state file's header lines
 //	S-NOTFILE                  the state path is not a regular file
 //	E INDEX 0|1                path INDEX of the request is absent|present
@@ -29,6 +30,7 @@ import (
 //	H HEX64                    sha256 of the next present regular file
 //	U INDEX RC                 guard INDEX exited RC
 //	C INDEX BASE64|-           fetch: content of path INDEX, or not a file
+//	M SEQ UCS SCS RC WC RB WB  apply: an exec entry's CPU (centiseconds) and IO (bytes, or -), before its R
 //	R SEQ RESULT RC CS OUT     apply: entry result (CS centiseconds; OUT base64|-)
 //	BUSY PID|?                 apply: another push holds the host lock
 //	STALE CODE [ARG]           apply: the host moved since the plan
@@ -71,6 +73,7 @@ const (
 	tagGuard      = "U"
 	tagContent    = "C"
 	tagResult     = "R"
+	tagUsage      = "M"
 	tagBusy       = "BUSY"
 	tagStale      = "STALE"
 	tagEnd        = "END"
@@ -92,6 +95,7 @@ type replyLine struct {
 	Pos    uint64 // END
 	HasPos bool   // END carried a position
 	Stat   statLine
+	Usage  Usage // M
 }
 
 // statLine is a T line's fields.
@@ -108,9 +112,9 @@ var entryResults = map[string]bool{"ok": true, "skipped": true, "failed": true, 
 // staleCodes are the reasons apply.sh refuses a host, and whether an
 // argument follows.
 var staleCodes = map[string]bool{"position": true, "branch": true, "appeared": true, "removed": true,
-	"meta": false, "content": false, "statedir": false, "statewrite": false}
+	"meta": false, "content": false, "statedir": false, "statewrite": false, "tampered": false}
 
-var facts = map[string]bool{"hostname": true, "machine-id": true, "os": true}
+var facts = map[string]bool{"hostname": true, "machine-id": true, "os": true, "time": true}
 
 // errLine is a malformed reply line, quoted (escaped and cut) in the error.
 func errLine(l []byte, why string) error {
@@ -248,6 +252,32 @@ func parseLine(l []byte, indexes int) (replyLine, error) {
 				return r, errLine(l, "bad base64 output")
 			}
 		}
+	case tagUsage:
+		f, err := fields(7)
+		if err != nil {
+			return r, err
+		}
+		seq, err := strconv.ParseUint(string(f[0]), 10, 63)
+		if err != nil {
+			return r, errLine(l, "want SEQ UCS SCS RCHAR WCHAR RBYTES WBYTES")
+		}
+		var n [6]int64
+		for i, b := range f[1:] {
+			if string(b) == "-" && i >= 2 {
+				n[i] = -1
+				continue
+			}
+			// At most 2^53: a counter, not a place to smuggle a huge value
+			// into sums and figures.
+			v, err := strconv.ParseInt(string(b), 10, 64)
+			if err != nil || v < 0 || v > 1<<53 {
+				return r, errLine(l, "want SEQ UCS SCS RCHAR WCHAR RBYTES WBYTES (counts, or - for IO)")
+			}
+			n[i] = v
+		}
+		r.Seq = seq
+		r.Usage = Usage{UserCPU: time.Duration(n[0]) * 10 * time.Millisecond, SysCPU: time.Duration(n[1]) * 10 * time.Millisecond,
+			ReadChars: n[2], WriteChars: n[3], ReadBytes: n[4], WriteBytes: n[5]}
 	case tagBusy:
 		if string(rest) != "?" && (len(rest) == 0 || len(rest) > 10 || strings.Trim(string(rest), "0123456789") != "") {
 			return r, errLine(l, "want a pid")

@@ -37,7 +37,7 @@ var shFiles embed.FS
 var (
 	probeFiles  = []string{"common.sh", "probe.sh"}
 	fetchFiles  = []string{"fetch.sh"}
-	applyFiles  = []string{"common.sh", "lock.sh", "state.sh", "apply.sh"}
+	applyFiles  = []string{"common.sh", "lock.sh", "state.sh", "usage.sh", "apply.sh"}
 	cancelFiles = []string{"cancel.sh"}
 )
 

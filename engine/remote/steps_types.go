@@ -46,7 +46,8 @@ type ProbeRequest struct {
 type Facts struct {
 	Hostname  string
 	MachineID string
-	OS        string // PRETTY_NAME from /etc/os-release
+	OS        string    // PRETTY_NAME from /etc/os-release
+	Time      time.Time // the host's clock when it answered (seconds); zero: unknown
 }
 
 // StateFile is the host's own record of what it applied.
@@ -136,6 +137,21 @@ type EntryReport struct {
 	ExitCode int
 	Duration time.Duration
 	Output   string
+	Usage    *Usage // what an exec entry's command used; nil for other entries
+}
+
+// Usage is what one command used on the host, measured by the apply
+// program from its own counters around the command (usage.sh): CPU of
+// the command and every process it waited for, and their IO. A counter
+// the host does not provide is -1. Peak memory is not measurable from
+// sh (it is only in wait4's rusage).
+type Usage struct {
+	UserCPU    time.Duration `json:"user_cpu_ns"`
+	SysCPU     time.Duration `json:"sys_cpu_ns"`
+	ReadChars  int64         `json:"read_chars"`  // bytes read by system calls (rchar)
+	WriteChars int64         `json:"write_chars"` // bytes written by system calls (wchar)
+	ReadBytes  int64         `json:"read_bytes"`  // bytes fetched from storage (read_bytes)
+	WriteBytes int64         `json:"write_bytes"` // bytes sent to storage (write_bytes; 0 on tmpfs)
 }
 
 // ApplyResult is the whole remote step's outcome.

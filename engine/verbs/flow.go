@@ -36,10 +36,14 @@ func flowVerbs() []*Verb {
 				return Approved{Plan: p}, nil
 			}},
 		{Name: "push", Group: GroupFlow, Help: "apply an approved plan, in waves if asked (or by the branch's policy); exit 3 when stopped by --max-fail",
-			Args: []Arg{{Name: "PLAN", Optional: true}}, Flags: append([]Flag{allowReboot, allowUserDir}, pushRolloutFlags...),
+			Args: []Arg{{Name: "PLAN", Optional: true}}, Flags: append([]Flag{allowReboot, allowUserDir,
+				{Name: "prepare", Type: Bool, Help: "upload it now; each host applies it by itself at the start of the branch's next window (collect gathers the results)"}}, pushRolloutFlags...),
 			Run: func(ctx context.Context, b Backend, c *Call) (Result, error) {
 				if c.Arg(0) == "" {
 					return nil, usagef("push needs the PLAN id of an approved plan: %s", c.Verb.Usage())
+				}
+				if c.Bool("prepare") {
+					return runPrepare(ctx, b, c)
 				}
 				opts, err := PushOptions(c)
 				if err != nil {

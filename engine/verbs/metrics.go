@@ -20,7 +20,8 @@ func serveVerbs() []*Verb {
 			Flags: []Flag{{Name: "listen", Type: String, Value: "ADDR", Help: "address to listen on (default 127.0.0.1:9469)"},
 				{Name: "scan", Type: Bool, Help: "also scan (and catch up hosts by policy), so scan rounds and catch-up pushes are measured"},
 				{Name: "iface", Type: List, Value: "IF", Help: "interface to scan with --scan (repeatable; default: every usable one)"},
-				{Name: "interval", Type: Duration, Value: "D", Help: "time between probe rounds with --scan (default 5s)"}},
+				{Name: "interval", Type: Duration, Value: "D", Help: "time between probe rounds with --scan (default 5s)"},
+				{Name: "for", Type: Duration, Value: "DURATION", Help: "stop after DURATION (default: until interrupted)"}},
 			Run: runServeMetrics},
 	}
 }
@@ -44,7 +45,12 @@ func runServeMetrics(ctx context.Context, b Backend, c *Call) (Result, error) {
 	}
 	x := metrics.New(src, metrics.Options{})
 	defer x.Close()
-	ctx, cancel := context.WithCancel(ctx)
+	var cancel context.CancelFunc
+	if d := c.Dur("for"); d > 0 {
+		ctx, cancel = context.WithTimeout(ctx, d)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
 	defer cancel()
 	var wg sync.WaitGroup
 	var scanErr error
@@ -64,7 +70,7 @@ func runServeMetrics(ctx context.Context, b Backend, c *Call) (Result, error) {
 	err = metrics.Serve(ctx, ln, x)
 	cancel()
 	wg.Wait()
-	if scanErr != nil && !errors.Is(scanErr, context.Canceled) {
+	if scanErr != nil && !errors.Is(scanErr, context.Canceled) && !errors.Is(scanErr, context.DeadlineExceeded) {
 		return nil, fmt.Errorf("%w: scan: %v", engine.ErrUsage, scanErr)
 	}
 	if err != nil {

@@ -2,7 +2,6 @@ package verbs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -37,6 +36,7 @@ func Default() *Table {
 		vs := append(hostVerbs(), branchVerbs()...)
 		vs = append(vs, stagingVerbs()...)
 		vs = append(vs, flowVerbs()...)
+		vs = append(vs, prepareVerbs()...)
 		vs = append(vs, serveVerbs()...)
 		vs = append(vs, driftVerbs()...)
 		vs = append(vs, &Verb{Name: "help", Group: GroupHelp, Help: "list the verbs, or one verb's arguments and flags",
@@ -92,7 +92,7 @@ func hostVerbs() []*Verb {
 				}
 				return Done{"assign", fmt.Sprintf("%s assigned to %s", c.Arg(0), c.Arg(1))}, nil
 			}},
-		{Name: "report", Group: GroupHosts, Help: "per entry per host: result, exit code, duration",
+		{Name: "report", Group: GroupHosts, Help: "per entry per host: result, exit code, duration; for commands CPU and IO on the host",
 			Args: []Arg{{Name: "HOST", Optional: true}},
 			Run: func(_ context.Context, b Backend, c *Call) (Result, error) {
 				rs, err := b.Report(c.Arg(0))
@@ -239,11 +239,7 @@ func runPolicy(_ context.Context, b Backend, c *Call) (Result, error) {
 		if len(ws) == 1 && ws[0] == "none" {
 			ws = nil
 		}
-		wb, ok := b.(WindowSetter)
-		if !ok {
-			return nil, errors.New("this face cannot set maintenance windows")
-		}
-		if err := wb.SetWindows(c.Arg(0), ws); err != nil {
+		if err := b.SetWindows(c.Arg(0), ws); err != nil {
 			return nil, err
 		}
 		if len(ws) == 0 {
@@ -286,14 +282,6 @@ func runPolicy(_ context.Context, b Backend, c *Call) (Result, error) {
 	lines = append(lines, fmt.Sprintf("catch-up on %s: %s", c.Arg(0), state))
 	return Done{"policy", strings.Join(lines, "\n")}, nil
 }
-
-// WindowSetter is the engine's call that sets a branch's maintenance
-// windows; a backend without it cannot.
-type WindowSetter interface {
-	SetWindows(branch string, windows []string) error
-}
-
-var _ WindowSetter = (*engine.Engine)(nil)
 
 // lockedBranch is the branch a staging verb acts on: --branch, else the
 // console's branch, else the one branch the operator holds a lock on.

@@ -46,6 +46,7 @@ type Backend interface {
 	Migrate(ctx context.Context, host, branch string) error
 	Audit(branch string) ([]store.AuditRecord, error)
 	SetCatchUp(branch string, p store.CatchUp) error
+	SetWindows(branch string, windows []string) error
 
 	Lock(branch, message string) error
 	Unlock(branch string, force bool) error
@@ -59,6 +60,8 @@ type Backend interface {
 	Push(ctx context.Context, planID string, opts engine.PushOptions) (*engine.PushResult, error)
 	Up(ctx context.Context, req engine.PlanRequest, opts engine.PushOptions) (*engine.Plan, *engine.PushResult, error)
 	UpAll(ctx context.Context, opts engine.PushOptions) ([]engine.UpRun, error)
+	PreparePush(ctx context.Context, planID string, opts engine.PushOptions) (*engine.PushResult, error)
+	Collect(ctx context.Context, hosts []string, branch string, cancel bool) ([]engine.CollectedPlan, error)
 }
 
 var _ Backend = (*engine.Engine)(nil)

@@ -169,3 +169,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkNext: the next opening, as every hosts view and scrape asks.
+func BenchmarkNext(b *testing.B) {
+	now := at("2026-12-02T05:00:00Z")
+	for _, s := range []string{"Sat 02:00-04:00 UTC", "Mon-Fri 22:30-01:00 Europe/Berlin", "cron 0 2 * * 6 2h UTC", "cron 0 3 29 2 * 1h UTC"} {
+		b.Run(s, func(b *testing.B) {
+			w, err := Parse(s)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				w.Next(now)
+			}
+		})
+	}
+}

@@ -1,0 +1,66 @@
+# shellcheck shell=sh
+# prepare.sh: a push prepared ahead of a maintenance window. The host keeps
+# the apply program — the same one a live push runs, fingerprint checks
+# first — in STATEDIR/prepared/PLAN.sh (root only), and a detached waiter
+# runs it at the window's start by the host's own clock, writing its
+# reply lines to PLAN.out for the controller to collect. Replies:
+#   PREPARED ok PID | PREPARED fail REASON     (prepare)
+#   P PLAN done|waiting|lost, then PLAN.out's lines, then P-END   (collect)
+
+# The waiter is fixed code; its data arrive as positional arguments
+# (program, sha256, start time, base name), never as code.
+# shellcheck disable=SC2016 # expanded by the waiter's sh, on purpose
+WAITER='f=$1 want=$2 at=$3 base=$4
+now=$(date +%s)
+if [ "$at" -gt "$now" ]; then sleep $((at - now)); fi
+got=$(sha256sum -- "$f" 2> /dev/null); got=${got%% *}
+if [ "$got" != "$want" ]; then echo "STALE tampered" > "$base.out.tmp"
+else sh "$f" > "$base.out.tmp" 2> /dev/null; fi
+mv -f -- "$base.out.tmp" "$base.out"; rm -f -- "$base.pid"'
+
+# disarm STATEDIR PLAN: stop a plan's waiter (its whole session: the
+# waiter leads it) and remove what was prepared.
+disarm() {
+  b="$1/prepared/$2"
+  if [ -f "$b.pid" ]; then
+    read -r wp < "$b.pid"
+    case $wp in *[!0-9]* | '') ;; *) kill -- "-$wp" 2> /dev/null;; esac
+  fi
+  rm -f -- "$b.sh" "$b.pid" "$b.out" "$b.out.tmp"
+}
+
+# prepare STATEDIR PLAN SHA256 START PROGRAM
+prepare() {
+  pd="$1/prepared"; f="$pd/$2.sh"
+  { mkdir -p -- "$pd" && chmod 700 -- "$pd"; } || { echo "PREPARED fail mkdir"; exit 0; }
+  disarm "$1" "$2"
+  umask 077
+  { printf '%s' "$5" > "$f.tmp" && sync -- "$f.tmp" && mv -f -- "$f.tmp" "$f"; } || { rm -f -- "$f.tmp"; echo "PREPARED fail write"; exit 0; }
+  got=$(sha256sum -- "$f"); got=${got%% *}
+  if [ "$got" != "$3" ]; then rm -f -- "$f"; echo "PREPARED fail hash"; exit 0; fi
+  setsid sh -c "$WAITER" waiter "$f" "$3" "$4" "$pd/$2" < /dev/null > /dev/null 2>&1 &
+  echo "$!" > "$pd/$2.pid"
+  echo "PREPARED ok $!"
+}
+
+# collect STATEDIR: every prepared plan, with what its waiter recorded.
+collect() {
+  pd="$1/prepared"
+  for f in "$pd"/*.sh; do
+    [ -f "$f" ] || continue
+    p=${f##*/}; p=${p%.sh}; b="$pd/$p"
+    if [ -f "$b.out" ]; then
+      echo "P $p done"
+      while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$b.out"
+    else
+      st=lost
+      if [ -f "$b.pid" ]; then read -r wp < "$b.pid"; if kill -0 "$wp" 2> /dev/null; then st=waiting; fi; fi
+      echo "P $p $st"
+    fi
+    echo P-END
+  done
+  echo END
+}
+
+# forget STATEDIR PLAN: the controller stored the results: drop the copy.
+forget() { disarm "$1" "$2"; echo END; }
