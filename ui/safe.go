@@ -110,6 +110,7 @@ func (b safeBackend) SetRollout(branch string, r store.Rollout) error {
 }
 
 var errNoDrift = fmt.Errorf("%w: this console's engine has no drift checks or rollout policies", engine.ErrUsage)
+
 func (b safeBackend) PreparePush(ctx context.Context, planID string, opts engine.PushOptions) (*engine.PushResult, error) {
 	return scrubbed(b.Backend.PreparePush(ctx, planID, opts))
 }
