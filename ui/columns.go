@@ -121,3 +121,41 @@ func sortedHeader(cols []column, widths []int, sortBy int, arrow string) string 
 	}
 	return renderCells(cols, widths, cells)
 }
+
+// fitContent is layout that first grows each column only as far as its
+// widest cell (need, 0: unknown), so room goes where text is cut, and
+// only then up to each column's max.
+func fitContent(cols []column, w int, need []int) []int {
+	capped := make([]column, len(cols))
+	for i, c := range cols {
+		capped[i] = c
+		if i < len(need) && need[i] > 0 {
+			capped[i].max = max(min(c.max, need[i]), c.min)
+			capped[i].want = min(c.want, capped[i].max)
+		}
+	}
+	widths := layout(capped, w)
+	used := 0
+	for _, x := range widths {
+		if x > 0 {
+			used += x + 1
+		}
+	}
+	// What is left goes to the flexible columns, most important first.
+	for spare := w - (used - 1); spare > 0; {
+		grew := false
+		for p := 0; p <= 9 && spare > 0; p++ {
+			for i, c := range cols {
+				if widths[i] > 0 && c.prio == p && widths[i] < c.max && spare > 0 {
+					widths[i]++
+					spare--
+					grew = true
+				}
+			}
+		}
+		if !grew {
+			break
+		}
+	}
+	return widths
+}

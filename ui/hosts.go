@@ -8,6 +8,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 	"charm.land/lipgloss/v2"
 
 	"github.com/discoterm/discoterm/engine"
@@ -132,6 +133,7 @@ type hostsPane struct {
 	desc   bool
 	dirty  bool // view must be rebuilt
 	widths []int
+	need   []int // widest cell of each column, for the layout
 }
 
 func newHostsPane(c *Common) *hostsPane {
@@ -140,7 +142,7 @@ func newHostsPane(c *Common) *hostsPane {
 
 func (p *hostsPane) SetSize(w, h int) {
 	p.w, p.h = w, h
-	p.widths = layout(hostColumns, w-2)
+	p.widths = fitContent(hostColumns, w-2, p.need)
 	p.nav.clamp(len(p.view), p.bodyHeight())
 }
 
@@ -242,6 +244,7 @@ func (p *hostsPane) prepare() {
 		}
 		return c
 	})
+	p.measure()
 	if cur != "" {
 		for i, r := range p.view {
 			if r.ID == cur {
@@ -462,4 +465,22 @@ func (p *hostsPane) resultStyle(r *hostRow) lipgloss.Style {
 		return t.Error
 	}
 	return t.Warn
+}
+
+// measure finds the widest cell of the columns whose text varies (over at
+// most a few thousand rows: a layout, not a census) and lays them out.
+func (p *hostsPane) measure() {
+	need := make([]int, len(hostColumns))
+	for i, c := range hostColumns {
+		need[i] = ansi.StringWidth(c.title) + 1 // room for the sort arrow
+	}
+	for _, r := range p.view[:min(len(p.view), 5000)] {
+		need[hcName] = max(need[hcName], ansi.StringWidth(r.displayName()))
+		need[hcAddr] = max(need[hcAddr], ansi.StringWidth(r.Addr))
+		need[hcBranch] = max(need[hcBranch], ansi.StringWidth(r.Branch))
+		need[hcPos] = max(need[hcPos], ansi.StringWidth(r.cells["position"]))
+		need[hcResult] = max(need[hcResult], ansi.StringWidth(r.cells["last result"]))
+	}
+	p.need = need
+	p.widths = fitContent(hostColumns, p.w-2, p.need)
 }

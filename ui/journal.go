@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/discoterm/discoterm/engine"
 	"github.com/discoterm/discoterm/engine/journal"
@@ -61,13 +62,14 @@ type journalPane struct {
 	filter string
 	dirty  bool
 	widths []int
+	need   []int // widest cell of each column, for the layout
 }
 
 func newJournalPane(c *Common) *journalPane { return &journalPane{c: c} }
 
 func (p *journalPane) SetSize(w, h int) {
 	p.w, p.h = w, h
-	p.widths = layout(journalColumns, w-2)
+	p.widths = fitContent(journalColumns, w-2, p.need)
 	p.nav.clamp(len(p.rows), p.bodyHeight())
 }
 
@@ -136,8 +138,36 @@ func (p *journalPane) prepare() {
 	if len(p.at[0]) > 0 {
 		p.rows = append(p.rows, jrow{kind: jrZero})
 	}
+	p.measure()
 	p.nav.clamp(len(p.rows), p.bodyHeight())
 	p.skipHeader(1)
+}
+
+// measure finds the widest cell of the columns whose text varies and lays
+// the columns out for it.
+func (p *journalPane) measure() {
+	need := make([]int, len(journalColumns))
+	for i, c := range journalColumns {
+		need[i] = ansi.StringWidth(c.title)
+	}
+	grow := func(col int, s string) { need[col] = max(need[col], ansi.StringWidth(s)) }
+	for _, r := range p.rows {
+		var e journal.Entry
+		switch r.kind {
+		case jrStaged:
+			e = p.view.Staged[r.idx]
+		case jrEntry:
+			e = p.view.Entries[r.idx]
+			grow(jcHosts, hostsHere(p.at[e.Seq]))
+		default:
+			continue
+		}
+		grow(jcWhat, entryWhat(e))
+		grow(jcAuthor, e.Author)
+		grow(jcMessage, e.Message)
+	}
+	p.need = need
+	p.widths = fitContent(journalColumns, p.w-2, p.need)
 }
 
 // skipHeader moves the cursor off a section header, in direction dir.

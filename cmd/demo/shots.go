@@ -164,7 +164,7 @@ func (d *demo) screenshots(out string) error {
 		{[]string{"P"}, "Push", ""},
 		{[]string{"y"}, "applying", "push.png"},
 		{[]string{"x"}, "Stop push", "stop.png"}, // asked, not stopped
-		{[]string{"n"}, "push p", ""},
+		{[]string{"n"}, "· finished", ""},
 		{[]string{"?"}, "global", "help.png"},
 	}
 	for _, s := range steps {
