@@ -31,6 +31,13 @@ var (
 		[]string{"host", "id", "branch", "result"}, nil)
 	descLastPush = prometheus.NewDesc("discoterm_host_last_push_timestamp_seconds",
 		"When the host was last pushed (Unix time).", []string{"host", "id", "branch"}, nil)
+	descDrifted = prometheus.NewDesc("discoterm_host_drifted_paths",
+		"Paths the host's last drift check found drifted from the journal (content, mode or owner); per host, only hosts checked.",
+		[]string{"host", "id", "branch"}, nil)
+	descDriftChecked = prometheus.NewDesc("discoterm_host_drift_checked_timestamp_seconds",
+		"When the host's drift was last checked (Unix time).", []string{"host", "id", "branch"}, nil)
+	descBranchDrifted = prometheus.NewDesc("discoterm_branch_hosts_drifted",
+		"Hosts of the branch whose last drift check found drifted paths.", []string{"branch"}, nil)
 	descBranchHosts = prometheus.NewDesc("discoterm_branch_hosts",
 		"Hosts following the branch.", []string{"branch"}, nil)
 	descBranchBehind = prometheus.NewDesc("discoterm_branch_hosts_behind",
@@ -50,7 +57,7 @@ type fleetCollector struct {
 
 func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descStoreUp, descHosts, descUntrusted, descLastSeen, descBehind, descPosition,
-		descLastResult, descLastPush, descBranchHosts, descBranchBehind, descBranchHead, descWindowOpen, descWindowNext} {
+		descLastResult, descLastPush, descBranchHosts, descBranchBehind, descBranchHead, descWindowOpen, descWindowNext, descDrifted, descDriftChecked, descBranchDrifted} {
 		ch <- d
 	}
 }
@@ -76,6 +83,7 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	untrusted := 0
 	perBranch := map[string]int{}
 	behind := map[string]int{}
+	drifted := map[string]int{}
 	for _, h := range hosts {
 		lv := h.Liveness
 		if lv == "" {
@@ -98,6 +106,13 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descBehind, prometheus.GaugeValue, float64(max(h.Behind, 0)), name, id, br)
 			ch <- prometheus.MustNewConstMetric(descPosition, prometheus.GaugeValue, float64(h.Position), name, id, br)
 		}
+		if d := h.Drift; d != nil && d.Err == "" && !d.Checked.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descDrifted, prometheus.GaugeValue, float64(len(d.Paths)), name, id, br)
+			ch <- prometheus.MustNewConstMetric(descDriftChecked, prometheus.GaugeValue, float64(d.Checked.UnixMilli())/1e3, name, id, br)
+			if len(d.Paths) > 0 && h.Branch != "" {
+				drifted[h.Branch]++
+			}
+		}
 		if h.LastResult != "" {
 			ch <- prometheus.MustNewConstMetric(descLastResult, prometheus.GaugeValue, 1, name, id, br, label(h.LastResult))
 		}
@@ -117,6 +132,7 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descBranchHead, prometheus.GaugeValue, float64(head), label(b))
 		ch <- prometheus.MustNewConstMetric(descBranchHosts, prometheus.GaugeValue, float64(perBranch[b]), label(b))
 		ch <- prometheus.MustNewConstMetric(descBranchBehind, prometheus.GaugeValue, float64(behind[b]), label(b))
+		ch <- prometheus.MustNewConstMetric(descBranchDrifted, prometheus.GaugeValue, float64(drifted[b]), label(b))
 	}
 	now := c.opts.Now()
 	for _, b := range bs {

@@ -36,6 +36,12 @@ func fleetEngine(tb testing.TB, n int) *engine.Engine {
 			if i == 7 {
 				h.Name = "evil\xff\xfe"
 			}
+			if i%5 == 0 { // checked; every tenth host has two drifted paths
+				h.Drift = &store.DriftSummary{Checked: now}
+				if i%10 == 0 {
+					h.Drift.Paths = []string{"/etc/motd", "/etc/issue"}
+				}
+			}
 			if err := tx.PutHost(h); err != nil {
 				return err
 			}
@@ -83,6 +89,16 @@ func TestScrapeOfStore(t *testing.T) {
 		if m.Gauge.GetValue() != 1 {
 			t.Errorf("Saturday 03:00 is inside the window: %v", m)
 		}
+	}
+	if n := len(fams["discoterm_host_drifted_paths"].Metric); n != 8 {
+		t.Errorf("%d hosts with a drift gauge, want the 8 checked", n)
+	}
+	drifted := 0.0
+	for _, m := range fams["discoterm_branch_hosts_drifted"].Metric {
+		drifted += m.Gauge.GetValue()
+	}
+	if drifted != 4 {
+		t.Errorf("%v drifted hosts over the branches, want 4", drifted)
 	}
 	if v := fams["discoterm_hosts_untrusted"].Metric[0].Gauge.GetValue(); v != 4 {
 		t.Errorf("untrusted %v, want 4", v)
