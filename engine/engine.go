@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/discoterm/discoterm/store"
@@ -137,4 +138,17 @@ func (e *Engine) hostEvent(h store.Host, change HostChange, level Level, msg str
 		ev.Message += "; " + strings.Join(w, "; ")
 	}
 	return ev
+}
+
+// jobSeq numbers long jobs (plan, push) for the faces' job lists.
+var jobSeq atomic.Int64
+
+func (e *Engine) startJob(name, text string) string {
+	id := fmt.Sprintf("j%d", jobSeq.Add(1))
+	e.emit(&JobEvent{Header: Header{Message: text}, JobID: id, Name: name})
+	return id
+}
+
+func (e *Engine) finishJob(id, text string) {
+	e.emit(&JobEvent{Header: Header{Message: text}, JobID: id, Done: true})
 }
