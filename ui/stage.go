@@ -318,7 +318,7 @@ func (d *stageDialog) request() (kinds.Input, error) {
 						what += " (" + f.flag.Help + ")"
 					}
 				}
-				return in, fieldError{i, fmt.Errorf("%s: %s needs %s", f.label, sk.spec.Verb, what)}
+				return in, fieldError{i, fmt.Errorf("%s needs %s", sk.spec.Verb, what)}
 			}
 			continue
 		}
@@ -335,7 +335,7 @@ func (d *stageDialog) request() (kinds.Input, error) {
 				in.Flags[f.flag.Name] = "true"
 			case "n", "no", "false":
 			default:
-				return in, fieldError{i, fmt.Errorf("%s: y or n, not %q", f.label, v)}
+				return in, fieldError{i, fmt.Errorf("%s: y or n, not %q", f.usage, v)}
 			}
 		default:
 			in.Flags[f.flag.Name] = v
