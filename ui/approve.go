@@ -35,7 +35,7 @@ func factsOf(p *engine.Plan) planFacts {
 			if !seen[c.Seq] {
 				seen[c.Seq] = true
 				f.entries = append(f.entries, c)
-				if c.Kind == journal.KindReboot {
+				if c.Effect == engine.EffectReboot { // the kind predicts a reboot: a push stops before it
 					f.reboots++
 				}
 			}

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/discoterm/discoterm/engine"
+	"github.com/discoterm/discoterm/engine/kinds"
 )
 
 // handleKey routes a key: dialog, help, input line, then cancel, the
@@ -305,7 +306,7 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.askUnlock()
 	case key.Matches(msg, k.Stage):
 		branch := m.branch
-		m.dialog = newStageDialog(m.c, branch, func(req stageRequest) (string, tea.Cmd) { return m.stageJob(branch, req) })
+		m.dialog = newStageDialog(m.c, branch, func(k kinds.Kind, in kinds.Input) (string, tea.Cmd) { return m.stageJob(branch, k, in) })
 	case key.Matches(msg, k.Plan):
 		return m.plan(engine.PlanRequest{Branch: m.branch, Hosts: m.hosts.selection()})
 	case key.Matches(msg, k.Approve):

@@ -8,7 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/discoterm/discoterm/engine"
-	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/engine/kinds"
 	"github.com/discoterm/discoterm/store"
 )
 
@@ -143,54 +143,74 @@ func (m *Model) unlock(branch string, force bool) tea.Cmd {
 	return m.op(text, "unlocked "+branch, func() error { return b.Unlock(branch, force) })
 }
 
-// stageRequest is what the stage dialog and the :snap/:exec verbs
-// collect. File contents are read inside the command, never in Update.
-type stageRequest struct {
-	engine.StageRequest
-	local string // file to read for file and template entries
-}
-
-func (m *Model) stage(branch string, req stageRequest) tea.Cmd {
-	_, cmd := m.stageJob(branch, req)
-	return cmd
-}
-
 // sourceError is a local file that could not be read for staging: the
-// stage dialog keeps its fields and points at that one.
-type sourceError struct{ error }
-
-func (e sourceError) Unwrap() error { return e.error }
-
-// stageJob is stage that also returns the job it runs as, so the dialog
-// that asked can wait for its answer.
-func (m *Model) stageJob(branch string, req stageRequest) (string, tea.Cmd) {
-	b := m.backend
-	text := fmt.Sprintf("stage %s %s", req.Kind, stageSubject(req))
-	return m.opID(text, "staged "+stageSubject(req), func() error {
-		if req.local != "" {
-			// The engine's checks: missing, a directory, too large.
-			data, mode, err := engine.ReadSourceMode(req.local)
-			if err != nil {
-				return sourceError{err}
-			}
-			req.Content, req.Source = data, req.local
-			if req.Mode == 0 && req.Kind == journal.KindFile {
-				req.Mode = mode // a snapshot keeps the local file's mode
-			}
-		}
-		_, err := b.Stage(branch, req.StageRequest)
-		return err
-	})
+// stage dialog keeps its fields and points at the one that names it.
+type sourceError struct {
+	path string
+	err  error
 }
 
-func stageSubject(req stageRequest) string {
-	switch req.Kind {
-	case journal.KindFile, journal.KindTemplate, journal.KindRemove:
-		return req.Path
-	case journal.KindExec:
-		return req.Command
+func (e sourceError) Error() string { return e.err.Error() }
+func (e sourceError) Unwrap() error { return e.err }
+
+// readSource reads a local file to stage with the engine's checks
+// (missing, a directory, too large), as the verb table does.
+func readSource(path string) ([]byte, uint32, error) {
+	data, mode, err := engine.ReadSourceMode(path)
+	if err != nil {
+		return nil, 0, sourceError{path, err}
 	}
-	return string(req.Kind)
+	return data, mode, nil
+}
+
+// stageJob stages what the stage dialog collected as a job, and returns
+// the job so the dialog can wait for its answer. The kind builds the
+// request inside the command, where it may read local files; Update
+// never does.
+func (m *Model) stageJob(branch string, k kinds.Kind, in kinds.Input) (string, tea.Cmd) {
+	b := m.backend
+	text := "stage " + stageLine(k, in)
+	id := m.startJob(text, nil)
+	return id, func() tea.Msg {
+		in.ReadFile = readSource
+		req, err := k.Request(in)
+		if err != nil {
+			return opMsg{job: id, what: text, err: err}
+		}
+		e, err := b.Stage(branch, req)
+		done := "staged " + string(k.Name())
+		if s := k.Summary(e); s != "" && err == nil {
+			done = "staged " + s
+		}
+		return opMsg{job: id, what: text, done: done, err: err}
+	}
+}
+
+// stageLine is the staging verb's command line for in, as the ":" line
+// would take it: "snap ./motd --to /etc/motd".
+func stageLine(k kinds.Kind, in kinds.Input) string {
+	s := k.Spec()
+	words := []string{s.Verb}
+	args := in.Args
+	var command string
+	if s.Rest && len(args) > 0 {
+		args, command = args[:len(args)-1], args[len(args)-1]
+	}
+	words = append(words, args...)
+	for _, f := range s.Flags {
+		v, ok := in.Flags[f.Name]
+		switch {
+		case !ok:
+		case f.Bool:
+			words = append(words, "--"+f.Name)
+		default:
+			words = append(words, "--"+f.Name, v)
+		}
+	}
+	if command != "" {
+		words = append(words, "--", command)
+	}
+	return strings.Join(words, " ")
 }
 
 func (m *Model) drop(branch string, n int) tea.Cmd {

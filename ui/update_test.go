@@ -610,8 +610,9 @@ func TestStageDialogKeepsFields(t *testing.T) {
 	if !ok {
 		t.Fatalf("a missing local file closed the dialog; flash %q", d.flashText())
 	}
-	if sd.value(fLocal) != "./no-such-file" || sd.value(fTarget) != "/etc/motd" {
-		t.Fatalf("fields lost: %q %q", sd.value(fLocal), sd.value(fTarget))
+	local, to := sd.field("localfile"), sd.field("to")
+	if sd.value(local) != "./no-such-file" || sd.value(to) != "/etc/motd" {
+		t.Fatalf("fields lost: %q %q", sd.value(local), sd.value(to))
 	}
 	d.wantScreen("does not exist", "./no-such-file", "/etc/motd")
 	if strings.Contains(d.screen(), "usage:") {
@@ -622,19 +623,19 @@ func TestStageDialogKeepsFields(t *testing.T) {
 			t.Fatalf("staged anyway: %v", c)
 		}
 	}
-	if sd.errField != fLocal || sd.row != 1 {
+	if sd.errField != local || sd.row != 1 {
 		t.Fatalf("the error is not on the local file field: field %d row %d", sd.errField, sd.row)
 	}
 	// Fixing the field clears the complaint.
-	local := filepath.Join(t.TempDir(), "motd")
-	if err := os.WriteFile(local, []byte("hello\n"), 0o644); err != nil {
+	file := filepath.Join(t.TempDir(), "motd")
+	if err := os.WriteFile(file, []byte("hello\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	d.key("ctrl+u")
 	if sd.err != "" {
 		t.Fatalf("error %q stays while the field is edited", sd.err)
 	}
-	d.typeText(local)
+	d.typeText(file)
 	d.key("ctrl+s")
 	if d.m.dialog != nil {
 		t.Fatalf("staged, but the dialog stays: %q", sd.err)
