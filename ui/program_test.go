@@ -35,7 +35,7 @@ func TestProgramWorkflow(t *testing.T) {
 	waitFor := func(frag string) {
 		t.Helper()
 		teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(frag)) },
-			teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
+			teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
 	}
 	key := func(k string) { tm.Send(keyMsg(k)) }
 
