@@ -278,6 +278,22 @@ func (*ScanEvent) Type() EventType      { return EventScan }
 func (*JobEvent) Type() EventType       { return EventJob }
 func (*WaveEvent) Type() EventType      { return EventWave }
 
+// EventErr is the error an event carries, if its type has one: both faces
+// show it after the event's message.
+func EventErr(ev Event) string {
+	switch ev := ev.(type) {
+	case *LogEvent:
+		return ev.Err
+	case *HostEvent:
+		return ev.Err
+	case *PushHostEvent:
+		return ev.Err
+	case *ScanEvent:
+		return ev.Err
+	}
+	return ""
+}
+
 // critical events are never dropped for a slow subscriber: they end an
 // operation or change what an operator may do next.
 func critical(ev Event) bool {

@@ -44,57 +44,16 @@ func (e *Engine) PreparePush(ctx context.Context, planID string, opts PushOption
 		return nil, err
 	}
 	start := time.Now()
-	var p *Plan
-	var entries []journal.Entry
-	var win *WindowView
-	bundles := map[string]*remote.Bundle{}
-	targets := map[string]remote.Target{}
-	bundleErr := map[string]error{}
-	err = e.opts.Store.View(func(tx store.Tx) error {
-		var err error
-		if p, err = getPlan(tx, planID); err != nil {
-			return err
-		}
-		if !p.Approved {
-			return fmt.Errorf("%w: plan %s is not approved; review it and run: approve %s", ErrUsage, p.ID, p.ID)
-		}
-		if p.Pushed {
-			return fmt.Errorf("%w: plan %s was pushed already; make a new plan", ErrUsage, p.ID)
-		}
-		if e.opts.AllowedSigners == "" {
-			return errNoAllowedSigners()
-		}
-		b, err := tx.Branch(p.Branch)
-		if err != nil {
-			return err
-		}
-		if win, err = branchWindow(b, e.now()); err != nil {
-			return fmt.Errorf("%w: %v", ErrUsage, err)
-		} else if win == nil {
-			return fmt.Errorf("%w: branch %s has no maintenance window to prepare for; set one with: policy %s --window 'Sat 02:00-04:00 UTC'", ErrUsage, p.Branch, p.Branch)
-		}
-		if _, entries, err = e.loadJournal(tx, p.Branch); err != nil {
-			return err
-		}
-		for _, hp := range p.Hosts {
-			if h, err := tx.Host(hp.HostID); err == nil {
-				targets[hp.HostID] = target(h)
-			} else {
-				targets[hp.HostID] = remote.Target{Addr: hp.Addr, Name: hp.Name}
-			}
-			if hp.Err != "" {
-				continue
-			}
-			if b, err := e.bundleFor(tx, p, hp, entries, opts); err != nil {
-				bundleErr[hp.HostID] = err
-			} else {
-				bundles[hp.HostID] = b
-			}
-		}
-		return nil
-	})
+	in, err := e.loadPushInput(planID, opts)
 	if err != nil {
 		return nil, err
+	}
+	p, entries, bundles, targets, bundleErr := in.plan, in.entries, in.bundles, in.targets, in.bundleErr
+	win, err := branchWindow(in.branch, e.now())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+	} else if win == nil {
+		return nil, fmt.Errorf("%w: branch %s has no maintenance window to prepare for; set one with: policy %s --window 'Sat 02:00-04:00 UTC'", ErrUsage, p.Branch, p.Branch)
 	}
 	at := win.Start
 	if win.Open {

@@ -67,23 +67,28 @@ func (e *Engine) bundleFor(tx store.Tx, p *Plan, hp HostPlan, entries []journal.
 	return b, nil
 }
 
-// Push applies an approved plan: each host in order, hosts in parallel
-// (bounded), stopping a host at its first failure, refusing hosts whose
-// state moved since the plan (stale). Cancelling ctx lets each host finish
-// or abandon its current entry atomically.
-func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*PushResult, error) {
-	start := time.Now()
-	var p *Plan
-	var entries []journal.Entry
-	var policy store.Rollout
-	bundles := map[string]*remote.Bundle{}
-	targets := map[string]remote.Target{}
-	bundleErr := map[string]error{}
+// pushInput is what a push, live or prepared, reads from the store in one
+// transaction: the approved plan, its branch and verified journal, and for
+// each host its target and the bundle it reviewed (or why it has none).
+type pushInput struct {
+	plan      *Plan
+	branch    store.Branch
+	entries   []journal.Entry
+	bundles   map[string]*remote.Bundle
+	targets   map[string]remote.Target
+	bundleErr map[string]error
+}
+
+// loadPushInput refuses a plan that is not approved, was pushed already, or
+// cannot be checked against allowed signers, before any host is touched.
+func (e *Engine) loadPushInput(planID string, opts PushOptions) (*pushInput, error) {
+	in := &pushInput{bundles: map[string]*remote.Bundle{}, targets: map[string]remote.Target{}, bundleErr: map[string]error{}}
 	err := e.opts.Store.View(func(tx store.Tx) error {
-		var err error
-		if p, err = getPlan(tx, planID); err != nil {
+		p, err := getPlan(tx, planID)
+		if err != nil {
 			return err
 		}
+		in.plan = p
 		if !p.Approved {
 			return fmt.Errorf("%w: plan %s is not approved; review it and run: approve %s", ErrUsage, p.ID, p.ID)
 		}
@@ -94,33 +99,44 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 		if e.opts.AllowedSigners == "" {
 			return errNoAllowedSigners()
 		}
-		if _, entries, err = e.loadJournal(tx, p.Branch); err != nil {
+		if in.branch, in.entries, err = e.loadJournal(tx, p.Branch); err != nil {
 			return err
-		}
-		if b, err := tx.Branch(p.Branch); err == nil {
-			policy = b.Rollout
 		}
 		for _, hp := range p.Hosts {
 			if h, err := tx.Host(hp.HostID); err == nil {
-				targets[hp.HostID] = target(h)
+				in.targets[hp.HostID] = target(h)
 			} else {
-				targets[hp.HostID] = remote.Target{Addr: hp.Addr, Name: hp.Name}
+				in.targets[hp.HostID] = remote.Target{Addr: hp.Addr, Name: hp.Name}
 			}
 			if hp.Err != "" {
 				continue
 			}
-			b, err := e.bundleFor(tx, p, hp, entries, opts)
-			if err != nil {
-				bundleErr[hp.HostID] = err
-				continue
+			if b, err := e.bundleFor(tx, p, hp, in.entries, opts); err != nil {
+				in.bundleErr[hp.HostID] = err
+			} else {
+				in.bundles[hp.HostID] = b
 			}
-			bundles[hp.HostID] = b
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	return in, nil
+}
+
+// Push applies an approved plan: each host in order, hosts in parallel
+// (bounded), stopping a host at its first failure, refusing hosts whose
+// state moved since the plan (stale). Cancelling ctx lets each host finish
+// or abandon its current entry atomically.
+func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*PushResult, error) {
+	start := time.Now()
+	in, err := e.loadPushInput(planID, opts)
+	if err != nil {
+		return nil, err
+	}
+	p, entries, policy := in.plan, in.entries, in.branch.Rollout
+	bundles, targets, bundleErr := in.bundles, in.targets, in.bundleErr
 	// A rollout policy that cannot apply is refused before any host.
 	ro, err := newRollout(policy, opts, len(p.Hosts))
 	if err != nil {

@@ -73,25 +73,10 @@ func eventText(ev engine.Event) string {
 	if stem, _, _ := strings.Cut(typ, "."); !strings.HasPrefix(msg, stem) {
 		text = typ + ": " + msg
 	}
-	if err := eventErr(ev); err != "" && !strings.Contains(text, err) {
+	if err := engine.EventErr(ev); err != "" && !strings.Contains(text, err) {
 		text += " — " + err
 	}
 	return text
-}
-
-// eventErr is the error an event carries, if any.
-func eventErr(ev engine.Event) string {
-	switch ev := ev.(type) {
-	case *engine.LogEvent:
-		return ev.Err
-	case *engine.HostEvent:
-		return ev.Err
-	case *engine.PushHostEvent:
-		return ev.Err
-	case *engine.ScanEvent:
-		return ev.Err
-	}
-	return ""
 }
 
 // prepare recomputes which lines pass the level filter.

@@ -145,7 +145,7 @@ func (m *Model) applyEvents(burst eventsMsg) {
 			}
 			m.activity.addEvent(ev)
 			if h := ev.Meta(); h.Level == engine.LevelError {
-				m.setFlash(engine.LevelError, h.Message+errSuffix(eventErr(ev)))
+				m.setFlash(engine.LevelError, h.Message+errSuffix(engine.EventErr(ev)))
 			}
 		}
 	}

@@ -307,25 +307,10 @@ type hostLine struct {
 func (p *textPrinter) event(ev engine.Event) {
 	h := ev.Meta()
 	line := h.Time.Local().Format("15:04:05") + " " + h.Message
-	if err := eventErr(ev); err != "" && !strings.Contains(h.Message, err) {
+	if err := engine.EventErr(ev); err != "" && !strings.Contains(h.Message, err) {
 		line += ": " + err
 	}
 	fmt.Fprintln(p.w, line)
-}
-
-// eventErr is the error an event carries, if any.
-func eventErr(ev engine.Event) string {
-	switch ev := ev.(type) {
-	case *engine.LogEvent:
-		return ev.Err
-	case *engine.HostEvent:
-		return ev.Err
-	case *engine.PushHostEvent:
-		return ev.Err
-	case *engine.ScanEvent:
-		return ev.Err
-	}
-	return ""
 }
 
 // plainCount is "none", "1 file", "3 files".
