@@ -16,6 +16,18 @@ func (e *Engine) SetCatchUp(branch string, p store.CatchUp) error {
 	if p.Parallel < 0 || p.MaxAge < 0 {
 		return fmt.Errorf("%w: parallel and max-age must not be negative", ErrUsage)
 	}
+	state := "off"
+	if p.Enabled {
+		state = fmt.Sprintf("on (parallel %d, max age %s, reboots %v)", p.Parallel, p.MaxAge, p.AllowReboot)
+	}
+	return e.setBranchPolicy(branch, "catch-up", state, "catch-up policy of "+branch+" changed",
+		func(b *store.Branch) { b.CatchUp = p })
+}
+
+// setBranchPolicy changes one policy of an existing branch and records it
+// in the audit trail (action, message) in one transaction, then says so.
+// Every policy verb (catch-up, windows, rollout) writes through it.
+func (e *Engine) setBranchPolicy(branch, action, audit, event string, change func(*store.Branch)) error {
 	err := e.opts.Store.Update(func(tx store.Tx) error {
 		b, err := tx.Branch(branch)
 		if errors.Is(err, store.ErrNotFound) {
@@ -23,18 +35,14 @@ func (e *Engine) SetCatchUp(branch string, p store.CatchUp) error {
 		} else if err != nil {
 			return err
 		}
-		b.CatchUp = p
+		change(&b)
 		if err := tx.PutBranch(b); err != nil {
 			return err
 		}
-		state := "off"
-		if p.Enabled {
-			state = fmt.Sprintf("on (parallel %d, max age %s, reboots %v)", p.Parallel, p.MaxAge, p.AllowReboot)
-		}
-		return tx.AddAudit(store.AuditRecord{Branch: branch, Time: e.now(), Actor: e.opts.Operator, Action: "catch-up", Message: state})
+		return tx.AddAudit(store.AuditRecord{Branch: branch, Time: e.now(), Actor: e.opts.Operator, Action: action, Message: audit})
 	})
 	if err == nil {
-		e.emit(&LogEvent{Header: Header{Message: "catch-up policy of " + branch + " changed"}, Branch: branch})
+		e.emit(&LogEvent{Header: Header{Message: event}, Branch: branch})
 	}
 	return err
 }

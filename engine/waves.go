@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -292,23 +291,9 @@ func (e *Engine) SetRollout(branch string, r store.Rollout) error {
 	if err := CheckRollout(r); err != nil {
 		return err
 	}
-	err := e.opts.Store.Update(func(tx store.Tx) error {
-		b, err := tx.Branch(branch)
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("%w: no branch %q", ErrNotFound, branch)
-		} else if err != nil {
-			return err
-		}
-		b.Rollout = r
-		if err := tx.PutBranch(b); err != nil {
-			return err
-		}
-		return tx.AddAudit(store.AuditRecord{Branch: branch, Time: e.now(), Actor: e.opts.Operator, Action: "rollout", Message: DescribeRollout(r)})
-	})
-	if err == nil {
-		e.emit(&LogEvent{Header: Header{Message: "rollout policy of " + branch + ": " + DescribeRollout(r)}, Branch: branch})
-	}
-	return err
+	d := DescribeRollout(r)
+	return e.setBranchPolicy(branch, "rollout", d, "rollout policy of "+branch+": "+d,
+		func(b *store.Branch) { b.Rollout = r })
 }
 
 // DescribeRollout is a policy in one line, as the policy verb's flags say it.

@@ -33,27 +33,12 @@ func (e *Engine) SetWindows(branch string, windows []string) error {
 		w, _ := window.Parse(s)
 		norm[i] = w.Source
 	}
-	err := e.opts.Store.Update(func(tx store.Tx) error {
-		b, err := tx.Branch(branch)
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("%w: no branch %q", ErrNotFound, branch)
-		} else if err != nil {
-			return err
-		}
-		b.Windows = norm
-		if err := tx.PutBranch(b); err != nil {
-			return err
-		}
-		msg := "no windows: automatic pushes at any time"
-		if len(norm) > 0 {
-			msg = "windows: " + strings.Join(norm, "; ")
-		}
-		return tx.AddAudit(store.AuditRecord{Branch: branch, Time: e.now(), Actor: e.opts.Operator, Action: "windows", Message: msg})
-	})
-	if err == nil {
-		e.emit(&LogEvent{Header: Header{Message: "maintenance windows of " + branch + " changed"}, Branch: branch})
+	msg := "no windows: automatic pushes at any time"
+	if len(norm) > 0 {
+		msg = "windows: " + strings.Join(norm, "; ")
 	}
-	return err
+	return e.setBranchPolicy(branch, "windows", msg, "maintenance windows of "+branch+" changed",
+		func(b *store.Branch) { b.Windows = norm })
 }
 
 // branchWindow is a branch's next window at now; nil when the branch has
