@@ -44,7 +44,10 @@ func TestProgramWorkflow(t *testing.T) {
 	waitFor("Lock main")
 	tm.Type("new motd")
 	key("enter")
-	waitFor(`you "new motd"`)
+	// The status bar's `you "new motd"` may arrive as cell edits around
+	// text already on screen (the job line said "new motd" first), so
+	// wait for the flash, which is new text.
+	waitFor("locked main")
 	key(":")
 	tm.Type("snap " + local + " --to /etc/motd")
 	key("enter")
