@@ -188,14 +188,7 @@ func (t *boltTx) PutBranch(b Branch) error {
 		return err
 	}
 	old, err := t.Branch(b.Name)
-	switch {
-	case err == nil:
-		b.Head, b.HeadHash = old.Head, old.HeadHash
-	case errors.Is(err, ErrNotFound):
-		if b.Head != 0 || b.HeadHash != "" {
-			return fmt.Errorf("store: new branch %q has head %d; a branch starts empty and grows only by Append", b.Name, b.Head)
-		}
-	default:
+	if err := keepHead(&b, old.Head, old.HeadHash, err); err != nil {
 		return err
 	}
 	if b.Name != "" {

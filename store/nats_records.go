@@ -118,14 +118,7 @@ func (t *natsTx) PutBranch(b Branch) error {
 		return errors.New("store: PutBranch: empty key")
 	}
 	old, err := t.branchRec(b.Name)
-	switch {
-	case err == nil:
-		b.Head, b.HeadHash = old.Head, old.HeadHash
-	case errors.Is(err, ErrNotFound):
-		if b.Head != 0 || b.HeadHash != "" {
-			return fmt.Errorf("store: new branch %q has head %d; a branch starts empty and grows only by Append", b.Name, b.Head)
-		}
-	default:
+	if err := keepHead(&b, old.Head, old.HeadHash, err); err != nil {
 		return err
 	}
 	return t.putJSON("PutBranch", kBranch+encKey(b.Name), branchRec{Branch: b, StreamSeq: old.StreamSeq})

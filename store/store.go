@@ -10,6 +10,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/discoterm/discoterm/engine/journal"
@@ -243,4 +244,21 @@ type Store interface {
 	Update(fn func(Tx) error) error
 	Path() string
 	Close() error
+}
+
+// keepHead is PutBranch's rule in every backend: metadata never moves a
+// branch's head (only Append does), and a new branch starts empty. readErr
+// is the error of reading the stored branch (ErrNotFound: it is new).
+func keepHead(b *Branch, head uint64, headHash string, readErr error) error {
+	switch {
+	case readErr == nil:
+		b.Head, b.HeadHash = head, headHash
+	case errors.Is(readErr, ErrNotFound):
+		if b.Head != 0 || b.HeadHash != "" {
+			return fmt.Errorf("store: new branch %q has head %d; a branch starts empty and grows only by Append", b.Name, b.Head)
+		}
+	default:
+		return readErr
+	}
+	return nil
 }
