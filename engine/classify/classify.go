@@ -22,6 +22,13 @@
 //	    BRANCH = web
 //	^.*:                           # catch-all for every other named host
 //	    BRANCH = lab
+//	mac:52:54:00:12:34:56:         # the host bound to this MAC (any case, : or -)
+//	    BRANCH = db
+//	machine-id:0123456789abcdef0123456789abcdef:
+//	    BRANCH = db
+//	    secret DBPASS = "s3cr3t"   # a secret variable, set here
+//	    secret APIKEY              # APIKEY is secret wherever it is set
+//	include creds.secret           # every variable set in a *.secret file is secret
 //
 // A stanza header starts at column 0: a target, then optionally ":" and the
 // names of other stanzas to include ("target: NET1 RACK4"). The colon may be
@@ -47,10 +54,31 @@
 // ^ is a regular expression tried on both the FQDN and the short name;
 // anchor its end with $ where needed. A host with no name gets DEFAULT only:
 // a catch-all must not claim machines nobody has identified.
+//
+// # Identity targets
+//
+// "mac:ADDR" and "machine-id:ID" name a host by the MAC address and
+// machine-id the engine bound to its trusted SSH key when it was trusted
+// (never what it reports later). They are more specific than any name, so
+// the first identity stanza, in file order, that matches a host wins over
+// every name stanza; only when none matches are names tried, in file
+// order. MACs are compared in any case, written with ':' or '-';
+// machine-ids are 32 hex digits. Clones share a machine-id: a machine-id
+// target classifies every clone of the image.
+//
+// # Secrets
+//
+// A variable is secret when a "secret NAME" line (or "secret NAME = value")
+// in any stanza names it, or when it is set in a file whose name ends in
+// ".secret" (or a file such a file includes). Secret is a property of the
+// name, for every host: faces never show its value, and what is rendered
+// from it is shown as a hash. BRANCH cannot be secret. A *.secret file
+// others can read is refused: its values would not be secret.
 package classify
 
 import (
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -61,12 +89,14 @@ type Config struct {
 	defaults []*stanza          // every DEFAULT stanza, in file order
 	stanzas  []*stanza          // every other stanza, in file order
 	byTarget map[string]*stanza // for includes by name
+	secret   map[string]position
 }
 
 // stanza is one header and its variable lines.
 type stanza struct {
 	target   string
 	re       *regexp.Regexp // for targets starting with ^
+	identity bool           // a mac: or machine-id: target, canonical
 	includes []string
 	vars     []assignment
 	pos      position
@@ -97,30 +127,60 @@ type Classification struct {
 	Vars map[string]string
 	// From gives, for each variable, the file:line of the line that set it.
 	From map[string]string
+	// Secret names the host's variables whose values are secret.
+	Secret map[string]bool
 }
 
-// Classify resolves a host's variables and says where each came from.
-// hostname may be short or fully qualified; fqdn may be empty.
+// Classify resolves a host's variables by its names only and says where
+// each came from. hostname may be short or fully qualified; fqdn may be
+// empty.
 func (c *Config) Classify(hostname, fqdn string) Classification {
-	out := Classification{Vars: map[string]string{}, From: map[string]string{}}
+	return c.ClassifyHost(Host{Name: hostname, FQDN: fqdn})
+}
+
+// ClassifyHost resolves a host's variables: DEFAULT, then the first
+// identity stanza matching its MAC or machine-id, else the first stanza
+// matching its name.
+func (c *Config) ClassifyHost(h Host) Classification {
+	out := Classification{Vars: map[string]string{}, From: map[string]string{}, Secret: map[string]bool{}}
 	if c == nil {
 		return out
 	}
-	short, full := names(hostname, fqdn)
 	for _, s := range c.defaults {
 		c.apply(s, &out)
 	}
-	if short == "" && full == "" {
-		return out
+	if s := c.match(h); s != nil {
+		out.Stanza, out.Where = s.target, s.pos.String()
+		c.apply(s, &out)
 	}
-	for _, s := range c.stanzas {
-		if s.matches(short, full) {
-			out.Stanza, out.Where = s.target, s.pos.String()
-			c.apply(s, &out)
-			break
+	for name := range out.Vars {
+		if _, ok := c.secret[name]; ok {
+			out.Secret[name] = true
 		}
 	}
 	return out
+}
+
+// match finds the stanza that classifies h: identity targets first, as
+// they are more specific than names; file order within each kind.
+func (c *Config) match(h Host) *stanza {
+	if mac, mid := identityOf(h); mac != "" || mid != "" {
+		for _, s := range c.stanzas {
+			if s.identity && (s.target == mac || s.target == mid) {
+				return s
+			}
+		}
+	}
+	short, full := names(h.Name, h.FQDN)
+	if short == "" && full == "" {
+		return nil
+	}
+	for _, s := range c.stanzas {
+		if !s.identity && s.matches(short, full) {
+			return s
+		}
+	}
+	return nil
 }
 
 // Vars returns a host's variables: DEFAULT, then the first matching stanza.
@@ -131,6 +191,19 @@ func (c *Config) Vars(hostname, fqdn string) map[string]string {
 // Branch returns the host's BRANCH variable, "" when none is set.
 func (c *Config) Branch(hostname, fqdn string) string {
 	return c.Vars(hostname, fqdn)["BRANCH"]
+}
+
+// Secrets lists every secret variable name of the file, sorted.
+func (c *Config) Secrets() []string {
+	if c == nil {
+		return nil
+	}
+	out := make([]string, 0, len(c.secret))
+	for n := range c.secret {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // apply sets a stanza's variables, after those of the stanzas it includes.

@@ -154,8 +154,9 @@ func TestClassifyExplains(t *testing.T) {
 	got := c.Classify("web1", "")
 	want := Classification{
 		Stanza: "web1", Where: "main.cf:6",
-		Vars: map[string]string{"BRANCH": "web", "NTP": "b"},
-		From: map[string]string{"BRANCH": "main.cf:7", "NTP": "main.cf:5"},
+		Vars:   map[string]string{"BRANCH": "web", "NTP": "b"},
+		From:   map[string]string{"BRANCH": "main.cf:7", "NTP": "main.cf:5"},
+		Secret: map[string]bool{},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Classify\n got %+v\nwant %+v", got, want)

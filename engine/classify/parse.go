@@ -69,6 +69,9 @@ func readFile(path string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: errors.New("not a regular file")}
 	}
+	if isSecretFile(path) && fi.Mode().Perm()&0o007 != 0 {
+		return nil, &secretModeError{mode: fi.Mode().Perm()}
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err == nil && len(data) > maxFileSize {
 		err = &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d MiB; expected a small text file", maxFileSize>>20)}
@@ -77,13 +80,14 @@ func readFile(path string) ([]byte, error) {
 }
 
 type parser struct {
-	read  func(path string) ([]byte, error)
-	cfg   *Config
-	stack []string // files being read, outermost first, for cycle detection
+	read     func(path string) ([]byte, error)
+	cfg      *Config
+	stack    []string // files being read, outermost first, for cycle detection
+	inSecret int      // *.secret files among them: what they set is secret
 }
 
 func parse(name string, data []byte, read func(string) ([]byte, error)) (*Config, error) {
-	p := &parser{read: read, cfg: &Config{byTarget: map[string]*stanza{}}}
+	p := &parser{read: read, cfg: &Config{byTarget: map[string]*stanza{}, secret: map[string]position{}}}
 	if err := p.file(name, data, nil); err != nil {
 		return nil, err
 	}
@@ -109,6 +113,10 @@ func (p *parser) file(name string, data []byte, from *position) error {
 	}
 	p.stack = append(p.stack, name)
 	defer func() { p.stack = p.stack[:len(p.stack)-1] }()
+	if isSecretFile(name) {
+		p.inSecret++
+		defer func() { p.inSecret-- }()
+	}
 
 	var cur *stanza     // the stanza variable lines belong to
 	var lastInclude int // line of the last include, which ends a stanza
@@ -131,11 +139,22 @@ func (p *parser) file(name string, data []byte, from *position) error {
 				}
 				return fail(pos, "variable line %q comes before any stanza header; expected a stanza header such as \"DEFAULT:\" or a host name at column 0 above it", text)
 			}
-			a, msg := parseAssignment(text)
+			rest, secret := secretLine(text)
+			if secret && !strings.Contains(rest, "=") {
+				if !varName.MatchString(rest) {
+					return fail(pos, "secret line %q does not name one variable; expected secret NAME or secret NAME = value", text)
+				}
+				p.markSecret(rest, pos)
+				continue
+			}
+			a, msg := parseAssignment(rest)
 			if msg != "" {
 				return fail(pos, "%s", msg)
 			}
 			a.pos = pos
+			if secret || p.inSecret > 0 {
+				p.markSecret(a.name, pos)
+			}
 			cur.vars = append(cur.vars, a)
 			continue
 		}
@@ -150,6 +169,10 @@ func (p *parser) file(name string, data []byte, from *position) error {
 				incPath = filepath.Join(filepath.Dir(name), incPath)
 			}
 			inc, err := p.read(incPath)
+			var sme *secretModeError
+			if errors.As(err, &sme) {
+				return fail(pos, "included file %s can be read by other users (mode %04o), so its values are not secret; expected it readable by its owner only: chmod o-rwx %s", incPath, uint32(sme.mode), incPath)
+			}
 			if err != nil {
 				var pe *fs.PathError
 				if errors.As(err, &pe) {
@@ -166,6 +189,9 @@ func (p *parser) file(name string, data []byte, from *position) error {
 		s, msg := parseHeader(text)
 		if msg != "" {
 			return fail(pos, "%s", msg)
+		}
+		if prev := p.cfg.byTarget[s.target]; prev != nil && s.identity {
+			return fail(pos, "stanza %q names the same host as the one at %s; merge the two stanzas into one", text, prev.pos)
 		}
 		s.pos = pos
 		if s.target == "DEFAULT" {
@@ -225,6 +251,7 @@ func parseHeader(text string) (*stanza, string) {
 	}
 	target := strings.TrimSpace(head)
 	s := &stanza{target: target, includes: strings.Fields(rest)}
+	var msg string
 	switch {
 	case target == "":
 		return nil, fmt.Sprintf("stanza header %q has no target; expected a host name, FQDN, ^regexp or DEFAULT before the colon", text)
@@ -232,6 +259,10 @@ func parseHeader(text string) (*stanza, string) {
 		return nil, fmt.Sprintf("stanza header %q has several words and no colon; expected TARGET: STANZA... (variable lines must be indented)", text)
 	case strings.ContainsAny(target, " \t"):
 		return nil, fmt.Sprintf("target %q contains a space; expected one host name, FQDN or ^regexp (write a space in a regexp as \\x20)", target)
+	case identityHeader(s, &msg):
+		if msg != "" {
+			return nil, msg
+		}
 	case target[0] == '^':
 		re, err := regexp.Compile(target)
 		if err != nil {
@@ -330,8 +361,13 @@ func includePath(arg string) (string, string) {
 	return arg, ""
 }
 
-// resolve checks every stanza include names a stanza and none loops back.
+// resolve checks every stanza include names a stanza and none loops back,
+// and that BRANCH is not secret.
 func (p *parser) resolve() error {
+	if pos, ok := p.cfg.secret["BRANCH"]; ok {
+		return &ParseError{File: pos.file, Line: pos.line,
+			Msg: "BRANCH cannot be secret: every face shows which branch a host follows; set it outside *.secret files and secret lines"}
+	}
 	all := append(append([]*stanza(nil), p.cfg.defaults...), p.cfg.stanzas...)
 	for _, s := range all {
 		for _, name := range s.includes {
