@@ -5,6 +5,7 @@ import (
 
 	"github.com/discoterm/discoterm/engine/diff"
 	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/engine/kinds"
 	"github.com/discoterm/discoterm/store"
 )
 
@@ -18,6 +19,9 @@ type EntryContent struct {
 	// entry for the same path (PrevSeq), "" when there is none.
 	Diff    string `json:"diff,omitempty"`
 	PrevSeq uint64 `json:"prev_seq,omitempty"`
+	// Secret: the entry's content (or the one it replaces) is secret:
+	// Content is nil and Diff is one line naming the hashes.
+	Secret bool `json:"secret,omitempty"`
 }
 
 // Content reads what entry en of branch installs. A staged entry (not yet
@@ -33,11 +37,15 @@ func (e *Engine) Content(branch string, en journal.Entry) (*EntryContent, error)
 			return fmt.Errorf("content of %s: %w", en.Summary(), err)
 		}
 		out.Size = len(data)
-		if diff.IsBinary(data) || len(data) > MaxDiff {
+		if en.Secret {
+			out.Secret = true
+			out.Diff = kinds.SecretDiff("", en.Blob)
+		} else if diff.IsBinary(data) || len(data) > MaxDiff {
 			out.Binary = diff.IsBinary(data)
 			return nil
+		} else {
+			out.Content = data
 		}
-		out.Content = data
 		entries, err := tx.Journal(branch)
 		if err != nil {
 			return err
@@ -46,6 +54,12 @@ func (e *Engine) Content(branch string, en journal.Entry) (*EntryContent, error)
 			p := entries[i]
 			if (en.Seq != 0 && p.Seq >= en.Seq) || p.Path != en.Path || p.Blob == "" || p.Hash == en.Hash {
 				continue
+			}
+			if p.Secret || en.Secret {
+				// Either side secret: the hashes, never the lines.
+				out.PrevSeq, out.Secret = p.Seq, true
+				out.Diff = kinds.SecretDiff(p.Blob, en.Blob)
+				return nil
 			}
 			old, err := tx.Blob(p.Blob)
 			if err != nil || diff.IsBinary(old) || len(old) > MaxDiff {

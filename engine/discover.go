@@ -286,6 +286,9 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 			return err
 		}
 		h.MAC = hs.MAC
+		if h.BoundMAC == "" {
+			h.BoundMAC = hs.MAC // the MAC its trusted key answered from first
+		}
 		learnFacts(&h, res, pk, "")
 		if h.Addr == "" || isLinkLocal(h.Addr) {
 			h.Addr = addr

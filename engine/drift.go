@@ -52,6 +52,8 @@ type PathDrift struct {
 	// Diff is journal → host, for text both sides, each up to MaxDiff.
 	Diff   string `json:"diff,omitempty"`
 	Binary bool   `json:"binary,omitempty"` // content differs but is not shown as text
+	// Secret: the journal's content here is secret; Diff names hashes.
+	Secret bool `json:"secret,omitempty"`
 
 	want []byte          // the journal's content for this host (file, template)
 	host remote.PathInfo // what the probe saw
@@ -71,8 +73,9 @@ type HostDrift struct {
 	Err      string        `json:"error,omitempty"` // could not be checked
 	Duration time.Duration `json:"duration"`
 
-	fp   Fingerprint
-	vars map[string]string
+	fp    Fingerprint
+	vars  map[string]string
+	facts map[string]string // what templates were rendered with, for a repair
 }
 
 // DriftReport is a drift check of a branch's hosts.
@@ -192,13 +195,24 @@ func (e *Engine) driftHost(ctx context.Context, in *planInput, h store.Host, pat
 		}
 		owner[en.Path] = en
 	}
-	vars := templateVars(in.vars[h.ID], h, res, in.branch.Name)
+	hd.facts = hostFacts(h, res, in.branch.Name)
+	vars := withFacts(in.vars[h.ID], hd.facts)
+	hs := in.secrets[h.ID]
 	var fetch []string
 	for _, p := range order {
 		en := owner[p]
 		hd.Checked++
 		d, ok := compareOwned(en, in.blobs[en.Blob], vars, res.Paths[p])
 		if !ok {
+			continue
+		}
+		if en.Kind != journal.KindRemove && hs.contentSecret(en, in.refs) {
+			// Neither side is fetched or shown: the hashes say it.
+			d.Secret = true
+			if slices.Contains(d.What, DriftContent) || slices.Contains(d.What, DriftMissing) {
+				d.Diff = kinds.SecretDiff(d.WantHash, d.HostHash)
+			}
+			hd.Paths = append(hd.Paths, d)
 			continue
 		}
 		if slices.Contains(d.What, DriftContent) && d.host.Type == "file" && d.host.Size <= MaxDiff && !diff.IsBinary(d.want) {
@@ -215,7 +229,7 @@ func (e *Engine) driftHost(ctx context.Context, in *planInput, h store.Host, pat
 			d := &hd.Paths[i]
 			c, ok := got[d.Path]
 			switch {
-			case !slices.Contains(d.What, DriftContent):
+			case !slices.Contains(d.What, DriftContent) || d.Secret:
 			case !ok || len(c) > MaxDiff || diff.IsBinary(c) || diff.IsBinary(d.want):
 				d.Binary = true
 			default:
@@ -225,7 +239,7 @@ func (e *Engine) driftHost(ctx context.Context, in *planInput, h store.Host, pat
 		}
 	} else {
 		for i := range hd.Paths {
-			if slices.Contains(hd.Paths[i].What, DriftContent) {
+			if slices.Contains(hd.Paths[i].What, DriftContent) && !hd.Paths[i].Secret {
 				hd.Paths[i].Binary = true
 			}
 		}

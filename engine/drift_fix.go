@@ -9,6 +9,7 @@ import (
 
 	"github.com/discoterm/discoterm/engine/diff"
 	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/engine/kinds"
 	"github.com/discoterm/discoterm/store"
 )
 
@@ -62,9 +63,16 @@ func (e *Engine) Repair(ctx context.Context, req FixRequest) (*Plan, error) {
 			case slices.Contains(d.What, DriftContent):
 				c.Diff = diffOrBinary(&c, "a"+d.Path, string(d.hostBytes), d.want, d.hostKnown)
 			}
+			if d.Secret {
+				kinds.MaskSecret(&c)
+			}
 			if d.Kind == journal.KindTemplate {
 				hp.Rendered[d.Seq] = d.WantHash
-				blobs[d.WantHash] = d.want
+				if d.Secret {
+					hp.Facts = hd.facts // rendered again at push, not stored
+				} else {
+					blobs[d.WantHash] = d.want
+				}
 			}
 			hp.Changes = append(hp.Changes, c)
 			hp.Fingerprint.Paths = append(hp.Fingerprint.Paths, d.ps)
@@ -228,7 +236,7 @@ func (e *Engine) adopt(ctx context.Context, host string, branch *string, req Fix
 				return staged, fmt.Errorf("%s on %s changed while adopting it; run adopt again", d.Path, hd.Name)
 			}
 			req = StageRequest{Kind: journal.KindFile, Path: d.Path, Content: content, Mode: d.host.Mode, Owner: d.host.Owner, Group: d.host.Group,
-				Source: hd.Name + ":" + d.Path}
+				Source: hd.Name + ":" + d.Path, Secret: d.Secret}
 		}
 		en, err := e.Stage(rep.Branch, req)
 		if err != nil {

@@ -23,12 +23,13 @@ func (e *Engine) classification() (*classify.Config, error) {
 	return classify.Load(e.opts.ClassFile)
 }
 
-// view derives what faces show for a host.
+// view derives what faces show for a host. Secret variables are shown
+// masked; hostVars gives their values to the engine alone.
 func (e *Engine) view(h store.Host, cls *classify.Config, heads map[string]uint64) HostView {
 	v := HostView{Host: h}
 	if cls != nil {
-		short, fqdn := hostNames(h.Name)
-		v.Vars = cls.Vars(short, fqdn)
+		c := cls.ClassifyHost(classHost(h))
+		v.Vars = maskVars(c.Vars, c.Secret)
 	}
 	v.Branch = effectiveBranch(h, v.Vars)
 	if h.Drift != nil {
@@ -286,7 +287,13 @@ func learnFacts(h *store.Host, res *remote.ProbeResult, pk remote.PresentedKey, 
 			h.Name = hn
 		}
 	}
-	h.MachineID, h.OS, h.Trusted = res.Facts.MachineID, res.Facts.OS, true
+	// The machine-id is the one the key was trusted with: a host that
+	// edits its /etc/machine-id must not move into another stanza.
+	if !h.Trusted || h.MachineID == "" {
+		h.MachineID = res.Facts.MachineID
+	}
+	h.MachineIDNow = res.Facts.MachineID
+	h.OS, h.Trusted = res.Facts.OS, true
 	if res.HostKey != "" {
 		h.HostKey = res.HostKey
 		if pk.Fingerprint == res.HostKey {

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/discoterm/discoterm/engine/classify"
 	"github.com/discoterm/discoterm/engine/remote"
 	"github.com/discoterm/discoterm/store"
 )
@@ -99,8 +100,30 @@ func hostWarnings(hosts []store.Host) map[string][]string {
 		if h.HostnameNow != "" && h.Hostname != "" && h.HostnameNow != h.Hostname {
 			out[h.ID] = append(out[h.ID], fmt.Sprintf("calls itself %s now (was %s when trusted); still classified as %s", h.HostnameNow, h.Hostname, displayName(h)))
 		}
+		if h.MachineIDNow != "" && h.MachineID != "" && h.MachineIDNow != h.MachineID {
+			out[h.ID] = append(out[h.ID], fmt.Sprintf("reports machine-id %s now (was %s when trusted); still classified by %s", h.MachineIDNow, h.MachineID, h.MachineID))
+		}
+		if h.BoundMAC != "" && h.MAC != "" && !strings.EqualFold(h.MAC, h.BoundMAC) {
+			out[h.ID] = append(out[h.ID], fmt.Sprintf("answers from MAC %s now (was %s when trusted); still classified by %s", h.MAC, h.BoundMAC, h.BoundMAC))
+		}
 	}
 	return out
+}
+
+// classHost is what the classification file may match a host by: the
+// operator's name for it, and the MAC and machine-id bound to its trusted
+// key. An untrusted host (a scan placeholder: anyone can claim a MAC) is
+// matched by name alone.
+func classHost(h store.Host) classify.Host {
+	short, fqdn := hostNames(h.Name)
+	ch := classify.Host{Name: short, FQDN: fqdn}
+	if h.Trusted && h.HostKey != "" {
+		ch.MAC, ch.MachineID = h.BoundMAC, h.MachineID
+		if ch.MAC == "" {
+			ch.MAC = h.MAC // recorded before MACs were bound
+		}
+	}
+	return ch
 }
 
 // emitDuplicates tells about the other hosts that share h's machine-id,

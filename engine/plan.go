@@ -64,7 +64,15 @@ type HostPlan struct {
 	Rendered map[uint64]string `json:"rendered,omitempty"` // seq → blob sum
 	// Env are the host's variables that exec entries and guards saw in
 	// the plan; the push exports the same.
-	Env      map[string]string `json:"env,omitempty"`
+	Env map[string]string `json:"env,omitempty"`
+	// SecretEnv names the secret variables exec entries saw; their values
+	// are not kept: push takes them from the classification file and
+	// refuses the host as stale unless they hash to SecretsSum.
+	SecretEnv  []string `json:"secret_env,omitempty"`
+	SecretsSum string   `json:"secrets_sum,omitempty"`
+	// Facts are the host facts templates were rendered with, kept when a
+	// rendering was secret and so not stored: push renders it again.
+	Facts    map[string]string `json:"facts,omitempty"`
 	Duration time.Duration     `json:"duration"`
 	// ClockSkew is how far the host's clock is ahead of the controller's
 	// (negative: behind), set when it exceeds MaxClockSkew: the host keeps

@@ -32,8 +32,10 @@ type planInput struct {
 	staged  []journal.Entry // the operator's staged entries, with provisional seqs
 	hosts   []store.Host
 	skipped []SkippedHost                // lost hosts of the branch left out
-	vars    map[string]map[string]string // host ID → classification variables
+	vars    map[string]map[string]string // host ID → classification variables (secret values too)
+	secrets map[string]hostSecrets       // host ID → its secret variables
 	blobs   map[string][]byte
+	refs    map[string]templateRefs // template blob → the variables it names
 }
 
 func (e *Engine) loadPlanInput(req PlanRequest) (*planInput, error) {
@@ -41,7 +43,7 @@ func (e *Engine) loadPlanInput(req PlanRequest) (*planInput, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &planInput{vars: map[string]map[string]string{}, blobs: map[string][]byte{}}
+	in := &planInput{vars: map[string]map[string]string{}, secrets: map[string]hostSecrets{}, blobs: map[string][]byte{}, refs: map[string]templateRefs{}}
 	err = e.opts.Store.View(func(tx store.Tx) error {
 		all, err := tx.Hosts()
 		if err != nil {
@@ -86,7 +88,7 @@ func (e *Engine) loadPlanInput(req PlanRequest) (*planInput, error) {
 			if v.Branch != branch {
 				return fmt.Errorf("%w: %s follows branch %q, not %s; assign it first", ErrUsage, displayName(h), v.Branch, branch)
 			}
-			in.vars[h.ID] = v.Vars
+			in.vars[h.ID], in.secrets[h.ID] = e.hostVars(h, cls)
 		}
 		in.hosts = dedupeHosts(picked)
 		// Staged entries belong in a plan only for the lock holder: they
@@ -112,6 +114,9 @@ func (e *Engine) loadPlanInput(req PlanRequest) (*planInput, error) {
 				return fmt.Errorf("content of seq %d (%s): %w", en.Seq, en.Summary(), err)
 			}
 			in.blobs[en.Blob] = b
+			if k, ok := kinds.Lookup(en.Kind); ok && k.Content() == kinds.ContentPerHost {
+				in.refs[en.Blob] = refsOf(en, b)
+			}
 		}
 		return nil
 	})
@@ -379,7 +384,10 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 	}
 	// Content each entry installs (templates rendered for this host);
 	// which old contents are worth fetching for diffs.
-	vars := templateVars(in.vars[h.ID], h, res, branch)
+	facts := hostFacts(h, res, branch)
+	vars := withFacts(in.vars[h.ID], facts)
+	hs := in.secrets[h.ID]
+	sec := secretSim{entry: map[uint64]bool{}, paths: hs.secretPaths(all[:st.Position], in.refs), host: hs}
 	content := map[uint64][]byte{}
 	renderErr := map[uint64]string{}
 	newBlobs := map[string][]byte{}
@@ -388,6 +396,8 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 		if !ok || k.Content() == kinds.ContentNone {
 			continue
 		}
+		secret := hs.contentSecret(en, in.refs)
+		sec.entry[en.Seq] = secret
 		src := in.blobs[en.Blob]
 		if k.Content() == kinds.ContentStaged {
 			content[en.Seq] = src
@@ -395,13 +405,17 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 		}
 		out, err := k.Render(en, src, vars)
 		if err != nil {
-			renderErr[en.Seq] = err.Error()
+			renderErr[en.Seq] = hs.redact(err.Error())
 			continue
 		}
 		content[en.Seq] = out
 		sum := sha(out)
 		hp.Rendered[en.Seq] = sum
-		newBlobs[sum] = out
+		if secret {
+			hp.Facts = facts // rendered again at push; not stored
+		} else {
+			newBlobs[sum] = out
+		}
 	}
 	var fetch []string
 	firstTouch := map[string]bool{}
@@ -414,6 +428,9 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 			continue
 		}
 		firstTouch[en.Path] = true
+		if sec.entry[en.Seq] || sec.paths[en.Path] {
+			continue // secret before or after: the diff shows hashes only
+		}
 		if k.Fetch(en, content[en.Seq], res.Paths[en.Path]) {
 			fetch = append(fetch, en.Path)
 		}
@@ -434,9 +451,14 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 	}
 	sb := e.sandboxHost(ctx, h, pending, content, renderErr, env)
 	hp.Sandbox = sb.reason
-	hp.Changes = simulate(pending, res, content, renderErr, old, len(in.entries), sb, &hp.Fingerprint)
+	hp.Changes = simulate(pending, res, content, renderErr, old, len(in.entries), sb, &hp.Fingerprint, sec)
 	if len(env) > 0 {
-		hp.Env = env // what the push exports, as the guards saw it
+		// What the push exports, as the guards saw it; secret values
+		// are not kept (push reads them again).
+		hp.Env, hp.SecretEnv, hp.SecretsSum = hs.splitEnv(env)
+		if len(hp.Env) == 0 {
+			hp.Env = nil
+		}
 	}
 	return hp, newBlobs
 }

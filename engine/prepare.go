@@ -201,8 +201,10 @@ func (e *Engine) storeCollected(h store.Host, pp remote.Prepared) (PushStatus, u
 	default:
 		ar := pp.Result
 		hr.To, hr.contacted = ar.Position, true
+		cls, _ := e.classification() // an unreadable file scrubs nothing: the plan kept no secret value
+		_, sec := e.hostVars(h, cls)
 		for _, r := range ar.Entries {
-			er := EntryResult{Seq: r.Seq, Result: r.Result, ExitCode: r.ExitCode, Duration: r.Duration, Output: r.Output, Usage: storeUsage(r.Usage)}
+			er := EntryResult{Seq: r.Seq, Result: r.Result, ExitCode: r.ExitCode, Duration: r.Duration, Output: sec.redact(r.Output), Usage: storeUsage(r.Usage)}
 			if r.Seq >= 1 && r.Seq <= uint64(len(entries)) {
 				er.Kind, er.Summary = entries[r.Seq-1].Kind, entries[r.Seq-1].Summary()
 			}

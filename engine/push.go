@@ -15,9 +15,15 @@ import (
 
 // bundleFor builds what one host needs: the journal entries it reviewed,
 // with the content it reviewed (templates as rendered for it in the plan).
-func (e *Engine) bundleFor(tx store.Tx, p *Plan, hp HostPlan, entries []journal.Entry, opts PushOptions) (*remote.Bundle, error) {
+// sec is the host's classification now, for what the plan did not keep:
+// secret variables and templates rendered from them.
+func (e *Engine) bundleFor(tx store.Tx, p *Plan, hp HostPlan, entries []journal.Entry, opts PushOptions, sec pushSecrets) (*remote.Bundle, error) {
+	env, err := sec.env(p, hp)
+	if err != nil {
+		return nil, err
+	}
 	b := &remote.Bundle{StateDir: e.opts.StateDir, Branch: p.Branch, ExpectBranch: hp.Fingerprint.Branch,
-		ExpectPosition: hp.Fingerprint.Position, ExpectHash: hp.Fingerprint.Hash, AllowReboot: opts.AllowReboot, AllowUserDir: opts.AllowUserDir, RebootCommand: e.opts.RebootCommand, Env: hp.Env}
+		ExpectPosition: hp.Fingerprint.Position, ExpectHash: hp.Fingerprint.Hash, AllowReboot: opts.AllowReboot, AllowUserDir: opts.AllowUserDir, RebootCommand: e.opts.RebootCommand, Env: env}
 	for _, ps := range hp.Fingerprint.Paths {
 		info := remote.PathInfo{Path: ps.Path, Exists: ps.Exists, Hash: ps.Hash}
 		if ps.Exists {
@@ -53,7 +59,11 @@ func (e *Engine) bundleFor(tx store.Tx, p *Plan, hp HostPlan, entries []journal.
 				sum = hp.Rendered[en.Seq]
 			}
 			var err error
-			if data, err = tx.Blob(sum); err != nil {
+			data, err = tx.Blob(sum)
+			if errors.Is(err, store.ErrNotFound) && use == kinds.ContentPerHost && hp.Facts != nil {
+				data, err = sec.render(tx, p, hp, en, k)
+			}
+			if err != nil {
 				return nil, fmt.Errorf("content of seq %d: %w", en.Seq, err)
 			}
 			if c.NewHash != "" && c.NewHash != sha(data) {
@@ -77,12 +87,14 @@ type pushInput struct {
 	bundles   map[string]*remote.Bundle
 	targets   map[string]remote.Target
 	bundleErr map[string]error
+	secrets   map[string]hostSecrets // host ID → secret values to scrub from output
 }
 
 // loadPushInput refuses a plan that is not approved, was pushed already, or
 // cannot be checked against allowed signers, before any host is touched.
 func (e *Engine) loadPushInput(planID string, opts PushOptions) (*pushInput, error) {
-	in := &pushInput{bundles: map[string]*remote.Bundle{}, targets: map[string]remote.Target{}, bundleErr: map[string]error{}}
+	in := &pushInput{bundles: map[string]*remote.Bundle{}, targets: map[string]remote.Target{}, bundleErr: map[string]error{}, secrets: map[string]hostSecrets{}}
+	cls, clsErr := e.classification()
 	err := e.opts.Store.View(func(tx store.Tx) error {
 		p, err := getPlan(tx, planID)
 		if err != nil {
@@ -103,15 +115,18 @@ func (e *Engine) loadPushInput(planID string, opts PushOptions) (*pushInput, err
 			return err
 		}
 		for _, hp := range p.Hosts {
+			sec := pushSecrets{clsErr: clsErr}
 			if h, err := tx.Host(hp.HostID); err == nil {
 				in.targets[hp.HostID] = target(h)
+				sec.vars, sec.host = e.hostVars(h, cls)
+				in.secrets[hp.HostID] = sec.host
 			} else {
 				in.targets[hp.HostID] = remote.Target{Addr: hp.Addr, Name: hp.Name}
 			}
 			if hp.Err != "" {
 				continue
 			}
-			if b, err := e.bundleFor(tx, p, hp, in.entries, opts); err != nil {
+			if b, err := e.bundleFor(tx, p, hp, in.entries, opts, sec); err != nil {
 				in.bundleErr[hp.HostID] = err
 			} else {
 				in.bundles[hp.HostID] = b
@@ -191,7 +206,7 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 		hp := p.Hosts[i]
 		hr := &res.Hosts[i]
 		hs := time.Now()
-		e.pushHost(ctx, p, hp, targets[hp.HostID], bundles[hp.HostID], hr, entries)
+		e.pushHost(ctx, p, hp, targets[hp.HostID], bundles[hp.HostID], hr, entries, in.secrets[hp.HostID])
 		hr.Duration = time.Since(hs)
 		emitHost(hp, hr)
 	}, emitHost)
@@ -245,7 +260,7 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 	return res, nil
 }
 
-func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Target, b *remote.Bundle, hr *HostPush, entries []journal.Entry) {
+func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Target, b *remote.Bundle, hr *HostPush, entries []journal.Entry, sec hostSecrets) {
 	n := len(b.Entries)
 	hr.Status = PushApplying
 	e.emit(&PushHostEvent{PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: PushApplying, Step: 1, Steps: n, Position: hp.Position})
@@ -260,6 +275,7 @@ func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Ta
 	defer cancel()
 	report := func(r remote.EntryReport) {
 		en := summaries[r.Seq]
+		r.Output = sec.redact(r.Output)
 		er := EntryResult{Seq: r.Seq, Kind: en.Kind, Summary: en.Summary(), Result: r.Result, ExitCode: r.ExitCode, Duration: r.Duration, Output: r.Output,
 			Usage: storeUsage(r.Usage)}
 		hr.Entries = append(hr.Entries, er)

@@ -137,6 +137,9 @@ func (e *Engine) TrustHost(host, fingerprint string) error {
 			if cur.MAC == "" {
 				cur.MAC = h.MAC
 			}
+			if cur.BoundMAC == "" {
+				cur.BoundMAC = cur.MAC
+			}
 			cur.LastSeen, cur.Liveness, cur.RTT, cur.Iface = h.LastSeen, h.Liveness, h.RTT, h.Iface
 			if err := tx.PutHost(cur); err != nil {
 				return err

@@ -15,7 +15,7 @@ import (
 // entries are those with seq > committed. Exec entries take their effect
 // from the host's sandbox (sb); the paths it saw them change are added to
 // fp, so a push refuses the host if they move.
-func simulate(pending []journal.Entry, res *remote.ProbeResult, content map[uint64][]byte, renderErr map[uint64]string, old map[string][]byte, committed int, sb sandboxOutcome, fp *Fingerprint) []Change {
+func simulate(pending []journal.Entry, res *remote.ProbeResult, content map[uint64][]byte, renderErr map[uint64]string, old map[string][]byte, committed int, sb sandboxOutcome, fp *Fingerprint, sec secretSim) []Change {
 	h := kinds.NewHost(res, old)
 	h.Sandbox, h.NotSimulated, h.NoopTimeout, h.NoopSpace = sb.res, sb.reason, sb.timeout, sb.space
 	defer bind(h, fp)
@@ -30,28 +30,66 @@ func simulate(pending []journal.Entry, res *remote.ProbeResult, content map[uint
 			c = Change{Effect: EffectError, Err: fmt.Sprintf("unknown entry kind %q", en.Kind)}
 		}
 		c.Seq, c.Staged, c.Kind = en.Seq, en.Seq > uint64(committed), en.Kind
+		sec.mask(en, &c)
 		changes = append(changes, c)
 	}
 	return changes
 }
 
+// secretSim is what a simulation must hide: which entries install secret
+// content on the host, which paths hold secret content as it goes, and
+// the host's secret values to scrub from what the sandbox reports.
+type secretSim struct {
+	entry map[uint64]bool
+	paths map[string]bool
+	host  hostSecrets
+}
+
+// mask hides secret content in c, the change of en, and moves the
+// simulation's secret paths on. A diff at a path is masked when the
+// content before or after it is secret.
+func (s secretSim) mask(en journal.Entry, c *Change) {
+	if en.Path != "" && (s.entry[en.Seq] || s.paths[en.Path]) {
+		kinds.MaskSecret(c)
+	}
+	switch en.Kind {
+	case journal.KindFile, journal.KindTemplate:
+		s.paths[en.Path] = s.entry[en.Seq]
+	case journal.KindRemove:
+		s.paths[en.Path] = false
+	}
+	for i := range c.Files {
+		if s.paths[c.Files[i].Path] {
+			kinds.MaskSecretFile(&c.Files[i])
+		}
+		c.Files[i].Diff = s.host.redact(c.Files[i].Diff)
+	}
+	c.Output, c.Err = s.host.redact(c.Output), s.host.redact(c.Err)
+}
+
 // templateVars is what a template sees: the host's classification
 // variables, plus facts it cannot override by accident.
 func templateVars(cls map[string]string, h store.Host, res *remote.ProbeResult, branch string) map[string]string {
+	return withFacts(cls, hostFacts(h, res, branch))
+}
+
+// hostFacts are the facts a template sees besides the classification.
+func hostFacts(h store.Host, res *remote.ProbeResult, branch string) map[string]string {
+	return map[string]string{"HOSTNAME": res.Facts.Hostname, "MACHINE_ID": res.Facts.MachineID,
+		"ADDR": h.Addr, "BRANCH": branch, "OS": res.Facts.OS}
+}
+
+// withFacts is the classification variables with the facts each does not set.
+func withFacts(cls, facts map[string]string) map[string]string {
 	v := map[string]string{}
 	for k, x := range cls {
 		v[k] = x
 	}
-	set := func(k, x string) {
+	for k, x := range facts {
 		if _, ok := v[k]; !ok {
 			v[k] = x
 		}
 	}
-	set("HOSTNAME", res.Facts.Hostname)
-	set("MACHINE_ID", res.Facts.MachineID)
-	set("ADDR", h.Addr)
-	set("BRANCH", branch)
-	set("OS", res.Facts.OS)
 	return v
 }
 

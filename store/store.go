@@ -40,7 +40,14 @@ type Host struct {
 	Port      int      `json:"port,omitempty"`  // 0: from ssh config, else 22
 	User      string   `json:"user,omitempty"`  // "": from ssh config, else root
 	MAC       string   `json:"mac,omitempty"`
-	MachineID string   `json:"machine_id,omitempty"`
+	// BoundMAC is the MAC the host's trusted key was first found at;
+	// classification by MAC uses it, not the MAC it answers from now.
+	BoundMAC string `json:"bound_mac,omitempty"`
+	// MachineID is what the host said when its key was trusted;
+	// MachineIDNow what it says at the last learn. Classification and
+	// identity checks use MachineID; a change is flagged.
+	MachineID    string `json:"machine_id,omitempty"`
+	MachineIDNow string `json:"machine_id_now,omitempty"`
 	HostKey   string   `json:"host_key,omitempty"` // SHA256:… fingerprint of its SSH host key
 	// HostKeyType is the algorithm of HostKey (ssh-ed25519 …): the key is
 	// asked for by type, so a host with several keys presents the bound one.

@@ -129,6 +129,8 @@ func contentLines(c *Common, ec *engine.EntryContent, err error) []string {
 	}
 	out := []string{""}
 	switch {
+	case ec.Secret && ec.Content == nil:
+		return append(out, t.Warn.Render(fmt.Sprintf("secret content, %s: %s", plural(ec.Size, "byte"), strings.TrimSpace(ec.Diff))))
 	case ec.Binary:
 		return append(out, t.Warn.Render(fmt.Sprintf("binary content, %s", plural(ec.Size, "byte"))))
 	case ec.Content == nil:

@@ -104,6 +104,10 @@ type Entry struct {
 	Group   string `json:"group,omitempty"` // file, template: group name or numeric id
 	Command string `json:"command,omitempty"`
 	Guard   Guard  `json:"guard,omitempty"`
+	// Secret marks content that faces never show (snap --secret): plans
+	// and diffs show its hash. It is part of the hash, so it cannot be
+	// taken off without breaking the chain.
+	Secret bool `json:"secret,omitempty"`
 	// Changeset is the sequence number of the first entry committed with this
 	// one under the same lock (ISconf's ci).
 	Changeset uint64    `json:"changeset"`
@@ -133,6 +137,7 @@ type canonical struct {
 	Command   string `json:"command"`
 	Creates   string `json:"creates"`
 	Unless    string `json:"unless"`
+	Secret    bool   `json:"secret,omitempty"` // omitted when false: older entries hash as before
 	Changeset uint64 `json:"changeset"`
 	Author    string `json:"author"`
 	Message   string `json:"message"`
@@ -144,7 +149,7 @@ func (e Entry) Canonical() []byte {
 	b, err := json.Marshal(canonical{
 		Seq: e.Seq, Prev: e.Prev, Kind: e.Kind, Path: e.Path, Blob: e.Blob, Size: e.Size,
 		Mode: e.Mode, Owner: e.Owner, Group: e.Group, Command: e.Command,
-		Creates: e.Guard.Creates, Unless: e.Guard.Unless, Changeset: e.Changeset,
+		Creates: e.Guard.Creates, Unless: e.Guard.Unless, Secret: e.Secret, Changeset: e.Changeset,
 		Author: e.Author, Message: e.Message, Time: e.Time.UTC().Format(time.RFC3339Nano),
 	})
 	if err != nil { // a struct of strings and numbers always marshals

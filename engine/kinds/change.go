@@ -44,7 +44,10 @@ type Change struct {
 	NewMode  string `json:"new_mode,omitempty"`
 	OldOwner string `json:"old_owner,omitempty"` // "user:group"
 	NewOwner string `json:"new_owner,omitempty"`
-	Err      string `json:"error,omitempty"`
+	// Secret: the content (old, new or both) is secret; Diff is one line
+	// naming the content hashes instead (MaskSecret).
+	Secret bool   `json:"secret,omitempty"`
+	Err    string `json:"error,omitempty"`
 	// Exec entries run in the host's sandbox (Sandboxed): the files they
 	// changed there, their exit status, the first part of their output
 	// and the cap that ended them, if any. NotSimulated says why an exec
@@ -76,6 +79,7 @@ type FileChange struct {
 	NewOwner  string `json:"new_owner,omitempty"`
 	OldTarget string `json:"old_target,omitempty"` // symlinks
 	NewTarget string `json:"new_target,omitempty"`
+	Secret    bool   `json:"secret,omitempty"` // a secret path: Diff names hashes only
 }
 
 // Summary is a one-line description of the change's subject: its path,

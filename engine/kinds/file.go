@@ -25,6 +25,7 @@ var fileFlags = []Flag{
 	{Name: "mode", Value: "MODE", Help: "octal permission mode (default: the local file's for snap, 0644 for template)"},
 	{Name: "owner", Value: "USER[:GROUP]", Help: "owner on the hosts (default root)"},
 	{Name: "group", Value: "GROUP", Help: "group on the hosts (default root)"},
+	{Name: "secret", Bool: true, Help: "the content is secret: plans, diffs and every face show only its sha256"},
 }
 
 func (file) Request(in Input) (Request, error) {
@@ -63,6 +64,7 @@ func fileRequest(kind journal.Kind, verb string, in Input, keepMode bool) (Reque
 		req.Mode = localMode & 0o7777
 	}
 	req.Owner, req.Group = splitOwner(in.Flags)
+	req.Secret = in.Flags["secret"] == "true"
 	return req, nil
 }
 
@@ -70,7 +72,7 @@ func (file) Stage(req Request) (journal.Entry, error) { return stageFile(req) }
 
 // stageFile checks what file and template entries share.
 func stageFile(req Request) (journal.Entry, error) {
-	e := journal.Entry{Kind: req.Kind, Path: req.Path, Mode: req.Mode, Owner: req.Owner, Group: req.Group}
+	e := journal.Entry{Kind: req.Kind, Path: req.Path, Mode: req.Mode, Owner: req.Owner, Group: req.Group, Secret: req.Secret}
 	if err := journal.ValidTargetPath(req.Path); err != nil {
 		return e, err
 	}
@@ -120,8 +122,8 @@ func (file) Render(_ journal.Entry, src []byte, _ map[string]string) ([]byte, er
 
 func (file) Needs(e journal.Entry) Needs { return Needs{Paths: []string{e.Path}} }
 
-func (file) Fetch(_ journal.Entry, want []byte, cur remote.PathInfo) bool {
-	return fetchForFile(want, cur)
+func (file) Fetch(e journal.Entry, want []byte, cur remote.PathInfo) bool {
+	return !e.Secret && fetchForFile(want, cur)
 }
 
 // fetchForFile: a regular file that will change, small enough to diff.
@@ -179,5 +181,9 @@ func (file) Summary(e journal.Entry) string { return e.Path }
 func (file) Details(e journal.Entry) string { return fileDetails(e) }
 
 func fileDetails(e journal.Entry) string {
-	return fmt.Sprintf("%04o %s:%s, %d bytes", e.Mode, e.Owner, e.Group, e.Size)
+	s := fmt.Sprintf("%04o %s:%s, %d bytes", e.Mode, e.Owner, e.Group, e.Size)
+	if e.Secret {
+		s += ", secret"
+	}
+	return s
 }

@@ -71,8 +71,8 @@ func (tmpl) Render(e journal.Entry, src []byte, vars map[string]string) ([]byte,
 
 func (tmpl) Needs(e journal.Entry) Needs { return Needs{Paths: []string{e.Path}} }
 
-func (tmpl) Fetch(_ journal.Entry, want []byte, cur remote.PathInfo) bool {
-	return fetchForFile(want, cur)
+func (tmpl) Fetch(e journal.Entry, want []byte, cur remote.PathInfo) bool {
+	return !e.Secret && fetchForFile(want, cur)
 }
 
 func (tmpl) Simulate(e journal.Entry, want []byte, h *Host) Change { return simulateFile(e, want, h) }
