@@ -33,13 +33,13 @@ var (
 // what the host is (machine-id, else SSH host key, else MAC), never from its
 // address: addresses and name are attributes that change.
 type Host struct {
-	ID        string   `json:"id"`
-	Name      string   `json:"name,omitempty"`
-	Addr      string   `json:"addr"`            // address used to reach it: "fd00::2", "fe80::1%br0", "10.0.0.5", a DNS name
-	Addrs     []string `json:"addrs,omitempty"` // every address it was seen at, newest first
-	Port      int      `json:"port,omitempty"`  // 0: from ssh config, else 22
-	User      string   `json:"user,omitempty"`  // "": from ssh config, else root
-	MAC       string   `json:"mac,omitempty"`
+	ID    string   `json:"id"`
+	Name  string   `json:"name,omitempty"`
+	Addr  string   `json:"addr"`            // address used to reach it: "fd00::2", "fe80::1%br0", "10.0.0.5", a DNS name
+	Addrs []string `json:"addrs,omitempty"` // every address it was seen at, newest first
+	Port  int      `json:"port,omitempty"`  // 0: from ssh config, else 22
+	User  string   `json:"user,omitempty"`  // "": from ssh config, else root
+	MAC   string   `json:"mac,omitempty"`
 	// BoundMAC is the MAC the host's trusted key was first found at;
 	// classification by MAC uses it, not the MAC it answers from now.
 	BoundMAC string `json:"bound_mac,omitempty"`
@@ -48,7 +48,7 @@ type Host struct {
 	// identity checks use MachineID; a change is flagged.
 	MachineID    string `json:"machine_id,omitempty"`
 	MachineIDNow string `json:"machine_id_now,omitempty"`
-	HostKey   string   `json:"host_key,omitempty"` // SHA256:… fingerprint of its SSH host key
+	HostKey      string `json:"host_key,omitempty"` // SHA256:… fingerprint of its SSH host key
 	// HostKeyType is the algorithm of HostKey (ssh-ed25519 …): the key is
 	// asked for by type, so a host with several keys presents the bound one.
 	HostKeyType string `json:"host_key_type,omitempty"`
