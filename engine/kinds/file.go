@@ -25,7 +25,7 @@ var fileFlags = []Flag{
 	{Name: "mode", Value: "MODE", Help: "octal permission mode (default: the local file's for snap, 0644 for template)"},
 	{Name: "owner", Value: "USER[:GROUP]", Help: "owner on the hosts (default root)"},
 	{Name: "group", Value: "GROUP", Help: "group on the hosts (default root)"},
-	{Name: "secret", Bool: true, Help: "the content is secret: plans, diffs and every face show only its sha256"},
+	{Name: "secret", Bool: true, Help: "secret content: every face shows only its sha256"},
 }
 
 func (file) Request(in Input) (Request, error) {
