@@ -116,6 +116,11 @@ func DefaultPath() (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("creating the store directory: %w; use --store to choose another file", err)
 	}
+	// An older or hand-made directory is closed to others too: the store
+	// holds secret file entries.
+	if err := restrict(dir, 0o700); err != nil {
+		return "", err
+	}
 	return filepath.Join(dir, "discoterm.db"), nil
 }
 
@@ -173,12 +178,41 @@ func Open(path string, opts Options) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	if !opts.ReadOnly {
+		// bbolt creates the file 0600; one copied in or made by an older
+		// version is made so: it holds secret file entries.
+		for _, p := range []string{path, path + ".lock"} {
+			if err := restrict(p, 0o600); err != nil {
+				_ = lk.close()
+				return nil, err
+			}
+		}
+	}
 	s := &boltStore{path: path, readOnly: opts.ReadOnly, timeout: timeout, lock: lk}
 	if err := s.checkSchema(); err != nil {
 		_ = lk.close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// restrict takes every permission beyond perm away from path (a store
+// file 0600, its default directory 0700).
+func restrict(path string, perm os.FileMode) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if fi.Mode().Perm()&^perm == 0 {
+		return nil
+	}
+	if err := os.Chmod(path, fi.Mode().Perm()&perm); err != nil {
+		return fmt.Errorf("%s can be read by other users (mode %04o) and cannot be restricted: %v; chmod %o it, it holds secrets", path, fi.Mode().Perm(), err, perm)
+	}
+	return nil
 }
 
 // openDB opens the bbolt file while the side lock is held; bbolt's own
