@@ -252,3 +252,52 @@ machine-id:` + mid + `:
 		t.Errorf("after a machine-id change: %v %s %q", h.Vars, h.MachineID, h.Warnings)
 	}
 }
+
+// TestSecretDriftAndRemove: drift on a secret path, its repair and its
+// adoption show hashes only; a template staged --secret is masked with no
+// secret variable; removing a secret file says "secret deleted".
+func TestSecretDriftAndRemove(t *testing.T) {
+	v := newEnv(t)
+	v.addHost("10.0.0.1", "web01")
+	p := v.commit("main",
+		engine.StageRequest{Kind: journal.KindFile, Path: "/etc/key", Content: []byte(secretFile + "\n"), Secret: true},
+		engine.StageRequest{Kind: journal.KindTemplate, Path: "/etc/tok", Content: []byte("tok {{.BRANCH}}\n"), Secret: true})
+	if c := p.Hosts[0].Changes[1]; !c.Secret || !strings.HasPrefix(c.Diff, "secret created (sha256 prefix ") {
+		t.Errorf("template --secret: %+v", c)
+	}
+	v.push(p, engine.PushOptions{})
+	v.fr.setFile("10.0.0.1", "/etc/key", secretOld+"\n", 0o644, "root", "root")
+	rep, err := v.eng.Drift(context.Background(), engine.DriftRequest{Branch: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := rep.Hosts[0].Paths; len(ps) != 1 || !ps[0].Secret || ps[0].Diff != "secret changed (sha256 prefix "+sum12(secretFile+"\n")+" → "+sum12(secretOld+"\n")+")\n" {
+		t.Errorf("drift of a secret path: %+v", ps)
+	}
+	rp, err := v.eng.Repair(context.Background(), engine.FixRequest{Branch: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := rp.Hosts[0].Changes[0]; !c.Secret || !strings.HasPrefix(c.Diff, "secret changed (sha256 prefix ") {
+		t.Errorf("repair of a secret path: %+v", c)
+	}
+	v.lock("main")
+	_, staged, err := v.eng.Adopt(context.Background(), "web01", engine.FixRequest{Branch: "main"})
+	if err != nil || len(staged) != 1 || !staged[0].Secret {
+		t.Fatalf("adopting a secret path must keep it secret: %v %+v", err, staged)
+	}
+	if err := v.eng.Drop("main", 1); err != nil {
+		t.Fatal(err)
+	}
+	v.stage("main", engine.StageRequest{Kind: journal.KindRemove, Path: "/etc/key"})
+	p = v.plan(engine.PlanRequest{Branch: "main"})
+	if c := p.Hosts[0].Changes[0]; !c.Secret || c.Diff != "secret deleted (sha256 prefix "+sum12(secretOld+"\n")+")\n" {
+		t.Errorf("removing a secret path: %+v", c)
+	}
+	for what, x := range map[string]any{"drift": rep, "repair": rp, "plan": p} {
+		b, _ := json.Marshal(x)
+		if bytes.Contains(b, []byte(secretFile)) || bytes.Contains(b, []byte(secretOld)) {
+			t.Errorf("%s holds a secret: %s", what, b)
+		}
+	}
+}
