@@ -438,7 +438,7 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 	old := map[string][]byte{}
 	if len(fetch) > 0 {
 		if old, err = e.opts.Remote.Fetch(hctx, target(h), fetch); err != nil {
-			hp.Err = hostErr(err)
+			hp.Err = hs.redact(hostErr(err))
 			return hp, nil
 		}
 		// The host said these were small; it may send anything. Content
@@ -450,7 +450,7 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 		}
 	}
 	sb := e.sandboxHost(ctx, h, pending, content, renderErr, env)
-	hp.Sandbox = sb.reason
+	hp.Sandbox = hs.redact(sb.reason)
 	hp.Changes = simulate(pending, res, content, renderErr, old, len(in.entries), sb, &hp.Fingerprint, sec)
 	if len(env) > 0 {
 		// What the push exports, as the guards saw it; secret values

@@ -318,7 +318,7 @@ func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Ta
 	case err != nil && ctx.Err() != nil:
 		hr.Status, hr.Err = PushCancelled, fmt.Sprintf("cancelled before seq %d (applied up to %d)", nextSeq(b, hr.To), hr.To)
 	case err != nil:
-		hr.Status, hr.Err = PushFailed, hostErr(err)
+		hr.Status, hr.Err = PushFailed, sec.redact(hostErr(err))
 		var ue *remote.UnreachableError
 		if errors.As(err, &ue) {
 			hr.Status = PushUnreach

@@ -345,10 +345,13 @@ func FuzzParse(f *testing.F) {
 	f.Add("^(?:a|b)[0-9]+$: N\n  X = 1\ninclude \"b.cf\"\n")
 	f.Add("N: M\nM: N\n")
 	f.Add("include loop.cf\n")
+	f.Add("mac:52-54-00-AA-bb-01: N\n  secret K = v\n  secret J\nmachine-id:0123456789abcdef0123456789abcdef:\n  X = 1\ninclude c.secret\n")
+	f.Add("secret:\n  secret = 1\nMAC:00:11:22:33:44:5\n")
 	tree := map[string]string{
-		"a.cf":    "N:\n  C = 3\n",
-		"b.cf":    "DEFAULT:\n  D = 4\ninclude a.cf\n",
-		"loop.cf": "include loop.cf\n",
+		"a.cf":     "N:\n  C = 3\n",
+		"b.cf":     "DEFAULT:\n  D = 4\ninclude a.cf\n",
+		"loop.cf":  "include loop.cf\n",
+		"c.secret": "DEFAULT:\n  T = t\nS:\n  U = u\n",
 	}
 	read := func(p string) ([]byte, error) {
 		if s, ok := tree[filepath.Base(p)]; ok {
@@ -368,5 +371,12 @@ func FuzzParse(f *testing.F) {
 		for _, h := range [][2]string{{"web1", ""}, {"web1", "web1.example.com"}, {"", ""}, {"N", ""}} {
 			_ = c.Vars(h[0], h[1])
 		}
+		got := c.ClassifyHost(Host{Name: "web1", MAC: "52:54:00:aa:bb:01", MachineID: "0123456789abcdef0123456789abcdef"})
+		for n := range got.Secret {
+			if _, ok := got.Vars[n]; !ok || n == "BRANCH" {
+				t.Fatalf("secret %q is not one of the host's variables (or is BRANCH): %v", n, got.Vars)
+			}
+		}
+		_ = c.Secrets()
 	})
 }
