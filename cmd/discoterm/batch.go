@@ -148,6 +148,8 @@ func render(out printer, r verbs.Result, json bool) {
 		out.report(r.Results)
 	case verbs.Audit:
 		out.audit(r.Records)
+	case verbs.MachineList:
+		printMachines(out, r, json)
 	default:
 		out.ok("result", r.Summary())
 	}

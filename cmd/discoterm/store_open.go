@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/discoterm/discoterm/engine"
 	"os"
+	"path/filepath"
 
 	"github.com/discoterm/discoterm/store"
 )
@@ -57,4 +58,20 @@ func (g *globals) openStoreAt(loc string) (store.Store, string, error) {
 		op = id.Operator()
 	}
 	return st, op, nil
+}
+
+// machinesDir is --machines, else machines/ beside the store file (beside
+// the default store file for a NATS store: machine files are the
+// operator's, kept in git, not shared through the store).
+func (g *globals) machinesDir() string {
+	if g.machines != "" {
+		return g.machines
+	}
+	loc, err := g.storeLocation()
+	if err != nil || store.IsNATSURL(loc) {
+		if loc, err = store.DefaultPath(); err != nil {
+			return "machines"
+		}
+	}
+	return filepath.Join(filepath.Dir(loc), "machines")
 }
