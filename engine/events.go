@@ -27,6 +27,7 @@ const (
 	EventScan                       // *ScanEvent: scanner state (started, round, stopped, error)
 	EventJob                        // *JobEvent: a long job started or finished
 	EventWave                       // *WaveEvent: a push's wave started, ended, paused or the push stopped between waves
+	EventBoot                       // *BootEvent: a netboot request (DHCP, TFTP) and its answer
 )
 
 // EventVersion is the version of the events' JSON shapes ("v" of every
@@ -37,7 +38,7 @@ var eventNames = [...]string{
 	EventLog: "log", EventHost: "host", EventLock: "lock", EventStaged: "staged", EventJournal: "journal",
 	EventPlanHost: "plan.host", EventPlanDone: "plan.done", EventPushHost: "push.host",
 	EventPushEntry: "push.entry", EventPushDone: "push.done", EventScan: "scan", EventJob: "job",
-	EventWave: "push.wave",
+	EventWave: "push.wave", EventBoot: "boot",
 }
 
 // String is the event's stable name, used as the JSON "type" field.
@@ -277,6 +278,7 @@ func (*PushDoneEvent) Type() EventType  { return EventPushDone }
 func (*ScanEvent) Type() EventType      { return EventScan }
 func (*JobEvent) Type() EventType       { return EventJob }
 func (*WaveEvent) Type() EventType      { return EventWave }
+func (*BootEvent) Type() EventType      { return EventBoot }
 
 // EventErr is the error an event carries, if its type has one: both faces
 // show it after the event's message.

@@ -128,3 +128,11 @@ func (b safeBackend) Machines() machines.Dir {
 	}
 	return machines.Dir{}
 }
+
+// Provision passes the netboot services through (verbs.Provisioner).
+func (b safeBackend) Provision(ctx context.Context, o engine.ProvisionOptions) error {
+	if p, ok := b.Backend.(verbs.Provisioner); ok {
+		return p.Provision(ctx, o)
+	}
+	return fmt.Errorf("%w: this console cannot run the netboot services", engine.ErrUsage)
+}

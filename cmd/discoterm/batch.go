@@ -48,6 +48,8 @@ func runBatch(ctx context.Context, inv *invocation) int {
 			drain = printScanEvents(a.eng, out)
 		case "push", "up":
 			drain = printWaveEvents(a.eng, out)
+		case "provision":
+			drain = printBootEvents(a.eng, out)
 		}
 	}
 	return dispatch(ctx, c, backend, out, inv.json, drain)
@@ -217,6 +219,23 @@ func printWaveEvents(eng *engine.Engine, out printer) func() {
 		for ev := range events {
 			if w, ok := ev.(*engine.WaveEvent); ok {
 				out.event(w)
+			}
+		}
+	}()
+	return func() { stop(); <-done }
+}
+
+// printBootEvents prints every netboot request as it is answered (the
+// boot history), and the line that says the services are up.
+func printBootEvents(eng *engine.Engine, out printer) func() {
+	events, stop := eng.Subscribe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range events {
+			switch ev.(type) {
+			case *engine.BootEvent, *engine.LogEvent:
+				out.event(ev)
 			}
 		}
 	}()

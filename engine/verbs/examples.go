@@ -47,6 +47,7 @@ var examples = map[string]string{
 	"store": "store migrate --from /root/.local/state/discoterm/discoterm.db --to nats://nats1.example.net:4222/site1",
 	// Port 0: the tests of both faces run it.
 	"serve-metrics": "serve-metrics --listen 127.0.0.1:0",
+	"provision":     "provision --iface br-boot --boot-dir /srv/tftp",
 }
 
 // Example is a command line that uses the verb, with ExampleFile and

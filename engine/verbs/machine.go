@@ -30,7 +30,41 @@ func machineVerbs() []*Verb {
 				{Name: "branch", Type: String, Value: "B", Help: "add, edit: branch it joins once it is up (\"none\" clears)"},
 				{Name: "boot", Type: String, Value: "PROFILE", Help: "add, edit: boot profile (\"none\" clears)"}},
 			Run: runMachine},
+		{Name: "provision", Group: GroupServe, Help: "netboot: DHCPv4 for registered machines and TFTP from --boot-dir on one interface, until interrupted",
+			Flags: []Flag{{Name: "iface", Type: List, Value: "IF", Required: true, Help: "the one interface to serve (it needs an IPv4 address)"},
+				{Name: "boot-dir", Type: String, Value: "DIR", Required: true, Help: "directory TFTP serves read-only (iPXE's undionly.kpxe, ipxe.efi)"},
+				{Name: "force", Type: Bool, Help: "start even though another DHCP server answers on the link"},
+				{Name: "for", Type: Duration, Value: "DURATION", Help: "stop after DURATION (default: until interrupted)"}},
+			Run: runProvision},
 	}
+}
+
+// Provisioner is a backend that can run the netboot services.
+type Provisioner interface {
+	Provision(ctx context.Context, o engine.ProvisionOptions) error
+}
+
+var _ Provisioner = (*engine.Engine)(nil)
+
+func runProvision(ctx context.Context, b Backend, c *Call) (Result, error) {
+	p, ok := b.(Provisioner)
+	if !ok {
+		return nil, errors.New("this face cannot run the netboot services")
+	}
+	ifs := c.List("iface")
+	if len(ifs) != 1 {
+		return nil, usagef("provision serves one interface: give --iface IF once")
+	}
+	if d := c.Dur("for"); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	err := p.Provision(ctx, engine.ProvisionOptions{Interface: ifs[0], BootDir: c.Str("boot-dir"), Force: c.Bool("force")})
+	if err != nil {
+		return nil, err
+	}
+	return Done{"provision", "stopped provisioning on " + ifs[0]}, nil
 }
 
 // MachineList is machines registered (machine list), or the one a machine

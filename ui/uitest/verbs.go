@@ -141,3 +141,13 @@ func (f *Fake) Machines() machines.Dir {
 	}
 	return machines.Dir{Path: f.machinesDir}
 }
+
+// Provision implements verbs.Provisioner: it serves nothing and returns
+// when ctx ends.
+func (f *Fake) Provision(ctx context.Context, o engine.ProvisionOptions) error {
+	f.mu.Lock()
+	f.record("Provision", "%s", o.Interface)
+	f.mu.Unlock()
+	<-ctx.Done()
+	return nil
+}

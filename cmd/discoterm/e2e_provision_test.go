@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func provisionNeeds(t *testing.T) string {
+	t.Helper()
+	why := ""
+	bb, err := exec.LookPath("busybox")
+	switch {
+	case os.Geteuid() != 0:
+		why = "needs root (a bridge, a namespace, DHCP's port 67)"
+	case err != nil:
+		why = "needs busybox (apt-get install busybox-static)"
+	}
+	if why != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s (CI=true: this test must run)", why)
+		}
+		t.Skip(why)
+	}
+	return bb
+}
+
+func ipRun(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// TestBatchProvision: `provision --iface` on a test bridge hands a
+// namespace host its registered address and hostname and serves it the
+// boot file by TFTP; every request is a "boot" JSON line.
+func TestBatchProvision(t *testing.T) {
+	bb := provisionNeeds(t)
+	b := make([]byte, 3)
+	rand.Read(b)
+	id := hex.EncodeToString(b)
+	br, ns, veth := "dtn"+id, "dtn"+id+"-p", "dtv"+id
+	ipRun(t, "link", "add", br, "type", "bridge")
+	t.Cleanup(func() { exec.Command("ip", "link", "del", br).Run() })
+	ipRun(t, "addr", "add", "10.81.0.1/24", "dev", br)
+	ipRun(t, "link", "set", br, "up")
+	ipRun(t, "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	ipRun(t, "link", "add", veth, "type", "veth", "peer", "name", veth+"p")
+	ipRun(t, "link", "set", veth+"p", "netns", ns)
+	ipRun(t, "-n", ns, "link", "set", veth+"p", "address", "52:54:00:81:00:07", "up")
+	ipRun(t, "link", "set", veth, "master", br, "up")
+
+	dir := t.TempDir()
+	boot := filepath.Join(dir, "tftp")
+	os.MkdirAll(boot, 0o755)
+	os.WriteFile(filepath.Join(boot, "undionly.kpxe"), []byte(strings.Repeat("pxe", 4000)), 0o644)
+	base := []string{"--batch", "--ssh-config", "none", "--store", filepath.Join(dir, "s.db")}
+	if out, err := exec.Command(binary, append(base, "machine", "add", "52:54:00:81:00:07", "--name", "web7", "--ip", "10.81.0.7")...).CombinedOutput(); err != nil {
+		t.Fatalf("machine add: %v %s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, append(base, "--json", "provision", "--iface", br, "--boot-dir", boot)...)
+	cmd.Env = append(os.Environ(), "HOME="+dir, "SSH_AUTH_SOCK=")
+	pr, pw, _ := os.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	lines := make(chan string, 100)
+	go func() {
+		buf := make([]byte, 1<<16)
+		var acc string
+		for {
+			n, err := pr.Read(buf)
+			acc += string(buf[:n])
+			for strings.Contains(acc, "\n") {
+				l, rest, _ := strings.Cut(acc, "\n")
+				lines <- l
+				acc = rest
+			}
+			if err != nil {
+				close(lines)
+				return
+			}
+		}
+	}()
+	var seen []string
+	waitFor := func(frag string) {
+		t.Helper()
+		for l := range lines {
+			seen = append(seen, l)
+			if strings.Contains(l, frag) {
+				return
+			}
+		}
+		t.Fatalf("no line with %q; output:\n%s", frag, strings.Join(seen, "\n"))
+	}
+	waitFor("provisioning on " + br)
+
+	script := filepath.Join(dir, "script")
+	lease := filepath.Join(dir, "lease")
+	os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = bound ] && echo \"$ip $hostname $boot_file\" > "+lease+" && ip addr add $ip/24 dev $interface\nexit 0\n"), 0o755)
+	if out, err := exec.Command("ip", "netns", "exec", ns, bb, "udhcpc", "-i", veth+"p", "-f", "-q", "-n", "-t", "3", "-T", "1", "-s", script).CombinedOutput(); err != nil {
+		t.Fatalf("udhcpc: %v %s", err, out)
+	}
+	if got, _ := os.ReadFile(lease); strings.TrimSpace(string(got)) != "10.81.0.7 web7 undionly.kpxe" {
+		t.Fatalf("lease %q, want 10.81.0.7 web7 undionly.kpxe", got)
+	}
+	waitFor(`"type":"boot"`)
+	waitFor(`"answer":"ACK"`)
+	got := filepath.Join(dir, "got")
+	if out, err := exec.Command("ip", "netns", "exec", ns, bb, "tftp", "-g", "-b", "1428", "-r", "undionly.kpxe", "-l", got, "10.81.0.1").CombinedOutput(); err != nil {
+		t.Fatalf("tftp: %v %s", err, out)
+	}
+	waitFor(`"service":"tftp","mac":"52:54:00:81:00:07","machine":"web7","request":"undionly.kpxe","answer":"sent"`)
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+}
