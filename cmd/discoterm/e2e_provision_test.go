@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,25 +39,33 @@ func ipRun(t *testing.T, args ...string) {
 	}
 }
 
-// TestBatchProvision: `provision --iface` on a test bridge hands a
-// namespace host its registered address and hostname and serves it the
-// boot file by TFTP; every request is a "boot" JSON line.
-func TestBatchProvision(t *testing.T) {
-	bb := provisionNeeds(t)
+// provisionLink is a test bridge (prefix dtn) with one namespace host
+// of the given MAC on it, all removed at the end of the test.
+func provisionLink(t *testing.T, cidr, mac string) (br, ns, veth string) {
 	b := make([]byte, 3)
 	rand.Read(b)
 	id := hex.EncodeToString(b)
-	br, ns, veth := "dtn"+id, "dtn"+id+"-p", "dtv"+id
+	br, ns, veth = "dtn"+id, "dtn"+id+"-p", "dtv"+id
 	ipRun(t, "link", "add", br, "type", "bridge")
 	t.Cleanup(func() { exec.Command("ip", "link", "del", br).Run() })
-	ipRun(t, "addr", "add", "10.81.0.1/24", "dev", br)
+	ipRun(t, "addr", "add", cidr, "dev", br)
 	ipRun(t, "link", "set", br, "up")
 	ipRun(t, "netns", "add", ns)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	ipRun(t, "link", "add", veth, "type", "veth", "peer", "name", veth+"p")
 	ipRun(t, "link", "set", veth+"p", "netns", ns)
-	ipRun(t, "-n", ns, "link", "set", veth+"p", "address", "52:54:00:81:00:07", "up")
+	ipRun(t, "-n", ns, "link", "set", veth+"p", "address", mac, "up")
 	ipRun(t, "link", "set", veth, "master", br, "up")
+
+	return br, ns, veth
+}
+
+// TestBatchProvision: `provision --iface` on a test bridge hands a
+// namespace host its registered address and hostname and serves it the
+// boot file by TFTP; every request is a "boot" JSON line.
+func TestBatchProvision(t *testing.T) {
+	bb := provisionNeeds(t)
+	br, ns, veth := provisionLink(t, "10.81.0.1/24", "52:54:00:81:00:07")
 
 	dir := t.TempDir()
 	boot := filepath.Join(dir, "tftp")
@@ -125,4 +134,34 @@ func TestBatchProvision(t *testing.T) {
 	waitFor(`"service":"tftp","mac":"52:54:00:81:00:07","machine":"web7","request":"undionly.kpxe","answer":"sent"`)
 	cmd.Process.Signal(os.Interrupt)
 	cmd.Wait()
+}
+
+// TestBatchProvisionRefusesBesideOtherDHCP: a DHCP server already on the
+// link (busybox udhcpd) stops provision with exit 2 and a sentence.
+func TestBatchProvisionRefusesBesideOtherDHCP(t *testing.T) {
+	bb := provisionNeeds(t)
+	br, ns, veth := provisionLink(t, "10.82.0.1/24", "52:54:00:82:00:02")
+	ipRun(t, "-n", ns, "addr", "add", "10.82.0.2/24", "dev", veth+"p")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "udhcpd.conf")
+	os.WriteFile(conf, []byte("start 10.82.0.100\nend 10.82.0.150\ninterface "+veth+"p\nlease_file "+dir+"/leases\npidfile "+dir+"/pid\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "leases"), nil, 0o644)
+	other := exec.Command("ip", "netns", "exec", ns, bb, "udhcpd", "-f", conf)
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Process.Kill(); other.Wait() })
+	base := []string{"--batch", "--ssh-config", "none", "--store", filepath.Join(dir, "s.db")}
+	var out []byte
+	var err error
+	for try := 0; try < 5; try++ { // udhcpd takes a moment to listen
+		out, err = exec.Command(binary, append(base, "provision", "--iface", br, "--boot-dir", dir, "--for", "3s")...).CombinedOutput()
+		if err != nil {
+			break
+		}
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(string(out), "another DHCP server (10.82.0.2) answers on "+br+"; discoterm will not hand out leases beside it: stop it, or give --force") {
+		t.Fatalf("provision beside udhcpd: %v %s", err, out)
+	}
 }
