@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/discoterm/discoterm/engine/provision"
@@ -16,7 +19,7 @@ import (
 // boot history (PXElator's audit).
 type BootEvent struct {
 	Header
-	Service string `json:"service"` // dhcp, tftp
+	Service string `json:"service"` // dhcp, tftp, http
 	MAC     string `json:"mac,omitempty"`
 	Machine string `json:"machine,omitempty"` // "" for an unregistered MAC
 	Request string `json:"request"`           // DISCOVER, REQUEST, a TFTP file name
@@ -31,6 +34,9 @@ type ProvisionOptions struct {
 	BootDir   string // served read-only by TFTP
 	// Force starts beside another DHCP server found on the link.
 	Force bool
+	// HTTPPort serves the iPXE scripts and profiles; 0: 80. Profiles
+	// are BootDir/profiles/NAME.
+	HTTPPort int
 	// ProbeWait is how long the probe for another DHCP server listens;
 	// default 2s.
 	ProbeWait time.Duration
@@ -43,11 +49,23 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 	if dir.Path == "" {
 		return fmt.Errorf("%w: no machines directory: give --machines DIR", ErrUsage)
 	}
-	if _, err := dir.Load(); err != nil {
+	ms, err := dir.Load()
+	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	if o.BootDir == "" {
 		return fmt.Errorf("%w: provision needs --boot-dir DIR (the files TFTP serves)", ErrUsage)
+	}
+	profiles := filepath.Join(o.BootDir, "profiles")
+	for _, m := range ms {
+		if m.Boot != "" {
+			if err := provision.CheckProfile(filepath.Join(profiles, m.Boot)); err != nil {
+				return fmt.Errorf("%w: machine %s: %v", ErrUsage, m.Name, err)
+			}
+		}
+	}
+	if o.HTTPPort == 0 {
+		o.HTTPPort = 80
 	}
 	wait := o.ProbeWait
 	if wait <= 0 {
@@ -62,7 +80,7 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 			return fmt.Errorf("%w: another DHCP server (%s) answers on %s; discoterm will not hand out leases beside it: stop it, or give --force", ErrUsage, other, o.Interface)
 		}
 	}
-	srv, err := provision.NewDHCPServer(provision.DHCPOptions{Interface: o.Interface, Machines: dir.Load, Clock: e.opts.Clock,
+	srv, err := provision.NewDHCPServer(provision.DHCPOptions{Interface: o.Interface, Machines: dir.Load, Clock: e.opts.Clock, HTTPPort: o.HTTPPort,
 		OnRequest: func(r provision.DHCPRequest) {
 			if r.Machine == "" && !r.Logged {
 				return // an unknown MAC is logged once an hour
@@ -126,17 +144,41 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 		}
 		e.emit(ev)
 	}}
+	hln, err := net.Listen("tcp4", net.JoinHostPort(ip.String(), strconv.Itoa(o.HTTPPort)))
+	if err != nil {
+		return fmt.Errorf("%w: HTTP on %s: %v; give another --http-port", ErrUsage, o.Interface, err)
+	}
+	hs := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: provision.NewHTTPHandler(provision.HTTPOptions{
+		Profiles: profiles, Server: hln.Addr().String(), Machines: dir.Load,
+		OnRequest: func(r provision.HTTPRequest) {
+			ev := &BootEvent{Header: Header{Level: LevelInfo}, Service: "http", Machine: r.Machine, Request: textsafe.Line(r.Path),
+				Answer: strconv.Itoa(r.Status), Addr: r.Client.String()}
+			ev.Message = fmt.Sprintf("http: %s GET %s: %d", r.Client, ev.Request, r.Status)
+			if r.Err != nil {
+				ev.Level, ev.Err = LevelWarn, r.Err.Error()
+			}
+			e.emit(ev)
+		}})}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(ctx) }()
 	go func() { errc <- tftp.Serve(ctx, conn) }()
+	go func() {
+		err := hs.Serve(hln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		errc <- err
+	}()
+	context.AfterFunc(ctx, func() { hs.Close() })
 	e.logf(LevelInfo, "provisioning on %s (%s): DHCP for the machines in %s, TFTP from %s", o.Interface, ip, dir.Path, o.BootDir)
 	err = <-errc
 	cancel()
-	err2 := <-errc
-	if err == nil {
-		err = err2
+	for range 2 {
+		if err2 := <-errc; err == nil {
+			err = err2
+		}
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err

@@ -71,13 +71,18 @@ func TestBatchProvision(t *testing.T) {
 	boot := filepath.Join(dir, "tftp")
 	os.MkdirAll(boot, 0o755)
 	os.WriteFile(filepath.Join(boot, "undionly.kpxe"), []byte(strings.Repeat("pxe", 4000)), 0o644)
+	prof := filepath.Join(boot, "profiles", "debian")
+	os.MkdirAll(prof, 0o755)
+	for f, c := range map[string]string{"kernel": "K", "initrd": "I", "cmdline": "hostname={{.Name}} ip={{.IP}}"} {
+		os.WriteFile(filepath.Join(prof, f), []byte(c), 0o644)
+	}
 	base := []string{"--batch", "--ssh-config", "none", "--store", filepath.Join(dir, "s.db")}
-	if out, err := exec.Command(binary, append(base, "machine", "add", "52:54:00:81:00:07", "--name", "web7", "--ip", "10.81.0.7")...).CombinedOutput(); err != nil {
+	if out, err := exec.Command(binary, append(base, "machine", "add", "52:54:00:81:00:07", "--name", "web7", "--ip", "10.81.0.7", "--boot", "debian")...).CombinedOutput(); err != nil {
 		t.Fatalf("machine add: %v %s", err, out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, append(base, "--json", "provision", "--iface", br, "--boot-dir", boot)...)
+	cmd := exec.CommandContext(ctx, binary, append(base, "--json", "provision", "--iface", br, "--boot-dir", boot, "--http-port", "18481")...)
 	cmd.Env = append(os.Environ(), "HOME="+dir, "SSH_AUTH_SOCK=")
 	pr, pw, _ := os.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -132,6 +137,14 @@ func TestBatchProvision(t *testing.T) {
 		t.Fatalf("tftp: %v %s", err, out)
 	}
 	waitFor(`"service":"tftp","mac":"52:54:00:81:00:07","machine":"web7","request":"undionly.kpxe","answer":"sent"`)
+	script2 := filepath.Join(dir, "web7.ipxe")
+	if out, err := exec.Command("ip", "netns", "exec", ns, bb, "wget", "-q", "-O", script2, "http://10.81.0.1:18481/boot/web7.ipxe").CombinedOutput(); err != nil {
+		t.Fatalf("wget: %v %s", err, out)
+	}
+	if got, _ := os.ReadFile(script2); string(got) != "#!ipxe\nkernel http://10.81.0.1:18481/profile/debian/kernel hostname=web7 ip=10.81.0.7\ninitrd http://10.81.0.1:18481/profile/debian/initrd\nboot\n" {
+		t.Errorf("iPXE script: %q", got)
+	}
+	waitFor(`"service":"http","machine":"web7","request":"/boot/web7.ipxe","answer":"200"`)
 	cmd.Process.Signal(os.Interrupt)
 	cmd.Wait()
 }
@@ -163,5 +176,24 @@ func TestBatchProvisionRefusesBesideOtherDHCP(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(string(out), "another DHCP server (10.82.0.2) answers on "+br+"; discoterm will not hand out leases beside it: stop it, or give --force") {
 		t.Fatalf("provision beside udhcpd: %v %s", err, out)
+	}
+}
+
+// TestBatchProvisionRefusesProfileWithoutKernel: a machine whose boot
+// profile has no kernel stops provision before anything is served.
+func TestBatchProvisionRefusesProfileWithoutKernel(t *testing.T) {
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "profiles", "debian")
+	os.MkdirAll(prof, 0o755)
+	os.WriteFile(filepath.Join(prof, "initrd"), []byte("I"), 0o644)
+	os.WriteFile(filepath.Join(prof, "cmdline"), []byte(""), 0o644)
+	base := []string{"--batch", "--ssh-config", "none", "--store", filepath.Join(dir, "s.db")}
+	if out, err := exec.Command(binary, append(base, "machine", "add", "52:54:00:83:00:07", "--name", "web7", "--ip", "10.83.0.7", "--boot", "debian")...).CombinedOutput(); err != nil {
+		t.Fatalf("machine add: %v %s", err, out)
+	}
+	out, err := exec.Command(binary, append(base, "provision", "--iface", "lo", "--boot-dir", dir, "--force")...).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(string(out), "machine web7: boot profile "+prof+" has no kernel file; put the kernel (vmlinuz) there") {
+		t.Fatalf("profile without kernel: %v %s", err, out)
 	}
 }

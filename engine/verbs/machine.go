@@ -34,6 +34,7 @@ func machineVerbs() []*Verb {
 			Flags: []Flag{{Name: "iface", Type: List, Value: "IF", Required: true, Help: "the one interface to serve (it needs an IPv4 address)"},
 				{Name: "boot-dir", Type: String, Value: "DIR", Required: true, Help: "directory TFTP serves read-only (iPXE's undionly.kpxe, ipxe.efi)"},
 				{Name: "force", Type: Bool, Help: "start even though another DHCP server answers on the link"},
+				{Name: "http-port", Type: Int, Value: "N", Help: "port of the iPXE scripts and boot profiles (BOOT-DIR/profiles/NAME) (default 80)"},
 				{Name: "for", Type: Duration, Value: "DURATION", Help: "stop after DURATION (default: until interrupted)"}},
 			Run: runProvision},
 	}
@@ -60,7 +61,7 @@ func runProvision(ctx context.Context, b Backend, c *Call) (Result, error) {
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	err := p.Provision(ctx, engine.ProvisionOptions{Interface: ifs[0], BootDir: c.Str("boot-dir"), Force: c.Bool("force")})
+	err := p.Provision(ctx, engine.ProvisionOptions{Interface: ifs[0], BootDir: c.Str("boot-dir"), Force: c.Bool("force"), HTTPPort: c.Int("http-port")})
 	if err != nil {
 		return nil, err
 	}
