@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/discoterm/discoterm/engine/provision"
+	"github.com/discoterm/discoterm/engine/remote"
 	"github.com/discoterm/discoterm/engine/textsafe"
 )
 
@@ -66,6 +67,25 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 	}
 	if o.HTTPPort == 0 {
 		o.HTTPPort = 80
+	}
+	// Host keys are secrets: beside the machines directory, never in it
+	// (the machine files are meant for git).
+	keyDir := filepath.Join(filepath.Dir(filepath.Clean(dir.Path)), "netboot-keys")
+	for _, m := range ms {
+		if m.Boot == "" || !m.IP.IsValid() {
+			continue
+		}
+		k, err := provision.EnsureHostKey(keyDir, m.Name)
+		if err != nil {
+			return err
+		}
+		if e.opts.KeyTrust == nil {
+			e.logf(LevelWarn, "provision: no known_hosts to record %s's host key in; its first SSH contact will ask", m.Name)
+			continue
+		}
+		if err := e.opts.KeyTrust.TrustHostKey(remote.Target{Addr: m.IP.String(), Port: 22, Name: m.Name}, k.Public); err != nil {
+			return fmt.Errorf("trusting the host key made for %s: %v", m.Name, err)
+		}
 	}
 	wait := o.ProbeWait
 	if wait <= 0 {
@@ -149,7 +169,7 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 		return fmt.Errorf("%w: HTTP on %s: %v; give another --http-port", ErrUsage, o.Interface, err)
 	}
 	hs := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: provision.NewHTTPHandler(provision.HTTPOptions{
-		Profiles: profiles, Server: hln.Addr().String(), Machines: dir.Load,
+		Profiles: profiles, Server: hln.Addr().String(), Machines: dir.Load, KeyDir: keyDir, Tokens: &provision.Tokens{},
 		OnRequest: func(r provision.HTTPRequest) {
 			ev := &BootEvent{Header: Header{Level: LevelInfo}, Service: "http", Machine: r.Machine, Request: textsafe.Line(r.Path),
 				Answer: strconv.Itoa(r.Status), Addr: r.Client.String()}

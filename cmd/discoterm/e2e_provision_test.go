@@ -73,7 +73,7 @@ func TestBatchProvision(t *testing.T) {
 	os.WriteFile(filepath.Join(boot, "undionly.kpxe"), []byte(strings.Repeat("pxe", 4000)), 0o644)
 	prof := filepath.Join(boot, "profiles", "debian")
 	os.MkdirAll(prof, 0o755)
-	for f, c := range map[string]string{"kernel": "K", "initrd": "I", "cmdline": "hostname={{.Name}} ip={{.IP}}"} {
+	for f, c := range map[string]string{"kernel": "K", "initrd": "I", "cmdline": "hostname={{.Name}} ip={{.IP}} key={{.KeyURL}}"} {
 		os.WriteFile(filepath.Join(prof, f), []byte(c), 0o644)
 	}
 	base := []string{"--batch", "--ssh-config", "none", "--store", filepath.Join(dir, "s.db")}
@@ -141,8 +141,27 @@ func TestBatchProvision(t *testing.T) {
 	if out, err := exec.Command("ip", "netns", "exec", ns, bb, "wget", "-q", "-O", script2, "http://10.81.0.1:18481/boot/web7.ipxe").CombinedOutput(); err != nil {
 		t.Fatalf("wget: %v %s", err, out)
 	}
-	if got, _ := os.ReadFile(script2); string(got) != "#!ipxe\nkernel http://10.81.0.1:18481/profile/debian/kernel hostname=web7 ip=10.81.0.7\ninitrd http://10.81.0.1:18481/profile/debian/initrd\nboot\n" {
-		t.Errorf("iPXE script: %q", got)
+	got2, _ := os.ReadFile(script2)
+	_, keyURL, ok := strings.Cut(string(got2), " key=")
+	keyURL, _, _ = strings.Cut(keyURL, "\n")
+	if !ok || !strings.HasPrefix(string(got2), "#!ipxe\nkernel http://10.81.0.1:18481/profile/debian/kernel hostname=web7 ip=10.81.0.7 key=http://10.81.0.1:18481/key/web7/") ||
+		!strings.HasSuffix(string(got2), "\ninitrd http://10.81.0.1:18481/profile/debian/initrd\nboot\n") {
+		t.Errorf("iPXE script: %q", got2)
+	}
+	// The key made for web7 is trusted before it boots, and handed over once.
+	kh, _ := os.ReadFile(filepath.Join(dir, ".ssh", "known_hosts"))
+	priv := filepath.Join(dir, "hostkey")
+	if out, err := exec.Command("ip", "netns", "exec", ns, bb, "wget", "-q", "-O", priv, keyURL).CombinedOutput(); err != nil {
+		t.Fatalf("key: %v %s", err, out)
+	}
+	os.Chmod(priv, 0o600) // ssh-keygen reads no key others can
+	pub, err := exec.Command("ssh-keygen", "-y", "-f", priv).Output()
+	f := strings.Fields(string(pub))
+	if err != nil || len(f) < 2 || !strings.Contains(string(kh), "10.81.0.7 "+f[0]+" "+f[1]) {
+		t.Errorf("known_hosts %q does not trust the handed-over key %q (%v)", kh, pub, err)
+	}
+	if out, err := exec.Command("ip", "netns", "exec", ns, bb, "wget", "-q", "-O", priv+"2", keyURL).CombinedOutput(); err == nil {
+		t.Errorf("the key was handed over twice: %s", out)
 	}
 	waitFor(`"service":"http","machine":"web7","request":"/boot/web7.ipxe","answer":"200"`)
 	cmd.Process.Signal(os.Interrupt)

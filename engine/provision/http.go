@@ -17,7 +17,7 @@ import (
 
 // A boot profile is a directory PROFILES/NAME holding a kernel, an
 // initrd and cmdline, a kernel command-line template (text/template with
-// .Name, .IP, .MAC and .Server).
+// .Name, .IP, .MAC, .Server and .KeyURL).
 const (
 	ProfileKernel  = "kernel"
 	ProfileInitrd  = "initrd"
@@ -44,6 +44,11 @@ type HTTPOptions struct {
 	Profiles string // directory of boot profiles
 	Server   string // host:port the iPXE script points back to
 	Machines func() ([]machines.Machine, error)
+	// KeyDir holds the machines' host keys (EnsureHostKey); Tokens the
+	// one-time tokens that hand each over once. Without them no key is
+	// served.
+	KeyDir string
+	Tokens *Tokens
 	// OnRequest, when set, is called once per request.
 	OnRequest func(HTTPRequest)
 }
@@ -100,8 +105,24 @@ func NewHTTPHandler(o HTTPOptions) http.Handler {
 		}
 		pdir := filepath.Join(o.Profiles, mc.Boot)
 		switch p := r.URL.Path; {
+		case strings.HasPrefix(p, "/key/"+mc.Name+"/") && o.Tokens != nil:
+			if !o.Tokens.Spend(mc.Name, strings.TrimPrefix(p, "/key/"+mc.Name+"/")) {
+				fail(http.StatusGone, fmt.Errorf("the host key of %s is handed over once, with the token of its boot script; boot it again for a new one", mc.Name))
+				return
+			}
+			k, err := EnsureHostKey(o.KeyDir, mc.Name)
+			if err != nil {
+				fail(http.StatusInternalServerError, err)
+				return
+			}
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Write(k.Private)
 		case p == "/boot/"+mc.Name+".ipxe":
-			script, err := IPXEScript(pdir, o.Server, *mc)
+			keyURL := ""
+			if o.Tokens != nil {
+				keyURL = "http://" + o.Server + "/key/" + mc.Name + "/" + o.Tokens.Issue(mc.Name)
+			}
+			script, err := IPXEScript(pdir, o.Server, *mc, keyURL)
 			if err != nil {
 				fail(http.StatusInternalServerError, err)
 				return
@@ -118,7 +139,9 @@ func NewHTTPHandler(o HTTPOptions) http.Handler {
 
 // IPXEScript is the machine's iPXE script: its profile's kernel with the
 // rendered command line, and its initrd.
-func IPXEScript(profile, server string, m machines.Machine) ([]byte, error) {
+// keyURL (.KeyURL in the template) is where the booted machine fetches
+// its host key, once.
+func IPXEScript(profile, server string, m machines.Machine, keyURL string) ([]byte, error) {
 	if err := CheckProfile(profile); err != nil {
 		return nil, err
 	}
@@ -132,7 +155,7 @@ func IPXEScript(profile, server string, m machines.Machine) ([]byte, error) {
 	}
 	var cmdline bytes.Buffer
 	host, _, _ := net.SplitHostPort(server)
-	if err := tpl.Execute(&cmdline, map[string]string{"Name": m.Name, "IP": m.IP.String(), "MAC": m.MAC.String(), "Server": host}); err != nil {
+	if err := tpl.Execute(&cmdline, map[string]string{"Name": m.Name, "IP": m.IP.String(), "MAC": m.MAC.String(), "Server": host, "KeyURL": keyURL}); err != nil {
 		return nil, fmt.Errorf("boot profile %s: cmdline: %v", profile, err)
 	}
 	line := strings.Join(strings.Fields(cmdline.String()), " ")

@@ -72,3 +72,51 @@ func TestProfileMissingKernel(t *testing.T) {
 		t.Fatalf("missing kernel: %v", err)
 	}
 }
+
+// TestHTTPHostKeyHandedOverOnce: the boot script carries a one-time
+// token; the key is served once, to the machine's own address.
+func TestHTTPHostKeyHandedOverOnce(t *testing.T) {
+	profiles := profileDir(t)
+	os.WriteFile(filepath.Join(profiles, "debian", ProfileCmdline), []byte("key={{.KeyURL}}"), 0o644)
+	keys := t.TempDir()
+	mc := machine(t, "52:54:00:00:00:07", "web7", "10.0.0.7")
+	mc.Boot = "debian"
+	want, err := EnsureHostKey(keys, "web7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHTTPHandler(HTTPOptions{Profiles: profiles, Server: "10.0.0.1:80", KeyDir: keys, Tokens: &Tokens{},
+		Machines: func() ([]machines.Machine, error) { return []machines.Machine{mc}, nil }})
+	get := func(from, path string) (int, string) {
+		r := httptest.NewRequest("GET", path, nil)
+		r.RemoteAddr = from + ":40000"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code, w.Body.String()
+	}
+	if code, _ := get("10.0.0.7", "/key/web7/"); code != http.StatusGone {
+		t.Errorf("key without a token: %d", code)
+	}
+	_, script := get("10.0.0.7", "/boot/web7.ipxe")
+	_, url, ok := strings.Cut(script, "key=http://10.0.0.1:80")
+	if !ok {
+		t.Fatalf("script has no key URL: %q", script)
+	}
+	url = strings.Fields(url)[0]
+	if code, _ := get("10.0.0.9", url); code != http.StatusForbidden {
+		t.Errorf("key from another address: %d", code)
+	}
+	if code, body := get("10.0.0.7", url); code != 200 || body != string(want.Private) {
+		t.Errorf("key: %d, %d bytes", code, len(body))
+	}
+	if code, _ := get("10.0.0.7", url); code != http.StatusGone {
+		t.Errorf("key fetched twice: %d", code)
+	}
+	again, err := EnsureHostKey(keys, "web7")
+	if err != nil || again.Public != want.Public || !strings.HasPrefix(want.Public, "ssh-ed25519 ") {
+		t.Errorf("key not kept: %q %q %v", again.Public, want.Public, err)
+	}
+	if st, _ := os.Stat(filepath.Join(keys, "web7")); st.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v", st.Mode())
+	}
+}
