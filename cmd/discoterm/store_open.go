@@ -61,17 +61,27 @@ func (g *globals) openStoreAt(loc string) (store.Store, string, error) {
 }
 
 // machinesDir is --machines, else machines/ beside the store file (beside
-// the default store file for a NATS store: machine files are the
-// operator's, kept in git, not shared through the store).
+// where the default store file would be, for a NATS store: machine files
+// are the operator's, kept in git, not shared through the store). It
+// creates nothing: only the machine verbs write there.
 func (g *globals) machinesDir() string {
 	if g.machines != "" {
 		return g.machines
 	}
-	loc, err := g.storeLocation()
-	if err != nil || store.IsNATSURL(loc) {
-		if loc, err = store.DefaultPath(); err != nil {
+	loc := g.store
+	if loc == "" {
+		loc = os.Getenv("DISCOTERM_STORE")
+	}
+	if loc != "" && !store.IsNATSURL(loc) {
+		return filepath.Join(filepath.Dir(loc), "machines")
+	}
+	base := os.Getenv("XDG_STATE_HOME")
+	if base == "" || !filepath.IsAbs(base) {
+		home, err := os.UserHomeDir()
+		if err != nil {
 			return "machines"
 		}
+		base = filepath.Join(home, ".local", "state")
 	}
-	return filepath.Join(filepath.Dir(loc), "machines")
+	return filepath.Join(base, "discoterm", "machines")
 }
