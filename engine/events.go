@@ -72,6 +72,24 @@ func (l Level) String() string {
 // MarshalJSON writes the level's name.
 func (l Level) MarshalJSON() ([]byte, error) { return json.Marshal(l.String()) }
 
+// UnmarshalJSON reads a level's name back (a stored boot history); an
+// unknown name is info.
+func (l *Level) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	switch s {
+	case "warn":
+		*l = LevelWarn
+	case "error":
+		*l = LevelError
+	default:
+		*l = LevelInfo
+	}
+	return nil
+}
+
 // Event is one thing that happened: one of the *…Event types of this file.
 // Faces switch on the concrete type.
 type Event interface {

@@ -54,6 +54,11 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}
+	hist := &bootHistory{dir: e.historyDir()}
+	emitBoot := func(ev *BootEvent) {
+		e.emit(ev)
+		hist.add(ev)
+	}
 	if o.BootDir == "" {
 		return fmt.Errorf("%w: provision needs --boot-dir DIR (the files TFTP serves)", ErrUsage)
 	}
@@ -118,7 +123,7 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 			default:
 				ev.Message = fmt.Sprintf("dhcp: %s from %s (%s): %s %s, boot %s", r.Type, r.Machine, r.MAC, r.Answer, r.Addr, textsafe.Line(r.BootFile))
 			}
-			e.emit(ev)
+			emitBoot(ev)
 		}})
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
@@ -162,7 +167,7 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 		} else {
 			ev.Message = fmt.Sprintf("tftp: %s fetched %q (%d bytes, blksize %d)", who, ev.Request, r.Bytes, r.Blksize)
 		}
-		e.emit(ev)
+		emitBoot(ev)
 	}}
 	hln, err := net.Listen("tcp4", net.JoinHostPort(ip.String(), strconv.Itoa(o.HTTPPort)))
 	if err != nil {
@@ -177,7 +182,7 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 			if r.Err != nil {
 				ev.Level, ev.Err = LevelWarn, r.Err.Error()
 			}
-			e.emit(ev)
+			emitBoot(ev)
 		}})}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

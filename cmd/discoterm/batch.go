@@ -152,6 +152,13 @@ func render(out printer, r verbs.Result, json bool) {
 		out.audit(r.Records)
 	case verbs.MachineList:
 		printMachines(out, r, json)
+	case verbs.BootHistory:
+		if len(r.Events) == 0 {
+			out.ok("machine", r.Summary())
+		}
+		for i := range r.Events {
+			out.event(&r.Events[i])
+		}
 	default:
 		out.ok("result", r.Summary())
 	}

@@ -166,6 +166,14 @@ func TestBatchProvision(t *testing.T) {
 	waitFor(`"service":"http","machine":"web7","request":"/boot/web7.ipxe","answer":"200"`)
 	cmd.Process.Signal(os.Interrupt)
 	cmd.Wait()
+	// The requests are web7's boot history, after the run too.
+	hist, err := exec.Command(binary, append(base, "--json", "machine", "history", "web7")...).CombinedOutput()
+	for _, want := range []string{`"service":"dhcp","mac":"52:54:00:81:00:07","machine":"web7","request":"DISCOVER","answer":"OFFER"`,
+		`"service":"tftp"`, `"request":"/boot/web7.ipxe","answer":"200"`} {
+		if err != nil || !strings.Contains(string(hist), want) {
+			t.Errorf("history lacks %s: %v\n%s", want, err, hist)
+		}
+	}
 }
 
 // TestBatchProvisionRefusesBesideOtherDHCP: a DHCP server already on the

@@ -19,11 +19,32 @@ type MachineSource interface {
 	Machines() machines.Dir
 }
 
+// BootHistorySource is a backend that keeps the machines' boot history.
+type BootHistorySource interface {
+	BootHistory(machine string) ([]engine.BootEvent, error)
+}
+
+var _ BootHistorySource = (*engine.Engine)(nil)
+
+// BootHistory is a machine's DHCP, TFTP and HTTP requests, oldest first.
+type BootHistory struct {
+	Machine string
+	Events  []engine.BootEvent
+}
+
+// Summary implements Result.
+func (r BootHistory) Summary() string {
+	if len(r.Events) == 0 {
+		return "no boot requests of " + r.Machine + " yet"
+	}
+	return count(len(r.Events), "boot request") + " of " + r.Machine
+}
+
 var _ MachineSource = (*engine.Engine)(nil)
 
 func machineVerbs() []*Verb {
 	return []*Verb{
-		{Name: "machine", Group: GroupMachines, Help: "netboot machines as plain files: machine add MAC --name N | list | rm MACHINE | edit MACHINE",
+		{Name: "machine", Group: GroupMachines, Help: "netboot machines as plain files: machine add MAC --name N | list | rm MACHINE | edit MACHINE | history MACHINE",
 			Args: []Arg{{Name: "ACTION"}, {Name: "MACHINE", Optional: true}},
 			Flags: []Flag{{Name: "name", Type: String, Value: "NAME", Help: "add, edit: hostname, also the file's name"},
 				{Name: "ip", Type: String, Value: "ADDR", Help: "add, edit: fixed IPv4 address DHCP hands it (\"none\" clears)"},
@@ -171,8 +192,23 @@ func runMachine(_ context.Context, b Backend, c *Call) (Result, error) {
 		}
 		m, err := d.Remove(key)
 		return one("rm", m, err)
+	case "history":
+		if err := needKey("history"); err != nil {
+			return nil, err
+		}
+		m, err := d.Find(key)
+		if err != nil {
+			_, err = one("history", m, err)
+			return nil, err
+		}
+		hs, ok := b.(BootHistorySource)
+		if !ok {
+			return nil, errors.New("this face keeps no boot history")
+		}
+		evs, err := hs.BootHistory(m.Name)
+		return BootHistory{Machine: m.Name, Events: evs}, err
 	default:
-		return nil, usagef("machine: unknown action %q; give add, list, rm or edit", action)
+		return nil, usagef("machine: unknown action %q; give add, list, rm, edit or history", action)
 	}
 }
 
