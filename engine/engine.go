@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"github.com/discoterm/discoterm/engine/machines"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,9 @@ type Options struct {
 	// changesets are accepted. Journals are verified against it on load;
 	// push refuses when it is not set.
 	AllowedSigners string
+	// MachinesDir is the directory of netboot machine files
+	// (engine/machines); "" for none.
+	MachinesDir string
 }
 
 // DefaultLockTTL is how long a lock outlives its holder's last sign of
@@ -99,6 +103,9 @@ func (e *Engine) Subscribe() (<-chan Event, func()) { return e.bus.subscribe(409
 
 // Operator is who the engine acts as.
 func (e *Engine) Operator() string { return e.opts.Operator }
+
+// Machines is the directory of netboot machine files (--machines DIR).
+func (e *Engine) Machines() machines.Dir { return machines.Dir{Path: e.opts.MachinesDir} }
 
 // StorePath is the store's file.
 func (e *Engine) StorePath() string { return e.opts.Store.Path() }

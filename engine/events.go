@@ -27,6 +27,7 @@ const (
 	EventScan                       // *ScanEvent: scanner state (started, round, stopped, error)
 	EventJob                        // *JobEvent: a long job started or finished
 	EventWave                       // *WaveEvent: a push's wave started, ended, paused or the push stopped between waves
+	EventBoot                       // *BootEvent: a netboot request (DHCP, TFTP) and its answer
 )
 
 // EventVersion is the version of the events' JSON shapes ("v" of every
@@ -37,7 +38,7 @@ var eventNames = [...]string{
 	EventLog: "log", EventHost: "host", EventLock: "lock", EventStaged: "staged", EventJournal: "journal",
 	EventPlanHost: "plan.host", EventPlanDone: "plan.done", EventPushHost: "push.host",
 	EventPushEntry: "push.entry", EventPushDone: "push.done", EventScan: "scan", EventJob: "job",
-	EventWave: "push.wave",
+	EventWave: "push.wave", EventBoot: "boot",
 }
 
 // String is the event's stable name, used as the JSON "type" field.
@@ -70,6 +71,24 @@ func (l Level) String() string {
 
 // MarshalJSON writes the level's name.
 func (l Level) MarshalJSON() ([]byte, error) { return json.Marshal(l.String()) }
+
+// UnmarshalJSON reads a level's name back (a stored boot history); an
+// unknown name is info.
+func (l *Level) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	switch s {
+	case "warn":
+		*l = LevelWarn
+	case "error":
+		*l = LevelError
+	default:
+		*l = LevelInfo
+	}
+	return nil
+}
 
 // Event is one thing that happened: one of the *…Event types of this file.
 // Faces switch on the concrete type.
@@ -277,6 +296,7 @@ func (*PushDoneEvent) Type() EventType  { return EventPushDone }
 func (*ScanEvent) Type() EventType      { return EventScan }
 func (*JobEvent) Type() EventType       { return EventJob }
 func (*WaveEvent) Type() EventType      { return EventWave }
+func (*BootEvent) Type() EventType      { return EventBoot }
 
 // EventErr is the error an event carries, if its type has one: both faces
 // show it after the event's message.

@@ -20,7 +20,7 @@ var consoleCalls = map[string]string{
 	"fork": "Fork", "migrate": "Migrate", "audit": "Audit", "policy": "SetCatchUp", "drop": "Drop",
 	"plan": "Plan", "approve": "Approve", "push": "Push", "up": "Push",
 	"drift": "Drift", "repair": "Repair", "adopt": "Adopt",
-	"trust": "TrustHost", "scan": "", "hosts": "", "branches": "", "log": "", "staged": "", "help": "", "serve-metrics": "",
+	"trust": "TrustHost", "scan": "", "hosts": "", "branches": "", "log": "", "staged": "", "help": "", "serve-metrics": "", "machine": "Machines", "provision": "Provision",
 	"collect": "Collect", "cancel-prepared": "Collect",
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/discoterm/discoterm/engine"
 	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/engine/machines"
 	"github.com/discoterm/discoterm/engine/textsafe"
 	"github.com/discoterm/discoterm/engine/verbs"
 	"github.com/discoterm/discoterm/store"
@@ -117,4 +118,21 @@ func (b safeBackend) PreparePush(ctx context.Context, planID string, opts engine
 
 func (b safeBackend) Collect(ctx context.Context, hosts []string, branch string, cancel bool) ([]engine.CollectedPlan, error) {
 	return scrubbed(b.Backend.Collect(ctx, hosts, branch, cancel))
+}
+
+// Machines passes the machines directory through (verbs.MachineSource);
+// a backend without one gives none, which the machine verb refuses.
+func (b safeBackend) Machines() machines.Dir {
+	if src, ok := b.Backend.(verbs.MachineSource); ok {
+		return src.Machines()
+	}
+	return machines.Dir{}
+}
+
+// Provision passes the netboot services through (verbs.Provisioner).
+func (b safeBackend) Provision(ctx context.Context, o engine.ProvisionOptions) error {
+	if p, ok := b.Backend.(verbs.Provisioner); ok {
+		return p.Provision(ctx, o)
+	}
+	return fmt.Errorf("%w: this console cannot run the netboot services", engine.ErrUsage)
 }

@@ -51,6 +51,7 @@ type globals struct {
 	signingKey string
 	allowed    string
 	metrics    string
+	machines   string
 }
 
 type multiFlag []string
@@ -80,6 +81,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.BoolVar(&g.noScan, "no-scan", false, "TUI: do not scan for hosts")
 	fs.StringVar(&g.signingKey, "signing-key", "", "SSH private key that signs the changesets you approve (default: the agent's first key, else --identity / ~/.ssh/id_*)")
 	fs.StringVar(&g.allowed, "allowed-signers", "", "OpenSSH allowed_signers file of the keys whose changesets are accepted (default $XDG_CONFIG_HOME/discoterm/allowed_signers)")
+	fs.StringVar(&g.machines, "machines", "", "directory of netboot machine files (default: machines/ beside the store file)")
 	fs.StringVar(&g.metrics, "metrics-listen", "", "TUI: also serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9469)")
 }
 
@@ -223,7 +225,7 @@ func (g *globals) open() (*app, error) {
 	eng, err := engine.New(engine.Options{Store: st, Remote: &remote.Steps{R: client, HostKey: client.HostKey},
 		KeyTrust: client, Operator: operator, ClassFile: g.classPath(), Parallel: g.parallel,
 		HostTimeout: g.timeout, NoopTimeout: g.noop, StateDir: g.stateDir, RebootCommand: os.Getenv("DISCOTERM_REBOOT_CMD"),
-		Signer: signer, AllowedSigners: g.allowedSignersPath()})
+		Signer: signer, AllowedSigners: g.allowedSignersPath(), MachinesDir: g.machinesDir()})
 	if err != nil {
 		client.Close()
 		st.Close()

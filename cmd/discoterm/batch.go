@@ -48,6 +48,8 @@ func runBatch(ctx context.Context, inv *invocation) int {
 			drain = printScanEvents(a.eng, out)
 		case "push", "up":
 			drain = printWaveEvents(a.eng, out)
+		case "provision":
+			drain = printBootEvents(a.eng, out)
 		}
 	}
 	return dispatch(ctx, c, backend, out, inv.json, drain)
@@ -148,6 +150,15 @@ func render(out printer, r verbs.Result, json bool) {
 		out.report(r.Results)
 	case verbs.Audit:
 		out.audit(r.Records)
+	case verbs.MachineList:
+		printMachines(out, r, json)
+	case verbs.BootHistory:
+		if len(r.Events) == 0 {
+			out.ok("machine", r.Summary())
+		}
+		for i := range r.Events {
+			out.event(&r.Events[i])
+		}
 	default:
 		out.ok("result", r.Summary())
 	}
@@ -215,6 +226,23 @@ func printWaveEvents(eng *engine.Engine, out printer) func() {
 		for ev := range events {
 			if w, ok := ev.(*engine.WaveEvent); ok {
 				out.event(w)
+			}
+		}
+	}()
+	return func() { stop(); <-done }
+}
+
+// printBootEvents prints every netboot request as it is answered (the
+// boot history), and the line that says the services are up.
+func printBootEvents(eng *engine.Engine, out printer) func() {
+	events, stop := eng.Subscribe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range events {
+			switch ev.(type) {
+			case *engine.BootEvent, *engine.LogEvent:
+				out.event(ev)
 			}
 		}
 	}()

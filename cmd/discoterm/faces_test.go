@@ -22,7 +22,7 @@ var batchCalls = map[string]string{
 	"unlock": "Unlock", "fork": "Fork", "migrate": "Migrate", "audit": "Audit", "policy": "SetCatchUp",
 	"drop": "Drop", "plan": "Plan", "approve": "Approve", "push": "Push", "up": "Push",
 	"drift": "Drift", "repair": "Repair", "adopt": "Adopt",
-	"trust": "TrustHost", "hosts": "", "branches": "", "log": "", "staged": "", "help": "", "serve-metrics": "",
+	"trust": "TrustHost", "hosts": "", "branches": "", "log": "", "staged": "", "help": "", "serve-metrics": "", "machine": "Machines", "provision": "Provision",
 	"collect": "Collect", "cancel-prepared": "Collect",
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/discoterm/discoterm/engine"
 	"os"
+	"path/filepath"
 
 	"github.com/discoterm/discoterm/store"
 )
@@ -57,4 +58,30 @@ func (g *globals) openStoreAt(loc string) (store.Store, string, error) {
 		op = id.Operator()
 	}
 	return st, op, nil
+}
+
+// machinesDir is --machines, else machines/ beside the store file (beside
+// where the default store file would be, for a NATS store: machine files
+// are the operator's, kept in git, not shared through the store). It
+// creates nothing: only the machine verbs write there.
+func (g *globals) machinesDir() string {
+	if g.machines != "" {
+		return g.machines
+	}
+	loc := g.store
+	if loc == "" {
+		loc = os.Getenv("DISCOTERM_STORE")
+	}
+	if loc != "" && !store.IsNATSURL(loc) {
+		return filepath.Join(filepath.Dir(loc), "machines")
+	}
+	base := os.Getenv("XDG_STATE_HOME")
+	if base == "" || !filepath.IsAbs(base) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "machines"
+		}
+		base = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(base, "discoterm", "machines")
 }

@@ -42,10 +42,12 @@ var examples = map[string]string{
 	"help":            "help exec",
 	"cancel-prepared": "cancel-prepared --branch main",
 	"collect":         "collect",
+	"machine":         "machine add 52:54:00:12:34:56 --name web7 --ip 10.0.0.7 --branch main --boot debian",
 	// The batch face's own verb (cmd/discoterm), not in Default.
 	"store": "store migrate --from /root/.local/state/discoterm/discoterm.db --to nats://nats1.example.net:4222/site1",
 	// Port 0: the tests of both faces run it.
 	"serve-metrics": "serve-metrics --listen 127.0.0.1:0",
+	"provision":     "provision --iface br-boot --boot-dir /srv/tftp",
 }
 
 // Example is a command line that uses the verb, with ExampleFile and

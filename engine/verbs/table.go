@@ -20,7 +20,7 @@ const (
 )
 
 // Groups is the order of the groups in help; a face may add its own after.
-var Groups = []string{GroupHosts, GroupBranches, GroupStaging, GroupFlow, GroupServe, GroupHelp}
+var Groups = []string{GroupHosts, GroupBranches, GroupStaging, GroupFlow, GroupServe, GroupMachines, GroupHelp}
 
 var branchFlag = Flag{Name: "branch", Type: String, Value: "NAME", Help: "branch to act on (default: the one you hold the lock on, or the console's)"}
 
@@ -39,6 +39,7 @@ func Default() *Table {
 		vs = append(vs, prepareVerbs()...)
 		vs = append(vs, serveVerbs()...)
 		vs = append(vs, driftVerbs()...)
+		vs = append(vs, machineVerbs()...)
 		vs = append(vs, &Verb{Name: "help", Group: GroupHelp, Help: "list the verbs, or one verb's arguments and flags",
 			Args: []Arg{{Name: "VERB", Optional: true}}, Run: runHelp})
 		t, err := NewTable(vs...)

@@ -37,16 +37,17 @@ type branch struct {
 
 // Fake implements the UI's Backend in memory.
 type Fake struct {
-	mu       sync.Mutex
-	opts     Options
-	hosts    []engine.HostView
-	branches map[string]*branch
-	plans    map[string]*engine.Plan
-	planSeq  int
-	calls    []string
-	blobs    map[string][]byte // staged content by its sum
-	subs     map[int]chan engine.Event
-	nextSub  int
+	mu          sync.Mutex
+	opts        Options
+	hosts       []engine.HostView
+	branches    map[string]*branch
+	plans       map[string]*engine.Plan
+	planSeq     int
+	calls       []string
+	blobs       map[string][]byte // staged content by its sum
+	subs        map[int]chan engine.Event
+	nextSub     int
+	machinesDir string
 
 	// PushGate, when set, is received from before each host is pushed, so
 	// a test can hold a push mid-way (and cancel it).

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 
 	"github.com/discoterm/discoterm/engine"
 	"github.com/discoterm/discoterm/engine/journal"
+	"github.com/discoterm/discoterm/engine/machines"
 	"github.com/discoterm/discoterm/store"
 )
 
@@ -122,4 +124,30 @@ func (f *Fake) PrepareExamples() (unapproved, approved string, err error) {
 		return "", "", err // drop 1 has an entry to drop
 	}
 	return p1.ID, p2.ID, nil
+}
+
+// Machines implements verbs.MachineSource: a machines directory of the
+// fake's own, made on first use and left to the OS's temp cleaning.
+func (f *Fake) Machines() machines.Dir {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "Machines()")
+	if f.machinesDir == "" {
+		d, err := os.MkdirTemp("", "discoterm-machines-")
+		if err != nil {
+			d = os.TempDir()
+		}
+		f.machinesDir = d
+	}
+	return machines.Dir{Path: f.machinesDir}
+}
+
+// Provision implements verbs.Provisioner: it serves nothing and returns
+// when ctx ends.
+func (f *Fake) Provision(ctx context.Context, o engine.ProvisionOptions) error {
+	f.mu.Lock()
+	f.record("Provision", "%s", o.Interface)
+	f.mu.Unlock()
+	<-ctx.Done()
+	return nil
 }
