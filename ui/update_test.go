@@ -217,9 +217,17 @@ func TestCommandLine(t *testing.T) {
 	command(`exec --creates /etc/chrony/.done -- touch "/etc/chrony/.done"`)
 	d.wantScreen(`touch "/etc/chrony/.done"`) // shown whole, as typed, before it is staged
 	d.key("y")
+	// One numbering: the staged entry is seq 13 (main's head is 12), in
+	// the journal pane and for drop; another number names the range.
+	d.key("2")
+	d.wantScreen("approve commits them as seq 13", "   13 exec")
 	command("drop 1")
+	if got := d.flashText(); !strings.Contains(got, "seq 1 is not a staged entry of main: the staged entries are seq 13") {
+		t.Errorf("drop 1 flashed %q", got)
+	}
+	command("drop 13")
 	command("reboot")
-	d.wantCalls(`Lock(main, "fix the clocks")`, `Stage(main, exec touch "/etc/chrony/.done")`, "Drop(main, 1)", "Stage(main, reboot )")
+	d.wantCalls(`Lock(main, "fix the clocks")`, `Stage(main, exec touch "/etc/chrony/.done")`, "Drop(main, 1)", "Drop(main, 13)", "Stage(main, reboot )")
 
 	command("snap ./motd")
 	if !strings.HasPrefix(d.flashText(), "snap needs --to PATH (absolute path on the hosts): snap LOCALFILE --to PATH") {
