@@ -378,6 +378,8 @@ func (m *Model) gateKeys() {
 	}
 	p := m.review.plan
 	switch {
+	case m.review.live && p != nil:
+		k.gate(&k.Approve, fmt.Sprintf("plan %s is still running (%s answered): a approves it once every host has answered", p.ID, m.planning.String()))
 	case p == nil:
 		k.gate(&k.Approve, "no plan yet (press p)")
 	case p.Approved:
@@ -390,6 +392,8 @@ func (m *Model) gateKeys() {
 	switch {
 	case m.pushJob != "":
 		k.gate(&k.Push, "a push is running (4 shows it)")
+	case m.review.live && p != nil:
+		k.gate(&k.Push, fmt.Sprintf("plan %s is still running: approve it once every host has answered, then P pushes it", p.ID))
 	case p == nil:
 		k.gate(&k.Push, "no plan yet (press p)")
 	case !p.Approved:

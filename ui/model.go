@@ -257,7 +257,13 @@ func (m *Model) afterUpdate() tea.Cmd {
 	}
 	m.review.planning = nil
 	if m.planning.job != "" {
-		m.review.planning = m.planning.lines(m.c, m.c.Now(), m.review.bodyHeight())
+		if m.planning.dirty {
+			// The review grows as hosts answer: grouped host by host,
+			// re-laid out once per burst, diffs coloured once each.
+			m.planning.dirty = false
+			m.review.setLive(m.planning.livePlan(), m.planning.review.Review(), m.planning.String())
+		}
+		m.review.planning = m.planning.lines(m.c, m.c.Now(), max(m.review.h/3, 4))
 	}
 	m.hosts.prepare()
 	m.journal.prepare()
