@@ -262,14 +262,19 @@ func (e *Engine) Stage(branch string, req StageRequest) (journal.Entry, error) {
 		if err != nil {
 			return err
 		}
+		head, err := branchHead(tx, branch)
+		if err != nil {
+			return err
+		}
 		staged = append(staged, ent)
 		n = len(staged)
+		ent.Seq = head + uint64(n) // the seq approve will give it
 		return tx.PutStaged(branch, staged)
 	})
 	if err != nil {
 		return ent, err
 	}
-	e.emit(&StagedEvent{Header: Header{Message: fmt.Sprintf("staged #%d on %s: %s %s", n, branch, ent.Kind, ent.Summary())}, Branch: branch, Count: n})
+	e.emit(&StagedEvent{Header: Header{Message: fmt.Sprintf("staged seq %d on %s: %s %s", ent.Seq, branch, ent.Kind, ent.Summary())}, Branch: branch, Count: n})
 	return ent, nil
 }
 
@@ -288,14 +293,15 @@ func orDefault(s, d string) string {
 	return d
 }
 
-// Staged returns the staged entries of a branch and its lock (nil when
-// unlocked).
+// Staged returns the staged entries of a branch, each numbered with the
+// seq approve will give it (the number the journal and the plan review
+// show), and its lock (nil when unlocked).
 func (e *Engine) Staged(branch string) ([]journal.Entry, *store.Lock, error) {
 	var staged []journal.Entry
 	var lock *store.Lock
 	err := e.opts.Store.View(func(tx store.Tx) error {
 		var err error
-		if staged, err = tx.Staged(branch); err != nil {
+		if staged, err = stagedSeqs(tx, branch); err != nil {
 			return err
 		}
 		if l, err := tx.Lock(branch); err == nil {
@@ -308,10 +314,47 @@ func (e *Engine) Staged(branch string) ([]journal.Entry, *store.Lock, error) {
 	return staged, lock, err
 }
 
-// Drop removes staged entry n (1-based) under the operator's lock.
-func (e *Engine) Drop(branch string, n int) error {
+// branchHead is the branch's head, 0 for a branch not created yet.
+func branchHead(tx store.Tx, branch string) (uint64, error) {
+	b, err := tx.Branch(branch)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	return b.Head, err
+}
+
+// stagedSeqs reads the staged entries with their provisional seqs: the
+// i-th (from 0) is head+i+1, as approve will commit them. Dropping one
+// moves the ones after it up by one, as approving would.
+func stagedSeqs(tx store.Tx, branch string) ([]journal.Entry, error) {
+	staged, err := tx.Staged(branch)
+	if err != nil {
+		return nil, err
+	}
+	head, err := branchHead(tx, branch)
+	if err != nil {
+		return nil, err
+	}
+	for i := range staged {
+		staged[i].Seq = head + uint64(i) + 1
+	}
+	return staged, nil
+}
+
+// SeqRange is "seq 4" or "seq 4–6": the seqs of n staged entries after head.
+func SeqRange(head uint64, n int) string {
+	if n == 1 {
+		return fmt.Sprintf("seq %d", head+1)
+	}
+	return fmt.Sprintf("seq %d–%d", head+1, head+uint64(n))
+}
+
+// Drop removes the staged entry that approve would commit as seq, under
+// the operator's lock.
+func (e *Engine) Drop(branch string, seq uint64) error {
 	var gone journal.Entry
 	var left int
+	var head uint64
 	err := e.opts.Store.Update(func(tx store.Tx) error {
 		if _, err := e.requireLock(tx, branch); err != nil {
 			return err
@@ -320,18 +363,29 @@ func (e *Engine) Drop(branch string, n int) error {
 		if err != nil {
 			return err
 		}
-		if n < 1 || n > len(staged) {
-			return fmt.Errorf("%w: no staged entry #%d on %s (there are %d)", ErrUsage, n, branch, len(staged))
+		if head, err = branchHead(tx, branch); err != nil {
+			return err
 		}
-		gone = staged[n-1]
-		staged = append(staged[:n-1:n-1], staged[n:]...)
+		if len(staged) == 0 {
+			return fmt.Errorf("%w: nothing is staged on %s, so there is no seq %d to drop", ErrUsage, branch, seq)
+		}
+		if seq <= head || seq > head+uint64(len(staged)) {
+			return fmt.Errorf("%w: seq %d is not a staged entry of %s: the staged entries are %s (staged lists them)", ErrUsage, seq, branch, SeqRange(head, len(staged)))
+		}
+		i := int(seq - head - 1)
+		gone = staged[i]
+		staged = append(staged[:i:i], staged[i+1:]...)
 		left = len(staged)
 		return tx.PutStaged(branch, staged)
 	})
 	if err != nil {
 		return err
 	}
-	e.emit(&StagedEvent{Header: Header{Message: fmt.Sprintf("dropped #%d on %s: %s %s", n, branch, gone.Kind, gone.Summary())}, Branch: branch, Count: left})
+	msg := fmt.Sprintf("dropped staged seq %d on %s: %s %s", seq, branch, gone.Kind, gone.Summary())
+	if after := head + uint64(left) + 1 - seq; left > 0 && seq <= head+uint64(left) {
+		msg += fmt.Sprintf("; the %s after it moved up (staged now: %s)", plural(int(after), "entry", "entries"), SeqRange(head, left))
+	}
+	e.emit(&StagedEvent{Header: Header{Message: msg}, Branch: branch, Count: left})
 	return nil
 }
 
@@ -395,7 +449,7 @@ func (e *Engine) Log(branch string) (*JournalView, error) {
 		} else {
 			v.NextWindow = nw
 		}
-		if v.Staged, err = tx.Staged(branch); err != nil {
+		if v.Staged, err = stagedSeqs(tx, branch); err != nil {
 			return err
 		}
 		if l, err := tx.Lock(branch); err == nil {

@@ -99,65 +99,102 @@ func variantKey(c Change, h HostPlan) string {
 // distinct effects with the hosts of each (largest first, hosts in natural
 // order), then the hosts that could not be planned, grouped by reason.
 func GroupPlan(p *Plan) Review {
-	var r Review
-	bySeq := map[uint64]*ChangeGroup{}
-	index := map[uint64]map[string]int{}
-	errIdx := map[string]int{}
-	own := map[string]string{} // host name → its error, for ErrorGroup.First
+	var b ReviewBuilder
 	for _, h := range p.Hosts {
-		name := orDefault(h.Name, h.HostID)
-		if h.Err != "" {
-			key := generalise(h.Err, h)
-			i, ok := errIdx[key]
-			if !ok {
-				i = len(r.Failed)
-				errIdx[key] = i
-				r.Failed = append(r.Failed, ErrorGroup{Err: key})
-			}
-			own[name] = h.Err
-			r.Failed[i].Hosts = append(r.Failed[i].Hosts, name)
-			continue
-		}
-		if h.Pending() == 0 {
-			r.UpToDate = append(r.UpToDate, name)
-		} else {
-			r.Changing++
-		}
-		for _, c := range h.Changes {
-			g := bySeq[c.Seq]
-			if g == nil {
-				g = &ChangeGroup{Seq: c.Seq, Kind: c.Kind, Summary: c.Summary(), Staged: c.Staged}
-				bySeq[c.Seq] = g
-				index[c.Seq] = map[string]int{}
-			}
-			k := variantKey(c, h)
-			i, ok := index[c.Seq][k]
-			if !ok {
-				i = len(g.Variants)
-				index[c.Seq][k] = i
-				g.Variants = append(g.Variants, Variant{Change: c})
-			}
-			g.Variants[i].Hosts = append(g.Variants[i].Hosts, name)
-		}
+		b.Add(h)
 	}
-	for _, g := range bySeq {
-		for i := range g.Variants {
-			slices.SortFunc(g.Variants[i].Hosts, NaturalCompare)
+	return b.Review()
+}
+
+// ReviewBuilder groups a plan host by host as the hosts answer (from
+// PlanHostEvents), so a face can show the review growing: adding a host
+// costs that host's changes, never a regrouping of the others.
+type ReviewBuilder struct {
+	r      Review
+	bySeq  map[uint64]*ChangeGroup
+	index  map[uint64]map[string]int
+	errIdx map[string]int
+	own    map[string]string // host name → its error, for ErrorGroup.First
+	hosts  int
+}
+
+// Hosts counts the hosts added.
+func (b *ReviewBuilder) Hosts() int { return b.hosts }
+
+// Add groups one host's plan in.
+func (b *ReviewBuilder) Add(h HostPlan) {
+	if b.bySeq == nil {
+		b.bySeq, b.index, b.errIdx, b.own = map[uint64]*ChangeGroup{}, map[uint64]map[string]int{}, map[string]int{}, map[string]string{}
+	}
+	b.hosts++
+	r := &b.r
+	name := orDefault(h.Name, h.HostID)
+	if h.Err != "" {
+		key := generalise(h.Err, h)
+		i, ok := b.errIdx[key]
+		if !ok {
+			i = len(r.Failed)
+			b.errIdx[key] = i
+			r.Failed = append(r.Failed, ErrorGroup{Err: key})
 		}
-		slices.SortStableFunc(g.Variants, func(a, b Variant) int {
+		b.own[name] = h.Err
+		r.Failed[i].Hosts = insertSorted(r.Failed[i].Hosts, name)
+		return
+	}
+	if h.Pending() == 0 {
+		r.UpToDate = insertSorted(r.UpToDate, name)
+	} else {
+		r.Changing++
+	}
+	for _, c := range h.Changes {
+		g := b.bySeq[c.Seq]
+		if g == nil {
+			g = &ChangeGroup{Seq: c.Seq, Kind: c.Kind, Summary: c.Summary(), Staged: c.Staged}
+			b.bySeq[c.Seq] = g
+			b.index[c.Seq] = map[string]int{}
+		}
+		k := variantKey(c, h)
+		i, ok := b.index[c.Seq][k]
+		if !ok {
+			i = len(g.Variants)
+			b.index[c.Seq][k] = i
+			g.Variants = append(g.Variants, Variant{Change: c})
+		}
+		g.Variants[i].Hosts = insertSorted(g.Variants[i].Hosts, name)
+	}
+}
+
+// insertSorted keeps a host list in natural order as names arrive.
+func insertSorted(hosts []string, name string) []string {
+	i, _ := slices.BinarySearchFunc(hosts, name, NaturalCompare)
+	return slices.Insert(hosts, i, name)
+}
+
+// Review is the review of the hosts added so far: entries in sequence
+// order, each entry's variants largest first. It copies only the group
+// headers and variant lists, not the changes' diffs.
+func (b *ReviewBuilder) Review() Review {
+	r := Review{Changing: b.r.Changing, UpToDate: slices.Clone(b.r.UpToDate)}
+	for _, g := range b.bySeq {
+		cg := *g
+		cg.Variants = slices.Clone(g.Variants)
+		for i := range cg.Variants { // Add inserts into the builder's own lists
+			cg.Variants[i].Hosts = slices.Clone(cg.Variants[i].Hosts)
+		}
+		slices.SortStableFunc(cg.Variants, func(a, b Variant) int {
 			if c := cmp.Compare(len(b.Hosts), len(a.Hosts)); c != 0 {
 				return c
 			}
 			return NaturalCompare(a.Hosts[0], b.Hosts[0])
 		})
-		r.Entries = append(r.Entries, *g)
+		r.Entries = append(r.Entries, cg)
 	}
 	slices.SortFunc(r.Entries, func(a, b ChangeGroup) int { return cmp.Compare(a.Seq, b.Seq) })
+	r.Failed = slices.Clone(b.r.Failed)
 	for i := range r.Failed {
-		slices.SortFunc(r.Failed[i].Hosts, NaturalCompare)
-		r.Failed[i].First = own[r.Failed[i].Hosts[0]]
+		r.Failed[i].Hosts = slices.Clone(r.Failed[i].Hosts)
+		r.Failed[i].First = b.own[r.Failed[i].Hosts[0]]
 	}
 	slices.SortStableFunc(r.Failed, func(a, b ErrorGroup) int { return cmp.Compare(len(b.Hosts), len(a.Hosts)) })
-	slices.SortFunc(r.UpToDate, NaturalCompare)
 	return r
 }

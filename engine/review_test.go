@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -52,5 +54,46 @@ func TestGroupPlanCollapsesIdenticalChanges(t *testing.T) {
 	}
 	if g.Changing != 195 || len(g.UpToDate) != 1 {
 		t.Fatalf("changing %d, up to date %v", g.Changing, g.UpToDate)
+	}
+}
+
+// TestReviewBuilderGrowsAsHostsAnswer: hosts added one by one in any
+// order group as the whole plan does, and a review taken part-way keeps
+// what it showed while later hosts are added.
+func TestReviewBuilderGrowsAsHostsAnswer(t *testing.T) {
+	common := "--- a\n+++ b\n@@ -1 +1 @@\n-old\n+new\n"
+	p := &Plan{}
+	for i := range 40 {
+		name := fmt.Sprintf("web%d", i+1)
+		hp := HostPlan{HostID: "id-" + name, Name: name, Addr: "fd00::" + name}
+		switch {
+		case i%10 == 3:
+			hp.Err = "unreachable: dial tcp [" + hp.Addr + "]:22: no route to host"
+		case i%7 == 2:
+			hp.Changes = []Change{change(5, EffectModify, "odd "+common)}
+		default:
+			hp.Changes = []Change{change(5, EffectModify, common), change(6, EffectCreate, "")}
+		}
+		p.Hosts = append(p.Hosts, hp)
+	}
+	var b ReviewBuilder
+	var early Review
+	for i := len(p.Hosts) - 1; i >= 0; i-- { // answers arrive in any order
+		b.Add(p.Hosts[i])
+		if i == 30 {
+			early = b.Review()
+		}
+	}
+	if got, want := b.Review(), GroupPlan(p); !reflect.DeepEqual(got, want) {
+		t.Errorf("grown host by host:\n%+v\nwhole plan:\n%+v", got, want)
+	}
+	if b.Hosts() != 40 {
+		t.Errorf("Hosts() = %d", b.Hosts())
+	}
+	if n := early.Entries[0].HostCount() + early.FailedHosts(); n != 10 {
+		t.Errorf("the early review counts %d hosts, want the 10 added by then", n)
+	}
+	if h := early.Entries[0].Variants[0].Hosts; h[0] != "web32" {
+		t.Errorf("the early review changed under later answers: %v", h)
 	}
 }

@@ -2,8 +2,10 @@ package engine_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -140,12 +142,12 @@ func TestStageAcceptsAndDefaults(t *testing.T) {
 	if len(staged) != 3 || staged[0].Kind != journal.KindFile || staged[1].Guard.Creates != "/opt/x" || staged[2].Kind != journal.KindReboot {
 		t.Errorf("staged = %+v", staged)
 	}
-	// Drop removes one by number.
+	// Drop removes one by the seq approve would give it.
 	if err := v.eng.Drop("main", 2); err != nil {
 		t.Fatal(err)
 	}
 	if err := v.eng.Drop("main", 5); !errors.Is(err, engine.ErrUsage) {
-		t.Errorf("drop #5 of 2: %v", err)
+		t.Errorf("drop seq 5 of 1–2: %v", err)
 	}
 	staged, _, _ = v.eng.Staged("main")
 	if len(staged) != 2 || staged[1].Kind != journal.KindReboot {
@@ -231,4 +233,73 @@ func TestLockValidation(t *testing.T) {
 	if _, l, _ := v.eng.Staged("main"); l == nil || l.Message != "new message" || l.Holder != "alice" {
 		t.Errorf("lock = %+v", l)
 	}
+}
+
+// TestStagedNumberedBySeq: staged entries carry the seq approve will give
+// them — in Stage's answer, Staged, the journal view and the plan — drop
+// takes that seq, and a seq that is not staged is refused naming the
+// staged range.
+func TestStagedNumberedBySeq(t *testing.T) {
+	v := newEnv(t)
+	v.addHost("fd00::1", "web1")
+	v.commit("main", fileReq("/etc/a", "a\n"), fileReq("/etc/b", "b\n")) // head 2
+	v.lock("main")
+	for i, p := range []string{"/etc/c", "/etc/d", "/etc/e"} {
+		e, err := v.eng.Stage("main", fileReq(p, p+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Seq != uint64(3+i) {
+			t.Errorf("Stage of %s answered seq %d, want %d", p, e.Seq, 3+i)
+		}
+	}
+	seqs := func() []uint64 {
+		staged, _, err := v.eng.Staged("main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []uint64
+		for _, e := range staged {
+			out = append(out, e.Seq)
+		}
+		return out
+	}
+	if got := seqs(); !slices.Equal(got, []uint64{3, 4, 5}) {
+		t.Errorf("Staged seqs %v, want [3 4 5]", got)
+	}
+	jv, err := v.eng.Log("main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jv.Staged) != 3 || jv.Staged[0].Seq != 3 || jv.Staged[2].Seq != 5 {
+		t.Errorf("the journal view numbers staged entries %+v", jv.Staged)
+	}
+	p := v.plan(engine.PlanRequest{Branch: "main"})
+	if r := engine.GroupPlan(p); len(r.Entries) != 5 || r.Entries[3].Seq != 4 || r.Entries[3].Summary != "/etc/d" {
+		t.Errorf("the review numbers them %+v", r.Entries)
+	}
+	for _, bad := range []uint64{1, 2, 6, 99} {
+		err := v.eng.Drop("main", bad)
+		if !errors.Is(err, engine.ErrUsage) {
+			t.Fatalf("drop %d: %v, want a usage error", bad, err)
+		}
+		wantContains(t, "error", err.Error(), fmt.Sprintf("seq %d is not a staged entry of main", bad), "the staged entries are seq 3–5")
+	}
+	if err := v.eng.Drop("main", 4); err != nil { // /etc/d
+		t.Fatal(err)
+	}
+	if got := seqs(); !slices.Equal(got, []uint64{3, 4}) {
+		t.Errorf("after drop 4: seqs %v, want [3 4]", got)
+	}
+	staged, _, _ := v.eng.Staged("main")
+	if staged[1].Path != "/etc/e" {
+		t.Errorf("drop 4 removed the wrong entry: %+v", staged)
+	}
+	p = v.approve(v.plan(engine.PlanRequest{Branch: "main"}))
+	if j := v.journal("main"); len(j) != 4 || j[3].Seq != 4 || j[3].Path != "/etc/e" {
+		t.Errorf("approve did not commit them as numbered: %+v", j)
+	}
+	v.lock("main")
+	err = v.eng.Drop("main", 5)
+	wantContains(t, "error", fmt.Sprint(err), "nothing is staged on main")
 }

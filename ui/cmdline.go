@@ -296,6 +296,11 @@ type planLoadedMsg struct {
 // in a command when it is not the one on screen) or the one on screen.
 func withPlan(m *Model, c *verbs.Call, then string) (tea.Cmd, error) {
 	id := c.Arg(0)
+	if m.review.live && m.review.plan != nil && (id == "" || strings.HasPrefix(m.review.plan.ID, id)) {
+		// What is on screen is part of a plan: approving it would be
+		// approving hosts nobody has seen yet.
+		return nil, fmt.Errorf("plan %s is still running (%s answered); %s it once every host has answered", m.review.plan.ID, m.planning.String(), then)
+	}
 	if id == "" || (m.review.plan != nil && strings.HasPrefix(m.review.plan.ID, id)) {
 		if m.review.plan == nil {
 			return nil, errors.New("no plan on screen; give a plan id or press p")

@@ -88,12 +88,12 @@ func (d *detailDialog) View(w int) string {
 
 // entryDetail describes a journal entry whole: what it does, who wrote
 // it and why; its content follows once read.
-func entryDetail(c *Common, e journal.Entry, staged int, head uint64) []string {
+func entryDetail(c *Common, e journal.Entry, staged bool) []string {
 	t := c.Theme
 	label := func(k string) string { return t.Muted.Render(k + " ") }
 	var out []string
-	if staged > 0 {
-		out = append(out, label("seq")+fmt.Sprintf("%d once approved · %s · staged entry %d, not committed", head+uint64(staged), e.Kind, staged))
+	if staged {
+		out = append(out, label("seq")+fmt.Sprintf("%d once approved · %s · staged, not committed", e.Seq, e.Kind))
 	} else {
 		out = append(out, label("seq")+fmt.Sprintf("%d · %s · changeset %d", e.Seq, e.Kind, e.Changeset))
 	}

@@ -198,3 +198,28 @@ func TestGoldenReadable(t *testing.T) {
 	shot("activity-detail")
 	d.wantScreen(">> /etc/motd")
 }
+
+// At 80 columns the status bar wraps between its items (an item wider
+// than the screen inside itself) rather than cut any; the panes give it
+// the lines.
+func TestGoldenStatusBar(t *testing.T) {
+	d := newThemedDriver(t, uitest.Options{Hosts: 12, Entries: 24}, 80, 24, "dark")
+	d.key(":")
+	d.typeText("lock main maintenance window for the whole fleet, see ticket OPS-1234 before touching it")
+	d.key("enter")
+	d.pump()
+	golden.RequireEqual(t, render(t, d.m.View().Content, colorprofile.ANSI256))
+	bar := stripANSI(strings.Join(d.m.statusBar(), "\n"))
+	flat := strings.Join(strings.Fields(bar), " ")
+	for _, item := range d.m.statusDetail() {
+		if !strings.Contains(flat, strings.Join(strings.Fields(item), " ")) {
+			t.Errorf("the status bar at 80 columns cuts %q:\n%s", item, bar)
+		}
+	}
+	if n := len(d.m.statusBar()); n < 2 {
+		t.Errorf("the status bar took %d line for all of it", n)
+	}
+	if lines := strings.Split(d.m.View().Content, "\n"); len(lines) != 24 {
+		t.Errorf("the screen is %d lines, not 24", len(lines))
+	}
+}

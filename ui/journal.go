@@ -190,29 +190,28 @@ func (p *journalPane) skipHeader(dir int) {
 	}
 }
 
-// currentStaged is the 1-based number of the staged entry under the
-// cursor, 0 when the cursor is elsewhere.
-func (p *journalPane) currentStaged() (int, journal.Entry) {
+// currentStaged is the staged entry under the cursor, ok false when the
+// cursor is elsewhere. Its Seq is the one approve will give it.
+func (p *journalPane) currentStaged() (journal.Entry, bool) {
 	if p.nav.cursor < len(p.rows) && p.rows[p.nav.cursor].kind == jrStaged {
-		i := p.rows[p.nav.cursor].idx
-		return i + 1, p.view.Staged[i]
+		return p.view.Staged[p.rows[p.nav.cursor].idx], true
 	}
-	return 0, journal.Entry{}
+	return journal.Entry{}, false
 }
 
-// current is the entry under the cursor; staged is its 1-based number
-// among the staged entries, 0 for a committed one.
-func (p *journalPane) current() (e journal.Entry, staged int, ok bool) {
+// current is the entry under the cursor and whether it is staged (its
+// Seq then the one approve will give it).
+func (p *journalPane) current() (e journal.Entry, staged bool, ok bool) {
 	if p.view == nil || p.nav.cursor >= len(p.rows) {
-		return e, 0, false
+		return e, false, false
 	}
 	switch r := p.rows[p.nav.cursor]; r.kind {
 	case jrStaged:
-		return p.view.Staged[r.idx], r.idx + 1, true
+		return p.view.Staged[r.idx], true, true
 	case jrEntry:
-		return p.view.Entries[r.idx], 0, true
+		return p.view.Entries[r.idx], false, true
 	}
-	return e, 0, false
+	return e, false, false
 }
 
 func (p *journalPane) Update(msg tea.KeyPressMsg) (bool, tea.Cmd) {
@@ -271,10 +270,7 @@ func (p *journalPane) View() string {
 			if v.Lock != nil {
 				holder = v.Lock.Holder + fmt.Sprintf(" %q", v.Lock.Message)
 			}
-			seqs := fmt.Sprintf("seq %d", v.Branch.Head+1)
-			if n := len(v.Staged); n > 1 {
-				seqs = fmt.Sprintf("seq %d–%d", v.Branch.Head+1, v.Branch.Head+uint64(n))
-			}
+			seqs := engine.SeqRange(v.Branch.Head, len(v.Staged))
 			row = t.Warn.Render(fmt.Sprintf("  ── staged, not committed · approve commits them as %s · lock %s ──", seqs, holder))
 		case jrHeader:
 			row = t.Muted.Render("  ── committed ──")
@@ -284,9 +280,9 @@ func (p *journalPane) View() string {
 			var e journal.Entry
 			if r.kind == jrStaged {
 				e = v.Staged[r.idx]
-				// The seq approve will give it: the number the plan
-				// review shows for it too.
-				cells[jcSeq] = fmt.Sprint(v.Branch.Head + uint64(r.idx) + 1)
+				// The seq approve will give it (the engine numbers
+				// them): the number the plan review and drop use too.
+				cells[jcSeq] = fmt.Sprint(e.Seq)
 				cells[jcHosts] = ""
 			} else {
 				e = v.Entries[r.idx]

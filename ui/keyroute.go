@@ -212,11 +212,11 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 			return true, m.openEntry()
 		}
 		if key.Matches(msg, k.Drop) {
-			n, e := m.journal.currentStaged()
+			e, _ := m.journal.currentStaged()
 			m.dialog = newConfirm(m.c, "Drop a staged entry?", []string{
-				fmt.Sprintf("Staged entry %d (seq %d once approved: %s %s) leaves the staged list of %s.", n, m.journal.view.Branch.Head+uint64(n), e.Kind, e.Summary(), m.branch),
+				fmt.Sprintf("Staged seq %d (%s %s) leaves the staged list of %s; the staged entries after it move up one seq.", e.Seq, e.Kind, e.Summary(), m.branch),
 				"It was never committed, so no host has it.",
-			}, "drop", func(confirmOptions) tea.Cmd { return m.drop(m.branch, n) })
+			}, "drop", func(confirmOptions) tea.Cmd { return m.drop(m.branch, e.Seq) })
 			return true, nil
 		}
 		return m.journal.Update(msg)
@@ -378,6 +378,8 @@ func (m *Model) gateKeys() {
 	}
 	p := m.review.plan
 	switch {
+	case m.review.live && p != nil:
+		k.gate(&k.Approve, fmt.Sprintf("plan %s is still running (%s answered): a approves it once every host has answered", p.ID, m.planning.String()))
 	case p == nil:
 		k.gate(&k.Approve, "no plan yet (press p)")
 	case p.Approved:
@@ -390,6 +392,8 @@ func (m *Model) gateKeys() {
 	switch {
 	case m.pushJob != "":
 		k.gate(&k.Push, "a push is running (4 shows it)")
+	case m.review.live && p != nil:
+		k.gate(&k.Push, fmt.Sprintf("plan %s is still running: approve it once every host has answered, then P pushes it", p.ID))
 	case p == nil:
 		k.gate(&k.Push, "no plan yet (press p)")
 	case !p.Approved:
@@ -417,7 +421,7 @@ func (m *Model) gateKeys() {
 	} else {
 		k.gate(&k.Trust, "")
 	}
-	if n, _ := m.journal.currentStaged(); n == 0 {
+	if _, ok := m.journal.currentStaged(); !ok {
 		k.gate(&k.Drop, "put the cursor on a staged entry")
 	} else if !mine {
 		k.gate(&k.Drop, "needs your lock on "+m.branch+" (press L)")
@@ -466,15 +470,15 @@ func (m *Model) openEntry() tea.Cmd {
 	}
 	v := m.journal.view
 	title := fmt.Sprintf("Entry %d of %s", e.Seq, v.Branch.Name)
-	if staged > 0 {
-		title = fmt.Sprintf("Staged entry %d of %s", staged, v.Branch.Name)
+	if staged {
+		title = fmt.Sprintf("Staged entry %d of %s", e.Seq, v.Branch.Name)
 	}
-	d := newDetailDialog(m.c, title, entryDetail(m.c, e, staged, v.Branch.Head))
+	d := newDetailDialog(m.c, title, entryDetail(m.c, e, staged))
 	m.dialog = d
 	if e.Blob == "" {
 		return nil
 	}
-	d.wait = fmt.Sprintf("%s/%d/%d", v.Branch.Name, e.Seq, staged)
+	d.wait = fmt.Sprintf("%s/%d/%v", v.Branch.Name, e.Seq, staged)
 	b, branch, wait := m.backend, v.Branch.Name, d.wait
 	return func() tea.Msg {
 		c, err := b.Content(branch, e)

@@ -90,7 +90,10 @@ type Model struct {
 	jobs     map[string]*job
 	jobSeq   int
 	planning planProgress
-	pushJob  string
+	// statusRows is how many lines the status bar took when the panes
+	// were last laid out.
+	statusRows int
+	pushJob    string
 	// The rollout flags of the :push line whose confirmation is open
 	// (ui/waves.go).
 	pushRollout engine.PushOptions
@@ -243,6 +246,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // views, key availability, due re-reads and flash timers.
 func (m *Model) afterUpdate() tea.Cmd {
 	var cmds []tea.Cmd
+	if m.width > 0 && len(m.statusBar()) != m.statusRows {
+		m.resize(m.width, m.height) // the status bar grew or shrank a line
+	}
 	if read, wait := m.hostsRefresh.due(); read {
 		cmds = append(cmds, m.fetchHosts())
 	} else if wait > 0 {
@@ -257,7 +263,13 @@ func (m *Model) afterUpdate() tea.Cmd {
 	}
 	m.review.planning = nil
 	if m.planning.job != "" {
-		m.review.planning = m.planning.lines(m.c, m.c.Now(), m.review.bodyHeight())
+		if m.planning.dirty {
+			// The review grows as hosts answer: grouped host by host,
+			// re-laid out once per burst, diffs coloured once each.
+			m.planning.dirty = false
+			m.review.setLive(m.planning.livePlan(), m.planning.review.Review(), m.planning.String())
+		}
+		m.review.planning = m.planning.lines(m.c, m.c.Now(), max(m.review.h/3, 4))
 	}
 	m.hosts.prepare()
 	m.journal.prepare()
@@ -274,7 +286,10 @@ func (m *Model) afterUpdate() tea.Cmd {
 func (m *Model) resize(w, h int) {
 	m.width, m.height = w, h
 	m.c.Width, m.c.Height = w, h
-	bh := max(h-3, 1)
+	// The status bar takes the lines it needs (afterUpdate re-lays the
+	// panes out when that changes).
+	m.statusRows = max(len(m.statusBar()), 1)
+	bh := max(h-2-m.statusRows, 1)
 	m.hosts.SetSize(w, bh)
 	m.journal.SetSize(w, bh)
 	m.review.SetSize(w, bh)
@@ -379,7 +394,7 @@ func (m *Model) View() tea.View {
 	case viewActivity:
 		body = m.activity.View()
 	}
-	screen := strings.Join([]string{m.tabs(), body, m.statusBar(), m.bottomLine()}, "\n")
+	screen := strings.Join([]string{m.tabs(), body, strings.Join(m.statusBar(), "\n"), m.bottomLine()}, "\n")
 	if m.help != nil {
 		screen = overlay(screen, m.help.View(m.width-4, m.height-2), m.width, m.height)
 	}

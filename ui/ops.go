@@ -213,10 +213,10 @@ func stageLine(k kinds.Kind, in kinds.Input) string {
 	return strings.Join(words, " ")
 }
 
-func (m *Model) drop(branch string, n int) tea.Cmd {
+func (m *Model) drop(branch string, seq uint64) tea.Cmd {
 	b := m.backend
-	return m.op(fmt.Sprintf("drop staged entry %d of %s", n, branch), fmt.Sprintf("dropped staged entry %d", n),
-		func() error { return b.Drop(branch, n) })
+	return m.op(fmt.Sprintf("drop staged seq %d of %s", seq, branch), fmt.Sprintf("dropped staged seq %d of %s", seq, branch),
+		func() error { return b.Drop(branch, seq) })
 }
 
 func (m *Model) plan(req engine.PlanRequest) tea.Cmd {

@@ -28,6 +28,12 @@ type planPane struct {
 	// planning is the progress of a plan being computed, nil when none.
 	planning []string
 	diffs    map[string][]string // rendered diffs by diff text, kept across re-renders
+	// live: plan is one still being computed, grouped from the hosts
+	// that answered so far (answered says how many); it cannot be
+	// approved. before is what was on screen, back if it fails.
+	live     bool
+	answered string
+	before   *engine.Plan
 }
 
 func newPlanPane(c *Common) *planPane { return &planPane{c: c, diffs: map[string][]string{}} }
@@ -37,11 +43,39 @@ func (p *planPane) SetSize(w, h int) {
 	p.clampOffset()
 }
 
-func (p *planPane) bodyHeight() int { return max(p.h-1, 1) }
+func (p *planPane) bodyHeight() int { return max(p.h-1-len(p.planning), 1) }
+
+// setLive shows the review of a plan still running, as far as its hosts
+// have answered.
+func (p *planPane) setLive(plan *engine.Plan, g engine.Review, answered string) {
+	if !p.live {
+		p.before, p.offset = p.plan, 0
+	}
+	p.live, p.answered = true, answered
+	p.plan, p.groups = plan, g
+	p.render()
+}
+
+// endLive puts back the plan that was on screen before a plan that
+// failed or was cancelled.
+func (p *planPane) endLive() {
+	if !p.live {
+		return
+	}
+	p.live = false
+	p.plan = p.before
+	p.before = nil
+	if p.plan != nil {
+		p.groups = engine.GroupPlan(p.plan)
+	}
+	p.offset = 0
+	p.render()
+}
 
 // setPlan shows a new plan (or the same plan after approval).
 func (p *planPane) setPlan(plan *engine.Plan) {
 	same := p.plan != nil && plan != nil && p.plan.ID == plan.ID
+	p.live, p.before = false, nil
 	p.plan = plan
 	if plan != nil {
 		p.groups = engine.GroupPlan(plan)
@@ -266,8 +300,17 @@ func shortHash(h string) string {
 
 func (p *planPane) View() string {
 	t := p.c.Theme
-	if p.planning != nil {
+	if p.planning != nil && (!p.live || p.plan == nil) {
 		return block(append([]string{p.c.titleLine("Plan", "planning…", p.w)}, p.planning...), p.w, p.h)
+	}
+	if p.live {
+		// The hosts still awaited on top, the review so far below it.
+		title := p.c.titleLine("Plan", fmt.Sprintf("%s · %s · planning: %s answered · ", p.plan.ID, p.plan.Branch, p.answered), p.w)
+		lines := []string{cut(title+t.Warn.Render("not complete: cannot be approved yet"), p.w)}
+		lines = append(lines, p.planning...)
+		to := min(p.offset+p.bodyHeight(), len(p.lines))
+		lines = append(lines, p.lines[p.offset:to]...)
+		return block(lines, p.w, p.h)
 	}
 	if p.plan == nil {
 		return block([]string{

@@ -37,6 +37,16 @@ type planProgress struct {
 	done, total int
 	expect      []string // host names asked for, sorted
 	answers     map[string]planAnswer
+	// The review so far, grouped host by host as they answer; dirty
+	// when a host was added since the pane last showed it.
+	planID, branch string
+	review         engine.ReviewBuilder
+	dirty          bool
+}
+
+// livePlan is the plan being computed as far as the pane needs it.
+func (p *planProgress) livePlan() *engine.Plan {
+	return &engine.Plan{ID: p.planID, Branch: p.branch}
 }
 
 func newPlanProgress(job string, start time.Time, expect []string) planProgress {
@@ -47,7 +57,18 @@ func newPlanProgress(job string, start time.Time, expect []string) planProgress 
 
 // step records one host's dry-run as it finished.
 func (p *planProgress) step(ev *engine.PlanHostEvent, now time.Time) {
+	if p.job == "" {
+		return
+	}
+	if p.planID == "" { // the first answer names the plan
+		p.planID, p.branch = ev.PlanID, ev.Branch
+	}
+	if ev.PlanID != p.planID {
+		return // another plan of the engine's (a catch-up)
+	}
 	h := ev.Host
+	p.review.Add(h)
+	p.dirty = true
 	name := h.Name
 	if name == "" {
 		name = h.HostID
@@ -125,7 +146,9 @@ func (p planProgress) lines(c *Common, now time.Time, room int) []string {
 	}
 	var answered []string
 	for _, h := range p.expect {
-		if _, ok := p.answers[h]; ok {
+		// Once the review grows below, it shows the planned hosts;
+		// only the skipped ones are told here.
+		if a, ok := p.answers[h]; ok && (p.review.Hosts() == 0 || a.status == "skipped") {
 			answered = append(answered, h)
 		}
 	}

@@ -51,7 +51,7 @@ func TestProgramWorkflow(t *testing.T) {
 	key(":")
 	tm.Type("snap " + local + " --to /etc/motd")
 	key("enter")
-	waitFor("staged #1 on main")
+	waitFor("staged seq ")
 	key("p")
 	waitFor("not approved")
 	key("a")

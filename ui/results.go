@@ -68,6 +68,7 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 		m.endJob(msg.job)
 		m.planning = planProgress{}
 		if msg.err != nil {
+			m.review.endLive() // what was on screen before it
 			m.flash(engine.LevelError, "plan: "+opError(msg.err))
 			return nil
 		}

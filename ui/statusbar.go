@@ -74,28 +74,78 @@ func (m *Model) ageFlash(msg flashMsg) {
 	m.flashNow.faded = true
 }
 
-// statusBar is the line with the store, scan state, branch, lock and jobs.
-func (m *Model) statusBar() string {
+// statusRowsMax is how many lines the status bar may take; past it the
+// last line says where the rest is (help shows every item whole).
+const statusRowsMax = 4
+
+// statusBar is the store, scan state, branch, lock and jobs: one line
+// when they fit, else wrapped between items (an item wider than the
+// screen wraps inside), so nothing is cut at 80 columns.
+func (m *Model) statusBar() []string {
 	t := m.c.Theme
 	sep := t.BarKey.Render(" │ ")
-	item := func(k, v string) string { return t.BarKey.Render(k+" ") + t.Bar.Render(v) }
-	parts := []string{t.BarAccent.Render(" discoterm")}
-	parts = append(parts, item("branch", m.branch))
+	w := max(m.width, 10)
+	type item struct{ k, v string }
+	items := []item{{"branch", m.branch}}
 	if l := m.lockInfo(); l != "" {
-		parts = append(parts, item("lock", l))
+		items = append(items, item{"lock", l})
 	} else {
-		parts = append(parts, item("lock", "free"))
+		items = append(items, item{"lock", "free"})
 	}
 	if len(m.jobs) > 0 {
-		parts = append(parts, item("jobs", m.jobsText()))
+		items = append(items, item{"jobs", m.jobsText()})
 	}
 	if m.scan != "" {
-		parts = append(parts, t.Bar.Render(m.scan))
+		items = append(items, item{"", m.scan})
 	}
 	if m.storePath != "" {
-		parts = append(parts, item("store", m.storePath))
+		items = append(items, item{"store", m.storePath})
 	}
-	return fill(strings.Join(parts, sep), m.width, t.Bar)
+	var lines []string
+	cur, curW := t.BarAccent.Render(" discoterm"), len(" discoterm")
+	put := func(s string, sw int) {
+		if curW > 0 && curW+3+sw > w { // " │ " is 3 wide
+			lines = append(lines, cur)
+			cur, curW = "", 0
+		}
+		if curW > 0 {
+			cur, curW = cur+sep, curW+3
+		} else {
+			cur, curW = " ", 1
+		}
+		cur, curW = cur+s, curW+sw
+	}
+	for _, it := range items {
+		key := ""
+		if it.k != "" {
+			key = it.k + " "
+		}
+		parts := []string{it.v}
+		if ansi.StringWidth(key+it.v)+1 > w {
+			parts = wrapLines(it.v, w-ansi.StringWidth(key)-2)
+		}
+		for n, p := range parts {
+			k := key
+			if n > 0 {
+				k = strings.Repeat(" ", len(key))
+			}
+			styled := t.Bar.Render(p)
+			if k != "" {
+				styled = t.BarKey.Render(k) + styled
+			}
+			put(styled, ansi.StringWidth(k+p))
+		}
+	}
+	lines = append(lines, cur)
+	if len(lines) > statusRowsMax {
+		lines = lines[:statusRowsMax]
+		const more = " … (? shows all of it)"
+		lines[statusRowsMax-1] = cut(lines[statusRowsMax-1], w-len(more)) + t.BarKey.Render(more)
+	}
+	for i := range lines {
+		lines[i] = fill(lines[i], m.width, t.Bar)
+	}
+	return lines
 }
 
 // lockInfo is "you: msg" or "bob@jump2: msg" for the current branch.
@@ -161,7 +211,7 @@ func (m *Model) bottomLine() string {
 		text := f.text
 		if ansi.StringWidth(text) > m.width {
 			// Cut, but say where the whole of it is.
-			const more = " … (5: all of it)"
+			const more = " (5: all of it)" // after cut's …
 			text = cut(text, max(m.width-ansi.StringWidth(more), 10)) + more
 		}
 		return fit(style.Render(text), m.width)

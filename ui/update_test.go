@@ -15,6 +15,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/discoterm/discoterm/engine"
+	"github.com/discoterm/discoterm/engine/journal"
 	"github.com/discoterm/discoterm/ui/uitest"
 )
 
@@ -217,9 +218,17 @@ func TestCommandLine(t *testing.T) {
 	command(`exec --creates /etc/chrony/.done -- touch "/etc/chrony/.done"`)
 	d.wantScreen(`touch "/etc/chrony/.done"`) // shown whole, as typed, before it is staged
 	d.key("y")
+	// One numbering: the staged entry is seq 13 (main's head is 12), in
+	// the journal pane and for drop; another number names the range.
+	d.key("2")
+	d.wantScreen("approve commits them as seq 13", "   13 exec")
 	command("drop 1")
+	if got := d.flashText(); !strings.Contains(got, "seq 1 is not a staged entry of main: the staged entries are seq 13") {
+		t.Errorf("drop 1 flashed %q", got)
+	}
+	command("drop 13")
 	command("reboot")
-	d.wantCalls(`Lock(main, "fix the clocks")`, `Stage(main, exec touch "/etc/chrony/.done")`, "Drop(main, 1)", "Stage(main, reboot )")
+	d.wantCalls(`Lock(main, "fix the clocks")`, `Stage(main, exec touch "/etc/chrony/.done")`, "Drop(main, 1)", "Drop(main, 13)", "Stage(main, reboot )")
 
 	command("snap ./motd")
 	if !strings.HasPrefix(d.flashText(), "snap needs --to PATH (absolute path on the hosts): snap LOCALFILE --to PATH") {
@@ -399,7 +408,7 @@ func checkFits(t *testing.T, what, s string, w, h int) {
 func TestPlanningProgress(t *testing.T) {
 	d := newDriver(t, uitest.Options{Hosts: 12}, 120, 40)
 	names := d.m.hosts.namesOnBranch("main")
-	if len(names) < 4 {
+	if len(names) < 6 {
 		t.Fatalf("fake fleet has %d hosts on main", len(names))
 	}
 	slices.SortFunc(names, naturalCompare)
@@ -407,16 +416,43 @@ func TestPlanningProgress(t *testing.T) {
 	d.m.jobs["ui-99"] = &job{text: "plan main"}
 	d.m.focusView(viewPlan)
 	d.clock.advance(1500 * time.Millisecond)
+	motd := func(name string) *engine.PlanHostEvent {
+		return &engine.PlanHostEvent{PlanID: "p0000beef", Branch: "main", Host: engine.HostPlan{Name: name, Changes: []engine.Change{{
+			Seq: 13, Kind: journal.KindFile, Path: "/etc/motd", Effect: engine.EffectModify, Staged: true,
+			Diff: "--- /etc/motd\n+++ /etc/motd\n@@ -1 +1 @@\n-old banner\n+new banner\n"}}}}
+	}
 	d.send(eventsMsg{
-		&engine.PlanHostEvent{Host: engine.HostPlan{Name: names[0], Changes: make([]engine.Change, 4)}},
-		&engine.PlanHostEvent{Host: engine.HostPlan{Name: names[1]}},
-		&engine.PlanHostEvent{Host: engine.HostPlan{Name: names[2], Err: "cannot reach it"}},
-		&engine.LogEvent{PlanID: "p1", Host: names[3], Header: engine.Header{Message: names[3] + " skipped: the scanner marked it lost"}},
+		motd(names[0]),
+		&engine.PlanHostEvent{PlanID: "p0000beef", Branch: "main", Host: engine.HostPlan{Name: names[1]}},
+		&engine.PlanHostEvent{PlanID: "p0000beef", Branch: "main", Host: engine.HostPlan{Name: names[2], Err: "cannot reach it"}},
+		&engine.LogEvent{PlanID: "p0000beef", Host: names[3], Header: engine.Header{Message: names[3] + " skipped: the scanner marked it lost"}},
+		// Another plan of the engine's (a catch-up) is not this one.
+		&engine.PlanHostEvent{PlanID: "p0000cafe", Branch: "main", Host: engine.HostPlan{Name: names[5], Err: "not this plan"}},
 	})
 	total := len(names)
+	// The hosts still awaited with their time, and the review of the
+	// answers so far, diffs included, before the plan ends.
 	d.wantScreen(fmt.Sprintf("dry-running: 4/%d hosts answered · 1.5s", total), fmt.Sprintf("jobs plan main 4/%d hosts", total),
 		fmt.Sprintf("waiting for %d hosts:", total-4), names[4], "waiting 1.5s", "skipped: the scanner marked it lost",
-		names[0], "4 entries would change it", "up to date", "cannot reach it")
+		"p0000beef · main · planning:", "cannot be approved yet",
+		"1 would change · 1 up to date · 1 could not be planned", "#13 file /etc/motd", "×1: "+names[0], "+new banner", "cannot reach it")
+	if strings.Contains(d.screen(), "not this plan") {
+		t.Error("another plan's answer is in this plan's review")
+	}
+	// More answers regroup: the same diff, now with two hosts.
+	d.send(eventsMsg{motd(names[4])})
+	d.wantScreen("2 would change", fmt.Sprintf("×2: %s, %s", names[0], names[4]))
+	// A partial review cannot be approved, by key or by command.
+	d.key("a")
+	if got := d.flashText(); !strings.Contains(got, "plan p0000beef is still running") || d.m.dialog != nil {
+		t.Errorf("a on a partial plan: flash %q, dialog %v", got, d.m.dialog != nil)
+	}
+	d.key(":")
+	d.typeText("approve")
+	d.key("enter")
+	if got := d.flashText(); !strings.Contains(got, "plan p0000beef is still running") || d.m.dialog != nil {
+		t.Errorf(":approve of a partial plan: flash %q", got)
+	}
 }
 
 // A branch that does not exist yet is an empty journal, not an error.

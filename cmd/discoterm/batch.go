@@ -114,7 +114,7 @@ func render(out printer, r verbs.Result, json bool) {
 			out.branch(b.Branch, b.Lock)
 		}
 	case verbs.Staged:
-		out.staged(r.Branch, r.Count, r.Entry)
+		out.staged(r.Branch, r.Entry)
 	case verbs.StagedList:
 		out.stagedList(r.Branch, r.Entries, r.Lock)
 	case verbs.Journal:
@@ -142,8 +142,8 @@ func render(out printer, r verbs.Result, json bool) {
 	case verbs.DriftDone:
 		out.drift(r.Report)
 	case verbs.Adopted:
-		for i, e := range r.Entries {
-			out.staged(r.Branch, i+1, e)
+		for _, e := range r.Entries {
+			out.staged(r.Branch, e)
 		}
 		out.ok("adopt", r.Summary())
 	case verbs.Report:

@@ -192,6 +192,20 @@ func TestTUILostHostDoesNotHoldUpThePlan(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("the answers of node1 and node2 took %v", d)
 	}
+	// The review grows as hosts answer: node1's and node2's diff is on
+	// screen, grouped, while node3 is still awaited.
+	sc = s.waitUntil("the others' diff in the review before the plan ends", func(sc string) bool {
+		return strings.Contains(sc, "×2: node1, node2") && strings.Contains(sc, "+hello")
+	})
+	if !strings.Contains(sc, "waiting for 1 host:") || strings.Contains(sc, "could not be planned") {
+		t.Fatalf("the diff came only when the plan ended:\n%s", sc)
+	}
+	// A partial review cannot be approved, and says so.
+	s.keys("a")
+	sc = s.waitFor("still running")
+	if strings.Contains(sc, "Approve plan") {
+		t.Errorf("a partial plan was offered for approval:\n%s", sc)
+	}
 	sc = s.waitFor("could not be planned")
 	if strings.Contains(sc, "‹") {
 		t.Errorf("the error shows a template:\n%s", sc)

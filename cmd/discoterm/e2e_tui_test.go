@@ -195,7 +195,7 @@ func TestTUIExecAsTyped(t *testing.T) {
 			}
 		}
 		s.keys("y")
-		s.waitFor(fmt.Sprintf("staged #%d on main", i+1))
+		s.waitFor(fmt.Sprintf("staged seq %d on main", i+1))
 	}
 	s.keys("q")
 	var r result
@@ -213,5 +213,21 @@ func TestTUIExecAsTyped(t *testing.T) {
 		if got := line["entry"].(map[string]any)["command"]; got != typed[i] {
 			t.Errorf("staged command %d:\n got  %q\n want %q (as typed)", i+1, got, typed[i])
 		}
+		if line["seq"] != float64(i+1) {
+			t.Errorf("staged entry %d is numbered %v, not the seq approve will give it", i+1, line["seq"])
+		}
+	}
+	// One numbering: staged lists seqs, drop takes them and names the
+	// staged range when given another number.
+	if r := rg.run("--batch", "staged", "main"); r.code != 0 || !strings.Contains(r.stdout, "approve commits them as seq 1–2") || !strings.Contains(r.stdout, "   2 exec ") {
+		t.Errorf("staged (text) does not number by seq: %s", r)
+	}
+	if r := rg.run("--batch", "drop", "7"); r.code != exitUsage || !strings.Contains(r.stderr, "seq 7 is not a staged entry of main: the staged entries are seq 1–2") {
+		t.Errorf("drop 7: %s", r)
+	}
+	rg.must("--batch", "drop", "1")
+	r = rg.run("--batch", "--json", "staged", "main")
+	if st := r.lines(t, "staged"); len(st) != 1 || st[0]["seq"] != float64(1) || st[0]["entry"].(map[string]any)["command"] != typed[1] {
+		t.Errorf("after drop 1: %s", r)
 	}
 }

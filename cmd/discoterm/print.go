@@ -21,7 +21,7 @@ type printer interface {
 	fail(err error, code int)
 	hosts([]engine.HostView)
 	branch(store.Branch, *store.Lock)
-	staged(branch string, n int, e journal.Entry)
+	staged(branch string, e journal.Entry) // e.Seq: the seq approve will give it
 	stagedList(branch string, es []journal.Entry, l *store.Lock)
 	plan(*engine.Plan)
 	push(*engine.PushResult)
@@ -76,12 +76,12 @@ func (p *jsonPrinter) hosts(hs []engine.HostView) {
 func (p *jsonPrinter) branch(b store.Branch, l *store.Lock) {
 	p.emit("branch", map[string]any{"branch": b, "lock": l})
 }
-func (p *jsonPrinter) staged(branch string, n int, e journal.Entry) {
-	p.emit("staged", map[string]any{"branch": branch, "n": n, "entry": e})
+func (p *jsonPrinter) staged(branch string, e journal.Entry) {
+	p.emit("staged", map[string]any{"branch": branch, "seq": e.Seq, "entry": e})
 }
 func (p *jsonPrinter) stagedList(branch string, es []journal.Entry, l *store.Lock) {
-	for i, e := range es {
-		p.staged(branch, i+1, e)
+	for _, e := range es {
+		p.staged(branch, e)
 	}
 	if l != nil {
 		p.emit("lock", l)
@@ -116,8 +116,8 @@ func (p *jsonPrinter) log(v *engine.JournalView) {
 	for _, e := range v.Entries {
 		p.emit("entry", e)
 	}
-	for i, e := range v.Staged {
-		p.staged(v.Branch.Name, i+1, e)
+	for _, e := range v.Staged {
+		p.staged(v.Branch.Name, e)
 	}
 	p.emit("journal", map[string]any{"branch": v.Branch, "lock": v.Lock, "positions": v.Positions, "next_window": v.NextWindow, "window_error": v.WindowErr})
 }
@@ -219,8 +219,8 @@ func entryLine(e journal.Entry) string {
 	return s
 }
 
-func (p *textPrinter) staged(branch string, n int, e journal.Entry) {
-	fmt.Fprintf(p.w, "staged #%d on %s: %s\n", n, branch, entryLine(e))
+func (p *textPrinter) staged(branch string, e journal.Entry) {
+	fmt.Fprintf(p.w, "staged seq %d on %s: %s\n", e.Seq, branch, entryLine(e))
 }
 
 func (p *textPrinter) stagedList(branch string, es []journal.Entry, l *store.Lock) {
@@ -232,8 +232,11 @@ func (p *textPrinter) stagedList(branch string, es []journal.Entry, l *store.Loc
 	if len(es) == 0 {
 		fmt.Fprintln(p.w, "nothing staged")
 	}
-	for i, e := range es {
-		fmt.Fprintf(p.w, "  #%d %s\n", i+1, entryLine(e))
+	if len(es) > 0 {
+		fmt.Fprintf(p.w, "staged, not committed: approve commits them as %s (drop SEQ removes one)\n", engine.SeqRange(es[0].Seq-1, len(es)))
+	}
+	for _, e := range es {
+		fmt.Fprintf(p.w, "%4d %s\n", e.Seq, entryLine(e))
 	}
 }
 
@@ -258,8 +261,8 @@ func (p *textPrinter) log(v *engine.JournalView) {
 	if v.Lock != nil {
 		fmt.Fprintf(p.w, "locked by %s: %s\n", v.Lock.Holder, v.Lock.Message)
 	}
-	for i, e := range v.Staged {
-		fmt.Fprintf(p.w, "   staged #%d %s\n", i+1, entryLine(e))
+	for _, e := range v.Staged {
+		fmt.Fprintf(p.w, "%4d %s  staged, not committed\n", e.Seq, entryLine(e))
 	}
 }
 

@@ -31,7 +31,7 @@ var examples = map[string]string{
 	"exec":            `exec --creates /etc/ssh/banner -- echo 'authorised use only' > /etc/ssh/banner`,
 	"reboot":          "reboot",
 	"staged":          "staged main",
-	"drop":            "drop 1",
+	"drop":            "drop 14",
 	"plan":            "plan --branch main web01",
 	"approve":         "approve " + ExamplePlan + " --keep-lock",
 	"push":            "push " + ExamplePlan,

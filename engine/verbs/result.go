@@ -68,7 +68,7 @@ type Staged struct {
 
 // Summary implements Result.
 func (r Staged) Summary() string {
-	return fmt.Sprintf("staged #%d on %s: %s %s", r.Count, r.Branch, r.Entry.Kind, r.Entry.Summary())
+	return fmt.Sprintf("staged seq %d on %s: %s %s", r.Entry.Seq, r.Branch, r.Entry.Kind, r.Entry.Summary())
 }
 
 // StagedList is a branch's staged entries.

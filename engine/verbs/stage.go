@@ -18,7 +18,7 @@ func stagingVerbs() []*Verb {
 		vs = append(vs, kindVerb(k))
 	}
 	return append(vs,
-		&Verb{Name: "staged", Group: GroupStaging, Help: "list staged (uncommitted) entries",
+		&Verb{Name: "staged", Group: GroupStaging, Help: "list staged (uncommitted) entries by the seq approve will give them",
 			Args: []Arg{{Name: "BRANCH", Optional: true}}, Flags: []Flag{branchFlag},
 			Run: func(_ context.Context, b Backend, c *Call) (Result, error) {
 				branch := c.Arg(0)
@@ -34,21 +34,21 @@ func stagingVerbs() []*Verb {
 				}
 				return StagedList{Branch: branch, Entries: es, Lock: l}, nil
 			}},
-		&Verb{Name: "drop", Group: GroupStaging, Help: "remove staged entry N",
-			Args: []Arg{{Name: "N"}}, Flags: []Flag{branchFlag},
+		&Verb{Name: "drop", Group: GroupStaging, Help: "remove the staged entry approve would commit as SEQ",
+			Args: []Arg{{Name: "SEQ"}}, Flags: []Flag{branchFlag},
 			Run: func(_ context.Context, b Backend, c *Call) (Result, error) {
-				n, err := strconv.Atoi(c.Arg(0))
-				if err != nil || n < 1 {
-					return nil, usagef("drop needs the number of a staged entry, not %q (staged lists them)", c.Arg(0))
+				seq, err := strconv.ParseUint(strings.TrimPrefix(c.Arg(0), "#"), 10, 64)
+				if err != nil || seq < 1 {
+					return nil, usagef("drop needs the seq of a staged entry, not %q (staged lists them)", c.Arg(0))
 				}
 				branch, err := lockedBranch(b, c)
 				if err != nil {
 					return nil, err
 				}
-				if err := b.Drop(branch, n); err != nil {
+				if err := b.Drop(branch, seq); err != nil {
 					return nil, err
 				}
-				return Done{"drop", fmt.Sprintf("dropped staged entry #%d on %s", n, branch)}, nil
+				return Done{"drop", fmt.Sprintf("dropped staged seq %d on %s", seq, branch)}, nil
 			}},
 	)
 }

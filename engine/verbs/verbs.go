@@ -52,7 +52,7 @@ type Backend interface {
 	Unlock(branch string, force bool) error
 	Stage(branch string, req engine.StageRequest) (journal.Entry, error)
 	Staged(branch string) ([]journal.Entry, *store.Lock, error)
-	Drop(branch string, n int) error
+	Drop(branch string, seq uint64) error
 
 	Plan(ctx context.Context, req engine.PlanRequest) (*engine.Plan, error)
 	GetPlan(id string) (*engine.Plan, error)

@@ -271,7 +271,7 @@ func (f *Fake) Log(name string) (*engine.JournalView, error) {
 	if b == nil {
 		return nil, fmt.Errorf("branch %q: %w", name, engine.ErrNotFound)
 	}
-	v := &engine.JournalView{Branch: b.meta, Entries: b.entries, Staged: slices.Clone(b.staged), Positions: map[string]uint64{}}
+	v := &engine.JournalView{Branch: b.meta, Entries: b.entries, Staged: b.stagedSeqs(), Positions: map[string]uint64{}}
 	if b.lock != nil {
 		l := *b.lock
 		v.Lock = &l

@@ -86,24 +86,37 @@ func (f *Fake) Stage(name string, req engine.StageRequest) (journal.Entry, error
 		f.blobs[e.Blob] = slices.Clone(req.Content)
 	}
 	b.staged = append(b.staged, e)
+	e.Seq = b.meta.Head + uint64(len(b.staged))
 	f.emitLocked(&engine.StagedEvent{Header: engine.Header{Message: "staged " + e.Summary()}, Branch: name})
 	return e, nil
 }
 
-// Drop implements Backend.
-func (f *Fake) Drop(name string, n int) error {
+// Drop implements Backend: by the seq approve would give the entry, as
+// the engine does.
+func (f *Fake) Drop(name string, seq uint64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.record("Drop", "%s, %d", name, n); err != nil {
+	if err := f.record("Drop", "%s, %d", name, seq); err != nil {
 		return err
 	}
 	b := f.branches[name]
-	if n < 1 || n > len(b.staged) {
-		return fmt.Errorf("no staged entry %d: %w", n, engine.ErrUsage)
+	head, n := b.meta.Head, len(b.staged)
+	if n == 0 || seq <= head || seq > head+uint64(n) {
+		return fmt.Errorf("%w: seq %d is not a staged entry of %s: the staged entries are %s (staged lists them)", engine.ErrUsage, seq, name, engine.SeqRange(head, n))
 	}
-	b.staged = slices.Delete(b.staged, n-1, n)
+	i := int(seq - head - 1)
+	b.staged = slices.Delete(b.staged, i, i+1)
 	f.emitLocked(&engine.StagedEvent{Header: engine.Header{Message: "dropped"}, Branch: name})
 	return nil
+}
+
+// stagedSeqs are the staged entries numbered as approve would commit them.
+func (b *branch) stagedSeqs() []journal.Entry {
+	out := slices.Clone(b.staged)
+	for i := range out {
+		out[i].Seq = b.meta.Head + uint64(i) + 1
+	}
+	return out
 }
 
 // Plan implements Backend: every host of the branch (or the named ones)

@@ -26,7 +26,7 @@ func (f *Fake) Staged(name string) ([]journal.Entry, *store.Lock, error) {
 		c := *b.lock
 		l = &c
 	}
-	return slices.Clone(b.staged), l, nil
+	return b.stagedSeqs(), l, nil
 }
 
 // Audit implements Backend: the locks held now, as records.
@@ -121,7 +121,7 @@ func (f *Fake) PrepareExamples() (unapproved, approved string, err error) {
 		return "", "", err
 	}
 	if _, err := f.Stage("main", engine.StageRequest{Kind: journal.KindExec, Command: "true"}); err != nil {
-		return "", "", err // drop 1 has an entry to drop
+		return "", "", err // drop 14 has an entry to drop: main has 13 entries now
 	}
 	return p1.ID, p2.ID, nil
 }
