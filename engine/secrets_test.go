@@ -286,7 +286,11 @@ func TestSecretDriftAndRemove(t *testing.T) {
 	if err != nil || len(staged) != 1 || !staged[0].Secret {
 		t.Fatalf("adopting a secret path must keep it secret: %v %+v", err, staged)
 	}
-	if err := v.eng.Drop("main", 1); err != nil {
+	adopted, _, err := v.eng.Staged("main")
+	if err != nil || len(adopted) != 1 {
+		t.Fatalf("staged after adopt: %v %+v", err, adopted)
+	}
+	if err := v.eng.Drop("main", adopted[0].Seq); err != nil {
 		t.Fatal(err)
 	}
 	v.stage("main", engine.StageRequest{Kind: journal.KindRemove, Path: "/etc/key"})
