@@ -11,20 +11,25 @@
 # (program, sha256, start time, base name), never as code.
 # shellcheck disable=SC2016 # expanded by the waiter's sh, on purpose
 WAITER='f=$1 want=$2 at=$3 base=$4
+stop() { kill "$s" 2> /dev/null; exit 0; }; trap stop TERM
 now=$(date +%s)
-if [ "$at" -gt "$now" ]; then sleep $((at - now)); fi
+if [ "$at" -gt "$now" ]; then sleep $((at - now)) & s=$!; wait "$s"; fi
+trap - TERM
 got=$(sha256sum -- "$f" 2> /dev/null); got=${got%% *}
 if [ "$got" != "$want" ]; then echo "STALE tampered" > "$base.out.tmp"
 else sh "$f" > "$base.out.tmp" 2> /dev/null; fi
 mv -f -- "$base.out.tmp" "$base.out"; rm -f -- "$base.pid"'
 
-# disarm STATEDIR PLAN: stop a plan's waiter (its whole session: the
-# waiter leads it) and remove what was prepared.
+# disarm STATEDIR PLAN: stop a plan's waiter and remove what was
+# prepared. A plain kill of the waiter's pid: its TERM trap ends the sleep
+# it waits in, so no process-group kill (kill -- -PGID, which not every
+# sh's kill takes) is needed. Once it applies it no longer traps TERM; the
+# apply program ignores signals and finishes (apply.sh).
 disarm() {
   b="$1/prepared/$2"
   if [ -f "$b.pid" ]; then
     read -r wp < "$b.pid"
-    case $wp in *[!0-9]* | '') ;; *) kill -- "-$wp" 2> /dev/null;; esac
+    case $wp in *[!0-9]* | '') ;; *) kill "$wp" 2> /dev/null;; esac
   fi
   rm -f -- "$b.sh" "$b.pid" "$b.out" "$b.out.tmp"
 }
