@@ -304,6 +304,12 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 	}
 	e.emitDuplicates(saved)
 	e.emitHost(saved, HostLearned, LevelInfo, fmt.Sprintf("found %s at %s (%s)", displayName(saved), addr, hs.MAC))
+	// A host prepared for a window reports what it applied there now.
+	if e.collectAtContact(pctx, saved, t, false) {
+		if fresh, err := e.hostRecord(saved.ID); err == nil {
+			e.emitHost(fresh, HostUpdated, LevelInfo, fmt.Sprintf("%s: prepared results collected", displayName(fresh)))
+		}
+	}
 	return true
 }
 

@@ -327,6 +327,13 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 	}
 	hctx, cancel := context.WithTimeout(ctx, e.opts.HostTimeout)
 	defer cancel()
+	// Results a prepared host recorded at its window are collected first
+	// (prepare.go), so the plan starts from where the host really is.
+	if e.collectAtContact(hctx, h, target(h), false) {
+		if fresh, err := e.hostRecord(h.ID); err == nil {
+			h = fresh
+		}
+	}
 	from := h.Position
 	if h.StateBranch != "" && h.StateBranch != in.branch.Name {
 		from = 0

@@ -146,33 +146,96 @@ func (e *Engine) Collect(ctx context.Context, hosts []string, branch string, can
 	var out []CollectedPlan
 	var errs []error
 	for _, h := range hs {
-		hctx, stop := context.WithTimeout(ctx, e.opts.HostTimeout)
-		ps, err := pr.Collect(hctx, target(h), e.opts.StateDir)
+		cs, err := e.collectHost(ctx, pr, h, target(h), cancel)
+		out = append(out, cs...)
 		if err != nil {
-			stop()
 			errs = append(errs, err)
-			continue
 		}
-		for _, pp := range ps {
-			c := CollectedPlan{Host: displayName(h), HostID: h.ID, PlanID: pp.PlanID, State: pp.State}
-			if pp.State == "waiting" && !cancel {
-				out = append(out, c)
-				continue
-			}
-			if pp.State != "waiting" {
-				c.Status, c.To, c.Err = e.storeCollected(h, pp)
-			}
-			if err := pr.Forget(hctx, target(h), e.opts.StateDir, pp.PlanID); err != nil {
-				errs = append(errs, err)
-			}
-			out = append(out, c)
-		}
-		stop()
 	}
 	if err := e.flushWrites(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	return out, errors.Join(errs...)
+}
+
+// collectHost gathers one host's prepared plans: those its waiter ran
+// (or lost) are stored and removed from the host; with cancel, those
+// still waiting are disarmed and removed too.
+func (e *Engine) collectHost(ctx context.Context, pr Preparer, h store.Host, t remote.Target, cancel bool) ([]CollectedPlan, error) {
+	hctx, stop := context.WithTimeout(ctx, e.opts.HostTimeout)
+	defer stop()
+	ps, err := pr.Collect(hctx, t, e.opts.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	var out []CollectedPlan
+	var errs []error
+	for _, pp := range ps {
+		c := CollectedPlan{Host: displayName(h), HostID: h.ID, PlanID: pp.PlanID, State: pp.State}
+		if pp.State == "waiting" && !cancel {
+			out = append(out, c)
+			continue
+		}
+		if pp.State != "waiting" {
+			c.Status, c.To, c.Err = e.storeCollected(h, pp)
+		}
+		if err := pr.Forget(hctx, t, e.opts.StateDir, pp.PlanID); err != nil {
+			errs = append(errs, err)
+		}
+		out = append(out, c)
+	}
+	return out, errors.Join(errs...)
+}
+
+// collectAtContact is Collect for one host the controller is contacting
+// anyway (scan learn, plan, live push), and only when its last push was a
+// prepared one: the others hold nothing, and pay no extra round trip.
+// With discard (a live push), a plan still waiting is disarmed and its
+// copy removed first, so the host never applies it after the live push.
+// It reports whether anything was stored (the host's record changed).
+func (e *Engine) collectAtContact(ctx context.Context, h store.Host, t remote.Target, discard bool) bool {
+	if h.LastResult != string(PushPrepared) {
+		return false
+	}
+	pr, ok := e.opts.Remote.(Preparer)
+	if !ok {
+		return false
+	}
+	cs, err := e.collectHost(ctx, pr, h, t, discard)
+	if err != nil {
+		e.logf(LevelWarn, "%s: collecting its prepared pushes: %v", displayName(h), err)
+	}
+	stored := false
+	for _, c := range cs {
+		if c.State == "waiting" && discard {
+			e.recordDiscarded(h, c.PlanID)
+			stored = true
+		} else if c.State != "waiting" {
+			stored = true
+		}
+	}
+	if stored {
+		if err := e.flushWrites(ctx); err != nil {
+			e.logf(LevelError, "%s: storing collected results: %v", displayName(h), err)
+		}
+	}
+	return stored
+}
+
+// recordDiscarded records, in the plan's results (report), that a live
+// push removed a host's prepared copy of it before its window.
+func (e *Engine) recordDiscarded(h store.Host, planID string) {
+	msg := fmt.Sprintf("prepared plan %s discarded (waiter disarmed, copy removed) before a live push", planID)
+	now := e.now()
+	e.enqueue("discard of "+planID+" on "+displayName(h), func(tx store.Tx) error {
+		branch := ""
+		if p, err := getPlan(tx, planID); err == nil {
+			branch = p.Branch
+		}
+		return tx.AddResults([]store.RunResult{{PlanID: planID, HostID: h.ID, HostName: displayName(h), Branch: branch,
+			Result: "discarded", Output: msg, Time: now}})
+	})
+	e.emit(&LogEvent{Header: Header{Level: LevelWarn, Message: displayName(h) + ": " + msg}, PlanID: planID, HostID: h.ID, Host: displayName(h)})
 }
 
 // storeCollected records what a host reported of a prepared plan.
@@ -216,4 +279,15 @@ func (e *Engine) storeCollected(h store.Host, pp remote.Prepared) (PushStatus, u
 	e.recordHost(p, entries, hr)
 	e.emit(&LogEvent{Header: Header{Message: fmt.Sprintf("%s: prepared plan %s collected: %s", hr.Name, p.ID, hr.Status)}, PlanID: p.ID, HostID: h.ID, Host: hr.Name})
 	return hr.Status, hr.To, hr.Err
+}
+
+// hostRecord reads one host's record from the store.
+func (e *Engine) hostRecord(id string) (store.Host, error) {
+	var h store.Host
+	err := e.opts.Store.View(func(tx store.Tx) error {
+		var err error
+		h, err = tx.Host(id)
+		return err
+	})
+	return h, err
 }

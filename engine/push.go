@@ -261,6 +261,12 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 }
 
 func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Target, b *remote.Bundle, hr *HostPush, entries []journal.Entry, sec hostSecrets) {
+	// A host prepared for a window discards its prepared copy (its waiter
+	// disarmed) before it is pushed live; results it already recorded at
+	// its window are stored first (prepare.go).
+	if h, err := e.hostRecord(hp.HostID); err == nil {
+		e.collectAtContact(ctx, h, t, true)
+	}
 	n := len(b.Entries)
 	hr.Status = PushApplying
 	e.emit(&PushHostEvent{PlanID: p.ID, HostID: hp.HostID, Host: hp.Name, Status: PushApplying, Step: 1, Steps: n, Position: hp.Position})
