@@ -15,6 +15,10 @@ import (
 // by itself at the start of the branch's next window.
 const PushPrepared PushStatus = "prepared"
 
+// PushDiscarded is the result recorded for a prepared plan disarmed and
+// removed from a host before its window (cancel-prepared, or a live push).
+const PushDiscarded = "discarded"
+
 // Preparer is the part of a Remote that prepares pushes ahead of a
 // window (remote.Steps); a Remote without it cannot.
 type Preparer interface {
@@ -146,7 +150,11 @@ func (e *Engine) Collect(ctx context.Context, hosts []string, branch string, can
 	var out []CollectedPlan
 	var errs []error
 	for _, h := range hs {
-		cs, err := e.collectHost(ctx, pr, h, target(h), cancel)
+		why := ""
+		if cancel {
+			why = "by cancel-prepared"
+		}
+		cs, err := e.collectHost(ctx, pr, h, target(h), why)
 		out = append(out, cs...)
 		if err != nil {
 			errs = append(errs, err)
@@ -159,9 +167,11 @@ func (e *Engine) Collect(ctx context.Context, hosts []string, branch string, can
 }
 
 // collectHost gathers one host's prepared plans: those its waiter ran
-// (or lost) are stored and removed from the host; with cancel, those
-// still waiting are disarmed and removed too.
-func (e *Engine) collectHost(ctx context.Context, pr Preparer, h store.Host, t remote.Target, cancel bool) ([]CollectedPlan, error) {
+// (or lost) are stored and removed from the host; with a reason to
+// cancel, those still waiting are disarmed and removed too, and recorded
+// as discarded for that reason.
+func (e *Engine) collectHost(ctx context.Context, pr Preparer, h store.Host, t remote.Target, cancelWhy string) ([]CollectedPlan, error) {
+	cancel := cancelWhy != ""
 	hctx, stop := context.WithTimeout(ctx, e.opts.HostTimeout)
 	defer stop()
 	ps, err := pr.Collect(hctx, t, e.opts.StateDir)
@@ -181,6 +191,8 @@ func (e *Engine) collectHost(ctx context.Context, pr Preparer, h store.Host, t r
 		}
 		if err := pr.Forget(hctx, t, e.opts.StateDir, pp.PlanID); err != nil {
 			errs = append(errs, err)
+		} else if pp.State == "waiting" {
+			e.recordDiscarded(h, pp.PlanID, cancelWhy)
 		}
 		out = append(out, c)
 	}
@@ -201,18 +213,17 @@ func (e *Engine) collectAtContact(ctx context.Context, h store.Host, t remote.Ta
 	if !ok {
 		return false
 	}
-	cs, err := e.collectHost(ctx, pr, h, t, discard)
+	why := ""
+	if discard {
+		why = "before a live push"
+	}
+	cs, err := e.collectHost(ctx, pr, h, t, why)
 	if err != nil {
 		e.logf(LevelWarn, "%s: collecting its prepared pushes: %v", displayName(h), err)
 	}
 	stored := false
 	for _, c := range cs {
-		if c.State == "waiting" && discard {
-			e.recordDiscarded(h, c.PlanID)
-			stored = true
-		} else if c.State != "waiting" {
-			stored = true
-		}
+		stored = stored || c.State != "waiting" || discard
 	}
 	if stored {
 		if err := e.flushWrites(ctx); err != nil {
@@ -222,18 +233,27 @@ func (e *Engine) collectAtContact(ctx context.Context, h store.Host, t remote.Ta
 	return stored
 }
 
-// recordDiscarded records, in the plan's results (report), that a live
-// push removed a host's prepared copy of it before its window.
-func (e *Engine) recordDiscarded(h store.Host, planID string) {
-	msg := fmt.Sprintf("prepared plan %s discarded (waiter disarmed, copy removed) before a live push", planID)
+// recordDiscarded records, in the plan's results (report), that a
+// host's prepared copy of it was disarmed and removed before its window,
+// and stops the host's record saying it is prepared.
+func (e *Engine) recordDiscarded(h store.Host, planID, why string) {
+	msg := fmt.Sprintf("prepared plan %s discarded (waiter disarmed, copy removed) %s", planID, why)
 	now := e.now()
 	e.enqueue("discard of "+planID+" on "+displayName(h), func(tx store.Tx) error {
 		branch := ""
 		if p, err := getPlan(tx, planID); err == nil {
 			branch = p.Branch
 		}
-		return tx.AddResults([]store.RunResult{{PlanID: planID, HostID: h.ID, HostName: displayName(h), Branch: branch,
-			Result: "discarded", Output: msg, Time: now}})
+		if err := tx.AddResults([]store.RunResult{{PlanID: planID, HostID: h.ID, HostName: displayName(h), Branch: branch,
+			Result: PushDiscarded, Output: msg, Time: now}}); err != nil {
+			return err
+		}
+		cur, err := tx.Host(h.ID)
+		if err != nil || cur.LastResult != string(PushPrepared) {
+			return nil
+		}
+		cur.LastResult, cur.LastError = PushDiscarded, msg
+		return tx.PutHost(cur)
 	})
 	e.emit(&LogEvent{Header: Header{Level: LevelWarn, Message: displayName(h) + ": " + msg}, PlanID: planID, HostID: h.ID, Host: displayName(h)})
 }
