@@ -20,6 +20,20 @@ if [ "$got" != "$want" ]; then echo "STALE tampered" > "$base.out.tmp"
 else sh "$f" > "$base.out.tmp" 2> /dev/null; fi
 mv -f -- "$base.out.tmp" "$base.out"; rm -f -- "$base.pid"'
 
+# waiting PID PROGRAM: PID is still the waiter of PROGRAM. After a reboot
+# the pid may be another process's (never signalled), and a waiter killed
+# but not yet reaped is a zombie: dead. Without procfs, kill -0 decides.
+waiting() {
+  case $1 in *[!0-9]* | '') return 1;; esac
+  if [ -d /proc/self ]; then
+    s=$(cat "/proc/$1/stat" 2> /dev/null) || return 1
+    case ${s##*) } in Z* | X*) return 1;; esac
+    tr '\000' '\n' < "/proc/$1/cmdline" 2> /dev/null | grep -qxF -- "$2"
+  else
+    kill -0 "$1" 2> /dev/null
+  fi
+}
+
 # disarm STATEDIR PLAN: stop a plan's waiter and remove what was
 # prepared. A plain kill of the waiter's pid: its TERM trap ends the sleep
 # it waits in, so no process-group kill (kill -- -PGID, which not every
@@ -29,7 +43,7 @@ disarm() {
   b="$1/prepared/$2"
   if [ -f "$b.pid" ]; then
     read -r wp < "$b.pid"
-    case $wp in *[!0-9]* | '') ;; *) kill "$wp" 2> /dev/null;; esac
+    if waiting "$wp" "$b.sh"; then kill "$wp" 2> /dev/null; fi
   fi
   rm -f -- "$b.sh" "$b.pid" "$b.out" "$b.out.tmp"
 }
@@ -59,7 +73,7 @@ collect() {
       while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$b.out"
     else
       st=lost
-      if [ -f "$b.pid" ]; then read -r wp < "$b.pid"; if kill -0 "$wp" 2> /dev/null; then st=waiting; fi; fi
+      if [ -f "$b.pid" ]; then read -r wp < "$b.pid"; if waiting "$wp" "$f"; then st=waiting; fi; fi
       echo "P $p $st"
     fi
     echo P-END
