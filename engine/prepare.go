@@ -22,7 +22,7 @@ const PushDiscarded = "discarded"
 // Preparer is the part of a Remote that prepares pushes ahead of a
 // window (remote.Steps); a Remote without it cannot.
 type Preparer interface {
-	Prepare(ctx context.Context, t remote.Target, b *remote.Bundle, planID string, start time.Time) (pid int, sent int64, err error)
+	Prepare(ctx context.Context, t remote.Target, b *remote.Bundle, planID string, start time.Time) (armed remote.Armed, sent int64, err error)
 	Collect(ctx context.Context, t remote.Target, stateDir string) ([]remote.Prepared, error)
 	Forget(ctx context.Context, t remote.Target, stateDir, planID string) error
 }
@@ -78,7 +78,7 @@ func (e *Engine) PreparePush(ctx context.Context, planID string, opts PushOption
 		default:
 			hs := time.Now()
 			hctx, cancel := context.WithTimeout(ctx, e.opts.HostTimeout)
-			_, _, err := pr.Prepare(hctx, targets[hp.HostID], bundles[hp.HostID], p.ID, at)
+			armed, _, err := pr.Prepare(hctx, targets[hp.HostID], bundles[hp.HostID], p.ID, at)
 			cancel()
 			hr.Duration = time.Since(hs)
 			if err != nil {
@@ -88,7 +88,7 @@ func (e *Engine) PreparePush(ctx context.Context, planID string, opts PushOption
 					hr.Status = PushUnreach
 				}
 			} else {
-				hr.Status, hr.Err = PushPrepared, fmt.Sprintf("prepared for %s (%s)", at.Format("Mon 2006-01-02 15:04 MST"), win.Window)
+				hr.Status, hr.Err = PushPrepared, fmt.Sprintf("prepared for %s (%s; %s)", at.Format("Mon 2006-01-02 15:04 MST"), win.Window, armed)
 			}
 		}
 		e.emit(&PushHostEvent{Header: Header{Message: fmt.Sprintf("%s %s", hp.Name, hr.Status)}, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name,

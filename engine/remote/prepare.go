@@ -29,40 +29,58 @@ type Prepared struct {
 	Err    string       // done but its reply is malformed
 }
 
+// Armed is how a host waits for a prepared plan's window.
+type Armed struct {
+	Timer bool // a transient systemd timer (systemd is the host's PID 1)
+	Pid   int  // else the detached waiter's pid on the host
+}
+
+func (a Armed) String() string {
+	if a.Timer {
+		return "systemd timer"
+	}
+	return fmt.Sprintf("detached waiter, pid %d", a.Pid)
+}
+
 // Prepare stores the bundle's apply program — exactly what a live push
 // would run, its fingerprint checks first — on the host under
 // STATEDIR/prepared, verified there by its sha256, and arms a detached
-// waiter that runs it at start by the host's clock. It returns the
-// waiter's pid on the host and the bytes sent.
-func (st *Steps) Prepare(ctx context.Context, t Target, b *Bundle, planID string, start time.Time) (pid int, sent int64, err error) {
+// waiter that runs it at start by the host's clock — a transient systemd
+// timer where systemd is PID 1, else a detached waiter process. It returns
+// how the host was armed and the bytes sent.
+func (st *Steps) Prepare(ctx context.Context, t Target, b *Bundle, planID string, start time.Time) (armed Armed, sent int64, err error) {
 	if !planIDRe.MatchString(planID) {
-		return 0, 0, fmt.Errorf("prepare on %s: %q is not a plan id", t.display(), planID)
+		return Armed{}, 0, fmt.Errorf("prepare on %s: %q is not a plan id", t.display(), planID)
 	}
 	prog, err := applyProgram(b, randomToken())
 	if err != nil {
-		return 0, 0, fmt.Errorf("prepare on %s: %w", t.display(), err)
+		return Armed{}, 0, fmt.Errorf("prepare on %s: %w", t.display(), err)
 	}
 	sum := sha256.Sum256([]byte(prog))
 	p := newProgram(prepareFiles)
-	p.call("prepare", strings.TrimRight(b.StateDir, "/"), planID, hex.EncodeToString(sum[:]), strconv.FormatInt(start.Unix(), 10), prog)
+	p.call("prepare", strings.TrimRight(b.StateDir, "/"), planID, hex.EncodeToString(sum[:]), strconv.FormatInt(start.Unix(), 10), start.UTC().Format("2006-01-02 15:04:05 UTC"), prog)
 	text, err := p.text()
 	if err != nil {
-		return 0, 0, fmt.Errorf("prepare on %s: %w", t.display(), err)
+		return Armed{}, 0, fmt.Errorf("prepare on %s: %w", t.display(), err)
 	}
 	out, err := st.run(ctx, t, "prepare", text, 1<<10)
+	sent = int64(len(text))
 	if err != nil {
-		return 0, int64(len(text)), err
+		return Armed{}, sent, err
 	}
 	line := strings.TrimSpace(string(out))
+	if line == "PREPARED timer" {
+		return Armed{Timer: true}, sent, nil
+	}
 	if rest, ok := strings.CutPrefix(line, "PREPARED ok "); ok {
 		if n, err := strconv.Atoi(rest); err == nil && n > 0 {
-			return n, int64(len(text)), nil
+			return Armed{Pid: n}, sent, nil
 		}
 	}
 	if rest, ok := strings.CutPrefix(line, "PREPARED fail "); ok && len(rest) < 16 {
-		return 0, int64(len(text)), fmt.Errorf("prepare on %s failed: %s", t.display(), cleanText(rest))
+		return Armed{}, sent, fmt.Errorf("prepare on %s failed: %s", t.display(), cleanText(rest))
 	}
-	return 0, int64(len(text)), fmt.Errorf("prepare on %s: unexpected reply %s", t.display(), cleanText(trunc(line, 60)))
+	return Armed{}, sent, fmt.Errorf("prepare on %s: unexpected reply %s", t.display(), cleanText(trunc(line, 60)))
 }
 
 // Collect reads every plan prepared on the host and what each waiter

@@ -4,7 +4,7 @@
 # first — in STATEDIR/prepared/PLAN.sh (root only), and a detached waiter
 # runs it at the window's start by the host's own clock, writing its
 # reply lines to PLAN.out for the controller to collect. Replies:
-#   PREPARED ok PID | PREPARED fail REASON     (prepare)
+#   PREPARED ok PID | PREPARED timer | PREPARED fail REASON     (prepare)
 #   P PLAN done|waiting|lost, then PLAN.out's lines, then P-END   (collect)
 
 # The waiter is fixed code; its data arrive as positional arguments
@@ -24,6 +24,10 @@ mv -f -- "$base.out.tmp" "$base.out"; rm -f -- "$base.pid"'
 # the pid may be another process's (never signalled), and a waiter killed
 # but not yet reaped is a zombie: dead. Without procfs, kill -0 decides.
 waiting() {
+  if [ "$1" = timer ]; then
+    u=${2##*/}; u=$(unit "${u%.sh}")
+    systemctl is-active --quiet "$u.timer" "$u.service" 2> /dev/null; return
+  fi
   case $1 in *[!0-9]* | '') return 1;; esac
   if [ -d /proc/self ]; then
     s=$(cat "/proc/$1/stat" 2> /dev/null) || return 1
@@ -43,20 +47,46 @@ disarm() {
   b="$1/prepared/$2"
   if [ -f "$b.pid" ]; then
     read -r wp < "$b.pid"
-    if waiting "$wp" "$b.sh"; then kill "$wp" 2> /dev/null; fi
+    if [ "$wp" = timer ]; then systemctl stop "$(unit "$2").timer" 2> /dev/null
+    elif waiting "$wp" "$b.sh"; then kill "$wp" 2> /dev/null; fi
   fi
   rm -f -- "$b.sh" "$b.pid" "$b.out" "$b.out.tmp"
 }
 
-# prepare STATEDIR PLAN SHA256 START PROGRAM
+# use_timer COMM RUNDIR: arm with a transient systemd timer, not a
+# detached waiter? Only where systemd is PID 1 (COMM, /proc/1/comm, says
+# systemd), booted the host (RUNDIR, /run/systemd/system, exists: the
+# check sd_booted makes) and systemd-run and systemctl are there.
+use_timer() {
+  c=$(cat -- "$1" 2> /dev/null) || return 1
+  [ "$c" = systemd ] && [ -d "$2" ] && command -v systemd-run > /dev/null 2>&1 && command -v systemctl > /dev/null 2>&1
+}
+
+# unit PLAN: the transient units' name.
+unit() { echo "discoterm-prepared-$1"; }
+
+# arm_timer STATEDIR PLAN SHA256 START CALENDAR: a transient timer that
+# runs the waiter (which then has nothing to wait for) at CALENDAR, to the
+# second; --collect unloads the units once it ran, even when it failed.
+arm_timer() {
+  systemd-run --quiet --collect --unit="$(unit "$2")" --on-calendar="$5" --timer-property=AccuracySec=1s \
+    sh -c "$WAITER" waiter "$1/prepared/$2.sh" "$3" "$4" "$1/prepared/$2" < /dev/null > /dev/null 2>&1
+}
+
+# prepare STATEDIR PLAN SHA256 START CALENDAR PROGRAM
 prepare() {
   pd="$1/prepared"; f="$pd/$2.sh"
   { mkdir -p -- "$pd" && chmod 700 -- "$pd"; } || { echo "PREPARED fail mkdir"; exit 0; }
   disarm "$1" "$2"
   umask 077
-  { printf '%s' "$5" > "$f.tmp" && sync -- "$f.tmp" && mv -f -- "$f.tmp" "$f"; } || { rm -f -- "$f.tmp"; echo "PREPARED fail write"; exit 0; }
+  { printf '%s' "$6" > "$f.tmp" && sync -- "$f.tmp" && mv -f -- "$f.tmp" "$f"; } || { rm -f -- "$f.tmp"; echo "PREPARED fail write"; exit 0; }
   got=$(sha256sum -- "$f"); got=${got%% *}
   if [ "$got" != "$3" ]; then rm -f -- "$f"; echo "PREPARED fail hash"; exit 0; fi
+  if use_timer /proc/1/comm /run/systemd/system; then
+    echo timer > "$pd/$2.pid"
+    if arm_timer "$@"; then echo "PREPARED timer"; else rm -f -- "$f" "$pd/$2.pid"; echo "PREPARED fail timer"; fi
+    exit 0
+  fi
   setsid sh -c "$WAITER" waiter "$f" "$3" "$4" "$pd/$2" < /dev/null > /dev/null 2>&1 &
   echo "$!" > "$pd/$2.pid"
   echo "PREPARED ok $!"

@@ -54,10 +54,11 @@ func TestFleetCancelPreparedKillsWaiter(t *testing.T) {
 func cancelPrepared(t *testing.T, st *Steps, tg Target, sd string) {
 	b := &Bundle{StateDir: sd, Branch: "main", Entries: []BundleEntry{{Seq: 1, Op: OpExec, Command: "true"}}}
 	ctx := context.Background()
-	pid, _, err := st.Prepare(ctx, tg, b, "p0123abcd", time.Now().Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
+	armed, _, err := st.Prepare(ctx, tg, b, "p0123abcd", time.Now().Add(time.Hour))
+	if err != nil || armed.Timer {
+		t.Fatalf("prepare: %v %v", armed, err)
 	}
+	pid := armed.Pid
 	deadline := time.Now().Add(5 * time.Second)
 	for len(sessionAlive(pid)) < 2 { // the waiter and its sleep
 		if time.Now().After(deadline) {
