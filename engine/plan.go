@@ -173,7 +173,8 @@ type HostPush struct {
 	Err      string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration"`
 
-	contacted bool // the apply step ran (its positions are true)
+	contacted bool            // the apply step ran (its positions are true)
+	prepared  *store.Prepared // a prepared push's state, to record on the host
 }
 
 // PushResult is the result of a push.

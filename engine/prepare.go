@@ -89,6 +89,7 @@ func (e *Engine) PreparePush(ctx context.Context, planID string, opts PushOption
 				}
 			} else {
 				hr.Status, hr.Err = PushPrepared, fmt.Sprintf("prepared for %s (%s; %s)", at.Format("Mon 2006-01-02 15:04 MST"), win.Window, armed)
+				hr.prepared = &store.Prepared{Plan: p.ID, For: at, State: "armed"}
 			}
 		}
 		e.emit(&PushHostEvent{Header: Header{Message: fmt.Sprintf("%s %s", hp.Name, hr.Status)}, PlanID: p.ID, HostID: hp.HostID, Host: hp.Name,
@@ -253,6 +254,9 @@ func (e *Engine) recordDiscarded(h store.Host, planID, why string) {
 			return nil
 		}
 		cur.LastResult, cur.LastError = PushDiscarded, msg
+		if cur.Prepared != nil && cur.Prepared.Plan == planID {
+			cur.Prepared.State = "discarded"
+		}
 		return tx.PutHost(cur)
 	})
 	e.emit(&LogEvent{Header: Header{Level: LevelWarn, Message: displayName(h) + ": " + msg}, PlanID: planID, HostID: h.ID, Host: displayName(h)})
@@ -296,9 +300,38 @@ func (e *Engine) storeCollected(h store.Host, pp remote.Prepared) (PushStatus, u
 		hr.Status = PushDone
 		entryEnded(&hr)
 	}
+	hr.prepared = collectedState(h, pp, hr)
 	e.recordHost(p, entries, hr)
 	e.emit(&LogEvent{Header: Header{Message: fmt.Sprintf("%s: prepared plan %s collected: %s", hr.Name, p.ID, hr.Status)}, PlanID: p.ID, HostID: h.ID, Host: hr.Name})
 	return hr.Status, hr.To, hr.Err
+}
+
+// collectedState is what the host's record keeps of a collected plan.
+func collectedState(h store.Host, pp remote.Prepared, hr HostPush) *store.Prepared {
+	ps := &store.Prepared{Plan: pp.PlanID, At: pp.At}
+	if h.Prepared != nil && h.Prepared.Plan == pp.PlanID {
+		ps.For = h.Prepared.For
+		if !ps.At.IsZero() {
+			ps.At = ps.At.In(ps.For.Location()) // shown in the window's zone
+		}
+	}
+	switch {
+	case pp.State == "lost":
+		ps.State = "lost"
+	case hr.Status == PushStale:
+		ps.State = "stale"
+	case hr.Status == PushDone:
+		ps.State = "applied"
+	default:
+		ps.State = "failed"
+		for _, en := range hr.Entries {
+			if en.Result != "ok" && en.Result != "skipped" {
+				ps.Seq = en.Seq
+				break
+			}
+		}
+	}
+	return ps
 }
 
 // hostRecord reads one host's record from the store.

@@ -148,6 +148,7 @@ func (e *Engine) recordHost(p *Plan, entries []journal.Entry, hr HostPush) {
 			return tx.PutHost(h)
 		}
 		h.LastPush, h.LastResult, h.LastError = now, string(hr.Status), hr.Err
+		h.Prepared = hr.prepared // a live push's result ends what was prepared
 		if hr.Status == PushDone {
 			h.LastOK = now
 			clearRepaired(&h, p, hr.HostID) // drift_fix.go

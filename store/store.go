@@ -77,6 +77,18 @@ type Host struct {
 	Iface      string        `json:"iface,omitempty"`    // interface it was last seen on
 	// Drift is what the last drift check found on the host.
 	Drift *DriftSummary `json:"drift,omitempty"`
+	// Prepared is the host's last prepared push: armed for a window, then
+	// what the host reported of it once collected.
+	Prepared *Prepared `json:"prepared,omitempty"`
+}
+
+// Prepared is a push prepared on a host ahead of its window.
+type Prepared struct {
+	Plan  string    `json:"plan"`
+	For   time.Time `json:"for"`           // the window start it was armed for, in the window's zone
+	State string    `json:"state"`         // armed, applied, stale, failed, lost, discarded
+	At    time.Time `json:"at,omitempty"`  // when the host began applying it, by the host's clock
+	Seq   uint64    `json:"seq,omitempty"` // failed: the entry it stopped at
 }
 
 // DriftSummary is the outcome of a host's last drift check: the paths

@@ -125,18 +125,8 @@ func (m *Model) askApprove(p *engine.Plan) {
 
 // askPush opens the push confirmation for p, or says why it cannot.
 func (m *Model) askPush(p *engine.Plan) {
-	switch {
-	case p == nil:
-		m.flash(engine.LevelWarn, "push: no plan yet — p makes one")
-		return
-	case m.pushJob != "":
-		m.flash(engine.LevelWarn, "push: a push is running already (4 shows it)")
-		return
-	case !p.Approved:
-		m.flash(engine.LevelWarn, fmt.Sprintf("push: plan %s is not approved — :approve %s first", p.ID, p.ID))
-		return
-	case p.Pushed:
-		m.flash(engine.LevelWarn, fmt.Sprintf("push: plan %s was pushed already — plan again (p) for hosts that did not finish", p.ID))
+	if why := m.pushRefusal("push", p); why != "" {
+		m.flash(engine.LevelWarn, why)
 		return
 	}
 	f := factsOf(p)
@@ -165,6 +155,9 @@ func (m *Model) askPush(p *engine.Plan) {
 	if f.reboots > 0 {
 		d.withToggle("r", "allow reboots", func(o *confirmOptions) *bool { return &o.AllowReboot })
 	}
+	// Or upload it now for the hosts to apply by themselves in the
+	// branch's next window (the dialog it opens names the window).
+	d.withAlt("w", "prepare for window", func(o confirmOptions) { m.askPrepare(p, o.AllowReboot) })
 	m.dialog = d
 }
 

@@ -343,6 +343,10 @@ func (m *Model) askAbout(p *engine.Plan, then string, c *verbs.Call) {
 		}
 		return
 	}
+	if c != nil && c.Bool("prepare") {
+		m.askPrepare(p, c.Bool("allow-reboot"))
+		return
+	}
 	m.askPush(p)
 	if err := m.setRollout(c); err != nil {
 		m.dialog = nil

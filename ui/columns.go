@@ -18,8 +18,8 @@ type column struct {
 func layout(cols []column, w int) []int {
 	widths := make([]int, len(cols))
 	shown := make([]bool, len(cols))
-	for i := range cols {
-		shown[i] = true
+	for i, c := range cols {
+		shown[i] = c.max > 0 // max 0: a column with nothing to show
 	}
 	need := func() int {
 		n, total := 0, 0

@@ -80,7 +80,20 @@ type confirmDialog struct {
 	yes     string
 	opts    confirmOptions
 	toggles []toggle
+	alts    []alt
 	onYes   func(confirmOptions) tea.Cmd
+}
+
+// alt is a key that closes the dialog for another one (w on the push
+// confirmation: prepare for the window instead).
+type alt struct {
+	key, label string
+	open       func(confirmOptions)
+}
+
+func (d *confirmDialog) withAlt(key, label string, open func(confirmOptions)) *confirmDialog {
+	d.alts = append(d.alts, alt{key: key, label: label, open: open})
+	return d
 }
 
 func newConfirm(c *Common, title string, body []string, yes string, onYes func(confirmOptions) tea.Cmd) *confirmDialog {
@@ -108,6 +121,12 @@ func (d *confirmDialog) Update(msg tea.Msg) (bool, tea.Cmd) {
 			*t.val = !*t.val
 		}
 	}
+	for _, a := range d.alts {
+		if k.String() == a.key {
+			a.open(d.opts)
+			return true, nil
+		}
+	}
 	return false, nil
 }
 
@@ -124,7 +143,11 @@ func (d *confirmDialog) View(w int) string {
 			body = append(body, t.Key.Render(tg.key)+" "+tg.label+": "+v)
 		}
 	}
-	body = append(body, "", t.ButtonFocused.Render("y "+d.yes)+"  "+t.Button.Render("n cancel"))
+	buttons := t.ButtonFocused.Render("y " + d.yes)
+	for _, a := range d.alts {
+		buttons += "  " + t.Button.Render(a.key+" "+a.label)
+	}
+	body = append(body, "", buttons+"  "+t.Button.Render("n cancel"))
 	return frame(d.c, d.title, w, body)
 }
 

@@ -51,7 +51,7 @@ func (r *hostRow) derive() {
 	}
 	r.cells = map[string]string{
 		"state": r.state, "name": r.displayName(), "address": strings.Join(append([]string{r.Addr}, r.Addrs...), " "),
-		"mac": r.MAC, "branch": r.Branch, "position": r.position(), "rtt": rtt(r.RTT), "last result": r.result(),
+		"mac": r.MAC, "branch": r.Branch, "position": r.position(), "rtt": rtt(r.RTT), "window": windowCell(r.HostView), "last result": r.result(),
 	}
 }
 
@@ -81,6 +81,9 @@ func (r *hostRow) result() string {
 	if r.LastError != "" {
 		res = r.LastResult + ": " + r.LastError
 	}
+	if r.Prepared != nil { // a prepared push, armed or collected
+		res = preparedText(r.Prepared, r.LastError)
+	}
 	// Doubts about who the host is (a shared machine-id, a rename) come
 	// first: they matter before any result does.
 	if len(r.Warnings) > 0 {
@@ -103,19 +106,21 @@ const (
 	hcPos
 	hcRTT
 	hcSeen
+	hcWindow
 	hcResult
 )
 
 var hostColumns = []column{
 	hcState:  {title: "STATE", min: 9, max: 9, prio: 1},
 	hcName:   {title: "NAME", min: 10, want: 12, max: 32, prio: 0},
-	hcAddr:   {title: "ADDRESS", min: 14, want: 24, max: 48, prio: 4},
-	hcMAC:    {title: "MAC", min: 17, max: 17, prio: 7},
+	hcAddr:   {title: "ADDRESS", min: 12, want: 24, max: 48, prio: 6},
+	hcMAC:    {title: "MAC", min: 17, max: 17, prio: 8},
 	hcBranch: {title: "BRANCH", min: 6, want: 7, max: 16, prio: 3},
 	hcPos:    {title: "POSITION", min: 8, want: 11, max: 14, prio: 2},
-	hcRTT:    {title: "RTT", min: 6, max: 6, prio: 8, right: true},
+	hcRTT:    {title: "RTT", min: 6, max: 6, prio: 9, right: true},
 	hcSeen:   {title: "SEEN", min: 4, max: 4, prio: 5, right: true},
-	hcResult: {title: "LAST RESULT", min: 8, want: 24, max: 400, prio: 6},
+	hcWindow: {title: "WINDOW", min: 9, want: 9, max: 9, prio: 9},
+	hcResult: {title: "LAST RESULT", min: 8, want: 24, max: 400, prio: 4},
 }
 
 // hostsPane is the live hosts table. It draws only the rows on screen, so
@@ -134,6 +139,19 @@ type hostsPane struct {
 	dirty  bool // view must be rebuilt
 	widths []int
 	need   []int // widest cell of each column, for the layout
+	// windows: some host's branch has maintenance windows (else the
+	// WINDOW column, all "-", gives its room to the others).
+	windows bool
+}
+
+// columns is the table's columns as laid out now.
+func (p *hostsPane) columns() []column {
+	if p.windows {
+		return hostColumns
+	}
+	cols := slices.Clone(hostColumns)
+	cols[hcWindow].min, cols[hcWindow].want, cols[hcWindow].max = 0, 0, 0
+	return cols
 }
 
 func newHostsPane(c *Common) *hostsPane {
@@ -142,7 +160,7 @@ func newHostsPane(c *Common) *hostsPane {
 
 func (p *hostsPane) SetSize(w, h int) {
 	p.w, p.h = w, h
-	p.widths = fitContent(hostColumns, w-2, p.need)
+	p.widths = fitContent(p.columns(), w-2, p.need)
 	p.nav.clamp(len(p.view), p.bodyHeight())
 }
 
@@ -281,6 +299,8 @@ func hostLess(col int) func(a, b *hostRow) int {
 		return func(a, b *hostRow) int { return b.LastSeen.Compare(a.LastSeen) }
 	case hcResult:
 		return func(a, b *hostRow) int { return cmp.Compare(a.result(), b.result()) }
+	case hcWindow:
+		return func(a, b *hostRow) int { return cmp.Compare(a.cells["window"], b.cells["window"]) }
 	}
 	return func(a, b *hostRow) int { return engine.NaturalCompare(a.displayName(), b.displayName()) }
 }
@@ -409,8 +429,10 @@ func (p *hostsPane) View() string {
 		cells[hcPos] = r.position()
 		cells[hcRTT] = rtt(r.RTT)
 		cells[hcSeen] = ago(now, r.LastSeen)
+		cells[hcWindow] = r.cells["window"]
 		cells[hcResult] = r.result()
 		if !sel {
+			cells[hcWindow] = t.Muted.Render(cells[hcWindow])
 			cells[hcState] = p.stateStyle(r.state).Render(r.state)
 			if r.Behind > 0 {
 				cells[hcPos] = t.Warn.Render(cells[hcPos])
@@ -459,6 +481,8 @@ func (p *hostsPane) resultStyle(r *hostRow) lipgloss.Style {
 		return t.Warn
 	case r.LastResult == "ok" || r.LastResult == string(engine.PushDone):
 		return t.Ok
+	case r.Prepared != nil && r.Prepared.State == "armed":
+		return t.Info
 	case r.LastResult == "":
 		return t.Muted
 	case r.LastError != "" || r.LastResult == "failed":
@@ -474,13 +498,16 @@ func (p *hostsPane) measure() {
 	for i, c := range hostColumns {
 		need[i] = ansi.StringWidth(c.title) + 1 // room for the sort arrow
 	}
+	p.windows = false
 	for _, r := range p.view[:min(len(p.view), 5000)] {
+		p.windows = p.windows || r.NextWindow != nil || r.WindowErr != ""
 		need[hcName] = max(need[hcName], ansi.StringWidth(r.displayName()))
 		need[hcAddr] = max(need[hcAddr], ansi.StringWidth(r.Addr))
 		need[hcBranch] = max(need[hcBranch], ansi.StringWidth(r.Branch))
 		need[hcPos] = max(need[hcPos], ansi.StringWidth(r.cells["position"]))
 		need[hcResult] = max(need[hcResult], ansi.StringWidth(r.cells["last result"]))
+		need[hcWindow] = max(need[hcWindow], ansi.StringWidth(r.cells["window"]))
 	}
 	p.need = need
-	p.widths = fitContent(hostColumns, p.w-2, p.need)
+	p.widths = fitContent(p.columns(), p.w-2, p.need)
 }

@@ -16,9 +16,9 @@ import (
 // focused pane, and the global keys.
 func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.Keys
-	if m.dialog != nil {
-		done, cmd := m.dialog.Update(msg)
-		if done {
+	if d := m.dialog; d != nil {
+		done, cmd := d.Update(msg)
+		if done && m.dialog == d { // not replaced by another (an alt key)
 			m.dialog = nil
 		}
 		return cmd

@@ -26,6 +26,7 @@ type Prepared struct {
 	PlanID string
 	State  string       // done (applied or refused at its window), waiting, lost (the waiter is gone: rebooted?)
 	Result *ApplyResult // done: what the apply program reported
+	At     time.Time    // done: when the host began applying, by its clock (zero if it did not say)
 	Err    string       // done but its reply is malformed
 }
 
@@ -115,10 +116,21 @@ func parseCollect(out []byte, t Target) ([]Prepared, error) {
 			break
 		}
 		f := strings.Fields(l)
+		var at int64
+		if len(f) == 4 && f[2] == "done" {
+			n, err := strconv.ParseInt(f[3], 10, 64)
+			if err != nil || n <= 0 {
+				return nil, fmt.Errorf("collect on %s: malformed line %s", t.display(), cleanText(trunc(l, 60)))
+			}
+			at, f = n, f[:3]
+		}
 		if len(f) != 3 || f[0] != "P" || !planIDRe.MatchString(f[1]) || (f[2] != "done" && f[2] != "waiting" && f[2] != "lost") {
 			return nil, fmt.Errorf("collect on %s: malformed line %s", t.display(), cleanText(trunc(l, 60)))
 		}
 		pr := Prepared{PlanID: f[1], State: f[2]}
+		if at > 0 {
+			pr.At = time.Unix(at, 0)
+		}
 		var body []byte
 		for i++; i < len(lines) && strings.TrimSuffix(string(lines[i]), "\n") != "P-END"; i++ {
 			body = append(body, lines[i]...)

@@ -5,7 +5,8 @@
 # runs it at the window's start by the host's own clock, writing its
 # reply lines to PLAN.out for the controller to collect. Replies:
 #   PREPARED ok PID | PREPARED timer | PREPARED fail REASON     (prepare)
-#   P PLAN done|waiting|lost, then PLAN.out's lines, then P-END   (collect)
+#   P PLAN done [AT]|waiting|lost, then PLAN.out's lines, then P-END   (collect;
+#   AT: when the waiter began, in seconds since 1970 by the host's clock)
 
 # The waiter is fixed code; its data arrive as positional arguments
 # (program, sha256, start time, base name), never as code.
@@ -15,6 +16,7 @@ stop() { kill "$s" 2> /dev/null; exit 0; }; trap stop TERM
 now=$(date +%s)
 if [ "$at" -gt "$now" ]; then sleep $((at - now)) & s=$!; wait "$s"; fi
 trap - TERM
+date +%s > "$base.at"
 got=$(sha256sum -- "$f" 2> /dev/null); got=${got%% *}
 if [ "$got" != "$want" ]; then echo "STALE tampered" > "$base.out.tmp"
 else sh "$f" > "$base.out.tmp" 2> /dev/null; fi
@@ -50,7 +52,7 @@ disarm() {
     if [ "$wp" = timer ]; then systemctl stop "$(unit "$2").timer" 2> /dev/null
     elif waiting "$wp" "$b.sh"; then kill "$wp" 2> /dev/null; fi
   fi
-  rm -f -- "$b.sh" "$b.pid" "$b.out" "$b.out.tmp"
+  rm -f -- "$b.sh" "$b.pid" "$b.out" "$b.out.tmp" "$b.at"
 }
 
 # use_timer COMM RUNDIR: arm with a transient systemd timer, not a
@@ -99,7 +101,8 @@ collect() {
     [ -f "$f" ] || continue
     p=${f##*/}; p=${p%.sh}; b="$pd/$p"
     if [ -f "$b.out" ]; then
-      echo "P $p done"
+      at=; [ -f "$b.at" ] && read -r at < "$b.at"
+      case $at in *[!0-9]* | '') echo "P $p done";; *) echo "P $p done $at";; esac
       while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$b.out"
     else
       st=lost

@@ -48,6 +48,7 @@ type Fake struct {
 	subs        map[int]chan engine.Event
 	nextSub     int
 	machinesDir string
+	windows     map[string]*engine.WindowView // branch → next window at Epoch
 
 	// PushGate, when set, is received from before each host is pushed, so
 	// a test can hold a push mid-way (and cancel it).
@@ -72,7 +73,7 @@ func New(opts Options) *Fake {
 	if opts.Clock == nil {
 		opts.Clock = func() time.Time { return Epoch }
 	}
-	f := &Fake{opts: opts, branches: map[string]*branch{}, plans: map[string]*engine.Plan{}, subs: map[int]chan engine.Event{},
+	f := &Fake{opts: opts, branches: map[string]*branch{}, plans: map[string]*engine.Plan{}, windows: map[string]*engine.WindowView{}, subs: map[int]chan engine.Event{},
 		FailPush: map[string]string{}, Err: map[string]error{}}
 	f.branches["main"] = f.makeBranch("main", opts.Entries)
 	f.branches["staging"] = f.makeBranch("staging", min(opts.Entries, 5))
@@ -153,6 +154,7 @@ func (f *Fake) Hosts(context.Context) ([]engine.HostView, error) {
 			out[i].Head = b.meta.Head
 			out[i].Behind = int(b.meta.Head - out[i].Position)
 		}
+		out[i].NextWindow = f.windows[out[i].Branch]
 	}
 	return out, nil
 }
@@ -271,7 +273,7 @@ func (f *Fake) Log(name string) (*engine.JournalView, error) {
 	if b == nil {
 		return nil, fmt.Errorf("branch %q: %w", name, engine.ErrNotFound)
 	}
-	v := &engine.JournalView{Branch: b.meta, Entries: b.entries, Staged: b.stagedSeqs(), Positions: map[string]uint64{}}
+	v := &engine.JournalView{Branch: b.meta, Entries: b.entries, Staged: b.stagedSeqs(), Positions: map[string]uint64{}, NextWindow: f.windows[name]}
 	if b.lock != nil {
 		l := *b.lock
 		v.Lock = &l
