@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -83,6 +84,12 @@ func TestPlanCollectsPrepared(t *testing.T) {
 	for _, h := range rg.must("--batch", "--json", "hosts").lines(t, "host") {
 		if h["last_result"] != "done" || h["position"] != 1.0 {
 			t.Errorf("%v after the plan: last result %v position %v, want done 1", h["name"], h["last_result"], h["position"])
+		}
+		// When the host applied it, by its clock: inside the open window.
+		ps, _ := h["prepared"].(map[string]any)
+		at, err := time.Parse(time.RFC3339, fmt.Sprint(ps["at"]))
+		if ps["state"] != "applied" || ps["plan"] != id || err != nil || time.Since(at) > time.Minute {
+			t.Errorf("%v prepared state after the plan: %v", h["name"], ps)
 		}
 	}
 	ok := 0
