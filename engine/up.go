@@ -107,5 +107,5 @@ func storeUsage(u *remote.Usage) *store.Usage {
 		return nil
 	}
 	return &store.Usage{UserCPU: u.UserCPU, SysCPU: u.SysCPU, ReadChars: u.ReadChars, WriteChars: u.WriteChars,
-		ReadBytes: u.ReadBytes, WriteBytes: u.WriteBytes}
+		ReadBytes: u.ReadBytes, WriteBytes: u.WriteBytes, PeakMem: u.PeakMem}
 }

@@ -21,7 +21,7 @@ type pushRow struct {
 	done        int    // entries the host reported ok or skipped (applied and recorded)
 	err         string
 	output      string      // remote output of the last entry that reported
-	usage       store.Usage // summed over the exec entries that reported it
+	usage       store.Usage // summed over the exec entries that reported it (PeakMem: the largest)
 	measured    int         // how many did
 }
 
@@ -35,12 +35,17 @@ func (r *pushRow) addUsage(u *store.Usage) {
 	r.usage.SysCPU += u.SysCPU
 	r.usage.ReadChars += max(u.ReadChars, 0)
 	r.usage.WriteChars += max(u.WriteChars, 0)
+	r.usage.PeakMem = max(r.usage.PeakMem, u.PeakMem)
 }
 
 // usageLine is the row's per-step metrics for the detail area.
 func (r *pushRow) usageLine() string {
-	return fmt.Sprintf(" %s used: CPU %.2fs user + %.2fs sys, read %s, wrote %s (%s)", r.name, r.usage.UserCPU.Seconds(), r.usage.SysCPU.Seconds(),
-		bytesText(r.usage.ReadChars), bytesText(r.usage.WriteChars), plural(r.measured, "command"))
+	peak := "peak mem n/a" // the host has no writable cgroup v2 to measure it
+	if r.usage.PeakMem > 0 {
+		peak = "peak mem " + bytesText(r.usage.PeakMem)
+	}
+	return fmt.Sprintf(" %s used: CPU %.2fs user + %.2fs sys, read %s, wrote %s, %s (%s)", r.name, r.usage.UserCPU.Seconds(), r.usage.SysCPU.Seconds(),
+		bytesText(r.usage.ReadChars), bytesText(r.usage.WriteChars), peak, plural(r.measured, "command"))
 }
 
 func bytesText(n int64) string {

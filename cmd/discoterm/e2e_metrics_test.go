@@ -301,4 +301,30 @@ func TestPerStepMetrics(t *testing.T) {
 	if out := rg.must("--batch", "report").stdout; !strings.Contains(out, "CPU USER+SYS") || !strings.Contains(out, "10.0 MiB") {
 		t.Errorf("report text lacks the metrics:\n%s", out)
 	}
+	// Peak memory: the fleet's hosts share this machine's /sys/fs/cgroup,
+	// which is not cgroup2 here, so it is unknown (-1, "n/a"), not guessed;
+	// on a cgroup2 host it would be measured (engine/remote's
+	// TestUsagePeakFromCgroup checks that logic against stand-ins).
+	if cgroup2() {
+		if dd["peak_mem_bytes"] < 1<<20 {
+			t.Errorf("dd under cgroup2: peak %v", dd["peak_mem_bytes"])
+		}
+	} else if dd["peak_mem_bytes"] != -1 || loop["peak_mem_bytes"] != -1 {
+		t.Errorf("peak memory without cgroup2: dd %v, loop %v, want -1", dd["peak_mem_bytes"], loop["peak_mem_bytes"])
+	}
+	if out := rg.must("--batch", "report").stdout; !strings.Contains(out, "PEAK MEM") || (!cgroup2() && !strings.Contains(out, "n/a")) {
+		t.Errorf("report text lacks PEAK MEM:\n%s", out)
+	}
+}
+
+// cgroup2 reports whether this machine's /sys/fs/cgroup is cgroup v2.
+func cgroup2() bool {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	v2 := false
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && f[4] == "/sys/fs/cgroup" {
+			v2 = strings.Contains(l, " - cgroup2 ")
+		}
+	}
+	return v2
 }

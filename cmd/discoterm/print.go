@@ -268,11 +268,11 @@ func (p *textPrinter) log(v *engine.JournalView) {
 
 func (p *textPrinter) report(rs []store.RunResult) {
 	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tHOST\tPLAN\tSEQ\tKIND\tSUMMARY\tRESULT\tEXIT\tDURATION\tCPU USER+SYS\tREAD\tWRITTEN")
+	fmt.Fprintln(tw, "TIME\tHOST\tPLAN\tSEQ\tKIND\tSUMMARY\tRESULT\tEXIT\tDURATION\tCPU USER+SYS\tREAD\tWRITTEN\tPEAK MEM")
 	for _, r := range rs {
-		cpu, rd, wr := stepUsage(r.Usage)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Time.Local().Format("2006-01-02 15:04:05"), r.HostName, r.PlanID, r.Seq,
-			dash(string(r.Kind)), dash(firstLine(r.Summary)), r.Result, r.ExitCode, r.Duration, cpu, rd, wr)
+		cpu, rd, wr, pk := stepUsage(r.Usage)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Time.Local().Format("2006-01-02 15:04:05"), r.HostName, r.PlanID, r.Seq,
+			dash(string(r.Kind)), dash(firstLine(r.Summary)), r.Result, r.ExitCode, r.Duration, cpu, rd, wr, pk)
 	}
 	tw.Flush()
 }

@@ -8,12 +8,17 @@ import (
 
 // stepUsage is an exec entry's per-step metrics for report's table: CPU
 // as user+sys seconds, IO as bytes read and written by the command's
-// system calls ("-" for entries that ran no command).
-func stepUsage(u *store.Usage) (cpu, read, written string) {
+// system calls, its peak memory ("n/a" where the host could not measure
+// it: no writable cgroup v2); "-" for entries that ran no command.
+func stepUsage(u *store.Usage) (cpu, read, written, peak string) {
 	if u == nil {
-		return "-", "-", "-"
+		return "-", "-", "-", "-"
 	}
-	return fmt.Sprintf("%.2fs+%.2fs", u.UserCPU.Seconds(), u.SysCPU.Seconds()), byteSize(u.ReadChars), byteSize(u.WriteChars)
+	peak = "n/a"
+	if u.PeakMem > 0 {
+		peak = byteSize(u.PeakMem)
+	}
+	return fmt.Sprintf("%.2fs+%.2fs", u.UserCPU.Seconds(), u.SysCPU.Seconds()), byteSize(u.ReadChars), byteSize(u.WriteChars), peak
 }
 
 func byteSize(n int64) string {

@@ -15,9 +15,10 @@
 # Replies, one line each (reply.go parses them):
 #   BUSY PID                      another push holds the host lock
 #   STALE CODE [ARG]              the host no longer matches the plan; nothing changed
-#   M SEQ UCS SCS RCHAR WCHAR RBYTES WBYTES
+#   M SEQ UCS SCS RCHAR WCHAR RBYTES WBYTES PEAK
 #                                 an exec entry's resources, before its R line
-#                                 (usage.sh; "-" where procfs has no io file)
+#                                 (usage.sh; "-" where procfs has no io file,
+#                                 PEAK "-" where no cgroup v2 measures it)
 #   R SEQ RESULT RC CS OUTPUT     an entry's result (CS: centiseconds; OUTPUT: base64 or -)
 #   END POSITION HASH
 
@@ -207,8 +208,8 @@ xexec() {
     done_entry "$q" "$hh" "$s" || { echo "R $q failed 1 0 -"; fail; }
     echo "unless-guard succeeded" > "$out"; emit "$q" skipped 0 "$s"; return 0
   fi
-  usage0
-  ( c=$1; shift; runenv "$@" "$c" ) < /dev/null > "$out" 2>&1
+  usage0 "$q"
+  ( ucgjoin; c=$1; shift; runenv "$@" "$c" ) < /dev/null > "$out" 2>&1
   rc=$?
   usage1 "$q"
   if [ $rc -ne 0 ]; then emit "$q" failed $rc "$s"; fail; fi

@@ -253,15 +253,21 @@ func parseLine(l []byte, indexes int) (replyLine, error) {
 			}
 		}
 	case tagUsage:
-		f, err := fields(7)
+		// SEQ UCS SCS RCHAR WCHAR RBYTES WBYTES [PEAK]: a program
+		// prepared before PEAK was measured has no PEAK.
+		f, err := fields(8)
 		if err != nil {
-			return r, err
+			f7, err7 := fields(7)
+			if err7 != nil {
+				return r, err
+			}
+			f = append(f7, []byte("-"))
 		}
 		seq, err := strconv.ParseUint(string(f[0]), 10, 63)
 		if err != nil {
-			return r, errLine(l, "want SEQ UCS SCS RCHAR WCHAR RBYTES WBYTES")
+			return r, errLine(l, "want SEQ UCS SCS RCHAR WCHAR RBYTES WBYTES PEAK")
 		}
-		var n [6]int64
+		var n [7]int64
 		for i, b := range f[1:] {
 			if string(b) == "-" && i >= 2 {
 				n[i] = -1
@@ -271,13 +277,13 @@ func parseLine(l []byte, indexes int) (replyLine, error) {
 			// into sums and figures.
 			v, err := strconv.ParseInt(string(b), 10, 64)
 			if err != nil || v < 0 || v > 1<<53 {
-				return r, errLine(l, "want SEQ UCS SCS RCHAR WCHAR RBYTES WBYTES (counts, or - for IO)")
+				return r, errLine(l, "want SEQ UCS SCS RCHAR WCHAR RBYTES WBYTES PEAK (counts, or - for IO and PEAK)")
 			}
 			n[i] = v
 		}
 		r.Seq = seq
 		r.Usage = Usage{UserCPU: time.Duration(n[0]) * 10 * time.Millisecond, SysCPU: time.Duration(n[1]) * 10 * time.Millisecond,
-			ReadChars: n[2], WriteChars: n[3], ReadBytes: n[4], WriteBytes: n[5]}
+			ReadChars: n[2], WriteChars: n[3], ReadBytes: n[4], WriteBytes: n[5], PeakMem: n[6]}
 	case tagBusy:
 		if string(rest) != "?" && (len(rest) == 0 || len(rest) > 10 || strings.Trim(string(rest), "0123456789") != "") {
 			return r, errLine(l, "want a pid")

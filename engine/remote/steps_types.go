@@ -152,6 +152,10 @@ type Usage struct {
 	WriteChars int64         `json:"write_chars"` // bytes written by system calls (wchar)
 	ReadBytes  int64         `json:"read_bytes"`  // bytes fetched from storage (read_bytes)
 	WriteBytes int64         `json:"write_bytes"` // bytes sent to storage (write_bytes; 0 on tmpfs)
+	// PeakMem is the command's peak memory in bytes (memory.peak of its
+	// own cgroup v2, page cache it dirtied included); -1 where the host
+	// cannot measure it (no writable cgroup v2 with the memory controller).
+	PeakMem int64 `json:"peak_mem_bytes"`
 }
 
 // ApplyResult is the whole remote step's outcome.
