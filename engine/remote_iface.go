@@ -102,12 +102,20 @@ func (e *Engine) TrustHostKey(addr string, port int, keyLine, fingerprint string
 // SSH like any other (machine-id, name, state).
 func (e *Engine) TrustHost(host, fingerprint string) error {
 	var h store.Host
+	refused := ""
 	if err := e.opts.Store.View(func(tx store.Tx) error {
 		var err error
-		h, err = findHost(tx, host)
+		if h, err = findHost(tx, host); err != nil {
+			return err
+		}
+		all, err := tx.Hosts()
+		refused = identityRefusal(h, all)
 		return err
 	}); err != nil {
 		return err
+	}
+	if refused != "" {
+		return fmt.Errorf("%s: %s; nothing was trusted", displayName(h), refused)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.HostTimeout)
 	defer cancel()
