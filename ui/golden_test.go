@@ -127,6 +127,15 @@ func TestGoldenDialogs(t *testing.T) {
 	d.key("enter")
 	d.key("T")
 	shot("hostkey")
+	// T on a selection: the scanned host with its fingerprint, a trusted
+	// one refused.
+	d.key("esc")
+	d.key("space")
+	d.key("esc") // the filter goes, the mark stays
+	d.key("g")
+	d.key("space")
+	d.key("T")
+	shot("hostkeys")
 }
 
 // What 16-colour and colourless (NO_COLOR) terminals receive.

@@ -193,9 +193,7 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 		}
 		switch {
 		case key.Matches(msg, k.Trust):
-			r := m.hosts.current()
-			m.dialog = newTrustDialog(m.c, r.displayName(), r.Addr, r.HostKey, func() tea.Cmd { return m.trust(r.ID, r.displayName(), r.HostKey) })
-			return true, nil
+			return true, m.trustKey()
 		case key.Matches(msg, k.Details):
 			if r := m.hosts.current(); r != nil {
 				return true, m.report(r.displayName())
@@ -416,8 +414,8 @@ func (m *Model) gateKeys() {
 	default:
 		k.gate(&k.StopPush, "")
 	}
-	if r := m.hosts.current(); r == nil || r.state != stateUntrusted {
-		k.gate(&k.Trust, "the host under the cursor has no unknown key")
+	if r := m.hosts.current(); len(m.hosts.marked) == 0 && (r == nil || r.state != stateUntrusted) {
+		k.gate(&k.Trust, "the host under the cursor has no unknown key (or select hosts with space: T lists each)")
 	} else {
 		k.gate(&k.Trust, "")
 	}

@@ -80,7 +80,7 @@ func DefaultKeyMap() *KeyMap {
 		Sort:    bind("o", "sort by next column", "o"),
 		SortBy:  bind("shift+…", "sort: S state N name A address M MAC B branch I position E seen R result (again: reverse)", sortKeys...),
 		Reverse: bind("O", "reverse sort", "O"),
-		Trust:   bind("T", "accept host key", "T"),
+		Trust:   bind("T", "accept host key (or those of the selected hosts)", "T"),
 		Details: bind("enter", "host results", "enter"),
 
 		Drop: bind("d", "drop staged entry", "d"),
