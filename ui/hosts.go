@@ -325,29 +325,6 @@ func (p *hostsPane) selection() []string {
 	return out
 }
 
-// views are every host, as the engine gave them.
-func (p *hostsPane) views() []engine.HostView {
-	out := make([]engine.HostView, 0, len(p.rows))
-	for _, r := range p.rows {
-		out = append(out, r.HostView)
-	}
-	return out
-}
-
-// markedViews are the marked hosts in name order.
-func (p *hostsPane) markedViews() []engine.HostView {
-	var out []engine.HostView
-	for _, r := range p.rows {
-		if p.marked[r.ID] {
-			out = append(out, r.HostView)
-		}
-	}
-	slices.SortFunc(out, func(a, b engine.HostView) int {
-		return engine.NaturalCompare((&hostRow{HostView: a}).displayName(), (&hostRow{HostView: b}).displayName())
-	})
-	return out
-}
-
 // Update handles the hosts pane's own keys.
 func (p *hostsPane) Update(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	k := p.c.Keys

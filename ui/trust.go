@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -28,6 +29,29 @@ func (m *Model) trustKey() tea.Cmd {
 	}
 	m.dialog = newTrustDialog(m.c, r.displayName(), r.Addr, r.HostKey, func() tea.Cmd { return m.trust(r.ID, r.displayName(), r.HostKey) })
 	return nil
+}
+
+// views are every host, as the engine gave them.
+func (p *hostsPane) views() []engine.HostView {
+	out := make([]engine.HostView, 0, len(p.rows))
+	for _, r := range p.rows {
+		out = append(out, r.HostView)
+	}
+	return out
+}
+
+// markedViews are the marked hosts in name order.
+func (p *hostsPane) markedViews() []engine.HostView {
+	var out []engine.HostView
+	for _, r := range p.rows {
+		if p.marked[r.ID] {
+			out = append(out, r.HostView)
+		}
+	}
+	slices.SortFunc(out, func(a, b engine.HostView) int {
+		return engine.NaturalCompare((&hostRow{HostView: a}).displayName(), (&hostRow{HostView: b}).displayName())
+	})
+	return out
 }
 
 // trustMany trusts each candidate in turn, as trust --all-scanned does.
