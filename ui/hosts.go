@@ -51,7 +51,7 @@ func (r *hostRow) derive() {
 	}
 	r.cells = map[string]string{
 		"state": r.state, "name": r.displayName(), "address": strings.Join(append([]string{r.Addr}, r.Addrs...), " "),
-		"mac": r.MAC, "branch": r.Branch, "position": r.position(), "rtt": rtt(r.RTT), "last result": r.result(),
+		"mac": r.MAC, "branch": r.Branch, "position": r.position(), "drift": r.drift(), "rtt": rtt(r.RTT), "last result": r.result(),
 	}
 }
 
@@ -71,6 +71,21 @@ func (r *hostRow) position() string {
 		return fmt.Sprintf("%d behind %d", r.Position, r.Behind)
 	}
 	return fmt.Sprintf("%d ✓", r.Position)
+}
+
+// drift is the DRIFT cell: how many files the last drift check found
+// drifted, "–" when the host was never checked (when it was checked is in
+// the host's details, enter).
+func (r *hostRow) drift() string {
+	switch d := r.Drift; {
+	case d == nil:
+		return "–"
+	case d.Err != "":
+		return "error"
+	case len(d.Paths) == 0:
+		return "none"
+	}
+	return plural(len(r.Drift.Paths), "file")
 }
 
 func (r *hostRow) result() string {
@@ -101,6 +116,7 @@ const (
 	hcMAC
 	hcBranch
 	hcPos
+	hcDrift
 	hcRTT
 	hcSeen
 	hcResult
@@ -113,6 +129,7 @@ var hostColumns = []column{
 	hcMAC:    {title: "MAC", min: 17, max: 17, prio: 7},
 	hcBranch: {title: "BRANCH", min: 6, want: 7, max: 16, prio: 3},
 	hcPos:    {title: "POSITION", min: 8, want: 11, max: 14, prio: 2},
+	hcDrift:  {title: "DRIFT", min: 7, want: 8, max: 9, prio: 4},
 	hcRTT:    {title: "RTT", min: 6, max: 6, prio: 8, right: true},
 	hcSeen:   {title: "SEEN", min: 4, max: 4, prio: 5, right: true},
 	hcResult: {title: "LAST RESULT", min: 8, want: 24, max: 400, prio: 6},
@@ -275,6 +292,8 @@ func hostLess(col int) func(a, b *hostRow) int {
 		return func(a, b *hostRow) int { return cmp.Compare(a.Branch, b.Branch) }
 	case hcPos:
 		return func(a, b *hostRow) int { return cmp.Compare(a.Behind, b.Behind) }
+	case hcDrift:
+		return func(a, b *hostRow) int { return cmp.Compare(driftCount(b), driftCount(a)) }
 	case hcRTT:
 		return func(a, b *hostRow) int { return cmp.Compare(a.RTT, b.RTT) }
 	case hcSeen:
@@ -302,6 +321,16 @@ func (p *hostsPane) setFilter(s string) {
 		p.filter = s
 		p.dirty = true
 	}
+}
+
+// byName finds a host's row by the name the table shows.
+func (p *hostsPane) byName(name string) *hostRow {
+	for _, r := range p.rows {
+		if r.displayName() == name {
+			return r
+		}
+	}
+	return nil
 }
 
 // current is the host under the cursor, nil when the view is empty.
@@ -407,6 +436,7 @@ func (p *hostsPane) View() string {
 		cells[hcMAC] = r.MAC
 		cells[hcBranch] = r.Branch
 		cells[hcPos] = r.position()
+		cells[hcDrift] = r.drift()
 		cells[hcRTT] = rtt(r.RTT)
 		cells[hcSeen] = ago(now, r.LastSeen)
 		cells[hcResult] = r.result()
@@ -415,6 +445,7 @@ func (p *hostsPane) View() string {
 			if r.Behind > 0 {
 				cells[hcPos] = t.Warn.Render(cells[hcPos])
 			}
+			cells[hcDrift] = p.driftStyle(r).Render(cells[hcDrift])
 			cells[hcResult] = p.resultStyle(r).Render(cells[hcResult])
 			cells[hcSeen] = t.Muted.Render(cells[hcSeen])
 			cells[hcRTT] = t.Muted.Render(cells[hcRTT])
@@ -450,6 +481,29 @@ func (p *hostsPane) stateStyle(s string) lipgloss.Style {
 	return t.Info
 }
 
+func (p *hostsPane) driftStyle(r *hostRow) lipgloss.Style {
+	t := p.c.Theme
+	switch d := r.Drift; {
+	case d == nil || (d.Err == "" && len(d.Paths) == 0):
+		return t.Muted
+	case d.Err != "":
+		return t.Error
+	}
+	return t.Warn
+}
+
+// driftCount orders hosts by drift: drifted most first, then checked and
+// clean, then failed checks, then never checked.
+func driftCount(r *hostRow) int {
+	switch d := r.Drift; {
+	case d == nil:
+		return -2
+	case d.Err != "":
+		return -1
+	}
+	return len(r.Drift.Paths)
+}
+
 func (p *hostsPane) resultStyle(r *hostRow) lipgloss.Style {
 	t := p.c.Theme
 	switch {
@@ -479,6 +533,7 @@ func (p *hostsPane) measure() {
 		need[hcAddr] = max(need[hcAddr], ansi.StringWidth(r.Addr))
 		need[hcBranch] = max(need[hcBranch], ansi.StringWidth(r.Branch))
 		need[hcPos] = max(need[hcPos], ansi.StringWidth(r.cells["position"]))
+		need[hcDrift] = max(need[hcDrift], ansi.StringWidth(r.cells["drift"]))
 		need[hcResult] = max(need[hcResult], ansi.StringWidth(r.cells["last result"]))
 	}
 	p.need = need
