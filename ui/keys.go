@@ -87,7 +87,7 @@ func DefaultKeyMap() *KeyMap {
 		SortBy:  bind("shift+…", "sort: S state N name A address M MAC B branch I position F drift E seen R result (again: reverse)", sortKeys...),
 		Reverse: bind("O", "reverse sort", "O"),
 		Trust:   bind("T", "accept host key", "T"),
-		Details: bind("enter", "host results", "enter"),
+		Details: bind("enter", "host details: results, drift", "enter"),
 
 		Drop: bind("d", "drop staged entry", "d"),
 		Open: bind("enter", "show all of it", "enter"),
