@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/discoterm/discoterm/engine"
+	"github.com/discoterm/discoterm/store"
 )
 
 // driftItem is one drifted path on one host: what r repairs and A adopts.
@@ -17,6 +18,9 @@ type driftItem struct {
 	host   string // display name, as the verbs take it
 	hostID string
 	d      engine.PathDrift
+	// fixed: the host's drift summary no longer lists the path (a pushed
+	// repair put it back, or a newer check found it clean).
+	fixed bool
 }
 
 // driftPane shows the last drift check: each drifted path of each host
@@ -64,6 +68,26 @@ func (p *driftPane) setReport(r *engine.DriftReport) {
 	}
 	p.render()
 	p.follow()
+}
+
+// sync marks the paths the hosts' drift summaries no longer list, as
+// host reads and events bring them; summary gives a host's by its id.
+func (p *driftPane) sync(summary func(id string) (*store.DriftSummary, bool)) {
+	if p.report == nil {
+		return
+	}
+	changed := false
+	for i := range p.items {
+		it := &p.items[i]
+		sum, ok := summary(it.hostID)
+		fixed := ok && sum != nil && sum.Err == "" && !sum.Checked.Before(p.report.Checked) && !slices.Contains(sum.Paths, it.d.Path)
+		if fixed != it.fixed {
+			it.fixed, changed = fixed, true
+		}
+	}
+	if changed {
+		p.render()
+	}
 }
 
 // current is the drifted path under the cursor.
@@ -187,10 +211,15 @@ func (p *driftPane) render() {
 		p.anchor = append(p.anchor, len(p.lines))
 		what := strings.Join(d.What, ", ")
 		head := fmt.Sprintf("%s %s  %s · seq %d %s", it.host, d.Path, what, d.Seq, d.Kind)
+		state := t.Warn.Render(what)
+		if it.fixed {
+			head = fmt.Sprintf("%s %s  ✓ matches the journal again · seq %d %s", it.host, d.Path, d.Seq, d.Kind)
+			state = t.Ok.Render("✓ matches the journal again")
+		}
 		if i == p.cursor {
 			add(t.Selected.Render(fit("› "+head, p.w)))
 		} else {
-			add("  " + t.Bold.Render(it.host) + " " + t.Accent.Render(d.Path) + "  " + t.Warn.Render(what) + t.Muted.Render(fmt.Sprintf(" · seq %d %s", d.Seq, d.Kind)))
+			add("  " + t.Bold.Render(it.host) + " " + t.Accent.Render(d.Path) + "  " + state + t.Muted.Render(fmt.Sprintf(" · seq %d %s", d.Seq, d.Kind)))
 		}
 		ind := "     "
 		var attrs []string
@@ -208,7 +237,7 @@ func (p *driftPane) render() {
 				add(ind + t.Muted.Render(l))
 			}
 		}
-		if d.Diff == "" || p.folded {
+		if d.Diff == "" || p.folded || it.fixed {
 			continue
 		}
 		lines, ok := p.diffs[d.Diff]

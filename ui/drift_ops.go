@@ -200,8 +200,13 @@ func (m *Model) gateDriftKeys(mine bool) {
 		k.gate(&k.Adopt, "nothing drifted in the last check")
 		return
 	}
-	k.gate(&k.Repair, "")
 	k.gate(&k.RepairAll, "")
+	if it.fixed {
+		k.gate(&k.Repair, it.d.Path+" on "+it.host+" matches the journal again (D checks again)")
+		k.gate(&k.Adopt, it.d.Path+" on "+it.host+" matches the journal again (D checks again)")
+		return
+	}
+	k.gate(&k.Repair, "")
 	switch {
 	case slices.Contains(it.d.What, engine.DriftType):
 		k.gate(&k.Adopt, it.d.Path+" is no longer a regular file: adopt takes files only")

@@ -107,6 +107,14 @@ func TestDriftCheckRepairAdopt(t *testing.T) {
 	if r := d.m.hosts.byName("lb01"); r.cells["drift"] != "1 file" {
 		t.Errorf("lb01 DRIFT %q after the pushed repair, want 1 file", r.cells["drift"])
 	}
+	// The drift view says so too, and r has nothing left to do there.
+	d.key("6")
+	d.key("g")
+	d.wantScreen("lb01 /etc/motd  ✓ matches the journal again", "lb01 /etc/ssh/sshd_config  mode")
+	d.key("r")
+	if !strings.Contains(d.flashText(), "matches the journal again (D checks again)") {
+		t.Errorf("r on a repaired path: flash %q", d.flashText())
+	}
 }
 
 // TestDriftKeysExplainThemselves: before any check r, R and A say why

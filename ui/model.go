@@ -273,6 +273,15 @@ func (m *Model) afterUpdate() tea.Cmd {
 		}
 		m.review.planning = m.planning.lines(m.c, m.c.Now(), max(m.review.h/3, 4))
 	}
+	if m.hosts.dirty {
+		m.drift.sync(func(id string) (*store.DriftSummary, bool) {
+			r := m.hosts.byID[id]
+			if r == nil {
+				return nil, false
+			}
+			return r.Drift, true
+		})
+	}
 	m.hosts.prepare()
 	m.journal.prepare()
 	m.activity.prepare()

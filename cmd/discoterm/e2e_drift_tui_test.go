@@ -71,6 +71,8 @@ func TestTUIDriftRepair(t *testing.T) {
 	}
 	s.keys("1")
 	waitRow(s, rogue.Name, "none")
+	s.keys("6")
+	s.waitFor(rogue.Name + " " + path + "  ✓ matches the journal again")
 	s.keys("q")
 }
 
