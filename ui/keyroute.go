@@ -303,14 +303,7 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.DriftView):
 		m.focusView(viewDrift)
 	case key.Matches(msg, k.CheckDrift):
-		hosts := m.hosts.selection()
-		if m.focus == viewDrift && len(hosts) == 0 && m.drift.report != nil {
-			// Again, on the hosts of the check on screen.
-			for _, h := range m.drift.report.Hosts {
-				hosts = append(hosts, h.Name)
-			}
-		}
-		return m.checkDrift(m.branch, hosts)
+		return m.checkDrift(m.branch, m.hosts.selection())
 	case key.Matches(msg, k.Branch):
 		return m.nextBranch()
 	case key.Matches(msg, k.Lock):
