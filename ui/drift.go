@@ -8,6 +8,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/discoterm/discoterm/engine"
 	"github.com/discoterm/discoterm/store"
@@ -210,16 +211,35 @@ func (p *driftPane) render() {
 		add("")
 		p.anchor = append(p.anchor, len(p.lines))
 		what := strings.Join(d.What, ", ")
-		head := fmt.Sprintf("%s %s  %s · seq %d %s", it.host, d.Path, what, d.Seq, d.Kind)
+		word := what
 		state := t.Warn.Render(what)
 		if it.fixed {
-			head = fmt.Sprintf("%s %s  ✓ matches the journal again · seq %d %s", it.host, d.Path, d.Seq, d.Kind)
-			state = t.Ok.Render("✓ matches the journal again")
+			word = "✓ matches the journal again"
+			state = t.Ok.Render(word)
 		}
-		if i == p.cursor {
-			add(t.Selected.Render(fit("› "+head, p.w)))
+		seq := fmt.Sprintf(" · seq %d %s", d.Seq, d.Kind)
+		who := it.host + " " + d.Path
+		// The path is what r and A act on: never cut. When the line is too
+		// narrow for it, what drifted goes on the next line.
+		if ansi.StringWidth("› "+who+"  "+word+seq) <= p.w {
+			if i == p.cursor {
+				add(t.Selected.Render(fit("› "+who+"  "+word+seq, p.w)))
+			} else {
+				add("  " + t.Bold.Render(it.host) + " " + t.Accent.Render(d.Path) + "  " + state + t.Muted.Render(seq))
+			}
 		} else {
-			add("  " + t.Bold.Render(it.host) + " " + t.Accent.Render(d.Path) + "  " + state + t.Muted.Render(fmt.Sprintf(" · seq %d %s", d.Seq, d.Kind)))
+			for j, l := range wrapLines(who, p.w-2) {
+				lead := "  "
+				if j == 0 && i == p.cursor {
+					lead = "› "
+				}
+				if i == p.cursor {
+					add(t.Selected.Render(fit(lead+l, p.w)))
+				} else {
+					add(lead + t.Accent.Render(l))
+				}
+			}
+			add("     " + state + t.Muted.Render(seq))
 		}
 		ind := "     "
 		var attrs []string

@@ -8,6 +8,8 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/exp/golden"
 
+	"github.com/discoterm/discoterm/engine"
+	"github.com/discoterm/discoterm/engine/journal"
 	"github.com/discoterm/discoterm/ui/uitest"
 )
 
@@ -168,5 +170,25 @@ func TestGoldenDrift(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDriftLongPathNotCut: at 80 columns a path longer than the line is
+// wrapped, never cut: it is what r and A act on.
+func TestDriftLongPathNotCut(t *testing.T) {
+	d := newDriver(t, uitest.Options{}, 80, 24)
+	long := "/etc/discoterm/" + strings.Repeat("a-rather-long-directory-name/", 3) + "and-a-file-name.conf"
+	d.m.drift.setReport(&engine.DriftReport{Branch: "main", Checked: uitest.Epoch, Hosts: []engine.HostDrift{
+		{HostID: "h1", Name: "web01", Paths: []engine.PathDrift{{Path: long, Seq: 3, Kind: journal.KindFile, What: []string{engine.DriftMode}, WantMode: "644", HostMode: "600"}}}}})
+	d.key("6")
+	flat := strings.NewReplacer("\n", "", " ", "", "›", "").Replace(d.screen())
+	if !strings.Contains(flat, "web01"+long) {
+		t.Fatalf("the path is cut:\n%s", d.screen())
+	}
+	d.wantScreen("mode · seq 3 file", "mode 644 → 600 (journal → host)")
+	for _, l := range strings.Split(d.screen(), "\n") {
+		if n := len([]rune(l)); n > 80 {
+			t.Errorf("line of %d columns: %q", n, l)
+		}
 	}
 }
