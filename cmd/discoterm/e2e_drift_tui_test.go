@@ -96,3 +96,58 @@ func screenRow(screen, name string) string {
 	}
 	return ""
 }
+
+// TestTUIDriftAdopt: a good hand edit kept from the console at 80×24:
+// under the lock, A on the drifted path stages the host's version; p, a
+// and P push it to the other host, and the next check finds no drift.
+func TestTUIDriftAdopt(t *testing.T) {
+	rg := newRig(t, 2)
+	rg.setup()
+	const path = "/etc/discoterm-adopt.conf"
+	rg.must("--batch", "lock", "main", "managed file")
+	rg.must("--batch", "snap", rg.write("adopt.conf", "managed = yes\n"), "--to", path, "--mode", "0644")
+	id := planID(t, rg.must("--batch", "--json", "plan"))
+	rg.must("--batch", "approve", id)
+	rg.must("--batch", "push", id)
+	edited, other := rg.fleet.Hosts[1], rg.fleet.Hosts[0]
+	if out, err := edited.Exec(context.Background(), "sh", "-c", "printf 'managed = by hand\\n' > "+path); err != nil {
+		t.Fatalf("%s: %v %s", edited.Name, err, out)
+	}
+
+	s := rg.startTUI(80, 24, "--no-scan", "--theme", "dark")
+	s.waitFor(other.Name)
+	s.keys("D")
+	s.waitFor("1 path drifted on 1 host")
+	s.keys("A")
+	s.waitFor("needs your lock on main")
+	s.keys(":")
+	s.typeText("lock main keep the hand edit")
+	s.keys("Enter")
+	s.waitFor("locked main")
+	s.keys("A")
+	s.waitFor("staged 1 entry from " + edited.Name)
+	s.keys("p")
+	sc := s.waitFor("would change")
+	if !strings.Contains(sc, "+managed = by hand") || !strings.Contains(sc, "×1: "+other.Name) {
+		t.Fatalf("the plan of the adopted entry:\n%s", sc)
+	}
+	s.keys("a")
+	s.waitFor("Approve")
+	s.keys("y")
+	s.waitFor("approved —")
+	s.keys("P")
+	s.waitFor("Push")
+	s.keys("y")
+	s.waitFor("2 done")
+	for _, h := range rg.fleet.Hosts {
+		if got := rg.hostFile(h, path); got != "managed = by hand\n" {
+			t.Errorf("%s %s = %q, want the adopted edit", h.Name, path, got)
+		}
+		if st := rg.hostState(h); st.Position != 2 {
+			t.Errorf("%s at position %d, want 2", h.Name, st.Position)
+		}
+	}
+	s.keys("D")
+	s.waitFor("0 of 2 hosts drifted")
+	s.keys("q")
+}
