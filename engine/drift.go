@@ -165,7 +165,7 @@ func (e *Engine) driftHost(ctx context.Context, in *planInput, h store.Host, pat
 	defer func() { hd.Duration = time.Since(start) }()
 	hctx, cancel := context.WithTimeout(ctx, e.opts.HostTimeout)
 	defer cancel()
-	res, err := e.opts.Remote.Probe(hctx, target(h), remote.ProbeRequest{StateDir: e.opts.StateDir, Paths: paths})
+	res, err := e.opts.Remote.Probe(hctx, target(h), remote.ProbeRequest{StateDir: e.opts.StateDir, Paths: paths, NoClock: true})
 	if err != nil {
 		hd.Err = hostErr(err)
 		return hd

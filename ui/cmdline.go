@@ -62,6 +62,9 @@ func init() {
 	overrides = map[string]override{
 		"lock":     cmdLock,
 		"plan":     cmdPlan,
+		"drift":    cmdDrift,
+		"repair":   cmdRepair,
+		"adopt":    cmdAdopt,
 		"approve":  func(m *Model, c *verbs.Call) (tea.Cmd, error) { return withPlan(m, c, "approve") },
 		"push":     func(m *Model, c *verbs.Call) (tea.Cmd, error) { return withPlan(m, c, "push") },
 		"up":       cmdUp,

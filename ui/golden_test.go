@@ -76,7 +76,7 @@ func TestGoldenPanes(t *testing.T) {
 	for _, theme := range themes.Names {
 		for _, size := range [][2]int{{80, 24}, {160, 48}} {
 			t.Run(fmt.Sprintf("%s/%dx%d", theme, size[0], size[1]), func(t *testing.T) {
-				d := newThemedDriver(t, uitest.Options{Hosts: 40, Entries: 30}, size[0], size[1], theme)
+				d := newThemedDriver(t, uitest.Options{Hosts: 40, Entries: 30, Drift: true}, size[0], size[1], theme)
 				scenario(t, d, func(name string) {
 					t.Run(name, func(t *testing.T) {
 						golden.RequireEqual(t, render(t, d.m.View().Content, colorprofile.ANSI256))
@@ -145,7 +145,7 @@ func TestGoldenLowColour(t *testing.T) {
 		p    colorprofile.Profile
 	}{{"ansi16", colorprofile.ANSI}, {"nocolor", colorprofile.ASCII}} {
 		t.Run(c.name, func(t *testing.T) {
-			d := newThemedDriver(t, uitest.Options{Hosts: 40, Entries: 30}, 80, 24, "")
+			d := newThemedDriver(t, uitest.Options{Hosts: 40, Entries: 30, Drift: true}, 80, 24, "")
 			d.send(tea.ColorProfileMsg{Profile: c.p})
 			scenario(t, d, func(name string) {
 				if name == "hosts" || name == "plan" {

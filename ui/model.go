@@ -40,10 +40,11 @@ const (
 	viewPlan
 	viewPush
 	viewActivity
+	viewDrift
 	viewCount
 )
 
-var viewNames = [viewCount]string{"Hosts", "Journal", "Plan", "Push", "Activity"}
+var viewNames = [viewCount]string{"Hosts", "Journal", "Plan", "Push", "Activity", "Drift"}
 
 // Intervals of the things that redraw on their own.
 const (
@@ -83,6 +84,7 @@ type Model struct {
 	review   *planPane
 	pushes   *pushPane
 	activity *activityPane
+	drift    *driftPane
 	input    lineInput
 	dialog   dialog
 	help     *helpView
@@ -142,7 +144,7 @@ func newModel(ctx context.Context, b Backend, opts Options) (*Model, error) {
 		branch:  opts.Branch,
 		jobs:    map[string]*job{},
 		hosts:   newHostsPane(c), journal: newJournalPane(c), review: newPlanPane(c),
-		pushes: newPushPane(c), activity: newActivityPane(c),
+		pushes: newPushPane(c), activity: newActivityPane(c), drift: newDriftPane(c),
 		input:          newLineInput(),
 		hostsRefresh:   refresher{interval: hostsReadEvery},
 		journalRefresh: refresher{interval: journalReadEvery},
@@ -271,6 +273,15 @@ func (m *Model) afterUpdate() tea.Cmd {
 		}
 		m.review.planning = m.planning.lines(m.c, m.c.Now(), max(m.review.h/3, 4))
 	}
+	if m.hosts.dirty {
+		m.drift.sync(func(id string) (*store.DriftSummary, bool) {
+			r := m.hosts.byID[id]
+			if r == nil {
+				return nil, false
+			}
+			return r.Drift, true
+		})
+	}
 	m.hosts.prepare()
 	m.journal.prepare()
 	m.activity.prepare()
@@ -295,6 +306,7 @@ func (m *Model) resize(w, h int) {
 	m.review.SetSize(w, bh)
 	m.pushes.SetSize(w, bh)
 	m.activity.SetSize(w, bh)
+	m.drift.SetSize(w, bh)
 	m.input.ti.SetWidth(max(w-2, 10))
 }
 
@@ -351,6 +363,8 @@ func (m *Model) applyTheme() {
 	m.c.Theme = th
 	m.input.restyle(m.c.Theme)
 	m.review.restyle()
+	clear(m.drift.diffs)
+	m.drift.render()
 }
 
 // setBranch switches the branch the journal, status bar and plans use.
@@ -393,6 +407,8 @@ func (m *Model) View() tea.View {
 		body = m.pushes.View()
 	case viewActivity:
 		body = m.activity.View()
+	case viewDrift:
+		body = m.drift.View()
 	}
 	screen := strings.Join([]string{m.tabs(), body, strings.Join(m.statusBar(), "\n"), m.bottomLine()}, "\n")
 	if m.help != nil {
@@ -419,6 +435,10 @@ func (m *Model) tabs() string {
 		case viewPush:
 			if m.pushJob != "" {
 				label += " ●"
+			}
+		case viewDrift:
+			if m.drift.checking != "" {
+				label += " …"
 			}
 		}
 		if view(i) == m.focus {

@@ -103,6 +103,11 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		m.dialog = newReportDialog(m.c, msg.host, msg.results)
+		if r := m.hosts.byName(msg.host); r != nil {
+			m.dialog.(*reportDialog).drift = driftDetail(m.c, r.Drift)
+		}
+	case driftMsg, repairMsg, adoptMsg:
+		return m.driftResult(msg)
 	default:
 		if m.dialog != nil {
 			_, cmd := m.dialog.Update(msg)

@@ -40,6 +40,9 @@ type PathInfo struct {
 type ProbeRequest struct {
 	StateDir string   // e.g. /var/lib/discoterm
 	Paths    []string // stat + sha256 each
+	// NoClock leaves the host's clock out (Facts.Time stays zero): one
+	// process less on the host, for probes that show no clock skew.
+	NoClock bool
 }
 
 // Facts identify a host.
