@@ -41,6 +41,9 @@ type ProvisionOptions struct {
 	// ProbeWait is how long the probe for another DHCP server listens;
 	// default 2s.
 	ProbeWait time.Duration
+	// SSHDTimeout is how long a machine that booted may take before its
+	// sshd answers (provision_watch.go); default DefaultSSHDTimeout.
+	SSHDTimeout time.Duration
 }
 
 // Provision runs DHCPv4 (registered MACs only) and TFTP on one interface
@@ -73,9 +76,7 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 	if o.HTTPPort == 0 {
 		o.HTTPPort = 80
 	}
-	// Host keys are secrets: beside the machines directory, never in it
-	// (the machine files are meant for git).
-	keyDir := filepath.Join(filepath.Dir(filepath.Clean(dir.Path)), "netboot-keys")
+	keyDir := e.keyDir()
 	for _, m := range ms {
 		if m.Boot == "" || !m.IP.IsValid() {
 			continue
@@ -197,6 +198,12 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 		errc <- err
 	}()
 	context.AfterFunc(ctx, func() { hs.Close() })
+	if o.SSHDTimeout <= 0 {
+		o.SSHDTimeout = DefaultSSHDTimeout
+	}
+	watched := make(chan struct{})
+	go func() { e.watchSSHD(ctx, o.SSHDTimeout, emitBoot); close(watched) }()
+	defer func() { <-watched }()
 	e.logf(LevelInfo, "provisioning on %s (%s): DHCP for the machines in %s, TFTP from %s", o.Interface, ip, dir.Path, o.BootDir)
 	err = <-errc
 	cancel()
