@@ -36,17 +36,17 @@ type discovery struct {
 	learned map[string]bool      // MACs of hosts known and trusted: nothing to learn
 	retry   map[string]time.Time // MAC → when to try learning again after a failure
 
-	mu        sync.Mutex
-	running   map[string]bool      // host IDs with a catch-up in progress
-	backoff   map[string]time.Time // host ID → no catch-up before
-	fails     map[string]int
+	mu      sync.Mutex
+	running map[string]bool      // host IDs with a catch-up in progress
+	backoff map[string]time.Time // host ID → no catch-up before
+	fails   map[string]int
 	// handedOver are netboot machines just handed over (handover.go):
 	// caught up from the start whatever their branch's policy.
 	handedOver map[string]bool
-	slots     chan struct{}            // bounds catch-ups at once across the fleet
-	perBranch map[string]chan struct{} // bounds them per branch (CatchUp.Parallel)
-	wg        sync.WaitGroup
-	drift     driftWatch // periodic drift checks (drift_watch.go)
+	slots      chan struct{}            // bounds catch-ups at once across the fleet
+	perBranch  map[string]chan struct{} // bounds them per branch (CatchUp.Parallel)
+	wg         sync.WaitGroup
+	drift      driftWatch // periodic drift checks (drift_watch.go)
 }
 
 // Discover scans for hosts until ctx ends (or opts.Rounds rounds), keeping
