@@ -56,6 +56,7 @@ func machineVerbs() []*Verb {
 				{Name: "boot-dir", Type: String, Value: "DIR", Required: true, Help: "directory TFTP serves read-only (iPXE's undionly.kpxe, ipxe.efi)"},
 				{Name: "force", Type: Bool, Help: "start even though another DHCP server answers on the link"},
 				{Name: "http-port", Type: Int, Value: "N", Help: "port of the iPXE scripts and boot profiles (BOOT-DIR/profiles/NAME) (default 80)"},
+				{Name: "unknown", Type: Bool, Help: "offer unknown MACs the discovery boot (BOOT-DIR/profiles/discover): it reports their MAC and hardware; nothing is registered"},
 				{Name: "sshd-timeout", Type: Duration, Value: "D", Help: "report a machine that booted but whose sshd has not answered after D (default 5m)"},
 				{Name: "for", Type: Duration, Value: "DURATION", Help: "stop after DURATION (default: until interrupted)"}},
 			Run: runProvision},
@@ -84,7 +85,7 @@ func runProvision(ctx context.Context, b Backend, c *Call) (Result, error) {
 		defer cancel()
 	}
 	err := p.Provision(ctx, engine.ProvisionOptions{Interface: ifs[0], BootDir: c.Str("boot-dir"), Force: c.Bool("force"), HTTPPort: c.Int("http-port"),
-		SSHDTimeout: c.Dur("sshd-timeout")})
+		SSHDTimeout: c.Dur("sshd-timeout"), Unknown: c.Bool("unknown")})
 	if err != nil {
 		return nil, err
 	}
