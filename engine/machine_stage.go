@@ -32,7 +32,7 @@ type MachineView struct {
 	Text    string // the stage as shown: "position 2 of 3", "no sshd after 5m0s"
 	Detail  string // why, for faults: the refusal with both fingerprints
 	// LastBoot is the time of the last request of its current boot (zero
-	// when it never asked); Boots counts the DHCP offers and acks of its
+	// when it never asked); Boots counts the boots (DHCP offers) of its
 	// history.
 	LastBoot time.Time
 	Boots    int
@@ -48,13 +48,15 @@ const sshdWatch = "watch"
 
 // machineStage derives a machine's stage from its boot history (oldest
 // first) and the host found with its MAC (nil before the scanner found
-// one). The current boot starts at its last DHCP answer: a host not seen
+// one). The current boot starts at its last DHCP offer: a host not seen
 // since then has not come back from that boot yet.
 func machineStage(m machines.Machine, hist []BootEvent, h *HostView) MachineView {
 	v := MachineView{Machine: m, Stage: StageRegistered, Text: StageRegistered}
+	// A boot starts with an OFFER (the answer to a DISCOVER); a lease
+	// renewed later (REQUEST, ACK) is the same boot.
 	start := 0
 	for i, ev := range hist {
-		if ev.Service == "dhcp" && ev.Answer != "" && ev.Answer != "NAK" {
+		if ev.Service == "dhcp" && ev.Answer == "OFFER" {
 			start, v.Boots = i, v.Boots+1
 		}
 	}
