@@ -60,22 +60,24 @@ var overrides map[string]override
 
 func init() {
 	overrides = map[string]override{
-		"lock":     cmdLock,
-		"plan":     cmdPlan,
-		"approve":  func(m *Model, c *verbs.Call) (tea.Cmd, error) { return withPlan(m, c, "approve") },
-		"push":     func(m *Model, c *verbs.Call) (tea.Cmd, error) { return withPlan(m, c, "push") },
-		"up":       cmdUp,
-		"hosts":    cmdView(viewHosts),
-		"log":      cmdJournal,
-		"journal":  cmdJournal,
-		"scan":     cmdScan,
-		"help":     cmdHelp,
-		"branch":   cmdBranch,
-		"review":   cmdView(viewPlan),
-		"progress": cmdView(viewPush),
-		"activity": cmdView(viewActivity),
-		"theme":    cmdTheme,
-		"quit":     func(m *Model, _ *verbs.Call) (tea.Cmd, error) { return m.quit(), nil },
+		"lock":      cmdLock,
+		"plan":      cmdPlan,
+		"approve":   func(m *Model, c *verbs.Call) (tea.Cmd, error) { return withPlan(m, c, "approve") },
+		"push":      func(m *Model, c *verbs.Call) (tea.Cmd, error) { return withPlan(m, c, "push") },
+		"up":        cmdUp,
+		"hosts":     cmdView(viewHosts),
+		"log":       cmdJournal,
+		"journal":   cmdJournal,
+		"scan":      cmdScan,
+		"help":      cmdHelp,
+		"branch":    cmdBranch,
+		"review":    cmdView(viewPlan),
+		"progress":  cmdView(viewPush),
+		"activity":  cmdView(viewActivity),
+		"theme":     cmdTheme,
+		"provision": cmdProvision,
+		"machines":  cmdView(viewMachines),
+		"quit":      func(m *Model, _ *verbs.Call) (tea.Cmd, error) { return m.quit(), nil },
 	}
 }
 
@@ -215,6 +217,10 @@ func printable(s string) string {
 // line always, and the view that shows it.
 func (m *Model) verbDone(msg verbMsg) tea.Cmd {
 	m.endJob(msg.job)
+	if msg.job == m.provisionJob {
+		m.provisionJob, m.machines.serving = "", ""
+	}
+	m.machinesRefresh.want = true
 	refresh := tea.Batch(m.refreshJournal(), m.refreshHosts(), m.fetchBranches())
 	if msg.err != nil {
 		m.flash(engine.LevelError, verbError(msg.verb, msg.err))

@@ -95,6 +95,7 @@ func (m *Model) applyEvents(burst eventsMsg) {
 			case engine.HostAssigned, engine.HostLearned, engine.HostAdded, engine.HostTrusted:
 				m.journalRefresh.want = true // positions of the branch's hosts
 			}
+			m.machinesRefresh.want = true // a machine's host: sshd up, trusted, position
 			if ev.Change != engine.HostUpdated {
 				m.activity.addEvent(ev)
 			}
@@ -128,6 +129,12 @@ func (m *Model) applyEvents(burst eventsMsg) {
 			}
 			if ev.Level > engine.LevelInfo || ev.Err != "" {
 				m.activity.addEvent(ev)
+			}
+		case *engine.BootEvent:
+			m.machinesRefresh.want = true // its stage may have moved
+			m.activity.addEvent(ev)
+			if ev.Level == engine.LevelWarn && ev.Service == "watch" {
+				m.setFlash(engine.LevelWarn, ev.Message)
 			}
 		case *engine.JobEvent:
 			// The engine's job for an operation started here is already

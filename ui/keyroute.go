@@ -254,6 +254,8 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 			return true, nil
 		}
 		return m.activity.Update(msg)
+	case viewMachines:
+		return m.machineKey(msg)
 	}
 	return false, nil
 }
@@ -298,6 +300,8 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.focusView(viewPush)
 	case key.Matches(msg, k.Events):
 		m.focusView(viewActivity)
+	case key.Matches(msg, k.MachinesView):
+		m.focusView(viewMachines)
 	case key.Matches(msg, k.Branch):
 		return m.nextBranch()
 	case key.Matches(msg, k.Lock):
@@ -421,6 +425,7 @@ func (m *Model) gateKeys() {
 	} else {
 		k.gate(&k.Trust, "")
 	}
+	m.machineKeys()
 	if _, ok := m.journal.currentStaged(); !ok {
 		k.gate(&k.Drop, "put the cursor on a staged entry")
 	} else if !mine {
@@ -446,6 +451,8 @@ func (m *Model) shortHelp() string {
 		bs = []*key.Binding{&k.StopPush, &k.Down}
 	case viewActivity:
 		bs = []*key.Binding{&k.Level, &k.Bottom}
+	case viewMachines:
+		bs = []*key.Binding{&k.History, &k.StartBoot, &k.StopBoot}
 	}
 	bs = append(bs, &k.Command, &k.Help)
 	t := m.c.Theme

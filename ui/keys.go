@@ -12,6 +12,7 @@ type KeyMap struct {
 	Quit, Help, Command, Filter, Back        key.Binding
 	NextView, PrevView                       key.Binding
 	Hosts, Journal, Review, Progress, Events key.Binding
+	MachinesView                             key.Binding
 	Branch, Lock, Unlock, Stage              key.Binding
 	Plan, Approve, Push                      key.Binding
 
@@ -28,6 +29,8 @@ type KeyMap struct {
 	StopPush, ContinueWave key.Binding
 	// Activity.
 	Level key.Binding
+	// Machines (netboot).
+	StartBoot, StopBoot, History key.Binding
 
 	// why holds, for each disabled binding, the reason help and the status
 	// line give when the key is pressed anyway.
@@ -48,25 +51,26 @@ func bind(help, desc string, keys ...string) key.Binding {
 // DefaultKeyMap builds the key map.
 func DefaultKeyMap() *KeyMap {
 	return &KeyMap{
-		Quit:     bind("q", "quit", "q"),
-		Help:     bind("?", "help", "?"),
-		Command:  bind(":", "command", ":"),
-		Filter:   bind("/", "filter", "/"),
-		Back:     bind("esc", "back / clear filter", "esc", "ctrl+c"),
-		NextView: bind("tab", "next view", "tab"),
-		PrevView: bind("shift+tab", "previous view", "shift+tab"),
-		Hosts:    bind("1", "hosts", "1"),
-		Journal:  bind("2", "journal", "2"),
-		Review:   bind("3", "plan review", "3"),
-		Progress: bind("4", "push progress", "4"),
-		Events:   bind("5", "activity", "5"),
-		Branch:   bind("b", "next branch", "b"),
-		Lock:     bind("L", "lock branch", "L"),
-		Unlock:   bind("U", "unlock branch", "U"),
-		Stage:    bind("s", "stage a change", "s"),
-		Plan:     bind("p", "plan (dry-run)", "p"),
-		Approve:  bind("a", "approve plan", "a"),
-		Push:     bind("P", "push plan", "P"),
+		Quit:         bind("q", "quit", "q"),
+		Help:         bind("?", "help", "?"),
+		Command:      bind(":", "command", ":"),
+		Filter:       bind("/", "filter", "/"),
+		Back:         bind("esc", "back / clear filter", "esc", "ctrl+c"),
+		NextView:     bind("tab", "next view", "tab"),
+		PrevView:     bind("shift+tab", "previous view", "shift+tab"),
+		Hosts:        bind("1", "hosts", "1"),
+		Journal:      bind("2", "journal", "2"),
+		Review:       bind("3", "plan review", "3"),
+		Progress:     bind("4", "push progress", "4"),
+		Events:       bind("5", "activity", "5"),
+		MachinesView: bind("6", "machines (netboot)", "6"),
+		Branch:       bind("b", "next branch", "b"),
+		Lock:         bind("L", "lock branch", "L"),
+		Unlock:       bind("U", "unlock branch", "U"),
+		Stage:        bind("s", "stage a change", "s"),
+		Plan:         bind("p", "plan (dry-run)", "p"),
+		Approve:      bind("a", "approve plan", "a"),
+		Push:         bind("P", "push plan", "P"),
 
 		Up:       bind("↑/k", "up", "up", "k"),
 		Down:     bind("↓/j", "down", "down", "j"),
@@ -94,6 +98,10 @@ func DefaultKeyMap() *KeyMap {
 		ContinueWave: bind("c", "continue a paused wave", "c"),
 
 		Level: bind("l", "minimum level", "l"),
+
+		StartBoot: bind("B", "boot services on", "B"),
+		StopBoot:  bind("X", "boot services off", "X"),
+		History:   bind("enter", "history", "enter"),
 
 		why: map[*key.Binding]string{},
 	}
@@ -135,7 +143,7 @@ type helpGroup struct {
 func (k *KeyMap) groups() []helpGroup {
 	return []helpGroup{
 		{"global", []*key.Binding{&k.Help, &k.Command, &k.Filter, &k.Back, &k.Quit, &k.NextView, &k.PrevView,
-			&k.Hosts, &k.Journal, &k.Review, &k.Progress, &k.Events}},
+			&k.Hosts, &k.Journal, &k.Review, &k.Progress, &k.Events, &k.MachinesView}},
 		{"changes", []*key.Binding{&k.Branch, &k.Lock, &k.Unlock, &k.Stage, &k.Plan, &k.Approve, &k.Push}},
 		{"lists", []*key.Binding{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom}},
 		{"hosts", []*key.Binding{&k.Mark, &k.MarkAll, &k.SortBy, &k.Sort, &k.Reverse, &k.Trust, &k.Details}},
@@ -143,5 +151,6 @@ func (k *KeyMap) groups() []helpGroup {
 		{"plan review", []*key.Binding{&k.NextEntry, &k.PrevEntry, &k.Fold}},
 		{"push", []*key.Binding{&k.StopPush, &k.ContinueWave}},
 		{"activity", []*key.Binding{&k.Open, &k.Level}},
+		{"machines", []*key.Binding{&k.History, &k.StartBoot, &k.StopBoot}},
 	}
 }

@@ -40,10 +40,11 @@ const (
 	viewPlan
 	viewPush
 	viewActivity
+	viewMachines
 	viewCount
 )
 
-var viewNames = [viewCount]string{"Hosts", "Journal", "Plan", "Push", "Activity"}
+var viewNames = [viewCount]string{"Hosts", "Journal", "Plan", "Push", "Activity", "Machines"}
 
 // Intervals of the things that redraw on their own.
 const (
@@ -83,6 +84,7 @@ type Model struct {
 	review   *planPane
 	pushes   *pushPane
 	activity *activityPane
+	machines *machinesPane
 	input    lineInput
 	dialog   dialog
 	help     *helpView
@@ -110,6 +112,10 @@ type Model struct {
 	flashPending bool
 
 	hostsRefresh, journalRefresh refresher
+	machinesRefresh              refresher
+	// provisionJob is the job of the boot services started here (:provision,
+	// or B in the Machines view); "" when they do not run.
+	provisionJob string
 }
 
 // NewModel builds the root model and subscribes to the backend's events.
@@ -142,10 +148,11 @@ func newModel(ctx context.Context, b Backend, opts Options) (*Model, error) {
 		branch:  opts.Branch,
 		jobs:    map[string]*job{},
 		hosts:   newHostsPane(c), journal: newJournalPane(c), review: newPlanPane(c),
-		pushes: newPushPane(c), activity: newActivityPane(c),
-		input:          newLineInput(),
-		hostsRefresh:   refresher{interval: hostsReadEvery},
-		journalRefresh: refresher{interval: journalReadEvery},
+		pushes: newPushPane(c), activity: newActivityPane(c), machines: newMachinesPane(c),
+		input:           newLineInput(),
+		hostsRefresh:    refresher{interval: hostsReadEvery},
+		journalRefresh:  refresher{interval: journalReadEvery},
+		machinesRefresh: refresher{interval: machinesReadEvery},
 	}
 	if c.Theme, err = m.buildTheme(); err != nil {
 		return nil, err
@@ -232,6 +239,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.hostsRefresh.fired()
 		case "journal":
 			m.journalRefresh.fired()
+		case "machines":
+			m.machinesRefresh.fired()
 		}
 	case flashMsg:
 		m.ageFlash(msg)
@@ -260,6 +269,15 @@ func (m *Model) afterUpdate() tea.Cmd {
 	} else if wait > 0 {
 		m.journalRefresh.scheduled = true
 		cmds = append(cmds, tea.Tick(wait, func(time.Time) tea.Msg { return refreshMsg{"journal"} }))
+	}
+	// The machines are read only while they are on screen.
+	if m.focus == viewMachines {
+		if read, wait := m.machinesRefresh.due(); read {
+			cmds = append(cmds, m.fetchMachines())
+		} else if wait > 0 {
+			m.machinesRefresh.scheduled = true
+			cmds = append(cmds, tea.Tick(wait, func(time.Time) tea.Msg { return refreshMsg{"machines"} }))
+		}
 	}
 	m.review.planning = nil
 	if m.planning.job != "" {
@@ -295,6 +313,7 @@ func (m *Model) resize(w, h int) {
 	m.review.SetSize(w, bh)
 	m.pushes.SetSize(w, bh)
 	m.activity.SetSize(w, bh)
+	m.machines.SetSize(w, bh)
 	m.input.ti.SetWidth(max(w-2, 10))
 }
 
@@ -366,6 +385,9 @@ func (m *Model) setBranch(name string) tea.Cmd {
 
 func (m *Model) focusView(v view) {
 	m.focus = v
+	if v == viewMachines {
+		m.machinesRefresh.want = true // read them now, then as boot events come
+	}
 }
 
 // View draws the tabs, the focused pane, the status bar and the bottom
@@ -393,6 +415,8 @@ func (m *Model) View() tea.View {
 		body = m.pushes.View()
 	case viewActivity:
 		body = m.activity.View()
+	case viewMachines:
+		body = m.machines.View()
 	}
 	screen := strings.Join([]string{m.tabs(), body, strings.Join(m.statusBar(), "\n"), m.bottomLine()}, "\n")
 	if m.help != nil {
@@ -418,6 +442,10 @@ func (m *Model) tabs() string {
 			}
 		case viewPush:
 			if m.pushJob != "" {
+				label += " ●"
+			}
+		case viewMachines:
+			if m.provisionJob != "" {
 				label += " ●"
 			}
 		}
