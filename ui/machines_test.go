@@ -31,7 +31,9 @@ func machinesFleet(t *testing.T, f *uitest.Fake) {
 		Detail: "HOST KEY OF MACHINE web8 IS NOT ITS OWN — the host at fe80::5054:ff:fe12:3402%br-boot answers with its MAC 52:54:00:12:34:02 but presented SHA256:3nx5OuHpTw, and machines/web8.machine registers that MAC with the key discoterm made for it, SHA256:VIDXAtx5Le; refusing it like a changed key"}
 	f.Stages["db1"] = engine.MachineView{Stage: engine.StageKernel, Text: "kernel fetched"}
 	f.Stages["db2"] = engine.MachineView{Stage: engine.StageNoSSHD, Text: "no sshd after 5m0s"}
-	at := func(s int) engine.Header { return engine.Header{Time: uitest.Epoch.Add(time.Duration(s-600) * time.Second)} }
+	at := func(s int) engine.Header {
+		return engine.Header{Time: uitest.Epoch.Add(time.Duration(s-600) * time.Second)}
+	}
 	f.Boots["web7"] = []engine.BootEvent{
 		{Header: at(0), Service: "dhcp", Request: "DISCOVER", Answer: "OFFER", Addr: "10.0.0.7"},
 		{Header: at(0), Service: "dhcp", Request: "REQUEST", Answer: "ACK", Addr: "10.0.0.7"},
