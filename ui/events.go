@@ -109,6 +109,7 @@ func (m *Model) applyEvents(burst eventsMsg) {
 		case *engine.PlanHostEvent:
 			m.planning.step(ev, m.c.Now())
 		case *engine.PushHostEvent:
+			m.machinesRefresh.want = true // a machine's position
 			m.hosts.applyPush(ev)
 			m.pushes.apply(ev)
 			if ev.Status == engine.PushFailed || ev.Status == engine.PushStale {
@@ -126,6 +127,7 @@ func (m *Model) applyEvents(burst eventsMsg) {
 				// re-read (rate-limited) so SEEN is live, not the age of
 				// the last transition.
 				m.hostsRefresh.want = true
+				m.machinesRefresh.want = true // sshd up, trusted: from the hosts' state
 			}
 			if ev.Level > engine.LevelInfo || ev.Err != "" {
 				m.activity.addEvent(ev)
