@@ -232,6 +232,8 @@ func (m *Model) verbDone(msg verbMsg) tea.Cmd {
 		m.dialog = newReportDialog(m.c, orDash(r.Host), r.Results)
 	case verbs.StagedList:
 		m.focusView(viewJournal)
+	case verbs.MachineList:
+		m.focusView(viewMachines) // every machine verb: the view shows the result
 	case verbs.BranchList:
 		for _, b := range r.Branches {
 			line := fmt.Sprintf("branch %s: head %d", b.Branch.Name, b.Branch.Head)
