@@ -90,8 +90,10 @@ func machineStage(m machines.Machine, hist []BootEvent, h *HostView) MachineView
 		v.Stage, v.Text = StageTrusted, StageTrusted
 	case current && strings.Contains(h.LastError, refusedMarker):
 		v.Stage, v.Text, v.Detail = StageRefused, "refused: another host key", h.LastError
-	case current:
-		v.Stage, v.Text, v.Detail = StageSSHD, StageSSHD, h.LastError
+	case current && h.LastError == "":
+		// It offered a host key nobody trusted yet: sshd is up. (One whose
+		// SSH failed has no sshd up to speak of: its boot stage stays.)
+		v.Stage, v.Text = StageSSHD, StageSSHD
 	case noSSHD != nil:
 		v.Stage, v.Text = StageNoSSHD, "no sshd after "+noSSHD.Answer
 		v.Detail = noSSHD.Message
@@ -99,6 +101,9 @@ func machineStage(m machines.Machine, hist []BootEvent, h *HostView) MachineView
 		v.Stage, v.Text = StageKernel, StageKernel
 	case dhcp:
 		v.Stage, v.Text = StageDHCP, StageDHCP
+	}
+	if current && !h.Trusted && v.Detail == "" && h.LastError != "" {
+		v.Detail = "answers on the link, but SSH failed: " + h.LastError
 	}
 	return v
 }

@@ -36,6 +36,7 @@ func TestMachineStage(t *testing.T) {
 		{"kernel", kernel, nil, StageKernel, "kernel fetched"},
 		{"no sshd", noSSHD, nil, StageNoSSHD, "no sshd after 5m0s"},
 		{"sshd answers, not trusted", kernel, host(9, false, "", 0, 0, ""), StageSSHD, "sshd up"},
+		{"on the link, SSH refused: no sshd yet", kernel, host(9, false, "", 0, 0, "dial tcp: connection refused"), StageKernel, "kernel fetched"},
 		{"refused", kernel, host(9, false, "", 0, 0, "HOST KEY OF MACHINE web7 "+refusedMarker+" — …"), StageRefused, "refused: another host key"},
 		{"trusted, no branch", kernel, host(9, true, "", 0, 0, ""), StageTrusted, "trusted"},
 		{"catching up", kernel, host(9, true, "web", 1, 3, ""), StagePosition, "position 1 of 3"},
@@ -48,6 +49,9 @@ func TestMachineStage(t *testing.T) {
 		if v.Stage != c.stage || v.Text != c.text {
 			t.Errorf("%s: stage %q %q, want %q %q", c.name, v.Stage, v.Text, c.stage, c.text)
 		}
+	}
+	if v := machineStage(machines.Machine{Name: "web7"}, kernel, host(9, false, "", 0, 0, "dial tcp: connection refused")); v.Detail != "answers on the link, but SSH failed: dial tcp: connection refused" {
+		t.Errorf("detail %q", v.Detail)
 	}
 	if v := machineStage(machines.Machine{Name: "web7"}, noSSHD, nil); !v.LastBoot.Equal(at(5)) || v.Boots != 1 {
 		t.Errorf("last boot request %s, boots %d: want the kernel's time (the watch report is not a request) and 1", v.LastBoot, v.Boots)
