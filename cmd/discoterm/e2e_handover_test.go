@@ -45,18 +45,11 @@ func TestHandoverMachine(t *testing.T) {
 	fp8 := strings.Fields(strings.TrimPrefix(rg.must("--batch", "machine", "key", "web8").stdout, "host key of web8: "))[0]
 	// The image web7 booted carries its key (provision hands it over; here
 	// it is installed before sshd starts again).
-	if err := h7.StopSSHD(); err != nil {
+	if err := h7.SetHostKey(priv); err != nil {
 		t.Fatal(err)
 	}
-	if err := h7.WriteFile("/etc/ssh/ssh_host_ed25519_key", priv, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pub := strings.Fields(out)[5] + " " + strings.Fields(out)[6] + "\n"
-	if err := h7.WriteFile("/etc/ssh/ssh_host_ed25519_key.pub", []byte(pub), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := h7.StartSSHD(); err != nil {
-		t.Fatal(err)
+	if h7.HostKeyFingerprint() != fp7 {
+		t.Fatalf("web7 presents %s, not its made key %s", h7.HostKeyFingerprint(), fp7)
 	}
 
 	r := rg.must("--batch", "--json", "scan")
