@@ -39,10 +39,10 @@ func (e *Engine) keyDir() string {
 
 // MachineKey is the host key discoterm made for a machine.
 type MachineKey struct {
-	Machine     string
-	Fingerprint string // SHA256:…
-	Public      string // authorized_keys form
-	File        string // the private key (0600)
+	Machine     string `json:"machine"`
+	Fingerprint string `json:"fingerprint"` // SHA256:…
+	Public      string `json:"public_key"`  // authorized_keys form
+	File        string `json:"file"`        // the private key (0600)
 }
 
 // MachineHostKey is the host key discoterm made for a machine, made now

@@ -42,7 +42,11 @@ func TestHandoverMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	fp7 := strings.Fields(strings.TrimPrefix(out, "host key of web7: "))[0]
-	fp8 := strings.Fields(strings.TrimPrefix(rg.must("--batch", "machine", "key", "web8").stdout, "host key of web8: "))[0]
+	k8 := rg.must("--batch", "--json", "machine", "key", "web8").lines(t, "machine_key")
+	if len(k8) != 1 || k8[0]["machine"] != "web8" || k8[0]["file"] != filepath.Join(rg.dir, "netboot-keys", "web8") || !strings.HasPrefix(k8[0]["public_key"].(string), "ssh-ed25519 ") {
+		t.Fatalf("machine key --json: %v", k8)
+	}
+	fp8 := k8[0]["fingerprint"].(string)
 	// The image web7 booted carries its key (provision hands it over; here
 	// it is installed before sshd starts again).
 	if err := h7.SetHostKey(priv); err != nil {

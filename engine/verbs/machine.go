@@ -103,6 +103,14 @@ type MachineList struct {
 	Views []engine.MachineView
 }
 
+// MachineKeyResult is the host key made for a machine (machine key).
+type MachineKeyResult struct{ engine.MachineKey }
+
+// Summary implements Result.
+func (r MachineKeyResult) Summary() string {
+	return fmt.Sprintf("host key of %s: %s %s (private key %s, 0600; provision hands it over once)", r.Machine, r.Fingerprint, r.Public, r.File)
+}
+
 // MachineViewer is a backend that derives the machines' stages.
 type MachineViewer interface {
 	MachineViews(ctx context.Context) ([]engine.MachineView, error)
@@ -197,7 +205,7 @@ func runMachine(ctx context.Context, b Backend, c *Call) (Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		return Done{"machine", fmt.Sprintf("host key of %s: %s %s (private key %s, 0600; provision hands it over once)", k.Machine, k.Fingerprint, k.Public, k.File)}, nil
+		return MachineKeyResult{k}, nil
 	case "add":
 		if key == "" {
 			return nil, usagef("machine add needs the MAC: machine add 52:54:00:12:34:56 --name web7")
