@@ -135,6 +135,9 @@ func (m *Model) applyEvents(burst eventsMsg) {
 		case *engine.BootEvent:
 			m.machinesRefresh.want = true // its stage may have moved
 			m.activity.addEvent(ev)
+			if ev.Hardware != nil && ev.Machine == "" {
+				m.machines.addDiscovered(ev)
+			}
 			if ev.Level == engine.LevelWarn && ev.Service == "watch" {
 				m.setFlash(engine.LevelWarn, ev.Message)
 			}

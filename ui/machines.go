@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +30,55 @@ type machinesPane struct {
 	// serving is the interface the boot services run on ("" when they do
 	// not run from this console).
 	serving string
+	// discovered are the unknown machines whose discovery boot reported
+	// (provision --unknown), newest last, one per MAC: not registered.
+	discovered []engine.BootEvent
+}
+
+// maxDiscovered bounds the discovery reports kept on screen.
+const maxDiscovered = 8
+
+// addDiscovered keeps an unknown machine's report (the newest per MAC).
+func (p *machinesPane) addDiscovered(ev *engine.BootEvent) {
+	out := p.discovered[:0]
+	for _, d := range p.discovered {
+		if d.MAC != ev.MAC {
+			out = append(out, d)
+		}
+	}
+	p.discovered = append(out, *ev)
+	if len(p.discovered) > maxDiscovered {
+		p.discovered = p.discovered[len(p.discovered)-maxDiscovered:]
+	}
+}
+
+// discoveredLines are the unregistered machines that reported, for the
+// operator to register.
+func (p *machinesPane) discoveredLines() []string {
+	if len(p.discovered) == 0 {
+		return nil
+	}
+	t := p.c.Theme
+	lines := []string{"", t.Title.Render(fit(fmt.Sprintf("discovered, not registered: %d (machine add MAC --name NAME --ip ADDR)", len(p.discovered)), p.w))}
+	for _, d := range p.discovered {
+		var hw []string
+		for _, k := range sortedKeys(d.Hardware) {
+			if k != "mac" {
+				hw = append(hw, k+"="+d.Hardware[k])
+			}
+		}
+		lines = append(lines, "  "+fit(d.MAC+" at "+d.Addr+"  "+strings.Join(hw, " "), p.w-2))
+	}
+	return lines
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
 }
 
 func newMachinesPane(c *Common) *machinesPane { return &machinesPane{c: c} }
@@ -145,7 +195,7 @@ func (p *machinesPane) View() string {
 	}
 	if len(p.views) == 0 {
 		lines = append(lines, "", t.Muted.Render(fit("  no machines registered: :machine add MAC --name NAME --ip ADDR --boot PROFILE", p.w)))
-		return block(lines, p.w, p.h)
+		return block(append(lines, p.discoveredLines()...), p.w, p.h)
 	}
 	wName, wMAC, wIP, wBranch := 8, 17, 15, 8
 	lines = append(lines, t.Header.Render(fit(fmt.Sprintf("  %-*s %-*s %-*s %-*s %s", wName, "NAME", wMAC, "MAC", wIP, "IP", wBranch, "BRANCH", "STAGE"), p.w)))
@@ -171,11 +221,12 @@ func (p *machinesPane) View() string {
 		}
 		lines = append(lines, row+p.stageText(v))
 	}
+	found := p.discoveredLines()
 	if v, ok := p.current(); ok {
 		hist := p.hist[v.Machine.Name]
 		title := fmt.Sprintf("%s: %s · %s", v.Machine.Name, v.Text, plural(len(hist), "boot request"))
 		lines = append(lines, "", t.Title.Render(fit(title, p.w)))
-		room := p.h - len(lines)
+		room := p.h - len(lines) - len(found)
 		var body []string
 		if v.Detail != "" {
 			body = append(body, wrapLines(v.Detail, p.w-2)...)
@@ -193,7 +244,7 @@ func (p *machinesPane) View() string {
 			lines = append(lines, "  "+fit(l, p.w-2))
 		}
 	}
-	return block(lines, p.w, p.h)
+	return block(append(lines, found...), p.w, p.h)
 }
 
 // historyDialog shows a machine's whole boot history.

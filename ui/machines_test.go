@@ -69,6 +69,15 @@ func TestGoldenMachines(t *testing.T) {
 	d.wantScreen("Boot history of web7", "dhcp DISCOVER → OFFER 10.0.0.7")
 	shot("history")
 	d.key("esc")
+	d.f.Emit(&engine.BootEvent{Header: engine.Header{Time: uitest.Epoch, Message: "discovered unknown machine 52:54:00:85:00:99 at 10.0.0.253: …"}, Service: "http",
+		MAC: "52:54:00:85:00:99", Request: "/report", Answer: "200", Addr: "10.0.0.253",
+		Hardware: map[string]string{"mac": "52:54:00:85:00:99", "cpu": "Xeon \x1b[2J E-2224", "mem_kb": "16318412"}})
+	d.pump()
+	d.wantScreen("discovered, not registered: 1", "52:54:00:85:00:99 at 10.0.0.253  cpu=Xeon")
+	if strings.Contains(d.m.View().Content, "\x1b[2J") {
+		t.Error("a discovery report reached the terminal unescaped")
+	}
+	shot("discovered")
 	d.key("?")
 	d.wantScreen("Machines view", "boot services on", "boot services off")
 	shot("help")
