@@ -68,6 +68,10 @@ func TestHandoverMachine(t *testing.T) {
 		t.Errorf("web8 not refused with both fingerprints (%s, %s): %v\n%s", fp8, h8.HostKeyFingerprint(), refused, r)
 	}
 
+	// Nor can it be trusted by hand: the MAC is the machine's, its key the made one.
+	if r := rg.run("--batch", "trust", "mac:"+h8.MAC, h8.HostKeyFingerprint()); r.code == 0 || !strings.Contains(r.stderr+r.stdout, "answers with the MAC of machine web8") || !strings.Contains(r.stderr+r.stdout, fp8) {
+		t.Errorf("trust of web8's impostor key: %s", r)
+	}
 	hosts := rg.must("--batch", "--json", "hosts").lines(t, "host")
 	var web7 map[string]any
 	for _, h := range hosts {
