@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestHandoverMachine: two fleet hosts registered as netboot machines.
@@ -56,7 +57,9 @@ func TestHandoverMachine(t *testing.T) {
 		t.Fatalf("web7 presents %s, not its made key %s", h7.HostKeyFingerprint(), fp7)
 	}
 
+	start := time.Now()
 	r := rg.must("--batch", "--json", "scan")
+	t.Logf("one scan, from start to web7 at position 2 of 2 (hand-over, plan, approve, push): %s", time.Since(start).Round(time.Millisecond))
 	var refused map[string]any
 	for _, ev := range r.lines(t, "host") {
 		if ev["event"] == "failed" && ev["mac"] == h8.MAC {
