@@ -254,6 +254,8 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 			return true, nil
 		}
 		return m.activity.Update(msg)
+	case viewMachines:
+		return m.machineKey(msg)
 	}
 	return false, nil
 }
@@ -302,6 +304,8 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.focusView(viewDrift)
 	case key.Matches(msg, k.CheckDrift):
 		return m.checkDrift(m.branch, m.hosts.selection())
+	case key.Matches(msg, k.MachinesView):
+		m.focusView(viewMachines)
 	case key.Matches(msg, k.Branch):
 		return m.nextBranch()
 	case key.Matches(msg, k.Lock):
@@ -431,6 +435,7 @@ func (m *Model) gateKeys() {
 	} else {
 		k.gate(&k.Trust, "")
 	}
+	m.machineKeys()
 	if _, ok := m.journal.currentStaged(); !ok {
 		k.gate(&k.Drop, "put the cursor on a staged entry")
 	} else if !mine {
@@ -458,6 +463,8 @@ func (m *Model) shortHelp() string {
 		bs = []*key.Binding{&k.Level, &k.Bottom}
 	case viewDrift:
 		bs = []*key.Binding{&k.Repair, &k.Adopt, &k.RepairAll, &k.CheckDrift, &k.Fold}
+	case viewMachines:
+		bs = []*key.Binding{&k.History, &k.StartBoot, &k.StopBoot}
 	}
 	bs = append(bs, &k.Command, &k.Help)
 	t := m.c.Theme

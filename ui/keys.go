@@ -12,7 +12,7 @@ type KeyMap struct {
 	Quit, Help, Command, Filter, Back        key.Binding
 	NextView, PrevView                       key.Binding
 	Hosts, Journal, Review, Progress, Events key.Binding
-	DriftView                                key.Binding
+	DriftView, MachinesView                  key.Binding
 	Branch, Lock, Unlock, Stage              key.Binding
 	Plan, Approve, Push                      key.Binding
 	CheckDrift                               key.Binding
@@ -32,6 +32,8 @@ type KeyMap struct {
 	StopPush, ContinueWave key.Binding
 	// Activity.
 	Level key.Binding
+	// Machines (netboot).
+	StartBoot, StopBoot, History key.Binding
 
 	// why holds, for each disabled binding, the reason help and the status
 	// line give when the key is pressed anyway.
@@ -52,27 +54,28 @@ func bind(help, desc string, keys ...string) key.Binding {
 // DefaultKeyMap builds the key map.
 func DefaultKeyMap() *KeyMap {
 	return &KeyMap{
-		Quit:       bind("q", "quit", "q"),
-		Help:       bind("?", "help", "?"),
-		Command:    bind(":", "command", ":"),
-		Filter:     bind("/", "filter", "/"),
-		Back:       bind("esc", "back / clear filter", "esc", "ctrl+c"),
-		NextView:   bind("tab", "next view", "tab"),
-		PrevView:   bind("shift+tab", "previous view", "shift+tab"),
-		Hosts:      bind("1", "hosts", "1"),
-		Journal:    bind("2", "journal", "2"),
-		Review:     bind("3", "plan review", "3"),
-		Progress:   bind("4", "push progress", "4"),
-		Events:     bind("5", "activity", "5"),
-		DriftView:  bind("6", "drift", "6"),
-		Branch:     bind("b", "next branch", "b"),
-		Lock:       bind("L", "lock branch", "L"),
-		Unlock:     bind("U", "unlock branch", "U"),
-		Stage:      bind("s", "stage a change", "s"),
-		Plan:       bind("p", "plan (dry-run)", "p"),
-		Approve:    bind("a", "approve plan", "a"),
-		Push:       bind("P", "push plan", "P"),
-		CheckDrift: bind("D", "check drift (selected hosts, else the branch)", "D"),
+		Quit:         bind("q", "quit", "q"),
+		Help:         bind("?", "help", "?"),
+		Command:      bind(":", "command", ":"),
+		Filter:       bind("/", "filter", "/"),
+		Back:         bind("esc", "back / clear filter", "esc", "ctrl+c"),
+		NextView:     bind("tab", "next view", "tab"),
+		PrevView:     bind("shift+tab", "previous view", "shift+tab"),
+		Hosts:        bind("1", "hosts", "1"),
+		Journal:      bind("2", "journal", "2"),
+		Review:       bind("3", "plan review", "3"),
+		Progress:     bind("4", "push progress", "4"),
+		Events:       bind("5", "activity", "5"),
+		DriftView:    bind("6", "drift", "6"),
+		MachinesView: bind("7", "machines (netboot)", "7"),
+		Branch:       bind("b", "next branch", "b"),
+		Lock:         bind("L", "lock branch", "L"),
+		Unlock:       bind("U", "unlock branch", "U"),
+		Stage:        bind("s", "stage a change", "s"),
+		Plan:         bind("p", "plan (dry-run)", "p"),
+		Approve:      bind("a", "approve plan", "a"),
+		Push:         bind("P", "push plan", "P"),
+		CheckDrift:   bind("D", "check drift (selected hosts, else the branch)", "D"),
 
 		Up:       bind("↑/k", "up", "up", "k"),
 		Down:     bind("↓/j", "down", "down", "j"),
@@ -104,6 +107,10 @@ func DefaultKeyMap() *KeyMap {
 		ContinueWave: bind("c", "continue a paused wave", "c"),
 
 		Level: bind("l", "minimum level", "l"),
+
+		StartBoot: bind("B", "boot services on", "B"),
+		StopBoot:  bind("X", "boot services off", "X"),
+		History:   bind("enter", "history", "enter"),
 
 		why: map[*key.Binding]string{},
 	}
@@ -145,7 +152,7 @@ type helpGroup struct {
 func (k *KeyMap) groups() []helpGroup {
 	return []helpGroup{
 		{"global", []*key.Binding{&k.Help, &k.Command, &k.Filter, &k.Back, &k.Quit, &k.NextView, &k.PrevView,
-			&k.Hosts, &k.Journal, &k.Review, &k.Progress, &k.Events, &k.DriftView}},
+			&k.Hosts, &k.Journal, &k.Review, &k.Progress, &k.Events, &k.DriftView, &k.MachinesView}},
 		{"changes", []*key.Binding{&k.Branch, &k.Lock, &k.Unlock, &k.Stage, &k.Plan, &k.Approve, &k.Push, &k.CheckDrift}},
 		{"lists", []*key.Binding{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom}},
 		{"hosts", []*key.Binding{&k.Mark, &k.MarkAll, &k.SortBy, &k.Sort, &k.Reverse, &k.Trust, &k.Details}},
@@ -154,5 +161,6 @@ func (k *KeyMap) groups() []helpGroup {
 		{"push", []*key.Binding{&k.StopPush, &k.ContinueWave}},
 		{"drift", []*key.Binding{&k.Up, &k.Down, &k.Repair, &k.RepairAll, &k.Adopt, &k.Fold}},
 		{"activity", []*key.Binding{&k.Open, &k.Level}},
+		{"machines", []*key.Binding{&k.History, &k.StartBoot, &k.StopBoot}},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,10 +42,11 @@ const (
 	viewPush
 	viewActivity
 	viewDrift
+	viewMachines
 	viewCount
 )
 
-var viewNames = [viewCount]string{"Hosts", "Journal", "Plan", "Push", "Activity", "Drift"}
+var viewNames = [viewCount]string{"Hosts", "Journal", "Plan", "Push", "Activity", "Drift", "Machines"}
 
 // Intervals of the things that redraw on their own.
 const (
@@ -85,6 +87,7 @@ type Model struct {
 	pushes   *pushPane
 	activity *activityPane
 	drift    *driftPane
+	machines *machinesPane
 	input    lineInput
 	dialog   dialog
 	help     *helpView
@@ -112,6 +115,10 @@ type Model struct {
 	flashPending bool
 
 	hostsRefresh, journalRefresh refresher
+	machinesRefresh              refresher
+	// provisionJob is the job of the boot services started here (:provision,
+	// or B in the Machines view); "" when they do not run.
+	provisionJob string
 }
 
 // NewModel builds the root model and subscribes to the backend's events.
@@ -145,9 +152,11 @@ func newModel(ctx context.Context, b Backend, opts Options) (*Model, error) {
 		jobs:    map[string]*job{},
 		hosts:   newHostsPane(c), journal: newJournalPane(c), review: newPlanPane(c),
 		pushes: newPushPane(c), activity: newActivityPane(c), drift: newDriftPane(c),
-		input:          newLineInput(),
-		hostsRefresh:   refresher{interval: hostsReadEvery},
-		journalRefresh: refresher{interval: journalReadEvery},
+		machines:        newMachinesPane(c),
+		input:           newLineInput(),
+		hostsRefresh:    refresher{interval: hostsReadEvery},
+		journalRefresh:  refresher{interval: journalReadEvery},
+		machinesRefresh: refresher{interval: machinesReadEvery},
 	}
 	if c.Theme, err = m.buildTheme(); err != nil {
 		return nil, err
@@ -234,6 +243,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.hostsRefresh.fired()
 		case "journal":
 			m.journalRefresh.fired()
+		case "machines":
+			m.machinesRefresh.fired()
 		}
 	case flashMsg:
 		m.ageFlash(msg)
@@ -262,6 +273,15 @@ func (m *Model) afterUpdate() tea.Cmd {
 	} else if wait > 0 {
 		m.journalRefresh.scheduled = true
 		cmds = append(cmds, tea.Tick(wait, func(time.Time) tea.Msg { return refreshMsg{"journal"} }))
+	}
+	// The machines are read only while they are on screen.
+	if m.focus == viewMachines {
+		if read, wait := m.machinesRefresh.due(); read {
+			cmds = append(cmds, m.fetchMachines())
+		} else if wait > 0 {
+			m.machinesRefresh.scheduled = true
+			cmds = append(cmds, tea.Tick(wait, func(time.Time) tea.Msg { return refreshMsg{"machines"} }))
+		}
 	}
 	m.review.planning = nil
 	if m.planning.job != "" {
@@ -307,6 +327,7 @@ func (m *Model) resize(w, h int) {
 	m.pushes.SetSize(w, bh)
 	m.activity.SetSize(w, bh)
 	m.drift.SetSize(w, bh)
+	m.machines.SetSize(w, bh)
 	m.input.ti.SetWidth(max(w-2, 10))
 }
 
@@ -380,6 +401,9 @@ func (m *Model) setBranch(name string) tea.Cmd {
 
 func (m *Model) focusView(v view) {
 	m.focus = v
+	if v == viewMachines {
+		m.machinesRefresh.want = true // read them now, then as boot events come
+	}
 }
 
 // View draws the tabs, the focused pane, the status bar and the bottom
@@ -409,6 +433,8 @@ func (m *Model) View() tea.View {
 		body = m.activity.View()
 	case viewDrift:
 		body = m.drift.View()
+	case viewMachines:
+		body = m.machines.View()
 	}
 	screen := strings.Join([]string{m.tabs(), body, strings.Join(m.statusBar(), "\n"), m.bottomLine()}, "\n")
 	if m.help != nil {
@@ -424,12 +450,36 @@ func (m *Model) View() tea.View {
 // tabs is the top line: the views with their keys, the focused one lit.
 func (m *Model) tabs() string {
 	t := m.c.Theme
+	// Every tab with its name, unless that leaves no room for who you
+	// are: then the other tabs show their key alone (help names them).
+	left := m.tabLine(true)
+	if lipgloss.Width(left)+9 > m.width {
+		left = m.tabLine(false)
+	}
+	right := t.Muted.Render(m.operator + " ")
+	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
+	if gap < 1 {
+		// Who you are matters more than the whole of a long name.
+		if room := m.width - lipgloss.Width(left) - 1; room >= 8 {
+			return left + " " + t.Muted.Render(cut(m.operator, room-1)+" ")
+		}
+		return fit(left, m.width)
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
+
+// tabLine renders the tabs; named=false names only the focused one.
+func (m *Model) tabLine(named bool) string {
+	t := m.c.Theme
 	var b strings.Builder
 	for i, name := range viewNames {
-		label := fmt.Sprintf("%d %s", i+1, name)
+		label := strconv.Itoa(i + 1)
+		if named || view(i) == m.focus {
+			label += " " + name
+		}
 		switch view(i) {
 		case viewPlan:
-			if m.review.plan != nil {
+			if m.review.plan != nil && (named || view(i) == m.focus) {
 				label += " " + m.review.plan.ID
 			}
 		case viewPush:
@@ -440,6 +490,10 @@ func (m *Model) tabs() string {
 			if m.drift.checking != "" {
 				label += " …"
 			}
+		case viewMachines:
+			if m.provisionJob != "" {
+				label += " ●"
+			}
 		}
 		if view(i) == m.focus {
 			b.WriteString(t.TabActive.Render(label))
@@ -447,15 +501,5 @@ func (m *Model) tabs() string {
 			b.WriteString(t.Tab.Render(label))
 		}
 	}
-	right := t.Muted.Render(m.operator + " ")
-	left := b.String()
-	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
-	if gap < 1 {
-		// Who you are matters more than the whole of a long name.
-		if room := m.width - lipgloss.Width(left) - 1; room >= 8 {
-			return left + " " + t.Muted.Render(cut(m.operator, room-1)+" ")
-		}
-		return fit(left, m.width)
-	}
-	return left + strings.Repeat(" ", gap) + right
+	return b.String()
 }

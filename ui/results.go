@@ -15,6 +15,9 @@ import (
 // handleResult folds the answer of a read or an operation into the model.
 func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
+	case machinesMsg:
+		m.machinesRefresh.inFlight = false
+		m.machines.apply(msg)
 	case hostsMsg:
 		m.hostsRefresh.inFlight = false
 		if msg.err != nil {

@@ -60,6 +60,10 @@ type Fake struct {
 	FailPush map[string]string
 	// Err makes the named operation ("Lock", "Plan", …) fail.
 	Err map[string]error
+	// Stages and Boots are what MachineViews and BootHistory say of the
+	// machines (by name).
+	Stages map[string]engine.MachineView
+	Boots  map[string][]engine.BootEvent
 }
 
 // New builds a fake fleet.
@@ -77,7 +81,7 @@ func New(opts Options) *Fake {
 		opts.Clock = func() time.Time { return Epoch }
 	}
 	f := &Fake{opts: opts, branches: map[string]*branch{}, plans: map[string]*engine.Plan{}, subs: map[int]chan engine.Event{},
-		FailPush: map[string]string{}, Err: map[string]error{}}
+		FailPush: map[string]string{}, Err: map[string]error{}, Stages: map[string]engine.MachineView{}, Boots: map[string][]engine.BootEvent{}}
 	f.branches["main"] = f.makeBranch("main", opts.Entries)
 	f.branches["staging"] = f.makeBranch("staging", min(opts.Entries, 5))
 	for i := range opts.Hosts {
