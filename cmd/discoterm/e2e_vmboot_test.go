@@ -110,6 +110,12 @@ func TestVMBoot(t *testing.T) {
 	// branch and catch-up replays the journal; then log power-on →
 	// "position M of M" here.
 
+	if os.Getenv("DISCOTERM_VM_CONSOLE") == "1" {
+		t.Logf("VM console:\n%s", b.vm.Console())
+		for _, e := range b.events.all(func(e bootEvent) bool { return e.Type == "boot" }) {
+			t.Logf("%v %s", since(e.At), e.Raw)
+		}
+	}
 	b.stopProvision()
 	hist := b.must("--json", "machine", "history", vmName)
 	for _, want := range []string{`"service":"dhcp","mac":"` + vmMAC + `","machine":"` + vmName + `","request":"DISCOVER","answer":"OFFER"`,
