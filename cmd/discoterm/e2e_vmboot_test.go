@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // TestVMBoot: a real VM (QEMU, KVM, the iPXE boot ROM) on a test bridge
@@ -105,10 +107,29 @@ func TestVMBoot(t *testing.T) {
 	}
 	step("second key fetch refused", "http", "/key/"+vmName+"/", "410")
 
-	// Hand-over (branch handover): the scanner finds vmMAC, matches the
-	// machine file, verifies the pre-registered key, puts it on its
-	// branch and catch-up replays the journal; then log power-on →
-	// "position M of M" here.
+	// discoterm's own SSH trusts it from the first contact too: add-host
+	// (no --accept-new) records the key made for vm1, and the VM can be
+	// probed (busybox is enough for the host scripts).
+	priv, err := os.ReadFile(filepath.Join(b.dir, "netboot-keys", vmName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := b.must("--json", "add-host", "root@"+vmIP, "--name", vmName)
+	if fp := ssh.FingerprintSHA256(signer.PublicKey()); !strings.Contains(r, `"host_key":"`+fp+`"`) || !strings.Contains(r, `"trusted":true`) ||
+		!strings.Contains(r, `"hostname":"`+vmName+`"`) {
+		b.failf("add-host %s: want it trusted with the key made for %s (%s):\n%s", vmIP, vmName, fp, r)
+	}
+	t.Logf("power-on → %-22s %v", "add-host trusted", since(time.Now()))
+
+	// Hand-over (branch handover, after the merge): in place of add-host,
+	// the scanner (scan --iface b.link.Bridge) finds vmMAC, matches the
+	// machine file, verifies the pre-registered key, puts the VM on its
+	// branch and catch-up replays the journal; read the files back with
+	// b.ssh and log power-on → "position M of M" here.
 
 	if os.Getenv("DISCOTERM_VM_CONSOLE") == "1" {
 		t.Logf("VM console:\n%s", b.vm.Console())
