@@ -197,6 +197,9 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 		errc <- err
 	}()
 	context.AfterFunc(ctx, func() { hs.Close() })
+	raDone := make(chan struct{})
+	go func() { defer close(raDone); e.answerRouterSolicits(ctx, o.Interface, dir.Load, emitBoot) }()
+	defer func() { cancel(); <-raDone }()
 	e.logf(LevelInfo, "provisioning on %s (%s): DHCP for the machines in %s, TFTP from %s", o.Interface, ip, dir.Path, o.BootDir)
 	err = <-errc
 	cancel()

@@ -50,6 +50,11 @@ func TestVMBoot(t *testing.T) {
 		b.failf("offer %+v, want %s for %s", offer, vmIP, vmMAC)
 	}
 	step("DHCP ack", "dhcp", "REQUEST", "ACK")
+	// iPXE's IPv6 configuration ends on provision's empty router
+	// advertisement instead of waiting ~13 s for a router.
+	if ra := step("IPv6 RS answered", "ndp", "RS", "RA"); !strings.HasPrefix(ra.Addr, "fe80::") || ra.MAC != vmMAC {
+		b.failf("router solicitation %+v: want one from %s's link-local address", ra, vmMAC)
+	}
 	step("iPXE script", "http", "/boot/"+vmName+".ipxe", "200")
 	kernel := step("kernel", "http", "/profile/"+vmProfile+"/kernel", "200")
 	initrd := step("initrd", "http", "/profile/"+vmProfile+"/initrd", "200")
