@@ -60,6 +60,7 @@ lint: deps
 	$(GO) vet ./...
 	cd $(SHDIR) && for f in *.sh; do sh -n $$f || exit 1; done
 	cd $(SHDIR) && for p in $(SHPROGS); do cat $$p | shellcheck -s sh - || exit 1; done
+	shellcheck -s sh cmd/discoterm/internal/vmtest/*.sh
 
 # demo starts a practice fleet of $(DEMO_N) namespace hosts (root needed),
 # registers them in a demo store and opens the console on it.
