@@ -108,8 +108,11 @@ func startVMBoot(t *testing.T, ctx context.Context, env vmtest.Env) *vmBoot {
 	os.WriteFile(filepath.Join(prof, "cmdline"), []byte(vmCmdline), 0o644)
 
 	b.known = filepath.Join(b.dir, "known_hosts")
+	// The controller's key also signs approvals: the one allowed signer.
+	allowed := filepath.Join(b.dir, "allowed_signers")
+	os.WriteFile(allowed, append([]byte("ops@vmboot "), pub...), 0o600)
 	b.base = []string{"--batch", "--ssh-config", "none", "--store", filepath.Join(b.dir, "s.db"),
-		"--known-hosts", b.known, "--identity", b.ctlKey}
+		"--known-hosts", b.known, "--identity", b.ctlKey, "--operator", "ops@vmboot", "--allowed-signers", allowed, "--timeout", "10s"}
 	b.must("machine", "add", vmMAC, "--name", vmName, "--ip", vmIP, "--boot", vmProfile)
 
 	b.prov = exec.CommandContext(ctx, binary, append(b.base, "--json", "provision", "--iface", link.Bridge,

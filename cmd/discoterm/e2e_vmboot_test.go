@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -130,8 +131,32 @@ func TestVMBoot(t *testing.T) {
 	}
 	t.Logf("power-on → %-22s %v", "add-host trusted", since(time.Now()))
 
+	// A two-entry journal reaches it like any host: busybox's sh and
+	// applets run discoterm's host programs (its unshare cannot sandbox,
+	// which the plan says).
+	b.must("lock", "main", "netboot")
+	b.must("assign", vmName, "main")
+	motd := filepath.Join(b.dir, "motd")
+	os.WriteFile(motd, []byte("netbooted by discoterm\n"), 0o644)
+	b.must("snap", motd, "--to", "/etc/motd")
+	b.must("exec", "--creates", "/etc/dt-marker", "--", "sh", "-c", "'echo made > /etc/dt-marker'")
+	plan := regexp.MustCompile(`"type":"plan","v":1,.*"plan":"(p[0-9a-f]+)"`).FindStringSubmatch(b.must("--json", "plan"))
+	if plan == nil {
+		b.failf("plan printed no plan id")
+	}
+	b.must("approve", plan[1])
+	b.must("up", "--yes")
+	if out, err := b.ssh(ctx, b.known, "cat /etc/motd /etc/dt-marker; grep position /var/lib/discoterm/state"); err != nil ||
+		out != "netbooted by discoterm\nmade\nposition 2\n" {
+		b.failf("files after the push: %v %q", err, out)
+	}
+	if hs := b.must("--json", "hosts"); !strings.Contains(hs, `"position":2`) || !strings.Contains(hs, `"head":2`) {
+		b.failf("hosts after the push: %s", hs)
+	}
+	t.Logf("power-on → %-22s %v", "position 2 of 2 (push)", since(time.Now()))
+
 	// Hand-over (branch handover, after the merge): in place of add-host,
-	// the scanner (scan --iface b.link.Bridge) finds vmMAC, matches the
+	// assign and up, the scanner (scan --iface b.link.Bridge) finds vmMAC, matches the
 	// machine file, verifies the pre-registered key, puts the VM on its
 	// branch and catch-up replays the journal; read the files back with
 	// b.ssh and log power-on → "position M of M" here.
