@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"time"
@@ -20,6 +22,19 @@ type Link struct {
 // NewLink makes the bridge (cidr: the host's address on it, e.g.
 // 10.94.0.1/24) and the tap, both up. Close removes them.
 func NewLink(cidr string) (*Link, error) {
+	// A bridge left by a killed run would take the VM's traffic.
+	if p, err := netip.ParsePrefix(cidr); err == nil {
+		if ifs, err := net.Interfaces(); err == nil {
+			for _, ifc := range ifs {
+				addrs, _ := ifc.Addrs()
+				for _, a := range addrs {
+					if q, err := netip.ParsePrefix(a.String()); err == nil && q.Addr() == p.Addr() {
+						return nil, fmt.Errorf("%s already has %s (left by an earlier run?); remove it: ip link del %s", ifc.Name, p.Addr(), ifc.Name)
+					}
+				}
+			}
+		}
+	}
 	b := make([]byte, 3)
 	rand.Read(b)
 	id := hex.EncodeToString(b)
