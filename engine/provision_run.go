@@ -210,6 +210,11 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 		}})}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Router solicitations are answered beside the three services; a
+	// failure there only makes iPXE boots slower (provision_ra.go).
+	raDone := make(chan struct{})
+	go func() { defer close(raDone); e.answerRouterSolicits(ctx, o.Interface, dir.Load, emitBoot) }()
+	defer func() { cancel(); <-raDone }()
 	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(ctx) }()
 	go func() { errc <- tftp.Serve(ctx, conn) }()
