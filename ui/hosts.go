@@ -51,7 +51,7 @@ func (r *hostRow) derive() {
 	}
 	r.cells = map[string]string{
 		"state": r.state, "name": r.displayName(), "address": strings.Join(append([]string{r.Addr}, r.Addrs...), " "),
-		"mac": r.MAC, "branch": r.Branch, "position": r.position(), "rtt": rtt(r.RTT), "window": windowCell(r.HostView), "last result": r.result(),
+		"mac": r.MAC, "branch": r.Branch, "position": r.position(), "drift": r.drift(), "rtt": rtt(r.RTT), "window": windowCell(r.HostView), "last result": r.result(),
 	}
 }
 
@@ -104,6 +104,7 @@ const (
 	hcMAC
 	hcBranch
 	hcPos
+	hcDrift
 	hcRTT
 	hcSeen
 	hcWindow
@@ -113,14 +114,15 @@ const (
 var hostColumns = []column{
 	hcState:  {title: "STATE", min: 9, max: 9, prio: 1},
 	hcName:   {title: "NAME", min: 10, want: 12, max: 32, prio: 0},
-	hcAddr:   {title: "ADDRESS", min: 12, want: 24, max: 48, prio: 6},
-	hcMAC:    {title: "MAC", min: 17, max: 17, prio: 8},
+	hcAddr:   {title: "ADDRESS", min: 14, want: 24, max: 48, prio: 4},
+	hcMAC:    {title: "MAC", min: 17, max: 17, prio: 7},
 	hcBranch: {title: "BRANCH", min: 6, want: 7, max: 16, prio: 3},
 	hcPos:    {title: "POSITION", min: 8, want: 11, max: 14, prio: 2},
-	hcRTT:    {title: "RTT", min: 6, max: 6, prio: 9, right: true},
+	hcDrift:  {title: "DRIFT", min: 7, want: 8, max: 9, prio: 4},
+	hcRTT:    {title: "RTT", min: 6, max: 6, prio: 8, right: true},
 	hcSeen:   {title: "SEEN", min: 4, max: 4, prio: 5, right: true},
 	hcWindow: {title: "WINDOW", min: 9, want: 9, max: 9, prio: 9},
-	hcResult: {title: "LAST RESULT", min: 8, want: 24, max: 400, prio: 4},
+	hcResult: {title: "LAST RESULT", min: 8, want: 24, max: 400, prio: 6},
 }
 
 // hostsPane is the live hosts table. It draws only the rows on screen, so
@@ -293,6 +295,8 @@ func hostLess(col int) func(a, b *hostRow) int {
 		return func(a, b *hostRow) int { return cmp.Compare(a.Branch, b.Branch) }
 	case hcPos:
 		return func(a, b *hostRow) int { return cmp.Compare(a.Behind, b.Behind) }
+	case hcDrift:
+		return func(a, b *hostRow) int { return cmp.Compare(driftCount(b), driftCount(a)) }
 	case hcRTT:
 		return func(a, b *hostRow) int { return cmp.Compare(a.RTT, b.RTT) }
 	case hcSeen:
@@ -427,6 +431,7 @@ func (p *hostsPane) View() string {
 		cells[hcMAC] = r.MAC
 		cells[hcBranch] = r.Branch
 		cells[hcPos] = r.position()
+		cells[hcDrift] = r.drift()
 		cells[hcRTT] = rtt(r.RTT)
 		cells[hcSeen] = ago(now, r.LastSeen)
 		cells[hcWindow] = r.cells["window"]
@@ -437,6 +442,7 @@ func (p *hostsPane) View() string {
 			if r.Behind > 0 {
 				cells[hcPos] = t.Warn.Render(cells[hcPos])
 			}
+			cells[hcDrift] = p.driftStyle(r).Render(cells[hcDrift])
 			cells[hcResult] = p.resultStyle(r).Render(cells[hcResult])
 			cells[hcSeen] = t.Muted.Render(cells[hcSeen])
 			cells[hcRTT] = t.Muted.Render(cells[hcRTT])
@@ -505,6 +511,7 @@ func (p *hostsPane) measure() {
 		need[hcAddr] = max(need[hcAddr], ansi.StringWidth(r.Addr))
 		need[hcBranch] = max(need[hcBranch], ansi.StringWidth(r.Branch))
 		need[hcPos] = max(need[hcPos], ansi.StringWidth(r.cells["position"]))
+		need[hcDrift] = max(need[hcDrift], ansi.StringWidth(r.cells["drift"]))
 		need[hcResult] = max(need[hcResult], ansi.StringWidth(r.cells["last result"]))
 		need[hcWindow] = max(need[hcWindow], ansi.StringWidth(r.cells["window"]))
 	}
