@@ -34,6 +34,7 @@ import (
 //	R SEQ RESULT RC CS OUT     apply: entry result (CS centiseconds; OUT base64|-)
 //	BUSY PID|?                 apply: another push holds the host lock
 //	STALE CODE [ARG]           apply: the host moved since the plan
+//	ARMED SECONDS              apply: a revert is armed (--must-come-back)
 //	END [POSITION [HASH]]      the program finished
 //
 // Caps, checked while reading (a host that sends more fails the step and
@@ -77,6 +78,7 @@ const (
 	tagBusy       = "BUSY"
 	tagStale      = "STALE"
 	tagEnd        = "END"
+	tagArmed      = "ARMED"
 )
 
 // replyLine is one parsed line; which fields are set depends on Tag.
@@ -112,7 +114,8 @@ var entryResults = map[string]bool{"ok": true, "skipped": true, "failed": true, 
 // staleCodes are the reasons apply.sh refuses a host, and whether an
 // argument follows.
 var staleCodes = map[string]bool{"position": true, "branch": true, "appeared": true, "removed": true,
-	"meta": false, "content": false, "statedir": false, "statewrite": false, "tampered": false}
+	"meta": false, "content": false, "statedir": false, "statewrite": false, "tampered": false,
+	"armed": false, "reverted": false, "keep": false}
 
 var facts = map[string]bool{"hostname": true, "machine-id": true, "os": true, "time": true}
 
@@ -303,6 +306,10 @@ func parseLine(l []byte, indexes int) (replyLine, error) {
 			if _, err := strconv.ParseUint(r.Text, 10, 64); err != nil {
 				r.Text = "?" // a corrupt state file: the plan would have said so
 			}
+		}
+	case tagArmed:
+		if n, err := strconv.ParseUint(string(rest), 10, 31); err != nil || n == 0 {
+			return r, errLine(l, "want SECONDS")
 		}
 	case tagEnd:
 		if len(rest) == 0 {

@@ -37,12 +37,12 @@ var shFiles embed.FS
 var (
 	probeFiles  = []string{"common.sh", "probe.sh"}
 	fetchFiles  = []string{"fetch.sh"}
-	applyFiles  = []string{"common.sh", "lock.sh", "state.sh", "usage.sh", "apply.sh"}
+	applyFiles  = []string{"common.sh", "lock.sh", "state.sh", "usage.sh", "comeback.sh", "apply.sh"}
 	cancelFiles = []string{"cancel.sh"}
 )
 
 // programs lists every program, for tests and lint.
-var programs = map[string][]string{"probe": probeFiles, "fetch": fetchFiles, "apply": applyFiles, "cancel": cancelFiles, "sandbox": sandboxFiles}
+var programs = map[string][]string{"probe": probeFiles, "fetch": fetchFiles, "apply": applyFiles, "cancel": cancelFiles, "sandbox": sandboxFiles, "confirm": confirmFiles}
 
 // library is the text of files as sent: concatenated, without comment
 // lines and blank lines (the files are for reading; every byte is sent
