@@ -172,6 +172,8 @@ type HostPush struct {
 	Entries  []EntryResult `json:"entries"`
 	Err      string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration"`
+	// CameBack says how a push that must come back was confirmed.
+	CameBack string `json:"came_back,omitempty"`
 
 	contacted bool // the apply step ran (its positions are true)
 }

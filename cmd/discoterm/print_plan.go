@@ -124,6 +124,9 @@ func (p *textPrinter) push(r *engine.PushResult) {
 		if h.Err != "" {
 			fmt.Fprintf(p.w, "    ! %s\n", h.Err)
 		}
+		if h.CameBack != "" {
+			fmt.Fprintf(p.w, "    %s\n", h.CameBack)
+		}
 	}
 	fmt.Fprintf(p.w, "push %s: %s, %d not finished (%d stale), %s\n", r.PlanID, engine.Plural(len(r.Hosts), "host"), r.Failed(), r.Stale(), r.Duration.Round(1e6))
 	if r.Stopped != "" {
