@@ -226,6 +226,14 @@ func (m *Model) verbDone(msg verbMsg) tea.Cmd {
 		m.dialog = newReportDialog(m.c, orDash(r.Host), r.Results)
 	case verbs.StagedList:
 		m.focusView(viewJournal)
+	case verbs.Reverted:
+		for _, n := range r.Result.Notes {
+			m.activity.add(now, engine.LevelInfo, "revert: "+n)
+		}
+		if r.Result.Plan != nil {
+			m.review.setPlan(r.Result.Plan)
+			m.focusView(viewPlan)
+		}
 	case verbs.BranchList:
 		for _, b := range r.Branches {
 			line := fmt.Sprintf("branch %s: head %d", b.Branch.Name, b.Branch.Head)
