@@ -122,9 +122,10 @@ func TestMustComeBackOnFleet(t *testing.T) {
 	if hs := r.lines(t, "push.host"); len(hs) != 1 || hs[0]["status"] != "done" || hs[0]["to"].(float64) != 4 {
 		t.Fatalf("good push: %v", hs)
 	}
-	if !strings.Contains(r.stdout, "came back") {
+	if !strings.Contains(r.stdout, "came back: confirmed over a fresh SSH connection") {
 		t.Errorf("no word of the confirmation:\n%s", r.stdout)
 	}
+	t.Logf("good push: %s", r.lines(t, "push.host")[0]["came_back"])
 	if left := comebackLeft(t, n2); left != "" {
 		t.Errorf("a confirmed push left an armed revert behind: %s", left)
 	}

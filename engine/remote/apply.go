@@ -16,7 +16,11 @@ import (
 
 // applyProgram renders the bundle as one program of apply.sh calls.
 func applyProgram(b *Bundle, token string) (string, error) {
-	p := newProgram(applyFiles)
+	files := applyFiles
+	if b.ComeBack > 0 {
+		files = comeBackFiles
+	}
+	p := newProgram(files)
 	p.call("begin", strings.TrimRight(b.StateDir, "/"), token, b.Branch)
 	if b.AllowUserDir {
 		p.call("userdirs")

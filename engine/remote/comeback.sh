@@ -98,6 +98,9 @@ keep() {
     umask 022; rm -rf -- "$KR"; echo "STALE keep"; exit 0
   fi
   if [ -f "$ST" ] && ! cp -- "$ST" "$KR/state"; then umask 022; rm -rf -- "$KR"; echo "STALE keep"; exit 0; fi
+  # The reverter's code stays with the record: a later push that finds
+  # the record orphaned (pending.sh) runs it without carrying it.
+  printf '%s\n' "$REVERTER" > "$KR/reverter.sh" || { umask 022; rm -rf -- "$KR"; echo "STALE keep"; exit 0; }
   umask 022
 }
 
@@ -156,30 +159,4 @@ arm() {
     if pstart "$rp"; then echo "$rp $PSTART" > "$ar/pid"; fi
   fi
   echo "ARMED $KD"
-}
-
-# pending: before any push: a revert armed on this host blocks it; one
-# whose reverter died is carried out now.
-pending() {
-  for pr in "$SD"/comeback/*; do
-    [ -d "$pr" ] || continue
-    case $pr in *.ok) rm -rf -- "$pr"; continue ;; esac
-    alive=
-    if [ -f "$pr/pid" ]; then
-      pp=; pps=; read -r pp pps < "$pr/pid"
-      case $pp in '' | *[!0-9]*) ;; *) if pstart "$pp" && [ "$PSTART" = "$pps" ]; then alive=1; fi ;; esac
-    fi
-    ptok=${pr##*/}; ptok=${ptok%.rev}
-    if [ -n "$alive" ]; then echo "STALE armed"; exit 0; fi
-    case $pr in
-      *.rev) ;;
-      *)
-        pdl=; [ -f "$pr/armed" ] && read -r pdl < "$pr/armed"
-        case $pdl in '' | *[!0-9]*) pdl=0 ;; esac
-        if [ "$pdl" -gt 0 ] && [ "$(date +%s)" -lt $((pdl + 5)) ]; then echo "STALE armed"; exit 0; fi
-        mv -T -- "$pr" "$pr.rev" 2> /dev/null || { echo "STALE armed"; exit 0; } ;;
-    esac
-    sh -c "$REVERTER" reverter 0 "$SD" "$ptok" 1 < /dev/null > /dev/null 2>&1
-    echo "STALE reverted"; exit 0
-  done
 }
