@@ -143,6 +143,15 @@ arm() {
   [ -n "$KR" ] || return 0
   ar=$KR; KR=
   if ! [ -s "$ar/items" ]; then rm -rf -- "$ar"; return 0; fi
+  # Copies kept for entries that did not apply (the run failed) are only
+  # the revert's: undo must not take them for what those entries
+  # overwrote when they apply later.
+  ni=
+  while read -r ak aq; do
+    if [ "$ak" = s ] && [ "$aq" -gt "$POS" ] && mv -T -- "$SD/saved/$aq" "$ar/r$aq" 2> /dev/null; then ak=r; fi
+    ni="$ni$ak $aq$NL"
+  done < "$ar/items"
+  printf '%s' "$ni" > "$ar/items"
   dl=$(date +%s); echo $((dl + KD)) > "$ar/armed"
   tok=${ar##*/}; p1=; m1=; m0=
   read -r p1 < /proc/1/comm 2> /dev/null

@@ -109,6 +109,20 @@ func reverterPid(t *testing.T, c *comebackFixture, token string) int {
 	return pid
 }
 
+// killReverter kills it as a crash would; right after arming it may not
+// lead its own group yet.
+func killReverter(pid int) {
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	for i := 0; i < 100; i++ {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil || strings.Contains(string(b), ") Z ") {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestComeBackRevertsByItself(t *testing.T) {
 	c := newComeback(t)
 	res := c.apply(t, c.bundle(time.Second))
@@ -190,8 +204,7 @@ func TestComeBackBlocksThenRecovers(t *testing.T) {
 	// The reverter dies (the host crashed, say): the record stays armed
 	// until its deadline, then the next push reverts it.
 	pid := reverterPid(t, c, res.Token)
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	time.Sleep(100 * time.Millisecond)
+	killReverter(pid)
 	armed := filepath.Join(c.sd, "comeback", res.Token, "armed")
 	must(t, os.WriteFile(armed, []byte(strconv.FormatInt(time.Now().Unix()-10, 10)+"\n"), 0o600))
 	if r := c.apply(t, next); !strings.Contains(r.Stale, "ran first") {
@@ -206,8 +219,7 @@ func TestComeBackRevertIdempotent(t *testing.T) {
 	c := newComeback(t)
 	res := c.apply(t, c.bundle(30*time.Second))
 	pid := reverterPid(t, c, res.Token)
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	time.Sleep(100 * time.Millisecond)
+	killReverter(pid)
 	rec := filepath.Join(c.sd, "comeback", res.Token)
 	// As the reverter leaves it after its claim and one restore.
 	must(t, os.Rename(rec, rec+".rev"))
@@ -237,4 +249,25 @@ func TestComeBackNothingArmed(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(c.sd, "comeback", "*")); len(left) != 0 {
 		t.Errorf("left in comeback/: %v", left)
 	}
+}
+
+// An entry that fails: what it and the entries after it would have
+// overwrote is the revert's only, not a saved copy undo would read later.
+func TestComeBackFailedEntryKeepsNoSavedCopy(t *testing.T) {
+	c := newComeback(t)
+	b := c.bundle(time.Second)
+	fail := BundleEntry{Seq: 3, Hash: sum([]byte("3")), Op: OpExec, Command: "echo half > " + c.made + "; exit 3", SavePaths: []string{c.made}}
+	b.Entries = []BundleEntry{b.Entries[0], fail}
+	res := c.apply(t, b)
+	if !res.Armed || res.Position != 2 {
+		t.Fatalf("apply: %+v", res)
+	}
+	if _, err := os.Stat(filepath.Join(c.sd, "saved/3")); !os.IsNotExist(err) {
+		t.Errorf("saved/3 of the failed entry is left: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(c.sd, "saved/2")); err != nil {
+		t.Errorf("saved/2 of the applied entry: %v", err)
+	}
+	// The revert still undoes what the failed command did half way.
+	c.reverted(t, 5*time.Second)
 }

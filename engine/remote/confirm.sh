@@ -16,8 +16,9 @@ confirm() {
     elif [ -f "$r.ok/pid" ]; then
       cp=; cps=; read -r cp cps < "$r.ok/pid"
       # The reverter leads its own session (setsid): its group is its pid.
-      # It ignores the signals apply ignored: only KILL stops it.
-      case $cp in '' | *[!0-9]* | 0 | 1) ;; *) if pstart "$cp" && [ "$PSTART" = "$cps" ]; then kill -KILL "-$cp" 2> /dev/null; fi ;; esac
+      # It ignores the signals apply ignored: only KILL stops it. Right
+      # after arming it may not lead its group yet: then the process.
+      case $cp in '' | *[!0-9]* | 0 | 1) ;; *) if pstart "$cp" && [ "$PSTART" = "$cps" ]; then kill -KILL "-$cp" 2> /dev/null || kill -KILL "$cp" 2> /dev/null; fi ;; esac
     fi
     rm -rf -- "$r.ok"
     echo CONFIRMED
