@@ -87,7 +87,7 @@ func (e *Engine) comeBack(ctx context.Context, p *Plan, hp HostPlan, t remote.Ta
 	deadline := start.Add(d)
 	base := context.WithoutCancel(ctx)
 	var last error
-	for attempt := 1; ; attempt++ {
+	for {
 		cctx, cancel := context.WithDeadline(base, deadline)
 		got, err := cf.Confirm(cctx, t, b.StateDir, ar.Token)
 		cancel()
