@@ -68,6 +68,8 @@ func TestMustComeBackOnFleet(t *testing.T) {
 	rg.must("--batch", "lock", "main", "rotate keys")
 	rg.must("--batch", "snap", rg.write("keys", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBadKeyForTheTestOnlyBadKeyForTheTestOnly00 nobody\n"), "--to", keys, "--mode", "0600")
 	rg.must("--batch", "snap", rg.write("app", "new\n"), "--to", "/etc/app-new.conf")
+	// A command whose file effect the plan's sandbox records: undone too.
+	rg.must("--batch", "exec", "--", "sh", "-c", "'echo made > /etc/exec-made'")
 	id = planID(t, rg.must("--batch", "--json", "plan", "node1"))
 	rg.must("--batch", "approve", id)
 
@@ -78,7 +80,8 @@ func TestMustComeBackOnFleet(t *testing.T) {
 		t.Fatalf("push that locks us out: want exit 3: %s", r)
 	}
 	hs := r.lines(t, "push.host")
-	if len(hs) != 1 || hs[0]["status"] != "rolled-back" || !strings.Contains(hs[0]["error"].(string), "rolled back: did not come back within 3s") || hs[0]["to"].(float64) != 1 {
+	if len(hs) != 1 || hs[0]["status"] != "rolled-back" || !strings.Contains(hs[0]["error"].(string), "rolled back: did not come back within 3s") || hs[0]["to"].(float64) != 1 ||
+		strings.Contains(hs[0]["error"].(string), "not reverted") {
 		t.Fatalf("push.host = %v", hs)
 	}
 	if took < 3*time.Second || took > 15*time.Second {
@@ -93,8 +96,10 @@ func TestMustComeBackOnFleet(t *testing.T) {
 	if got := hostMeta(t, n1, keys); got != meta0 {
 		t.Errorf("authorized_keys meta after the revert = %s, want %s", got, meta0)
 	}
-	if got := rg.hostFile(n1, "/etc/app-new.conf"); !strings.HasPrefix(got, "<") {
-		t.Errorf("/etc/app-new.conf is still there: %q", got)
+	for _, p := range []string{"/etc/app-new.conf", "/etc/exec-made"} {
+		if got := rg.hostFile(n1, p); !strings.HasPrefix(got, "<") {
+			t.Errorf("%s is still there: %q", p, got)
+		}
 	}
 	if st := rg.hostState(n1); len(st.Applied) != 1 {
 		t.Errorf("applied history after the revert: %+v", st.Applied)
@@ -108,7 +113,7 @@ func TestMustComeBackOnFleet(t *testing.T) {
 	}
 	// The next plan shows it truthfully: behind again, both entries pending.
 	p := rg.must("--batch", "--json", "plan", "node1")
-	if ph := p.lines(t, "plan.host"); len(ph) != 1 || ph[0]["position"].(float64) != 1 || ph[0]["pending"].(float64) != 2 {
+	if ph := p.lines(t, "plan.host"); len(ph) != 1 || ph[0]["position"].(float64) != 1 || ph[0]["pending"].(float64) != 3 {
 		t.Errorf("plan after the revert: %v", ph)
 	}
 
@@ -119,7 +124,7 @@ func TestMustComeBackOnFleet(t *testing.T) {
 	id = planID(t, rg.must("--batch", "--json", "plan", "node2"))
 	rg.must("--batch", "approve", id)
 	r = rg.must("--batch", "--json", "push", id, "--must-come-back", "3s")
-	if hs := r.lines(t, "push.host"); len(hs) != 1 || hs[0]["status"] != "done" || hs[0]["to"].(float64) != 4 {
+	if hs := r.lines(t, "push.host"); len(hs) != 1 || hs[0]["status"] != "done" || hs[0]["to"].(float64) != 5 {
 		t.Fatalf("good push: %v", hs)
 	}
 	if !strings.Contains(r.stdout, "came back: confirmed over a fresh SSH connection") {
@@ -130,7 +135,7 @@ func TestMustComeBackOnFleet(t *testing.T) {
 		t.Errorf("a confirmed push left an armed revert behind: %s", left)
 	}
 	time.Sleep(4 * time.Second)
-	if st := rg.hostState(n2); st.Position != 4 || rg.hostFile(n2, "/etc/app-new.conf") != "new\n" {
+	if st := rg.hostState(n2); st.Position != 5 || rg.hostFile(n2, "/etc/app-new.conf") != "new\n" {
 		t.Errorf("confirmed push undone: at %d, %q", st.Position, rg.hostFile(n2, "/etc/app-new.conf"))
 	}
 	if out, _ := n2.Exec(context.Background(), "sh", "-c", "ps -eo args | grep -c '^sh -c trap' || true"); strings.TrimSpace(string(out)) != "0" {
@@ -157,24 +162,26 @@ func TestMustComeBackOnFleet(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	_ = cmd.Process.Signal(syscall.SIGSTOP)
-	rg.waitPosition(n3, 5, 10*time.Second)
+	rg.waitPosition(n3, 6, 10*time.Second)
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	if strings.Contains(so.String(), "came back") {
 		t.Fatalf("the controller confirmed before it was stopped; the test did not test anything:\n%s", so.String())
 	}
-	if rg.hostFile(n3, "/etc/app-new.conf") != "new\n" {
-		t.Errorf("node3 did not apply: %q", rg.hostFile(n3, "/etc/app-new.conf"))
+	if rg.hostFile(n3, "/etc/app-new.conf") != "new\n" || rg.hostFile(n3, "/etc/exec-made") != "made\n" {
+		t.Errorf("node3 did not apply: %q %q", rg.hostFile(n3, "/etc/app-new.conf"), rg.hostFile(n3, "/etc/exec-made"))
 	}
 	rg.waitPosition(n3, 1, 10*time.Second)
-	if got := rg.hostFile(n3, "/etc/app-new.conf"); !strings.HasPrefix(got, "<") {
-		t.Errorf("node3 kept /etc/app-new.conf after the revert: %q", got)
+	for _, p := range []string{"/etc/app-new.conf", "/etc/exec-made"} {
+		if got := rg.hostFile(n3, p); !strings.HasPrefix(got, "<") {
+			t.Errorf("node3 kept %s after the revert: %q", p, got)
+		}
 	}
 	if got := rg.hostFile(n3, keys); got != rg.hostFile(n2, keys) || !strings.Contains(got, "ssh-") {
 		t.Errorf("node3 authorized_keys after the revert: %q", got)
 	}
 	p = rg.must("--batch", "--json", "plan", "node3")
-	if ph := p.lines(t, "plan.host"); len(ph) != 1 || ph[0]["position"].(float64) != 1 || ph[0]["pending"].(float64) != 4 {
+	if ph := p.lines(t, "plan.host"); len(ph) != 1 || ph[0]["position"].(float64) != 1 || ph[0]["pending"].(float64) != 5 {
 		t.Errorf("plan after the controller died: %v", ph)
 	}
 }
