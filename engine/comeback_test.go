@@ -112,6 +112,21 @@ func TestMustComeBackConfirmed(t *testing.T) {
 	}
 }
 
+// A host with an armed revert says so in its plan.
+func TestPlanShowsArmedRevert(t *testing.T) {
+	v := newEnv(t)
+	v.addHosts("web", 2)
+	v.fr.with("10.0.0.2", func(h *fakeHost) { h.facts.RevertArmed = true })
+	v.lock("main")
+	v.stage("main", engine.StageRequest{Kind: journal.KindFile, Path: "/etc/motd", Content: []byte("x\n"), Mode: 0o644})
+	p := v.plan(engine.PlanRequest{Branch: "main"})
+	for _, hp := range p.Hosts {
+		if armed := strings.Contains(hp.Revert, "armed on this host"); armed != (hp.Name == "web02") {
+			t.Errorf("%s: revert note %q", hp.Name, hp.Revert)
+		}
+	}
+}
+
 func TestMustComeBackRefusals(t *testing.T) {
 	// A transport that cannot confirm, a reboot it would not survive, a
 	// branch default below a second.

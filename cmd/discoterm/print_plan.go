@@ -100,6 +100,11 @@ func (p *textPrinter) plan(pl *engine.Plan) {
 	}
 	p.unsandboxed(pl)
 	p.skewed(pl)
+	for _, h := range pl.Hosts {
+		if h.Revert != "" {
+			fmt.Fprintf(p.w, "\n! %s: %s\n", h.Name, h.Revert)
+		}
+	}
 	fmt.Fprintf(p.w, "\nreview, then: discoterm --batch approve %s && discoterm --batch push %s\n", pl.ID, pl.ID)
 }
 

@@ -168,9 +168,23 @@ func TestComeBackConfirmedStays(t *testing.T) {
 	c := newComeback(t)
 	res := c.apply(t, c.bundle(time.Second))
 	pid := reverterPid(t, c, res.Token)
+	// A plan's probe sees the armed revert, and no longer once confirmed.
+	probe := func() bool {
+		pr, err := c.st.Probe(context.Background(), Target{Addr: "local"}, ProbeRequest{StateDir: c.sd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pr.Facts.RevertArmed
+	}
+	if !probe() {
+		t.Error("probe does not see the armed revert")
+	}
 	got, err := c.st.Confirm(context.Background(), Target{Addr: "local"}, c.sd, res.Token)
 	if err != nil || got != Confirmed {
 		t.Fatalf("confirm = %q, %v", got, err)
+	}
+	if probe() {
+		t.Error("probe sees a revert armed after the confirm")
 	}
 	// No armed revert is left behind: no record, no reverter process.
 	time.Sleep(100 * time.Millisecond)

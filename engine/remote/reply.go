@@ -22,7 +22,7 @@ import (
 // escaped here (cleanText) before anything shows it; command output and
 // file contents travel as base64.
 //
-//	F KEY TEXT                 fact: KEY hostname|machine-id|os|time (Unix seconds)
+//	F KEY TEXT                 fact: KEY hostname|machine-id|os|time (Unix seconds)|revert (armed)
 //	S-BEGIN, S TEXT, S-END     the state file's header lines
 //	S-NOTFILE                  the state path is not a regular file
 //	E INDEX 0|1                path INDEX of the request is absent|present
@@ -117,7 +117,7 @@ var staleCodes = map[string]bool{"position": true, "branch": true, "appeared": t
 	"meta": false, "content": false, "statedir": false, "statewrite": false, "tampered": false,
 	"armed": false, "reverted": false, "keep": false}
 
-var facts = map[string]bool{"hostname": true, "machine-id": true, "os": true, "time": true}
+var facts = map[string]bool{"hostname": true, "machine-id": true, "os": true, "time": true, "revert": true}
 
 // errLine is a malformed reply line, quoted (escaped and cut) in the error.
 func errLine(l []byte, why string) error {

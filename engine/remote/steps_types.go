@@ -48,6 +48,9 @@ type Facts struct {
 	MachineID string
 	OS        string    // PRETTY_NAME from /etc/os-release
 	Time      time.Time // the host's clock when it answered (seconds); zero: unknown
+	// RevertArmed: a push that must come back awaits its confirmation on
+	// the host, or was never confirmed and is reverted by the next push.
+	RevertArmed bool
 }
 
 // StateFile is the host's own record of what it applied.
