@@ -8,8 +8,10 @@ DEMO_DIR := $(CURDIR)/.demo
 DEMO_N   ?= 6
 PKGS     := openssh-server openssh-client iproute2 iputils-ping tmux diffutils procps shellcheck
 SHOTPKGS := aha chromium fonts-dejavu-core
+# What the netboot VM test boots (cmd/discoterm e2e_vmboot_test.go); test-only.
+VMPKGS   := qemu-system-x86 ipxe-qemu linux-image-amd64 busybox-static
 
-.PHONY: build run test bench demo demo-team demo-down lint screenshots deps deps-shots clean
+.PHONY: build run test bench demo demo-team demo-down lint screenshots deps deps-shots deps-vm clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null)" -o $(BIN) ./cmd/discoterm
@@ -19,7 +21,9 @@ run: build
 	./$(BIN) $(ARGS)
 
 # deps installs what the tests and the demo fleet use, when missing;
-# deps-shots adds what rendering screenshots needs.
+# deps-shots adds what rendering screenshots needs; deps-vm what the
+# netboot VM test boots (without recommends, and without building an
+# initramfs for the kernel: the test makes its own).
 deps-shots: PKGS += $(SHOTPKGS)
 deps-shots: deps
 deps:
@@ -29,9 +33,16 @@ deps:
 	  else echo "missing Debian packages:$$missing (run as root, or: sudo apt-get install$$missing)"; fi; \
 	fi
 
+deps-vm:
+	@missing=""; for p in $(VMPKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && INITRD=No DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "missing Debian packages:$$missing (run as root, or: sudo apt-get install$$missing)"; fi; \
+	fi
+
 # Tests that need root and network namespaces skip with a reason when run
 # unprivileged; CI runs them as root (CI=true turns such a skip into a failure).
-test: deps
+test: deps deps-vm
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
 
@@ -49,6 +60,7 @@ lint: deps
 	$(GO) vet ./...
 	cd $(SHDIR) && for f in *.sh; do sh -n $$f || exit 1; done
 	cd $(SHDIR) && for p in $(SHPROGS); do cat $$p | shellcheck -s sh - || exit 1; done
+	shellcheck -s sh cmd/discoterm/internal/vmtest/*.sh
 
 # demo starts a practice fleet of $(DEMO_N) namespace hosts (root needed),
 # registers them in a demo store and opens the console on it.

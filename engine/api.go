@@ -33,13 +33,14 @@ type PlanRequest struct {
 	NoStaged bool
 }
 
+// UserDirNote is what faces show on a planned change whose entry was
+// staged with --allow-user-dir.
+const UserDirNote = "allowed where a non-root user can change the directory (--allow-user-dir)"
+
 // PushOptions tune a push.
 type PushOptions struct {
 	AllowReboot bool
-	// AllowUserDir writes files even where a non-root user can change the
-	// target's directory (refused by default).
-	AllowUserDir bool
-	Parallel     int // hosts at once (within a wave); 0: engine default
+	Parallel    int // hosts at once (within a wave); 0: engine default
 	// IgnoreWindows lets Up push a branch outside its maintenance
 	// windows (--now). Push of a plan the operator names is never gated.
 	IgnoreWindows bool

@@ -59,12 +59,17 @@ func (d *discovery) catchUp(ctx context.Context, touched map[string]store.Host) 
 	// Branches first: with no policy on (the default), a round costs no
 	// read of every host.
 	branches := map[string]store.Branch{}
+	all := map[string]store.Branch{}
 	bs, err := e.Branches()
 	if err != nil {
 		return
 	}
+	d.mu.Lock()
+	handover := len(d.handedOver) > 0
+	d.mu.Unlock()
 	now := e.now()
 	for _, b := range bs {
+		all[b.Name] = b
 		if !b.CatchUp.Enabled {
 			continue
 		}
@@ -76,7 +81,7 @@ func (d *discovery) catchUp(ctx context.Context, touched map[string]store.Host) 
 		}
 		branches[b.Name] = b
 	}
-	if len(branches) == 0 {
+	if len(branches) == 0 && !handover {
 		return
 	}
 	views, err := e.Hosts(ctx)
@@ -91,10 +96,21 @@ func (d *discovery) catchUp(ctx context.Context, touched map[string]store.Host) 
 			continue
 		}
 		b, ok := branches[v.Branch]
+		d.mu.Lock()
+		fresh := d.handedOver[v.ID]
+		d.mu.Unlock()
+		if !ok && fresh {
+			b, ok = all[v.Branch] // a machine just handed over: built whatever the policy
+		}
 		if !ok {
 			continue
 		}
 		due := v.Behind > 0 || (b.CatchUp.MaxAge > 0 && now.Sub(v.LastOK) > b.CatchUp.MaxAge)
+		if fresh && !due {
+			d.mu.Lock()
+			delete(d.handedOver, v.ID) // already where its branch is
+			d.mu.Unlock()
+		}
 		if !due {
 			continue
 		}
@@ -169,11 +185,13 @@ func (d *discovery) finish(id string, err error) {
 	defer d.mu.Unlock()
 	delete(d.running, id)
 	if err == nil {
+		delete(d.handedOver, id)
 		delete(d.fails, id)
 		delete(d.backoff, id)
 		return
 	}
 	d.fails[id]++
+	// A machine handed over stays due: it is retried after its back-off.
 	wait := d.opts.BackoffMin << (d.fails[id] - 1)
 	if wait > d.opts.BackoffMax || wait <= 0 {
 		wait = d.opts.BackoffMax

@@ -55,6 +55,11 @@ func (e *Engine) comeBackOf(in *pushInput, opts PushOptions) (time.Duration, err
 		}
 	}
 	for _, b := range in.bundles {
+		for _, be := range b.Entries {
+			if be.AllowUserDir {
+				return 0, fmt.Errorf("%w: --must-come-back cannot cover seq %d, staged with --allow-user-dir: its revert would write where another user can redirect it; push it without --must-come-back", ErrUsage, be.Seq)
+			}
+		}
 		b.ComeBack = d
 	}
 	return d, nil

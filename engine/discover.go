@@ -36,14 +36,17 @@ type discovery struct {
 	learned map[string]bool      // MACs of hosts known and trusted: nothing to learn
 	retry   map[string]time.Time // MAC → when to try learning again after a failure
 
-	mu        sync.Mutex
-	running   map[string]bool      // host IDs with a catch-up in progress
-	backoff   map[string]time.Time // host ID → no catch-up before
-	fails     map[string]int
-	slots     chan struct{}            // bounds catch-ups at once across the fleet
-	perBranch map[string]chan struct{} // bounds them per branch (CatchUp.Parallel)
-	wg        sync.WaitGroup
-	drift     driftWatch // periodic drift checks (drift_watch.go)
+	mu      sync.Mutex
+	running map[string]bool      // host IDs with a catch-up in progress
+	backoff map[string]time.Time // host ID → no catch-up before
+	fails   map[string]int
+	// handedOver are netboot machines just handed over (handover.go):
+	// caught up from the start whatever their branch's policy.
+	handedOver map[string]bool
+	slots      chan struct{}            // bounds catch-ups at once across the fleet
+	perBranch  map[string]chan struct{} // bounds them per branch (CatchUp.Parallel)
+	wg         sync.WaitGroup
+	drift      driftWatch // periodic drift checks (drift_watch.go)
 }
 
 // Discover scans for hosts until ctx ends (or opts.Rounds rounds), keeping
@@ -58,7 +61,7 @@ func (e *Engine) Discover(ctx context.Context, opts DiscoverOptions) error {
 		opts.BackoffMax = time.Hour
 	}
 	d := &discovery{e: e, opts: opts, learned: map[string]bool{}, retry: map[string]time.Time{}, running: map[string]bool{},
-		backoff: map[string]time.Time{}, fails: map[string]int{}, slots: make(chan struct{}, 4),
+		backoff: map[string]time.Time{}, fails: map[string]int{}, handedOver: map[string]bool{}, slots: make(chan struct{}, 4),
 		tracker: scanner.NewTracker(scanner.TrackerOptions{LostAfter: opts.LostAfter, GoneAfter: opts.GoneAfter})}
 	sc, err := scanner.New(scanner.Options{Interfaces: opts.Interfaces, Interval: opts.Interval, Window: opts.Window,
 		Unicast: d.knownAddrs, Now: e.opts.Clock, Logf: func(f string, a ...any) { e.logf(LevelWarn, "scan: "+f, a...) }})
@@ -213,9 +216,17 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 	pctx, cancel := context.WithTimeout(ctx, e.opts.HostTimeout)
 	defer cancel()
 	t := remote.Target{Addr: addr, Name: addr}
+	// A registered netboot machine must present the key made for it
+	// (handover.go): no trust on first use, at whatever address.
+	ho := e.machineHandover(hs.MAC)
+	if ho != nil {
+		ho.bind(&t)
+	}
 	res, err := e.opts.Remote.Probe(pctx, t, remote.ProbeRequest{StateDir: e.opts.StateDir})
 	var hke *remote.HostKeyError
-	if errors.As(err, &hke) && !hke.Changed && !hke.Revoked {
+	if ho != nil && err != nil {
+		err = ho.refused(err, addr)
+	} else if errors.As(err, &hke) && !hke.Changed && !hke.Revoked {
 		// Unknown at this address, but the key may be one a trusted host
 		// holds (a host added by another address): the key proves who it
 		// is. Ask again bound to that host's key.
@@ -259,6 +270,10 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 			ev := e.hostEvent(rec, HostUntrusted, LevelWarn, fmt.Sprintf("new host %s (%s) offers host key %s; check it and accept it to manage the host", addr, hs.MAC, fp))
 			ev.Fingerprint = fp
 			e.emit(ev)
+		case errors.As(err, new(*refusedMachine)):
+			ev := e.hostEvent(rec, HostFailed, LevelError, err.Error())
+			ev.Err, ev.Fingerprint = err.Error(), hke.Presented
+			e.emit(ev)
 		default:
 			ev := e.hostEvent(rec, HostFailed, LevelWarn, fmt.Sprintf("new host %s (%s) answers but SSH failed", addr, hs.MAC))
 			ev.Err = err.Error()
@@ -289,7 +304,12 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 		if h.BoundMAC == "" {
 			h.BoundMAC = hs.MAC // the MAC its trusted key answered from first
 		}
-		learnFacts(&h, res, pk, "")
+		name := ""
+		if ho != nil {
+			name = ho.m.Name // the machine's name, not what it calls itself
+			pk.Fingerprint, pk.Type = ho.fp, ho.typ
+		}
+		learnFacts(&h, res, pk, name)
 		if h.Addr == "" || isLinkLocal(h.Addr) {
 			h.Addr = addr
 		}
@@ -303,6 +323,14 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 		return false
 	}
 	e.emitDuplicates(saved)
+	if ho != nil {
+		d.mu.Lock()
+		d.handedOver[saved.ID] = true
+		d.mu.Unlock()
+		branch := orDefault(e.hostView(saved).Branch, "none yet")
+		e.emitHost(saved, HostLearned, LevelInfo, fmt.Sprintf("handed over machine %s at %s (%s): it presented the host key made for it (%s); branch %s", ho.m.Name, addr, hs.MAC, ho.fp, branch))
+		return true
+	}
 	e.emitHost(saved, HostLearned, LevelInfo, fmt.Sprintf("found %s at %s (%s)", displayName(saved), addr, hs.MAC))
 	return true
 }

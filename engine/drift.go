@@ -54,6 +54,9 @@ type PathDrift struct {
 	Binary bool   `json:"binary,omitempty"` // content differs but is not shown as text
 	// Secret: the journal's content here is secret; Diff names hashes.
 	Secret bool `json:"secret,omitempty"`
+	// AllowUserDir: the owning entry was staged with --allow-user-dir (an
+	// adopt or repair writes there as that entry would).
+	AllowUserDir bool `json:"allow_user_dir,omitempty"`
 
 	want []byte          // the journal's content for this host (file, template)
 	host remote.PathInfo // what the probe saw
@@ -162,7 +165,7 @@ func (e *Engine) driftHost(ctx context.Context, in *planInput, h store.Host, pat
 	defer func() { hd.Duration = time.Since(start) }()
 	hctx, cancel := context.WithTimeout(ctx, e.opts.HostTimeout)
 	defer cancel()
-	res, err := e.opts.Remote.Probe(hctx, target(h), remote.ProbeRequest{StateDir: e.opts.StateDir, Paths: paths})
+	res, err := e.opts.Remote.Probe(hctx, target(h), remote.ProbeRequest{StateDir: e.opts.StateDir, Paths: paths, NoClock: true})
 	if err != nil {
 		hd.Err = hostErr(err)
 		return hd
@@ -250,7 +253,7 @@ func (e *Engine) driftHost(ctx context.Context, in *planInput, h store.Host, pat
 // compareOwned compares one owned path with its entry; ok is false when
 // the host matches the journal.
 func compareOwned(en journal.Entry, src []byte, vars map[string]string, cur remote.PathInfo) (PathDrift, bool) {
-	d := PathDrift{Path: en.Path, Seq: en.Seq, Kind: en.Kind, host: cur}
+	d := PathDrift{Path: en.Path, Seq: en.Seq, Kind: en.Kind, host: cur, AllowUserDir: en.AllowUserDir}
 	d.ps = PathState{Path: en.Path, Exists: cur.Exists}
 	if cur.Exists {
 		d.HostHash, d.HostMode, d.HostOwner = cur.Hash, fmt.Sprintf("%o", cur.Mode), cur.Owner+":"+cur.Group

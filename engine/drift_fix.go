@@ -236,7 +236,7 @@ func (e *Engine) adopt(ctx context.Context, host string, branch *string, req Fix
 				return staged, fmt.Errorf("%s on %s changed while adopting it; run adopt again", d.Path, hd.Name)
 			}
 			req = StageRequest{Kind: journal.KindFile, Path: d.Path, Content: content, Mode: d.host.Mode, Owner: d.host.Owner, Group: d.host.Group,
-				Source: hd.Name + ":" + d.Path, Secret: d.Secret}
+				Source: hd.Name + ":" + d.Path, Secret: d.Secret, AllowUserDir: d.AllowUserDir}
 		}
 		en, err := e.Stage(rep.Branch, req)
 		if err != nil {

@@ -16,11 +16,35 @@ import (
 
 // classification loads the classification file, if any. It is re-read on
 // every use so edits (e.g. a git pull) take effect without a restart.
+// Machine files with a branch take part (classify.AddMachine): the branch
+// of a netboot machine is said in one place.
 func (e *Engine) classification() (*classify.Config, error) {
-	if e.opts.ClassFile == "" {
-		return nil, nil
+	var cls *classify.Config
+	if e.opts.ClassFile != "" {
+		var err error
+		if cls, err = classify.Load(e.opts.ClassFile); err != nil {
+			return nil, err
+		}
 	}
-	return classify.Load(e.opts.ClassFile)
+	if e.opts.MachinesDir == "" {
+		return cls, nil
+	}
+	ms, err := e.Machines().Load()
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		if m.Branch == "" {
+			continue
+		}
+		if cls == nil {
+			cls = &classify.Config{}
+		}
+		if err := cls.AddMachine(m.MAC.String(), m.Branch, m.File); err != nil {
+			return nil, err
+		}
+	}
+	return cls, nil
 }
 
 // view derives what faces show for a host. Secret variables are shown

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/discoterm/discoterm/engine/provision"
@@ -27,6 +28,9 @@ type BootEvent struct {
 	Answer  string `json:"answer,omitempty"`  // OFFER, ACK, sent; "" ignored
 	Addr    string `json:"addr,omitempty"`
 	Err     string `json:"error,omitempty"`
+	// Hardware is what an unknown machine's discovery boot reported
+	// (provision --unknown): untrusted text, escaped by the faces.
+	Hardware map[string]string `json:"hardware,omitempty"`
 }
 
 // ProvisionOptions start the boot services on one interface.
@@ -41,6 +45,13 @@ type ProvisionOptions struct {
 	// ProbeWait is how long the probe for another DHCP server listens;
 	// default 2s.
 	ProbeWait time.Duration
+	// Unknown offers unknown MACs the discovery boot (profile
+	// BootDir/profiles/discover), which reports their MAC and hardware
+	// and registers nothing.
+	Unknown bool
+	// SSHDTimeout is how long a machine that booted may take before its
+	// sshd answers (provision_watch.go); default DefaultSSHDTimeout.
+	SSHDTimeout time.Duration
 }
 
 // Provision runs DHCPv4 (registered MACs only) and TFTP on one interface
@@ -70,12 +81,17 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 			}
 		}
 	}
+	var pool *provision.UnknownPool
+	if o.Unknown {
+		if err := provision.CheckProfile(filepath.Join(profiles, provision.DiscoverProfile)); err != nil {
+			return fmt.Errorf("%w: --unknown boots unknown machines into the discovery profile: %v (its cmdline gets {{.ReportURL}}, where its initrd posts the MAC and hardware)", ErrUsage, err)
+		}
+		pool = &provision.UnknownPool{Clock: e.opts.Clock}
+	}
 	if o.HTTPPort == 0 {
 		o.HTTPPort = 80
 	}
-	// Host keys are secrets: beside the machines directory, never in it
-	// (the machine files are meant for git).
-	keyDir := filepath.Join(filepath.Dir(filepath.Clean(dir.Path)), "netboot-keys")
+	keyDir := e.keyDir()
 	for _, m := range ms {
 		if m.Boot == "" || !m.IP.IsValid() {
 			continue
@@ -105,9 +121,9 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 			return fmt.Errorf("%w: another DHCP server (%s) answers on %s; discoterm will not hand out leases beside it: stop it, or give --force", ErrUsage, other, o.Interface)
 		}
 	}
-	srv, err := provision.NewDHCPServer(provision.DHCPOptions{Interface: o.Interface, Machines: dir.Load, Clock: e.opts.Clock, HTTPPort: o.HTTPPort,
+	srv, err := provision.NewDHCPServer(provision.DHCPOptions{Interface: o.Interface, Machines: dir.Load, Clock: e.opts.Clock, HTTPPort: o.HTTPPort, Unknown: pool,
 		OnRequest: func(r provision.DHCPRequest) {
-			if r.Machine == "" && !r.Logged {
+			if r.Machine == "" && !r.Logged && !r.Discovery {
 				return // an unknown MAC is logged once an hour
 			}
 			ev := &BootEvent{Header: Header{Level: LevelInfo}, Service: "dhcp", MAC: r.MAC.String(), Machine: r.Machine, Request: r.Type, Answer: r.Answer}
@@ -115,6 +131,10 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 				ev.Addr = r.Addr.String()
 			}
 			switch {
+			case r.Discovery && r.Answer != "":
+				ev.Message = fmt.Sprintf("dhcp: %s from unknown MAC %s: %s %s, discovery boot %s (it reports its hardware; nothing is registered)", r.Type, r.MAC, r.Answer, r.Addr, textsafe.Line(r.BootFile))
+			case r.Discovery:
+				ev.Message = fmt.Sprintf("dhcp: %s from unknown MAC %s not answered", r.Type, r.MAC)
 			case r.Machine == "":
 				ev.Level = LevelWarn
 				ev.Message = fmt.Sprintf("dhcp: %s from unregistered MAC %s ignored (register it: machine add %s --name NAME --ip ADDR; logged once an hour)", r.Type, r.MAC, r.MAC)
@@ -174,11 +194,15 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 		return fmt.Errorf("%w: HTTP on %s: %v; give another --http-port", ErrUsage, o.Interface, err)
 	}
 	hs := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: provision.NewHTTPHandler(provision.HTTPOptions{
-		Profiles: profiles, Server: hln.Addr().String(), Machines: dir.Load, KeyDir: keyDir, Tokens: &provision.Tokens{},
+		Profiles: profiles, Server: hln.Addr().String(), Machines: dir.Load, KeyDir: keyDir, Tokens: &provision.Tokens{}, Unknown: pool,
 		OnRequest: func(r provision.HTTPRequest) {
-			ev := &BootEvent{Header: Header{Level: LevelInfo}, Service: "http", Machine: r.Machine, Request: textsafe.Line(r.Path),
+			ev := &BootEvent{Header: Header{Level: LevelInfo}, Service: "http", Machine: r.Machine, MAC: r.MAC, Request: textsafe.Line(r.Path),
 				Answer: strconv.Itoa(r.Status), Addr: r.Client.String()}
 			ev.Message = fmt.Sprintf("http: %s GET %s: %d", r.Client, ev.Request, r.Status)
+			if r.Report != nil {
+				ev.Hardware = r.Report.Hardware
+				ev.Message = discoveredMessage(r.Report)
+			}
 			if r.Err != nil {
 				ev.Level, ev.Err = LevelWarn, r.Err.Error()
 			}
@@ -186,6 +210,11 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 		}})}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Router solicitations are answered beside the three services; a
+	// failure there only makes iPXE boots slower (provision_ra.go).
+	raDone := make(chan struct{})
+	go func() { defer close(raDone); e.answerRouterSolicits(ctx, o.Interface, dir.Load, emitBoot) }()
+	defer func() { cancel(); <-raDone }()
 	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(ctx) }()
 	go func() { errc <- tftp.Serve(ctx, conn) }()
@@ -197,7 +226,17 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 		errc <- err
 	}()
 	context.AfterFunc(ctx, func() { hs.Close() })
-	e.logf(LevelInfo, "provisioning on %s (%s): DHCP for the machines in %s, TFTP from %s", o.Interface, ip, dir.Path, o.BootDir)
+	if o.SSHDTimeout <= 0 {
+		o.SSHDTimeout = DefaultSSHDTimeout
+	}
+	watched := make(chan struct{})
+	go func() { e.watchSSHD(ctx, o.SSHDTimeout, emitBoot); close(watched) }()
+	defer func() { <-watched }()
+	unknown := "unknown MACs ignored"
+	if o.Unknown {
+		unknown = "unknown MACs get the discovery boot"
+	}
+	e.logf(LevelInfo, "provisioning on %s (%s): DHCP for the machines in %s (%s), TFTP from %s", o.Interface, ip, dir.Path, unknown, o.BootDir)
 	err = <-errc
 	cancel()
 	for range 2 {
@@ -209,4 +248,15 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 		return err
 	}
 	return nil
+}
+
+// discoveredMessage says what a discovery boot reported, and how to
+// register the machine; nothing is registered.
+func discoveredMessage(r *provision.Report) string {
+	var hw []string
+	for _, k := range provision.ReportKeys(r.Hardware) {
+		hw = append(hw, k+"="+textsafe.Line(r.Hardware[k]))
+	}
+	return fmt.Sprintf("discovered unknown machine %s at %s: %s; nothing is registered (register it: machine add %s --name NAME --ip ADDR)",
+		r.MAC, r.Addr, orDefault(strings.Join(hw, " "), "no hardware reported"), r.MAC)
 }

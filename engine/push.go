@@ -23,7 +23,7 @@ func (e *Engine) bundleFor(tx store.Tx, p *Plan, hp HostPlan, entries []journal.
 		return nil, err
 	}
 	b := &remote.Bundle{StateDir: e.opts.StateDir, Branch: p.Branch, ExpectBranch: hp.Fingerprint.Branch,
-		ExpectPosition: hp.Fingerprint.Position, ExpectHash: hp.Fingerprint.Hash, AllowReboot: opts.AllowReboot, AllowUserDir: opts.AllowUserDir, RebootCommand: e.opts.RebootCommand, Env: env}
+		ExpectPosition: hp.Fingerprint.Position, ExpectHash: hp.Fingerprint.Hash, AllowReboot: opts.AllowReboot, RebootCommand: e.opts.RebootCommand, Env: env}
 	for _, ps := range hp.Fingerprint.Paths {
 		info := remote.PathInfo{Path: ps.Path, Exists: ps.Exists, Hash: ps.Hash}
 		if ps.Exists {

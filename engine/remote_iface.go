@@ -102,12 +102,20 @@ func (e *Engine) TrustHostKey(addr string, port int, keyLine, fingerprint string
 // SSH like any other (machine-id, name, state).
 func (e *Engine) TrustHost(host, fingerprint string) error {
 	var h store.Host
+	refused := ""
 	if err := e.opts.Store.View(func(tx store.Tx) error {
 		var err error
-		h, err = findHost(tx, host)
+		if h, err = findHost(tx, host); err != nil {
+			return err
+		}
+		all, err := tx.Hosts()
+		refused = identityRefusal(h, all)
 		return err
 	}); err != nil {
 		return err
+	}
+	if refused != "" {
+		return fmt.Errorf("%s: %s; nothing was trusted", displayName(h), refused)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.HostTimeout)
 	defer cancel()
@@ -117,6 +125,12 @@ func (e *Engine) TrustHost(host, fingerprint string) error {
 	}
 	if fingerprint != "" && fp != fingerprint {
 		return fmt.Errorf("%s now offers key %s, not the %s you accepted; nothing was trusted", displayName(h), fp, fingerprint)
+	}
+	// A registered netboot machine is its made key (handover.go): another
+	// key for its MAC is refused here too, not trusted by hand.
+	if ho := e.machineHandover(h.MAC); ho != nil && ho.fp != fp {
+		return &refusedMachine{msg: fmt.Sprintf("%s answers with the MAC of machine %s (%s) but offers %s, not the key discoterm made for it, %s; nothing was trusted. To trust another key for it, remove the machine (machine rm %s) or give it its key (%s)",
+			displayName(h), ho.m.Name, ho.m.File, fp, ho.fp, ho.m.Name, ho.keyFile), err: &remote.HostKeyError{Host: h.Addr, Name: ho.m.Name, Presented: fp, Known: []string{ho.fp}, Changed: true, Bound: true}}
 	}
 	if err := e.TrustHostKey(h.Addr, h.Port, line, fp); err != nil {
 		return err

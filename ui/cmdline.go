@@ -60,22 +60,27 @@ var overrides map[string]override
 
 func init() {
 	overrides = map[string]override{
-		"lock":     cmdLock,
-		"plan":     cmdPlan,
-		"approve":  func(m *Model, c *verbs.Call) (tea.Cmd, error) { return withPlan(m, c, "approve") },
-		"push":     func(m *Model, c *verbs.Call) (tea.Cmd, error) { return withPlan(m, c, "push") },
-		"up":       cmdUp,
-		"hosts":    cmdView(viewHosts),
-		"log":      cmdJournal,
-		"journal":  cmdJournal,
-		"scan":     cmdScan,
-		"help":     cmdHelp,
-		"branch":   cmdBranch,
-		"review":   cmdView(viewPlan),
-		"progress": cmdView(viewPush),
-		"activity": cmdView(viewActivity),
-		"theme":    cmdTheme,
-		"quit":     func(m *Model, _ *verbs.Call) (tea.Cmd, error) { return m.quit(), nil },
+		"lock":      cmdLock,
+		"plan":      cmdPlan,
+		"drift":     cmdDrift,
+		"repair":    cmdRepair,
+		"adopt":     cmdAdopt,
+		"approve":   func(m *Model, c *verbs.Call) (tea.Cmd, error) { return withPlan(m, c, "approve") },
+		"push":      func(m *Model, c *verbs.Call) (tea.Cmd, error) { return withPlan(m, c, "push") },
+		"up":        cmdUp,
+		"hosts":     cmdView(viewHosts),
+		"log":       cmdJournal,
+		"journal":   cmdJournal,
+		"scan":      cmdScan,
+		"help":      cmdHelp,
+		"branch":    cmdBranch,
+		"review":    cmdView(viewPlan),
+		"progress":  cmdView(viewPush),
+		"activity":  cmdView(viewActivity),
+		"theme":     cmdTheme,
+		"quit":      func(m *Model, _ *verbs.Call) (tea.Cmd, error) { return m.quit(), nil },
+		"provision": cmdProvision,
+		"machines":  cmdView(viewMachines),
 	}
 }
 
@@ -215,6 +220,10 @@ func printable(s string) string {
 // line always, and the view that shows it.
 func (m *Model) verbDone(msg verbMsg) tea.Cmd {
 	m.endJob(msg.job)
+	if msg.job == m.provisionJob {
+		m.provisionJob, m.machines.serving = "", ""
+	}
+	m.machinesRefresh.want = true
 	refresh := tea.Batch(m.refreshJournal(), m.refreshHosts(), m.fetchBranches())
 	if msg.err != nil {
 		m.flash(engine.LevelError, verbError(msg.verb, msg.err))
@@ -234,6 +243,8 @@ func (m *Model) verbDone(msg verbMsg) tea.Cmd {
 			m.review.setPlan(r.Result.Plan)
 			m.focusView(viewPlan)
 		}
+	case verbs.MachineList:
+		m.focusView(viewMachines) // every machine verb: the view shows the result
 	case verbs.BranchList:
 		for _, b := range r.Branches {
 			line := fmt.Sprintf("branch %s: head %d", b.Branch.Name, b.Branch.Head)

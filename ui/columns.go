@@ -1,6 +1,9 @@
 package ui
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // column describes one table column: its title, how narrow and how wide
 // it may be, and its priority when the terminal is too narrow for all
@@ -16,11 +19,17 @@ type column struct {
 // and widens the flexible ones into the room left over. It returns the
 // width of each column; 0 means the column is hidden.
 func layout(cols []column, w int) []int {
-	widths := make([]int, len(cols))
 	shown := make([]bool, len(cols))
 	for i := range cols {
 		shown[i] = true
 	}
+	return layoutShown(cols, w, shown)
+}
+
+// layoutShown is layout of the columns still marked shown (it hides more
+// when they do not fit).
+func layoutShown(cols []column, w int, shown []bool) []int {
+	widths := make([]int, len(cols))
 	need := func() int {
 		n, total := 0, 0
 		for i, c := range cols {
@@ -134,7 +143,31 @@ func fitContent(cols []column, w int, need []int) []int {
 			capped[i].want = min(c.want, capped[i].max)
 		}
 	}
-	widths := layout(capped, w)
+	shown := make([]bool, len(cols))
+	for i := range cols {
+		shown[i] = true
+	}
+	widths := layoutShown(capped, w, shown)
+	// The first column of priority 0 (the name) is what tells rows apart:
+	// a cut name costs more than the least important column shown, so
+	// that column (priority 5 or more) goes first.
+	for {
+		first := slices.IndexFunc(cols, func(c column) bool { return c.prio == 0 })
+		if first < 0 || widths[first] >= capped[first].want {
+			break
+		}
+		worst := -1
+		for i, c := range cols {
+			if widths[i] > 0 && c.prio >= 5 && (worst < 0 || c.prio > cols[worst].prio) {
+				worst = i
+			}
+		}
+		if worst < 0 {
+			break
+		}
+		shown[worst] = false
+		widths = layoutShown(capped, w, shown)
+	}
 	used := 0
 	for _, x := range widths {
 		if x > 0 {

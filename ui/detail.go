@@ -104,6 +104,9 @@ func entryDetail(c *Common, e journal.Entry, staged bool) []string {
 			owner = "root:root"
 		}
 		out = append(out, label("path")+screenText(e.Path), label("mode")+fmt.Sprintf("%04o", e.Mode)+label(" · owner")+screenText(owner))
+		if e.AllowUserDir {
+			out = append(out, label("directory")+t.Warn.Render(engine.UserDirNote))
+		}
 	case journal.KindExec:
 		out = append(out, label("command")+screenText(e.Command))
 		if !e.Guard.Empty() {

@@ -206,6 +206,7 @@ type reportDialog struct {
 	host    string
 	results []store.RunResult
 	nav     listNav
+	drift   []string // the host's last drift check (driftDetail)
 }
 
 func newReportDialog(c *Common, host string, rs []store.RunResult) *reportDialog {
@@ -231,7 +232,10 @@ func (d *reportDialog) Update(msg tea.Msg) (bool, tea.Cmd) {
 
 func (d *reportDialog) View(w int) string {
 	t := d.c.Theme
-	var body []string
+	body := d.drift
+	if len(body) > 0 {
+		body = append(body[:len(body):len(body)], "")
+	}
 	if len(d.results) == 0 {
 		body = append(body, t.Muted.Render("nothing was ever applied to this host"))
 	}

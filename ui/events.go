@@ -95,6 +95,7 @@ func (m *Model) applyEvents(burst eventsMsg) {
 			case engine.HostAssigned, engine.HostLearned, engine.HostAdded, engine.HostTrusted:
 				m.journalRefresh.want = true // positions of the branch's hosts
 			}
+			m.machinesRefresh.want = true // a machine's host: sshd up, trusted, position
 			if ev.Change != engine.HostUpdated {
 				m.activity.addEvent(ev)
 			}
@@ -108,6 +109,7 @@ func (m *Model) applyEvents(burst eventsMsg) {
 		case *engine.PlanHostEvent:
 			m.planning.step(ev, m.c.Now())
 		case *engine.PushHostEvent:
+			m.machinesRefresh.want = true // a machine's position
 			m.hosts.applyPush(ev)
 			m.pushes.apply(ev)
 			if ev.Status == engine.PushFailed || ev.Status == engine.PushStale || ev.Status == engine.PushRolledBack {
@@ -125,9 +127,19 @@ func (m *Model) applyEvents(burst eventsMsg) {
 				// re-read (rate-limited) so SEEN is live, not the age of
 				// the last transition.
 				m.hostsRefresh.want = true
+				m.machinesRefresh.want = true // sshd up, trusted: from the hosts' state
 			}
 			if ev.Level > engine.LevelInfo || ev.Err != "" {
 				m.activity.addEvent(ev)
+			}
+		case *engine.BootEvent:
+			m.machinesRefresh.want = true // its stage may have moved
+			m.activity.addEvent(ev)
+			if ev.Hardware != nil && ev.Machine == "" {
+				m.machines.addDiscovered(ev)
+			}
+			if ev.Level == engine.LevelWarn && ev.Service == "watch" {
+				m.setFlash(engine.LevelWarn, ev.Message)
 			}
 		case *engine.JobEvent:
 			// The engine's job for an operation started here is already

@@ -76,7 +76,7 @@ func TestGoldenPanes(t *testing.T) {
 	for _, theme := range themes.Names {
 		for _, size := range [][2]int{{80, 24}, {160, 48}} {
 			t.Run(fmt.Sprintf("%s/%dx%d", theme, size[0], size[1]), func(t *testing.T) {
-				d := newThemedDriver(t, uitest.Options{Hosts: 40, Entries: 30}, size[0], size[1], theme)
+				d := newThemedDriver(t, uitest.Options{Hosts: 40, Entries: 30, Drift: true}, size[0], size[1], theme)
 				scenario(t, d, func(name string) {
 					t.Run(name, func(t *testing.T) {
 						golden.RequireEqual(t, render(t, d.m.View().Content, colorprofile.ANSI256))
@@ -127,6 +127,15 @@ func TestGoldenDialogs(t *testing.T) {
 	d.key("enter")
 	d.key("T")
 	shot("hostkey")
+	// T on a selection: the scanned host with its fingerprint, a trusted
+	// one refused.
+	d.key("esc")
+	d.key("space")
+	d.key("esc") // the filter goes, the mark stays
+	d.key("g")
+	d.key("space")
+	d.key("T")
+	shot("hostkeys")
 }
 
 // What 16-colour and colourless (NO_COLOR) terminals receive.
@@ -136,7 +145,7 @@ func TestGoldenLowColour(t *testing.T) {
 		p    colorprofile.Profile
 	}{{"ansi16", colorprofile.ANSI}, {"nocolor", colorprofile.ASCII}} {
 		t.Run(c.name, func(t *testing.T) {
-			d := newThemedDriver(t, uitest.Options{Hosts: 40, Entries: 30}, 80, 24, "")
+			d := newThemedDriver(t, uitest.Options{Hosts: 40, Entries: 30, Drift: true}, 80, 24, "")
 			d.send(tea.ColorProfileMsg{Profile: c.p})
 			scenario(t, d, func(name string) {
 				if name == "hosts" || name == "plan" {

@@ -47,7 +47,7 @@ func (h *helpView) Update(msg tea.KeyPressMsg) {
 }
 
 // viewGroup is the key group of each view's own keys.
-var viewGroup = [viewCount]string{viewHosts: "hosts", viewJournal: "journal", viewPlan: "plan review", viewPush: "push", viewActivity: "activity"}
+var viewGroup = [viewCount]string{viewHosts: "hosts", viewJournal: "journal", viewPlan: "plan review", viewPush: "push", viewActivity: "activity", viewDrift: "drift", viewMachines: "machines"}
 
 // sections renders help: one block of lines per key group, then the
 // commands.

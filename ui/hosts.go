@@ -51,7 +51,7 @@ func (r *hostRow) derive() {
 	}
 	r.cells = map[string]string{
 		"state": r.state, "name": r.displayName(), "address": strings.Join(append([]string{r.Addr}, r.Addrs...), " "),
-		"mac": r.MAC, "branch": r.Branch, "position": r.position(), "rtt": rtt(r.RTT), "last result": r.result(),
+		"mac": r.MAC, "branch": r.Branch, "position": r.position(), "drift": r.drift(), "rtt": rtt(r.RTT), "last result": r.result(),
 	}
 }
 
@@ -101,6 +101,7 @@ const (
 	hcMAC
 	hcBranch
 	hcPos
+	hcDrift
 	hcRTT
 	hcSeen
 	hcResult
@@ -113,6 +114,7 @@ var hostColumns = []column{
 	hcMAC:    {title: "MAC", min: 17, max: 17, prio: 7},
 	hcBranch: {title: "BRANCH", min: 6, want: 7, max: 16, prio: 3},
 	hcPos:    {title: "POSITION", min: 8, want: 11, max: 14, prio: 2},
+	hcDrift:  {title: "DRIFT", min: 7, want: 8, max: 9, prio: 4},
 	hcRTT:    {title: "RTT", min: 6, max: 6, prio: 8, right: true},
 	hcSeen:   {title: "SEEN", min: 4, max: 4, prio: 5, right: true},
 	hcResult: {title: "LAST RESULT", min: 8, want: 24, max: 400, prio: 6},
@@ -275,6 +277,8 @@ func hostLess(col int) func(a, b *hostRow) int {
 		return func(a, b *hostRow) int { return cmp.Compare(a.Branch, b.Branch) }
 	case hcPos:
 		return func(a, b *hostRow) int { return cmp.Compare(a.Behind, b.Behind) }
+	case hcDrift:
+		return func(a, b *hostRow) int { return cmp.Compare(driftCount(b), driftCount(a)) }
 	case hcRTT:
 		return func(a, b *hostRow) int { return cmp.Compare(a.RTT, b.RTT) }
 	case hcSeen:
@@ -407,6 +411,7 @@ func (p *hostsPane) View() string {
 		cells[hcMAC] = r.MAC
 		cells[hcBranch] = r.Branch
 		cells[hcPos] = r.position()
+		cells[hcDrift] = r.drift()
 		cells[hcRTT] = rtt(r.RTT)
 		cells[hcSeen] = ago(now, r.LastSeen)
 		cells[hcResult] = r.result()
@@ -415,6 +420,7 @@ func (p *hostsPane) View() string {
 			if r.Behind > 0 {
 				cells[hcPos] = t.Warn.Render(cells[hcPos])
 			}
+			cells[hcDrift] = p.driftStyle(r).Render(cells[hcDrift])
 			cells[hcResult] = p.resultStyle(r).Render(cells[hcResult])
 			cells[hcSeen] = t.Muted.Render(cells[hcSeen])
 			cells[hcRTT] = t.Muted.Render(cells[hcRTT])
@@ -479,6 +485,7 @@ func (p *hostsPane) measure() {
 		need[hcAddr] = max(need[hcAddr], ansi.StringWidth(r.Addr))
 		need[hcBranch] = max(need[hcBranch], ansi.StringWidth(r.Branch))
 		need[hcPos] = max(need[hcPos], ansi.StringWidth(r.cells["position"]))
+		need[hcDrift] = max(need[hcDrift], ansi.StringWidth(r.cells["drift"]))
 		need[hcResult] = max(need[hcResult], ansi.StringWidth(r.cells["last result"]))
 	}
 	p.need = need

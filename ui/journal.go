@@ -324,6 +324,9 @@ func entryWhat(e journal.Entry) string {
 		if e.Owner != "" || e.Group != "" {
 			s += " " + e.Owner + ":" + e.Group
 		}
+		if e.AllowUserDir {
+			s += " user-dir"
+		}
 		return s
 	}
 	return e.Summary()

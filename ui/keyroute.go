@@ -193,9 +193,7 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 		}
 		switch {
 		case key.Matches(msg, k.Trust):
-			r := m.hosts.current()
-			m.dialog = newTrustDialog(m.c, r.displayName(), r.Addr, r.HostKey, func() tea.Cmd { return m.trust(r.ID, r.displayName(), r.HostKey) })
-			return true, nil
+			return true, m.trustKey()
 		case key.Matches(msg, k.Details):
 			if r := m.hosts.current(); r != nil {
 				return true, m.report(r.displayName())
@@ -246,6 +244,8 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 			return true, nil
 		}
 		return m.pushes.Update(msg)
+	case viewDrift:
+		return m.driftKey(msg)
 	case viewActivity:
 		if key.Matches(msg, k.Open) {
 			if l, ok := m.activity.current(); ok {
@@ -254,6 +254,8 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 			return true, nil
 		}
 		return m.activity.Update(msg)
+	case viewMachines:
+		return m.machineKey(msg)
 	}
 	return false, nil
 }
@@ -261,7 +263,7 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 // globalKey handles the keys that work in every pane.
 func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.Keys
-	for _, b := range []*key.Binding{&k.Lock, &k.Unlock, &k.Stage, &k.Plan, &k.Approve, &k.Push} {
+	for _, b := range []*key.Binding{&k.Lock, &k.Unlock, &k.Stage, &k.Plan, &k.Approve, &k.Push, &k.CheckDrift} {
 		if why, ok := k.refused(msg, b); ok {
 			h := b.Help()
 			m.flash(engine.LevelWarn, h.Key+" "+h.Desc+" — "+why)
@@ -298,6 +300,12 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.focusView(viewPush)
 	case key.Matches(msg, k.Events):
 		m.focusView(viewActivity)
+	case key.Matches(msg, k.DriftView):
+		m.focusView(viewDrift)
+	case key.Matches(msg, k.CheckDrift):
+		return m.checkDrift(m.branch, m.hosts.selection())
+	case key.Matches(msg, k.MachinesView):
+		m.focusView(viewMachines)
 	case key.Matches(msg, k.Branch):
 		return m.nextBranch()
 	case key.Matches(msg, k.Lock):
@@ -416,11 +424,18 @@ func (m *Model) gateKeys() {
 	default:
 		k.gate(&k.StopPush, "")
 	}
-	if r := m.hosts.current(); r == nil || r.state != stateUntrusted {
-		k.gate(&k.Trust, "the host under the cursor has no unknown key")
+	if m.drift.checking != "" {
+		k.gate(&k.CheckDrift, "a drift check is running already")
+	} else {
+		k.gate(&k.CheckDrift, "")
+	}
+	m.gateDriftKeys(mine)
+	if r := m.hosts.current(); len(m.hosts.marked) == 0 && (r == nil || r.state != stateUntrusted) {
+		k.gate(&k.Trust, "the host under the cursor has no unknown key (or select hosts with space: T lists each)")
 	} else {
 		k.gate(&k.Trust, "")
 	}
+	m.machineKeys()
 	if _, ok := m.journal.currentStaged(); !ok {
 		k.gate(&k.Drop, "put the cursor on a staged entry")
 	} else if !mine {
@@ -446,6 +461,10 @@ func (m *Model) shortHelp() string {
 		bs = []*key.Binding{&k.StopPush, &k.Down}
 	case viewActivity:
 		bs = []*key.Binding{&k.Level, &k.Bottom}
+	case viewDrift:
+		bs = []*key.Binding{&k.Repair, &k.Adopt, &k.RepairAll, &k.CheckDrift, &k.Fold}
+	case viewMachines:
+		bs = []*key.Binding{&k.History, &k.StartBoot, &k.StopBoot}
 	}
 	bs = append(bs, &k.Command, &k.Help)
 	t := m.c.Theme

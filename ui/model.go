@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,10 +41,12 @@ const (
 	viewPlan
 	viewPush
 	viewActivity
+	viewDrift
+	viewMachines
 	viewCount
 )
 
-var viewNames = [viewCount]string{"Hosts", "Journal", "Plan", "Push", "Activity"}
+var viewNames = [viewCount]string{"Hosts", "Journal", "Plan", "Push", "Activity", "Drift", "Machines"}
 
 // Intervals of the things that redraw on their own.
 const (
@@ -83,6 +86,8 @@ type Model struct {
 	review   *planPane
 	pushes   *pushPane
 	activity *activityPane
+	drift    *driftPane
+	machines *machinesPane
 	input    lineInput
 	dialog   dialog
 	help     *helpView
@@ -110,6 +115,10 @@ type Model struct {
 	flashPending bool
 
 	hostsRefresh, journalRefresh refresher
+	machinesRefresh              refresher
+	// provisionJob is the job of the boot services started here (:provision,
+	// or B in the Machines view); "" when they do not run.
+	provisionJob string
 }
 
 // NewModel builds the root model and subscribes to the backend's events.
@@ -142,10 +151,12 @@ func newModel(ctx context.Context, b Backend, opts Options) (*Model, error) {
 		branch:  opts.Branch,
 		jobs:    map[string]*job{},
 		hosts:   newHostsPane(c), journal: newJournalPane(c), review: newPlanPane(c),
-		pushes: newPushPane(c), activity: newActivityPane(c),
-		input:          newLineInput(),
-		hostsRefresh:   refresher{interval: hostsReadEvery},
-		journalRefresh: refresher{interval: journalReadEvery},
+		pushes: newPushPane(c), activity: newActivityPane(c), drift: newDriftPane(c),
+		machines:        newMachinesPane(c),
+		input:           newLineInput(),
+		hostsRefresh:    refresher{interval: hostsReadEvery},
+		journalRefresh:  refresher{interval: journalReadEvery},
+		machinesRefresh: refresher{interval: machinesReadEvery},
 	}
 	if c.Theme, err = m.buildTheme(); err != nil {
 		return nil, err
@@ -232,6 +243,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.hostsRefresh.fired()
 		case "journal":
 			m.journalRefresh.fired()
+		case "machines":
+			m.machinesRefresh.fired()
 		}
 	case flashMsg:
 		m.ageFlash(msg)
@@ -261,6 +274,15 @@ func (m *Model) afterUpdate() tea.Cmd {
 		m.journalRefresh.scheduled = true
 		cmds = append(cmds, tea.Tick(wait, func(time.Time) tea.Msg { return refreshMsg{"journal"} }))
 	}
+	// The machines are read only while they are on screen.
+	if m.focus == viewMachines {
+		if read, wait := m.machinesRefresh.due(); read {
+			cmds = append(cmds, m.fetchMachines())
+		} else if wait > 0 {
+			m.machinesRefresh.scheduled = true
+			cmds = append(cmds, tea.Tick(wait, func(time.Time) tea.Msg { return refreshMsg{"machines"} }))
+		}
+	}
 	m.review.planning = nil
 	if m.planning.job != "" {
 		if m.planning.dirty {
@@ -270,6 +292,15 @@ func (m *Model) afterUpdate() tea.Cmd {
 			m.review.setLive(m.planning.livePlan(), m.planning.review.Review(), m.planning.String())
 		}
 		m.review.planning = m.planning.lines(m.c, m.c.Now(), max(m.review.h/3, 4))
+	}
+	if m.hosts.dirty {
+		m.drift.sync(func(id string) (*store.DriftSummary, bool) {
+			r := m.hosts.byID[id]
+			if r == nil {
+				return nil, false
+			}
+			return r.Drift, true
+		})
 	}
 	m.hosts.prepare()
 	m.journal.prepare()
@@ -295,6 +326,8 @@ func (m *Model) resize(w, h int) {
 	m.review.SetSize(w, bh)
 	m.pushes.SetSize(w, bh)
 	m.activity.SetSize(w, bh)
+	m.drift.SetSize(w, bh)
+	m.machines.SetSize(w, bh)
 	m.input.ti.SetWidth(max(w-2, 10))
 }
 
@@ -351,6 +384,8 @@ func (m *Model) applyTheme() {
 	m.c.Theme = th
 	m.input.restyle(m.c.Theme)
 	m.review.restyle()
+	clear(m.drift.diffs)
+	m.drift.render()
 }
 
 // setBranch switches the branch the journal, status bar and plans use.
@@ -366,6 +401,9 @@ func (m *Model) setBranch(name string) tea.Cmd {
 
 func (m *Model) focusView(v view) {
 	m.focus = v
+	if v == viewMachines {
+		m.machinesRefresh.want = true // read them now, then as boot events come
+	}
 }
 
 // View draws the tabs, the focused pane, the status bar and the bottom
@@ -393,6 +431,10 @@ func (m *Model) View() tea.View {
 		body = m.pushes.View()
 	case viewActivity:
 		body = m.activity.View()
+	case viewDrift:
+		body = m.drift.View()
+	case viewMachines:
+		body = m.machines.View()
 	}
 	screen := strings.Join([]string{m.tabs(), body, strings.Join(m.statusBar(), "\n"), m.bottomLine()}, "\n")
 	if m.help != nil {
@@ -408,27 +450,13 @@ func (m *Model) View() tea.View {
 // tabs is the top line: the views with their keys, the focused one lit.
 func (m *Model) tabs() string {
 	t := m.c.Theme
-	var b strings.Builder
-	for i, name := range viewNames {
-		label := fmt.Sprintf("%d %s", i+1, name)
-		switch view(i) {
-		case viewPlan:
-			if m.review.plan != nil {
-				label += " " + m.review.plan.ID
-			}
-		case viewPush:
-			if m.pushJob != "" {
-				label += " ●"
-			}
-		}
-		if view(i) == m.focus {
-			b.WriteString(t.TabActive.Render(label))
-		} else {
-			b.WriteString(t.Tab.Render(label))
-		}
+	// Every tab with its name, unless that leaves no room for who you
+	// are: then the other tabs show their key alone (help names them).
+	left := m.tabLine(true)
+	if lipgloss.Width(left)+9 > m.width {
+		left = m.tabLine(false)
 	}
 	right := t.Muted.Render(m.operator + " ")
-	left := b.String()
 	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
 	if gap < 1 {
 		// Who you are matters more than the whole of a long name.
@@ -438,4 +466,40 @@ func (m *Model) tabs() string {
 		return fit(left, m.width)
 	}
 	return left + strings.Repeat(" ", gap) + right
+}
+
+// tabLine renders the tabs; named=false names only the focused one.
+func (m *Model) tabLine(named bool) string {
+	t := m.c.Theme
+	var b strings.Builder
+	for i, name := range viewNames {
+		label := strconv.Itoa(i + 1)
+		if named || view(i) == m.focus {
+			label += " " + name
+		}
+		switch view(i) {
+		case viewPlan:
+			if m.review.plan != nil && (named || view(i) == m.focus) {
+				label += " " + m.review.plan.ID
+			}
+		case viewPush:
+			if m.pushJob != "" {
+				label += " ●"
+			}
+		case viewDrift:
+			if m.drift.checking != "" {
+				label += " …"
+			}
+		case viewMachines:
+			if m.provisionJob != "" {
+				label += " ●"
+			}
+		}
+		if view(i) == m.focus {
+			b.WriteString(t.TabActive.Render(label))
+		} else {
+			b.WriteString(t.Tab.Render(label))
+		}
+	}
+	return b.String()
 }

@@ -265,6 +265,11 @@ func (p *planPane) renderGroup(cg engine.Variant) {
 	if len(attrs) > 0 {
 		add(ind + t.Warn.Render(strings.Join(attrs, " · ")))
 	}
+	if c.AllowUserDir {
+		for _, l := range wrapLines(engine.UserDirNote, room) {
+			add(ind + t.Warn.Render(l))
+		}
+	}
 	if c.Binary {
 		add(ind + t.Warn.Render(fmt.Sprintf("binary content %s → %s", shortHash(c.OldHash), shortHash(c.NewHash))))
 	}

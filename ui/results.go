@@ -15,6 +15,9 @@ import (
 // handleResult folds the answer of a read or an operation into the model.
 func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
+	case machinesMsg:
+		m.machinesRefresh.inFlight = false
+		m.machines.apply(msg)
 	case hostsMsg:
 		m.hostsRefresh.inFlight = false
 		if msg.err != nil {
@@ -103,6 +106,11 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		m.dialog = newReportDialog(m.c, msg.host, msg.results)
+		if r := m.hosts.byName(msg.host); r != nil {
+			m.dialog.(*reportDialog).drift = driftDetail(m.c, r.Drift)
+		}
+	case driftMsg, repairMsg, adoptMsg:
+		return m.driftResult(msg)
 	default:
 		if m.dialog != nil {
 			_, cmd := m.dialog.Update(msg)

@@ -145,3 +145,29 @@ func (b safeBackend) Provision(ctx context.Context, o engine.ProvisionOptions) e
 	}
 	return fmt.Errorf("%w: this console cannot run the netboot services", engine.ErrUsage)
 }
+
+// MachineViews passes the machines' stages through (verbs.MachineViewer),
+// escaped: a machine's detail quotes what its host said.
+func (b safeBackend) MachineViews(ctx context.Context) ([]engine.MachineView, error) {
+	if mv, ok := b.Backend.(verbs.MachineViewer); ok {
+		return scrubbed(mv.MachineViews(ctx))
+	}
+	return nil, fmt.Errorf("%w: this console has no netboot machines", engine.ErrUsage)
+}
+
+// BootHistory passes a machine's boot history through, escaped (a
+// discovery report is an unknown machine's text).
+func (b safeBackend) BootHistory(machine string) ([]engine.BootEvent, error) {
+	if h, ok := b.Backend.(verbs.BootHistorySource); ok {
+		return scrubbed(h.BootHistory(machine))
+	}
+	return nil, nil
+}
+
+// MachineHostKey passes the machines' host keys through (machine key).
+func (b safeBackend) MachineHostKey(name string) (engine.MachineKey, error) {
+	if k, ok := b.Backend.(verbs.MachineKeySource); ok {
+		return scrubbed(k.MachineHostKey(name))
+	}
+	return engine.MachineKey{}, fmt.Errorf("%w: this console makes no host keys", engine.ErrUsage)
+}

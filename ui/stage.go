@@ -364,15 +364,20 @@ func (d *stageDialog) View(w int) string {
 	if d.row == 0 {
 		mark = t.Accent.Render("› ")
 	}
-	body := []string{mark + fit(t.Muted.Render("kind"), 12) + strings.Join(names, " "), ""}
+	// Labels in one column as wide as the longest (allow-user-dir).
+	lw := 12
+	for _, f := range d.fields() {
+		lw = max(lw, utf8.RuneCountInString(f.label)+2)
+	}
+	body := []string{mark + fit(t.Muted.Render("kind"), lw) + strings.Join(names, " "), ""}
 	for i, f := range d.fields() {
 		mark := "  "
 		if d.row == i+1 {
 			mark = t.Accent.Render("› ")
 		}
 		in := d.input(i)
-		in.SetWidth(max(w-20, 10))
-		body = append(body, mark+fit(t.Muted.Render(f.label), 12)+in.View())
+		in.SetWidth(max(w-8-lw, 10))
+		body = append(body, mark+fit(t.Muted.Render(f.label), lw)+in.View())
 	}
 	if h := d.kinds[d.kind].spec.Help; h != "" {
 		if len(d.fields()) > 0 {

@@ -163,6 +163,12 @@ func render(out printer, r verbs.Result, json bool) {
 		out.audit(r.Records)
 	case verbs.MachineList:
 		printMachines(out, r, json)
+	case verbs.MachineKeyResult:
+		if jp, ok := out.(*jsonPrinter); ok {
+			jp.emit("machine_key", r.MachineKey)
+		} else {
+			out.ok("machine", r.Summary())
+		}
 	case verbs.BootHistory:
 		if len(r.Events) == 0 {
 			out.ok("machine", r.Summary())

@@ -43,7 +43,7 @@ func TestBatchMachines(t *testing.T) {
 		{[]string{"machine", "add", "52:54:00:00:00:08", "--name", "web8", "--ip", "10.0.0.7"}, "address 10.0.0.7 is in both"},
 		{[]string{"machine", "add", "nope", "--name", "web8"}, `"nope" is not an Ethernet MAC address; write it as 52:54:00:12:34:56`},
 		{[]string{"machine", "add", "52:54:00:00:00:08"}, "machine add needs --name NAME"},
-		{[]string{"machine", "frob"}, `unknown action "frob"; give add, list, rm, edit or history`},
+		{[]string{"machine", "frob"}, `unknown action "frob"; give add, list, rm, edit, history or key`},
 		{[]string{"machine", "rm", "web9"}, `"web9" is no registered machine's MAC or name`},
 	} {
 		if code, out := run(c.args...); code != exitUsage || !strings.Contains(out, c.want) {

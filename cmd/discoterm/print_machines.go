@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/discoterm/discoterm/engine"
 	"github.com/discoterm/discoterm/engine/machines"
 	"github.com/discoterm/discoterm/engine/textsafe"
 	"github.com/discoterm/discoterm/engine/verbs"
@@ -18,13 +19,24 @@ type machineJSON struct {
 	Branch string `json:"branch,omitempty"`
 	Boot   string `json:"boot,omitempty"`
 	File   string `json:"file"`
+	// The stage (machine list): see engine.MachineView.
+	Stage     string `json:"stage,omitempty"`
+	StageText string `json:"stage_text,omitempty"`
+	Detail    string `json:"detail,omitempty"`
+	HostID    string `json:"host_id,omitempty"`
+	Position  uint64 `json:"position,omitempty"`
+	Head      uint64 `json:"head,omitempty"`
 }
 
 func printMachines(out printer, r verbs.MachineList, json bool) {
 	if jp, ok := out.(*jsonPrinter); ok {
-		for _, m := range r.Machines {
-			jp.emit("machine", machineJSON{Action: r.Action, MAC: m.MAC.String(), Name: m.Name, IP: ipOr(m, ""),
-				Branch: m.Branch, Boot: m.Boot, File: m.File})
+		for i, m := range r.Machines {
+			j := machineJSON{Action: r.Action, MAC: m.MAC.String(), Name: m.Name, IP: ipOr(m, ""),
+				Branch: m.Branch, Boot: m.Boot, File: m.File}
+			if v, ok := viewOf(r, i); ok {
+				j.Stage, j.StageText, j.Detail, j.HostID, j.Position, j.Head = v.Stage, v.Text, v.Detail, v.HostID, v.Position, v.Head
+			}
+			jp.emit("machine", j)
 		}
 		if len(r.Machines) == 0 {
 			jp.ok("machine", r.Summary())
@@ -37,11 +49,30 @@ func printMachines(out printer, r verbs.MachineList, json bool) {
 		return
 	}
 	w := tabwriter.NewWriter(tp.w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tMAC\tIP\tBRANCH\tBOOT")
-	for _, m := range r.Machines {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", textsafe.Line(m.Name), m.MAC, ipOr(m, "-"), dash(textsafe.Line(m.Branch)), dash(textsafe.Line(m.Boot)))
+	fmt.Fprintln(w, "NAME\tMAC\tIP\tBRANCH\tBOOT\tSTAGE")
+	var details []string
+	for i, m := range r.Machines {
+		stage := "-"
+		if v, ok := viewOf(r, i); ok {
+			stage = v.Text
+			if v.Detail != "" {
+				details = append(details, m.Name+": "+textsafe.Line(v.Detail))
+			}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", textsafe.Line(m.Name), m.MAC, ipOr(m, "-"), dash(textsafe.Line(m.Branch)), dash(textsafe.Line(m.Boot)), stage)
 	}
 	w.Flush()
+	for _, d := range details {
+		fmt.Fprintln(tp.w, d)
+	}
+}
+
+// viewOf is the stage of the list's i-th machine, when the list has them.
+func viewOf(r verbs.MachineList, i int) (engine.MachineView, bool) {
+	if i < len(r.Views) && r.Views[i].Machine.Name == r.Machines[i].Name {
+		return r.Views[i], true
+	}
+	return engine.MachineView{}, false
 }
 
 func ipOr(m machines.Machine, none string) string {

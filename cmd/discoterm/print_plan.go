@@ -61,6 +61,9 @@ func (p *textPrinter) plan(pl *engine.Plan) {
 			if c.Err != "" {
 				fmt.Fprintf(p.w, "     error: %s\n", c.Err)
 			}
+			if c.AllowUserDir {
+				fmt.Fprintf(p.w, "     %s\n", engine.UserDirNote)
+			}
 			if c.OldMode != "" && c.OldMode != c.NewMode {
 				fmt.Fprintf(p.w, "     mode %s → %s\n", c.OldMode, c.NewMode)
 			}

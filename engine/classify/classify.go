@@ -90,6 +90,7 @@ type Config struct {
 	stanzas  []*stanza          // every other stanza, in file order
 	byTarget map[string]*stanza // for includes by name
 	secret   map[string]position
+	machines map[string]machineBranch // "mac:…" → a machine file's branch (machines.go)
 }
 
 // stanza is one header and its variable lines.
@@ -153,6 +154,7 @@ func (c *Config) ClassifyHost(h Host) Classification {
 		out.Stanza, out.Where = s.target, s.pos.String()
 		c.apply(s, &out)
 	}
+	c.machineOf(h, &out)
 	for name := range out.Vars {
 		if _, ok := c.secret[name]; ok {
 			out.Secret[name] = true

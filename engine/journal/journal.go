@@ -108,6 +108,10 @@ type Entry struct {
 	// and diffs show its hash. It is part of the hash, so it cannot be
 	// taken off without breaking the chain.
 	Secret bool `json:"secret,omitempty"`
+	// AllowUserDir (file, template): write the target even where a
+	// non-root user can change its directory (snap --allow-user-dir);
+	// refused otherwise. Part of the hash, so signed with the changeset.
+	AllowUserDir bool `json:"allow_user_dir,omitempty"`
 	// Changeset is the sequence number of the first entry committed with this
 	// one under the same lock (ISconf's ci).
 	Changeset uint64    `json:"changeset"`
@@ -137,7 +141,8 @@ type canonical struct {
 	Command   string `json:"command"`
 	Creates   string `json:"creates"`
 	Unless    string `json:"unless"`
-	Secret    bool   `json:"secret,omitempty"` // omitted when false: older entries hash as before
+	Secret    bool   `json:"secret,omitempty"`         // omitted when false: older entries hash as before
+	UserDir   bool   `json:"allow_user_dir,omitempty"` // likewise
 	Changeset uint64 `json:"changeset"`
 	Author    string `json:"author"`
 	Message   string `json:"message"`
@@ -149,7 +154,7 @@ func (e Entry) Canonical() []byte {
 	b, err := json.Marshal(canonical{
 		Seq: e.Seq, Prev: e.Prev, Kind: e.Kind, Path: e.Path, Blob: e.Blob, Size: e.Size,
 		Mode: e.Mode, Owner: e.Owner, Group: e.Group, Command: e.Command,
-		Creates: e.Guard.Creates, Unless: e.Guard.Unless, Secret: e.Secret, Changeset: e.Changeset,
+		Creates: e.Guard.Creates, Unless: e.Guard.Unless, Secret: e.Secret, UserDir: e.AllowUserDir, Changeset: e.Changeset,
 		Author: e.Author, Message: e.Message, Time: e.Time.UTC().Format(time.RFC3339Nano),
 	})
 	if err != nil { // a struct of strings and numbers always marshals

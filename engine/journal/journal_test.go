@@ -244,3 +244,17 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestAllowUserDirIsHashed: the allowance is part of what is signed, and
+// entries without it hash exactly as they did before it existed.
+func TestAllowUserDirIsHashed(t *testing.T) {
+	e := Entry{Seq: 1, Kind: KindFile, Path: "/srv/a/conf", Blob: strings.Repeat("a", 64), Mode: 0o644, Owner: "root", Group: "root", Changeset: 1, Author: "alice", Time: time.Unix(0, 0)}
+	if c := string(e.Canonical()); strings.Contains(c, "allow_user_dir") {
+		t.Fatalf("an entry without the allowance hashes differently from before: %s", c)
+	}
+	allowed := e
+	allowed.AllowUserDir = true
+	if allowed.ComputeHash() == e.ComputeHash() {
+		t.Fatal("--allow-user-dir is not covered by the hash")
+	}
+}

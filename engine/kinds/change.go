@@ -46,8 +46,11 @@ type Change struct {
 	NewOwner string `json:"new_owner,omitempty"`
 	// Secret: the content (old, new or both) is secret; Diff is one line
 	// naming the content hashes instead (MaskSecret).
-	Secret bool   `json:"secret,omitempty"`
-	Err    string `json:"error,omitempty"`
+	Secret bool `json:"secret,omitempty"`
+	// AllowUserDir: the entry was staged with --allow-user-dir; the write
+	// goes through even where a non-root user can change the directory.
+	AllowUserDir bool   `json:"allow_user_dir,omitempty"`
+	Err          string `json:"error,omitempty"`
 	// Exec entries run in the host's sandbox (Sandboxed): the files they
 	// changed there, their exit status, the first part of their output
 	// and the cap that ended them, if any. NotSimulated says why an exec

@@ -26,6 +26,7 @@ var fileFlags = []Flag{
 	{Name: "owner", Value: "USER[:GROUP]", Help: "owner on the hosts (default root)"},
 	{Name: "group", Value: "GROUP", Help: "group on the hosts (default root)"},
 	{Name: "secret", Bool: true, Help: "secret content: every face shows only its sha256"},
+	{Name: "allow-user-dir", Bool: true, Help: "write even into a directory a non-root user can change"},
 }
 
 func (file) Request(in Input) (Request, error) {
@@ -65,6 +66,7 @@ func fileRequest(kind journal.Kind, verb string, in Input, keepMode bool) (Reque
 	}
 	req.Owner, req.Group = splitOwner(in.Flags)
 	req.Secret = in.Flags["secret"] == "true"
+	req.AllowUserDir = in.Flags["allow-user-dir"] == "true"
 	return req, nil
 }
 
@@ -72,7 +74,7 @@ func (file) Stage(req Request) (journal.Entry, error) { return stageFile(req) }
 
 // stageFile checks what file and template entries share.
 func stageFile(req Request) (journal.Entry, error) {
-	e := journal.Entry{Kind: req.Kind, Path: req.Path, Mode: req.Mode, Owner: req.Owner, Group: req.Group, Secret: req.Secret}
+	e := journal.Entry{Kind: req.Kind, Path: req.Path, Mode: req.Mode, Owner: req.Owner, Group: req.Group, Secret: req.Secret, AllowUserDir: req.AllowUserDir}
 	if err := journal.ValidTargetPath(req.Path); err != nil {
 		return e, err
 	}
@@ -136,7 +138,7 @@ func (file) Simulate(e journal.Entry, want []byte, h *Host) Change { return simu
 // simulateFile predicts installing want at e.Path: created, modified or
 // unchanged, with the diff.
 func simulateFile(e journal.Entry, want []byte, h *Host) Change {
-	c := Change{Path: e.Path}
+	c := Change{Path: e.Path, AllowUserDir: e.AllowUserDir}
 	cur := h.Path(e.Path)
 	newHash := Sum(want)
 	c.NewHash, c.NewMode, c.NewOwner = newHash, fmt.Sprintf("%04o", e.Mode), e.Owner+":"+e.Group
@@ -173,7 +175,7 @@ func simulateFile(e journal.Entry, want []byte, h *Host) Change {
 func (file) Op(e journal.Entry, content []byte) remote.BundleEntry { return fileOp(e, content) }
 
 func fileOp(e journal.Entry, content []byte) remote.BundleEntry {
-	return remote.BundleEntry{Op: remote.OpFile, Path: e.Path, Content: content, Mode: e.Mode, Owner: e.Owner, Group: e.Group}
+	return remote.BundleEntry{Op: remote.OpFile, Path: e.Path, Content: content, Mode: e.Mode, Owner: e.Owner, Group: e.Group, AllowUserDir: e.AllowUserDir}
 }
 
 func (file) Summary(e journal.Entry) string { return e.Path }
@@ -184,6 +186,9 @@ func fileDetails(e journal.Entry) string {
 	s := fmt.Sprintf("%04o %s:%s, %d bytes", e.Mode, e.Owner, e.Group, e.Size)
 	if e.Secret {
 		s += ", secret"
+	}
+	if e.AllowUserDir {
+		s += ", user-writable directory allowed"
 	}
 	return s
 }

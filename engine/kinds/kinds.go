@@ -31,6 +31,9 @@ type Request struct {
 	Command string
 	Guard   journal.Guard
 	Secret  bool // content must never be shown (diffs, plans, output)
+	// AllowUserDir: the target may be in a directory a non-root user can
+	// change (file, template).
+	AllowUserDir bool
 }
 
 // Flag is one flag a kind's staging verb takes. Value is the metavariable

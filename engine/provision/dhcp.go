@@ -31,6 +31,9 @@ type DHCPOptions struct {
 	HTTPPort int
 	// Clock is injected for the once-per-hour log of unknown MACs.
 	Clock func() time.Time
+	// Unknown, when set (provision --unknown), offers unknown MACs an
+	// address of its pool and the discovery boot.
+	Unknown *UnknownPool
 	// OnRequest, when set, is called for each request the server reads.
 	OnRequest func(DHCPRequest)
 }
@@ -46,6 +49,8 @@ type DHCPRequest struct {
 	// Logged is true for the first request of an unknown MAC in an hour:
 	// the face logs it; the others it counts silently.
 	Logged bool
+	// Discovery: an unknown MAC answered with the discovery boot.
+	Discovery bool
 }
 
 // Boot files by client kind, served by TFTP from the boot directory
@@ -108,6 +113,14 @@ func NewDHCPServer(opts DHCPOptions) (*DHCPServer, error) {
 	if opts.Lease <= 0 {
 		opts.Lease = time.Hour
 	}
+	if u := opts.Unknown; u != nil {
+		if !u.Server.IsValid() {
+			u.Server = opts.ServerIP
+		}
+		if u.Machines == nil {
+			u.Machines = opts.Machines
+		}
+	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
@@ -150,6 +163,12 @@ func (s *DHCPServer) handle(conn net.PacketConn, _ net.Addr, m *dhcpv4.DHCPv4) {
 			mc = &ms[i]
 		}
 	}
+	if mc == nil && s.opts.Unknown != nil {
+		if a, ok := s.opts.Unknown.LeaseFor(m.ClientHWAddr); ok {
+			mc = &machines.Machine{MAC: m.ClientHWAddr, IP: a}
+			req.Discovery = true
+		}
+	}
 	if mc == nil || !mc.IP.IsValid() {
 		req.Logged = s.logUnknown(m.ClientHWAddr)
 		return
@@ -179,9 +198,11 @@ func (s *DHCPServer) handle(conn net.PacketConn, _ net.Addr, m *dhcpv4.DHCPv4) {
 		mods = append(mods, dhcpv4.WithYourIP(net.IP(mc.IP.AsSlice())),
 			dhcpv4.WithOption(dhcpv4.OptSubnetMask(mask)),
 			dhcpv4.WithOption(dhcpv4.OptIPAddressLeaseTime(s.opts.Lease)),
-			dhcpv4.WithOption(dhcpv4.OptHostName(mc.Name)),
 			dhcpv4.WithOption(dhcpv4.OptTFTPServerName(s.serverIP().String())),
 			dhcpv4.WithOption(dhcpv4.OptBootFileName(boot)))
+		if mc.Name != "" {
+			mods = append(mods, dhcpv4.WithOption(dhcpv4.OptHostName(mc.Name)))
+		}
 		if s.opts.Router.IsValid() {
 			mods = append(mods, dhcpv4.WithRouter(net.IP(s.opts.Router.AsSlice())))
 		}
@@ -210,6 +231,9 @@ func (s *DHCPServer) bootFile(m *dhcpv4.DHCPv4, mc *machines.Machine) string {
 			port := s.opts.HTTPPort
 			if port == 0 {
 				port = 80
+			}
+			if mc.Name == "" {
+				return fmt.Sprintf("http://%s/discover.ipxe", net.JoinHostPort(s.serverIP().String(), fmt.Sprint(port)))
 			}
 			return fmt.Sprintf("http://%s/boot/%s.ipxe", net.JoinHostPort(s.serverIP().String(), fmt.Sprint(port)), mc.Name)
 		}

@@ -49,6 +49,9 @@ type HTTPOptions struct {
 	// served.
 	KeyDir string
 	Tokens *Tokens
+	// Unknown, when set (provision --unknown), serves the discovery boot
+	// to the addresses it leased to unknown MACs.
+	Unknown *UnknownPool
 	// OnRequest, when set, is called once per request.
 	OnRequest func(HTTPRequest)
 }
@@ -60,6 +63,8 @@ type HTTPRequest struct {
 	Path    string
 	Status  int
 	Err     error
+	MAC     string  // an unknown machine's (discovery boot)
+	Report  *Report // what a discovery boot reported
 }
 
 // NewHTTPHandler serves /boot/NAME.ipxe (the machine's iPXE script) and
@@ -92,6 +97,12 @@ func NewHTTPHandler(o HTTPOptions) http.Handler {
 		for i := range ms {
 			if ms[i].IP.IsValid() && ms[i].IP == req.Client {
 				mc = &ms[i]
+			}
+		}
+		if mc == nil && o.Unknown != nil {
+			if mac, ok := o.Unknown.MACOf(req.Client); ok {
+				serveDiscovery(o, w, r, &req, mac, fail)
+				return
 			}
 		}
 		if mc == nil {

@@ -22,9 +22,6 @@ func applyProgram(b *Bundle, token string) (string, error) {
 	}
 	p := newProgram(files)
 	p.call("begin", strings.TrimRight(b.StateDir, "/"), token, b.Branch)
-	if b.AllowUserDir {
-		p.call("userdirs")
-	}
 	// Fingerprint check: refuse to change anything on a host that moved
 	// since the plan.
 	p.call("expect", itoa(b.ExpectPosition), b.ExpectHash, b.ExpectBranch)
@@ -57,8 +54,13 @@ func applyProgram(b *Bundle, token string) (string, error) {
 		p.call("entry", seq)
 		switch e.Op {
 		case OpFile:
+			if e.AllowUserDir {
+				userDirFile(p, e)
+				i++
+				continue
+			}
 			j := i
-			for j < len(b.Entries) && b.Entries[j].Op == OpFile {
+			for j < len(b.Entries) && b.Entries[j].Op == OpFile && !b.Entries[j].AllowUserDir {
 				j++
 			}
 			if keep {
@@ -118,23 +120,8 @@ func saveKind(e BundleEntry) string {
 func fileRun(p *program, run []BundleEntry) {
 	p.call("run")
 	for _, e := range run {
-		owner, group := e.Owner, e.Group
-		if owner == "" {
-			owner = "root"
-		}
-		if group == "" {
-			group = "root"
-		}
-		mode := e.Mode & 0o7777
-		umask, chmod := fmt.Sprintf("%03o", 0o777&^mode), ""
-		if mode&0o7111 != 0 { // execute or special bits: a umask cannot give them
-			umask, chmod = "022", fmt.Sprintf("%o", mode)
-		}
-		enc, data := "text", string(e.Content)
-		if !shellText(e.Content) {
-			enc, data = "base64", base64.StdEncoding.EncodeToString(e.Content)
-		}
-		p.call("prep", itoa(e.Seq), e.Path, umask, chmod, owner+":"+group, enc, data)
+		f := stagedFile(e)
+		p.call("prep", itoa(e.Seq), e.Path, f.umask, f.chmod, f.owner, f.enc, f.data)
 	}
 	first := itoa(run[0].Seq)
 	p.call("settle", first)
@@ -146,6 +133,45 @@ func fileRun(p *program, run []BundleEntry) {
 		p.call("place", itoa(e.Seq), e.Hash, e.Path)
 	}
 	p.call("ran", first)
+}
+
+// userDirFile installs a file entry staged with --allow-user-dir as a run
+// of its own (ufile in apply.sh): its directory may belong to a user who
+// races every step, so the whole write happens from inside a private
+// directory the shell holds as its working directory.
+func userDirFile(p *program, e BundleEntry) {
+	f := stagedFile(e)
+	repair := "0"
+	if e.Repair {
+		repair = "1"
+	}
+	p.call("run")
+	p.call("ufile", itoa(e.Seq), e.Hash, e.Path, f.umask, f.chmod, f.owner, f.enc, f.data, repair)
+	p.call("ran", itoa(e.Seq))
+}
+
+// staged is how a file entry's temporary file is made: the umask that
+// gives its mode (chmod "" then) or the mode to chmod, owner:group, and
+// the content as text or base64.
+type staged struct{ umask, chmod, owner, enc, data string }
+
+func stagedFile(e BundleEntry) staged {
+	owner, group := e.Owner, e.Group
+	if owner == "" {
+		owner = "root"
+	}
+	if group == "" {
+		group = "root"
+	}
+	mode := e.Mode & 0o7777
+	f := staged{umask: fmt.Sprintf("%03o", 0o777&^mode), owner: owner + ":" + group, enc: "text", data: string(e.Content)}
+	if mode&0o7111 != 0 { // execute or special bits: a umask cannot give them
+		f.umask, f.chmod = "022", fmt.Sprintf("%o", mode)
+	}
+	if !shellText(e.Content) {
+		f.enc, f.data = "base64", base64.StdEncoding.EncodeToString(e.Content)
+	}
+	return f
 }
 
 // shellText reports whether content can travel as a shell word written by

@@ -123,18 +123,14 @@ prep() {
   if [ -n "$4" ]; then chmod -- "$4" "$t" >> "$out" 2>&1 || abort "$1"; fi
 }
 
-# userdirs: targets in directories non-root users can change are allowed
-# (--allow-user-dir).
-userdirs() { USERDIRS=1; }
-
 # rootdir DIR: refuse (and say why) a directory that a user other than root
 # could change under us: owned by someone else, or writable by group or
 # others — it or any directory above it (a sticky root-owned directory
 # above it, like /tmp, lets nobody rename what is in it). Such a user could
 # swap the temporary file for a symlink between our steps. Checked once
-# per directory and push; --allow-user-dir lets it through.
+# per directory and push; an entry staged with --allow-user-dir goes
+# through ufile instead.
 rootdir() {
-  [ -z "$USERDIRS" ] || return 0
   case $DIROK in *"$NL$1$NL"*) return 0 ;; esac
   p=$1; l=
   while :; do l="$l$p$NL"; [ "$p" = / ] && break; p=${p%/*}; [ -n "$p" ] || p=/; done
@@ -147,7 +143,7 @@ rootdir() {
       first=
     done; })
   if [ -n "$bad" ]; then
-    printf '%s can be changed by a user other than root (owner or group/other write); refusing to write there (push with --allow-user-dir if that is intended)\n' "$bad" >> "$out"
+    printf '%s can be changed by a user other than root (owner or group/other write); refusing to write there (stage the entry with --allow-user-dir if that is intended)\n' "$bad" >> "$out"
     return 1
   fi
   DIROK="$DIROK$NL$1$NL"
@@ -180,8 +176,56 @@ place() {
 # already (a drift repair) into place; the position and history stay.
 replace() {
   d=${2%/*}; [ -n "$d" ] || d=/
-  mv -f -- "$d/.discoterm.$$.$1" "$2" >> "$out" 2>&1 || runfail "$1"
+  mv -fT -- "$d/.discoterm.$$.$1" "$2" >> "$out" 2>&1 || runfail "$1"
   OKS="$OKS $1"
+}
+
+# ufile SEQ HASH PATH UMASK CHMOD OWNER:GROUP ENCODING DATA REPAIR: a file
+# entry staged with --allow-user-dir, as a run of its own. Its directory
+# may belong to a user who can rename, replace or plant anything in it at
+# any time, so no step acts on a name there that resolves through
+# something that user could swap: the shell moves into the directory by
+# its real path (cd -P, then the kernel's name of where it landed must be
+# that path: a symlink swapped into the path is refused), makes a private
+# directory in it (mktemp -d: a new, unguessable name, root's, 0700) and
+# moves into that too, checked the same way. Nobody else can plant or
+# swap anything inside the private directory, and nobody can move it to
+# another parent (that needs write permission on it), so the temporary
+# file is written, chowned, chmodded and fsync'd there by plain names, and
+# renamed to ../NAME: the target's own name, replaced, never followed
+# (mv -T). Whatever the user swaps in makes the entry fail, saying why.
+ufile() {
+  d=${3%/*}; [ -n "$d" ] || d=/; n=${3##*/}; pd=
+  if [ ! -d "$d" ]; then mkdir -p -- "$d" >> "$out" 2>&1 || abort "$1"; fi
+  if ! cd -P -- "$d" 2> /dev/null || [ "$PWD" != "$d" ]; then
+    printf '%s is not where its path leads (a symlink, or it was swapped); refusing to write there\n' "$d" >> "$out"; uleave "$1"
+  fi
+  if [ -d "$n" ] && [ ! -L "$n" ]; then printf '%s is a directory\n' "$3" >> "$out"; uleave "$1"; fi
+  pd=$(umask 077; mktemp -d -- ./.discoterm.XXXXXXXXXX 2>> "$out") || uleave "$1"
+  pd=${pd#./}
+  if ! cd -P -- "./$pd" 2> /dev/null || [ "$PWD" != "${d%/}/$pd" ] || [ ! -O . ]; then
+    printf '%s/%s, the private directory for the write, was swapped (a user can change %s); refusing to write there\n' "${d%/}" "$pd" "$d" >> "$out"
+    uleave "$1"
+  fi
+  umask "$4"; set -C
+  if [ "$7" = text ]; then printf '%s' "$8" > ./f; else printf '%s' "$8" | base64 -d > ./f 2>> "$out"; fi
+  r=$?
+  set +C; umask 022
+  [ $r -eq 0 ] || uleave "$1"
+  if [ "$6" != root:root ] || [ -n "$ROOTCHOWN" ]; then chown -h -- "$6" ./f >> "$out" 2>&1 || uleave "$1"; fi
+  if [ -n "$5" ]; then chmod -- "$5" ./f >> "$out" 2>&1 || uleave "$1"; fi
+  sync -- ./f >> "$out" 2>&1 || uleave "$1"
+  mv -fT -- ./f "../$n" >> "$out" 2>&1 || uleave "$1"
+  cd .. && rmdir -- "$pd" 2> /dev/null; cd /
+  if [ "$9" != 1 ]; then applied "$1" "$2" "$s"; HIST="$HIST$A"; POS=$1; H=$2; fi
+  OKS="$OKS $1"
+}
+
+# uleave SEQ: ufile failed at SEQ: remove what it made (from inside its
+# private directory, by plain names only), then fail the entry.
+uleave() {
+  if [ -n "$pd" ] && [ "$PWD" = "${d%/}/$pd" ]; then rm -f ./f; cd .. && rmdir -- "$pd" 2> /dev/null; fi
+  cd /; abort "$1"
 }
 
 # ran FIRST_SEQ: the run is in place: record it, report each entry.

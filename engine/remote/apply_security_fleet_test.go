@@ -77,7 +77,9 @@ mkdir -p /etc/realdir && ln -sfn /etc/realdir /etc/dirlink`)
 		t.Fatalf("a refused write changed the target: %q", got)
 	}
 
-	res = a.push(func(b *Bundle) { b.AllowUserDir = true }, fileEntry("/srv/app/conf", "owned\n", 0o644, "root"),
+	allowed := fileEntry("/srv/app/conf", "owned\n", 0o644, "root")
+	allowed.AllowUserDir = true
+	res = a.push(nil, allowed,
 		fileEntry("/etc/dirlink", "a file\n", 0o644, "root"), fileEntry("/usr/local/bin/suid", "#!/bin/sh\n", 0o4755, "nobody"))
 	for _, e := range res.Entries {
 		if e.Result != "ok" {

@@ -26,12 +26,15 @@ type Steps struct {
 
 // probeProgram reads facts, the state file's header and stat + sha256 of
 // every path (probe.sh). It runs no guard: a guard is a command, and a plan
-// runs commands only in the host's sandbox. It forks only for stat and
-// sha256sum: everything else is shell builtins, so a probe costs a few
-// milliseconds on the host.
+// runs commands only in the host's sandbox. It forks only for date (the
+// clock, unless NoClock), stat and sha256sum: everything else is shell
+// builtins, so a probe costs a few milliseconds on the host.
 func probeProgram(req ProbeRequest) (string, error) {
 	p := newProgram(probeFiles)
 	p.call("facts")
+	if !req.NoClock {
+		p.call("clock")
+	}
 	p.call("state", strings.TrimRight(req.StateDir, "/")+"/"+StateFileName)
 	p.call("reverts", strings.TrimRight(req.StateDir, "/"))
 	if len(req.Paths) > 0 {

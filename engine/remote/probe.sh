@@ -13,10 +13,12 @@ facts() {
     while IFS= read -r l; do case $l in PRETTY_NAME=*) os=${l#PRETTY_NAME=};; esac; done < /etc/os-release
   fi
   printf 'F hostname %s\nF machine-id %s\nF os %s\n' "$hn" "$mid" "$os"
-  # The host's clock (Unix seconds), for the plan to show a skew: a host
-  # keeps maintenance windows by its own clock.
-  printf 'F time %s\n' "$(date +%s)"
 }
+
+# clock: the host's clock (Unix seconds), for the plan to show a skew: a
+# host keeps maintenance windows by its own clock. A process (date), so
+# only the probes that show it ask for it.
+clock() { printf 'F time %s\n' "$(date +%s)"; }
 
 # state FILE: the state file's header lines. The applied history grows
 # with the journal and a plan needs none of it (read reads a byte per
@@ -35,9 +37,11 @@ state() {
 }
 
 # paths PATH...: existence by builtins (E index 0|1), then one stat (T)
-# and one sha256sum (H) over the present paths, answered in argument
-# order. sha256sum escapes odd names with a leading backslash; only the
-# hash is passed on.
+# over the present paths and one sha256sum over the regular files among
+# them, answered in argument order: two processes, whatever the number of
+# paths. sha256sum's own lines are the reply (HEX64, with a leading
+# backslash for odd names; reply.go reads only the hash), so no shell
+# loop reads them.
 paths() {
   i=0; n=$#
   for p do
@@ -50,7 +54,7 @@ paths() {
   for p do if [ -f "$p" ] && [ ! -L "$p" ]; then set -- "$@" "$p"; fi; done
   shift "$n"
   if [ $# -gt 0 ]; then
-    sha256sum -- "$@" | while IFS= read -r l; do l=${l#\\}; printf 'H %.64s\n' "$l"; done
+    sha256sum -- "$@"
   fi
 }
 

@@ -28,6 +28,7 @@ import (
 //	E INDEX 0|1                path INDEX of the request is absent|present
 //	T TYPE|SIZE|MODE|USER|GROUP  stat of the next present path
 //	H HEX64                    sha256 of the next present regular file
+//	HEX64  NAME, \HEX64  NAME  the same as sha256sum prints it (probe); NAME is not read
 //	U INDEX RC                 guard INDEX exited RC
 //	C INDEX BASE64|-           fetch: content of path INDEX, or not a file
 //	M SEQ UCS SCS RC WC RB WB  apply: an exec entry's CPU (centiseconds) and IO (bytes, or -), before its R
@@ -128,6 +129,11 @@ func errLine(l []byte, why string) error {
 // and C indexes (the request's count).
 func parseLine(l []byte, indexes int) (replyLine, error) {
 	tag, rest, _ := bytes.Cut(l, []byte(" "))
+	if h := bytes.TrimPrefix(tag, []byte(`\`)); len(h) == 64 && isHex64(string(h)) {
+		// sha256sum's own line: the probe passes it on unread (a shell
+		// loop over it would be one more process per host).
+		return replyLine{Tag: tagHash, Hash: string(h)}, nil
+	}
 	r := replyLine{Tag: string(tag)}
 	fields := func(n int) ([][]byte, error) {
 		f := bytes.Split(rest, []byte(" "))

@@ -228,3 +228,25 @@ func TestWriteReplyCorpus(t *testing.T) {
 		must(t, os.WriteFile(filepath.Join(sdir, fmt.Sprintf("seed-%02d", i)), []byte(fmt.Sprintf("go test fuzz v1\nstring(%q)\n", s)), 0o644))
 	}
 }
+
+// TestProbeReadsSha256sumLines: probe.sh passes sha256sum's own lines on
+// (no shell loop over them): the hash is read, with or without the
+// backslash sha256sum puts before an escaped name, and the name is not.
+func TestProbeReadsSha256sumLines(t *testing.T) {
+	a, b := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	req := ProbeRequest{Paths: []string{"/x", "/y\nEND"}}
+	in := "E 0 1\nE 1 1\nT regular file|1|644|root|root\nT regular file|1|600|root|root\n" +
+		a + "  /x\n\\" + b + "  /y\\nEND\nEND\n"
+	res, err := parseProbe([]byte(in), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Paths["/x"].Hash != a || res.Paths["/y\nEND"].Hash != b {
+		t.Errorf("hashes = %+v", res.Paths)
+	}
+	for _, bad := range []string{strings.Repeat("a", 63) + "  /x\n", strings.Repeat("g", 64) + "  /x\n", "\\\\" + a + "  /x\n"} {
+		if _, err := parseProbe([]byte("E 0 1\nE 1 0\nT regular file|1|644|root|root\n"+bad+"END\n"), req); err == nil {
+			t.Errorf("parseProbe(%q): no error", bad)
+		}
+	}
+}

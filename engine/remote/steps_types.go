@@ -40,6 +40,9 @@ type PathInfo struct {
 type ProbeRequest struct {
 	StateDir string   // e.g. /var/lib/discoterm
 	Paths    []string // stat + sha256 each
+	// NoClock leaves the host's clock out (Facts.Time stays zero): one
+	// process less on the host, for probes that show no clock skew.
+	NoClock bool
 }
 
 // Facts identify a host.
@@ -101,13 +104,18 @@ type BundleEntry struct {
 	Content []byte // OpFile
 	// Repair re-installs an entry the host applied already (a drift
 	// repair, OpFile and OpRemove): the position and history stay.
-	Repair  bool
-	Mode    uint32
-	Owner   string
-	Group   string
-	Command string
-	Creates string
-	Unless  string
+	Repair bool
+	// AllowUserDir (OpFile): the entry was staged to be written even where
+	// a non-root user can change the target's directory (refused
+	// otherwise: such a user could redirect the write). It is written
+	// from a private directory there (ufile in apply.sh).
+	AllowUserDir bool
+	Mode         uint32
+	Owner        string
+	Group        string
+	Command      string
+	Creates      string
+	Unless       string
 	// SavePaths are the paths an exec entry changed in the plan's
 	// sandbox: a push that must come back keeps what they hold first.
 	SavePaths []string
@@ -127,10 +135,7 @@ type Bundle struct {
 	ExpectPaths    []PathInfo
 	Entries        []BundleEntry
 	AllowReboot    bool
-	// AllowUserDir lets files be written in directories a non-root user
-	// can change (refused by default: such a user could redirect the write).
-	AllowUserDir  bool
-	RebootCommand string // "": shutdown -r now
+	RebootCommand  string // "": shutdown -r now
 	// Env are the host's variables, exported to exec entries and their
 	// guards (as the plan's probe did).
 	Env map[string]string

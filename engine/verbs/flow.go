@@ -9,8 +9,6 @@ import (
 
 var allowReboot = Flag{Name: "allow-reboot", Type: Bool, Help: "let reboot entries reboot hosts"}
 
-var allowUserDir = Flag{Name: "allow-user-dir", Type: Bool, Help: "write files even in directories a non-root user can change"}
-
 func flowVerbs() []*Verb {
 	return []*Verb{
 		{Name: "plan", Group: GroupFlow, Help: "dry-run: what every pending entry would do on each host",
@@ -36,7 +34,7 @@ func flowVerbs() []*Verb {
 				return Approved{Plan: p}, nil
 			}},
 		{Name: "push", Group: GroupFlow, Help: "apply an approved plan, in waves if asked (or by the branch's policy); exit 3 when stopped by --max-fail",
-			Args: []Arg{{Name: "PLAN", Optional: true}}, Flags: append([]Flag{allowReboot, allowUserDir,
+			Args: []Arg{{Name: "PLAN", Optional: true}}, Flags: append([]Flag{allowReboot,
 				{Name: "prepare", Type: Bool, Help: "upload it now; each host applies it by itself at the start of the branch's next window (collect gathers the results)"}}, pushRolloutFlags...),
 			Run: func(ctx context.Context, b Backend, c *Call) (Result, error) {
 				if c.Arg(0) == "" {
@@ -52,7 +50,6 @@ func flowVerbs() []*Verb {
 				if err != nil {
 					return nil, err
 				}
-				opts.AllowUserDir = c.Bool("allow-user-dir")
 				r, err := b.Push(ctx, c.Arg(0), opts)
 				if r == nil {
 					return nil, err
@@ -61,7 +58,7 @@ func flowVerbs() []*Verb {
 			}},
 		{Name: "up", Group: GroupFlow, Help: "plan + approve + push (for scripts and cron: --yes)",
 			Args: []Arg{{Name: "HOST", Optional: true, Many: true}},
-			Flags: append([]Flag{{Name: "yes", Type: Bool, Help: "apply without asking"}, allowReboot, allowUserDir, branchFlag,
+			Flags: append([]Flag{{Name: "yes", Type: Bool, Help: "apply without asking"}, allowReboot, branchFlag,
 				{Name: "now", Type: Bool, Help: "push even outside the branch's maintenance windows"}}, pushRolloutFlags...),
 			Run: runUp},
 	}
@@ -75,7 +72,7 @@ func runUp(ctx context.Context, b Backend, c *Call) (Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts.AllowUserDir, opts.IgnoreWindows = c.Bool("allow-user-dir"), c.Bool("now")
+	opts.IgnoreWindows = c.Bool("now")
 	if c.Bool("yes") && req.Branch == "" && len(req.Hosts) == 0 {
 		// Every branch, each host on its own.
 		runs, err := b.UpAll(ctx, opts)

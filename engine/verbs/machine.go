@@ -44,7 +44,7 @@ var _ MachineSource = (*engine.Engine)(nil)
 
 func machineVerbs() []*Verb {
 	return []*Verb{
-		{Name: "machine", Group: GroupMachines, Help: "netboot machines as plain files: machine add MAC --name N | list | rm MACHINE | edit MACHINE | history MACHINE",
+		{Name: "machine", Group: GroupMachines, Help: "netboot machines as plain files: machine add MAC --name N | list | rm MACHINE | edit MACHINE | history MACHINE | key MACHINE",
 			Args: []Arg{{Name: "ACTION"}, {Name: "MACHINE", Optional: true}},
 			Flags: []Flag{{Name: "name", Type: String, Value: "NAME", Help: "add, edit: hostname, also the file's name"},
 				{Name: "ip", Type: String, Value: "ADDR", Help: "add, edit: fixed IPv4 address DHCP hands it (\"none\" clears)"},
@@ -56,6 +56,8 @@ func machineVerbs() []*Verb {
 				{Name: "boot-dir", Type: String, Value: "DIR", Required: true, Help: "directory TFTP serves read-only (iPXE's undionly.kpxe, ipxe.efi)"},
 				{Name: "force", Type: Bool, Help: "start even though another DHCP server answers on the link"},
 				{Name: "http-port", Type: Int, Value: "N", Help: "port of the iPXE scripts and boot profiles (BOOT-DIR/profiles/NAME) (default 80)"},
+				{Name: "unknown", Type: Bool, Help: "offer unknown MACs the discovery boot (BOOT-DIR/profiles/discover): it reports their MAC and hardware; nothing is registered"},
+				{Name: "sshd-timeout", Type: Duration, Value: "D", Help: "report a machine that booted but whose sshd has not answered after D (default 5m)"},
 				{Name: "for", Type: Duration, Value: "DURATION", Help: "stop after DURATION (default: until interrupted)"}},
 			Run: runProvision},
 	}
@@ -82,7 +84,8 @@ func runProvision(ctx context.Context, b Backend, c *Call) (Result, error) {
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	err := p.Provision(ctx, engine.ProvisionOptions{Interface: ifs[0], BootDir: c.Str("boot-dir"), Force: c.Bool("force"), HTTPPort: c.Int("http-port")})
+	err := p.Provision(ctx, engine.ProvisionOptions{Interface: ifs[0], BootDir: c.Str("boot-dir"), Force: c.Bool("force"), HTTPPort: c.Int("http-port"),
+		SSHDTimeout: c.Dur("sshd-timeout"), Unknown: c.Bool("unknown")})
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +98,32 @@ type MachineList struct {
 	Action   string // list, add, edit, rm
 	Machines []machines.Machine
 	Dir      string
+	// Views are the machines with their stages (list, from a backend that
+	// is a MachineViewer); nil otherwise.
+	Views []engine.MachineView
 }
+
+// MachineKeyResult is the host key made for a machine (machine key).
+type MachineKeyResult struct{ engine.MachineKey }
+
+// Summary implements Result.
+func (r MachineKeyResult) Summary() string {
+	return fmt.Sprintf("host key of %s: %s %s (private key %s, 0600; provision hands it over once)", r.Machine, r.Fingerprint, r.Public, r.File)
+}
+
+// MachineViewer is a backend that derives the machines' stages.
+type MachineViewer interface {
+	MachineViews(ctx context.Context) ([]engine.MachineView, error)
+}
+
+var _ MachineViewer = (*engine.Engine)(nil)
+
+// MachineKeySource is a backend that makes the machines' host keys.
+type MachineKeySource interface {
+	MachineHostKey(name string) (engine.MachineKey, error)
+}
+
+var _ MachineKeySource = (*engine.Engine)(nil)
 
 // Summary implements Result.
 func (r MachineList) Summary() string {
@@ -110,7 +138,7 @@ func (r MachineList) Summary() string {
 	return count(len(r.Machines), "machine")
 }
 
-func runMachine(_ context.Context, b Backend, c *Call) (Result, error) {
+func runMachine(ctx context.Context, b Backend, c *Call) (Result, error) {
 	src, ok := b.(MachineSource)
 	if !ok {
 		return nil, errors.New("this face has no machines directory")
@@ -155,7 +183,29 @@ func runMachine(_ context.Context, b Backend, c *Call) (Result, error) {
 		if err != nil {
 			return nil, asUsage(err)
 		}
-		return MachineList{Action: "list", Machines: ms, Dir: d.Path}, nil
+		r := MachineList{Action: "list", Machines: ms, Dir: d.Path}
+		if mv, ok := b.(MachineViewer); ok && len(ms) > 0 {
+			if r.Views, err = mv.MachineViews(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return r, nil
+	case "key":
+		if err := needKey("key"); err != nil {
+			return nil, err
+		}
+		if err := noFlags("key"); err != nil {
+			return nil, err
+		}
+		ks, ok := b.(MachineKeySource)
+		if !ok {
+			return nil, errors.New("this face makes no host keys")
+		}
+		k, err := ks.MachineHostKey(key)
+		if err != nil {
+			return nil, err
+		}
+		return MachineKeyResult{k}, nil
 	case "add":
 		if key == "" {
 			return nil, usagef("machine add needs the MAC: machine add 52:54:00:12:34:56 --name web7")
@@ -208,7 +258,7 @@ func runMachine(_ context.Context, b Backend, c *Call) (Result, error) {
 		evs, err := hs.BootHistory(m.Name)
 		return BootHistory{Machine: m.Name, Events: evs}, err
 	default:
-		return nil, usagef("machine: unknown action %q; give add, list, rm, edit or history", action)
+		return nil, usagef("machine: unknown action %q; give add, list, rm, edit, history or key", action)
 	}
 }
 

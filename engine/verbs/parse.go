@@ -235,6 +235,9 @@ func (t *Table) Parse(words []Word, globals []Flag) (*Call, error) {
 		if c.Verb == nil {
 			return nil, usagef("--%s belongs to a verb; give the verb", g.name)
 		}
+		if why, ok := movedFlags[g.name]; ok {
+			return nil, usagef("%s does not take --%s: %s", c.Verb.Name, g.name, why)
+		}
 		return nil, usagef("%s does not take --%s; its flags: %s", c.Verb.Name, g.name, flagList(c.Verb))
 	}
 	if c.Verb != nil {
@@ -353,4 +356,10 @@ func flagList(v *Verb) string {
 		out = append(out, "--"+f.Name)
 	}
 	return strings.Join(out, " ")
+}
+
+// movedFlags are flags that left the verbs that had them, with where they
+// went: an operator's old script gets told what to do instead.
+var movedFlags = map[string]string{
+	"allow-user-dir": "a target in a directory a non-root user can change is allowed per entry now, reviewed and signed with it: stage it with snap or template --allow-user-dir",
 }

@@ -25,7 +25,7 @@ func prepareVerbs() []*Verb {
 }
 
 func runPrepare(ctx context.Context, b Backend, c *Call) (Result, error) {
-	r, err := b.PreparePush(ctx, c.Arg(0), engine.PushOptions{AllowReboot: c.Bool("allow-reboot"), AllowUserDir: c.Bool("allow-user-dir")})
+	r, err := b.PreparePush(ctx, c.Arg(0), engine.PushOptions{AllowReboot: c.Bool("allow-reboot")})
 	if r == nil {
 		return nil, err
 	}

@@ -39,18 +39,32 @@ func runTrust(ctx context.Context, b Backend, c *Call) (Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var todo []engine.HostView
-	var lines []string
+	var scanned []engine.HostView
 	for _, h := range hs {
-		if !h.Trusted && h.HostKey != "" {
-			todo = append(todo, h)
-			lines = append(lines, fmt.Sprintf("  %s  %s  %s", h.Addr, orDash(h.MAC), h.HostKey))
+		if !h.Trusted {
+			scanned = append(scanned, h)
 		}
 	}
-	if len(todo) == 0 {
-		return Done{"trust", "no scanned host is waiting to be trusted"}, nil
+	// Which may be trusted, and why the others may not: the engine's rule,
+	// the console's T on a selection uses the same.
+	var todo []engine.TrustCandidate
+	var lines, refused []string
+	for _, h := range engine.TrustCandidates(scanned, hs) {
+		if h.Refused != "" {
+			refused = append(refused, fmt.Sprintf("  %s  %s: %s", h.Addr, orDash(h.MAC), h.Refused))
+			continue
+		}
+		todo = append(todo, h)
+		lines = append(lines, fmt.Sprintf("  %s  %s  %s", h.Addr, orDash(h.MAC), h.Fingerprint))
 	}
-	shown := Done{"trust", fmt.Sprintf("%d scanned hosts offer these keys:\n%s", len(todo), strings.Join(lines, "\n"))}
+	notTrusted := ""
+	if len(refused) > 0 {
+		notTrusted = fmt.Sprintf("\nrefused, not trusted (%d):\n%s", len(refused), strings.Join(refused, "\n"))
+	}
+	if len(todo) == 0 {
+		return Done{"trust", "no scanned host is waiting to be trusted" + notTrusted}, nil
+	}
+	shown := Done{"trust", fmt.Sprintf("%d scanned hosts offer these keys:\n%s%s", len(todo), strings.Join(lines, "\n"), notTrusted)}
 	if !c.Bool("yes") {
 		if c.Ask == nil {
 			return shown, usagef("check the fingerprints above, then run again with --yes")
@@ -62,13 +76,13 @@ func runTrust(ctx context.Context, b Backend, c *Call) (Result, error) {
 	}
 	var done, failed []string
 	for _, h := range todo {
-		if err := b.TrustHost(h.ID, h.HostKey); err != nil {
+		if err := b.TrustHost(h.ID, h.Fingerprint); err != nil {
 			failed = append(failed, fmt.Sprintf("  %s: %v", h.Addr, err))
 			continue
 		}
-		done = append(done, fmt.Sprintf("  %s  %s", h.Addr, h.HostKey))
+		done = append(done, fmt.Sprintf("  %s  %s", h.Addr, h.Fingerprint))
 	}
-	text := fmt.Sprintf("trusted %d hosts:\n%s", len(done), strings.Join(done, "\n"))
+	text := fmt.Sprintf("trusted %d hosts:\n%s%s", len(done), strings.Join(done, "\n"), notTrusted)
 	if len(failed) > 0 {
 		return Done{"trust", text + fmt.Sprintf("\nnot trusted (%d):\n%s", len(failed), strings.Join(failed, "\n"))},
 			fmt.Errorf("%w: %d of %d hosts not trusted", engine.ErrHostsFail, len(failed), len(todo))

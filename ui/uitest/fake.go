@@ -26,6 +26,9 @@ type Options struct {
 	Operator string // "": alice@jump1
 	// Clock is the fake's now; nil: always Epoch.
 	Clock func() time.Time
+	// Drift gives a few hosts hand edits that drift checks find
+	// (uitest/drift.go); without it no host ever drifts.
+	Drift bool
 }
 
 type branch struct {
@@ -48,6 +51,7 @@ type Fake struct {
 	subs        map[int]chan engine.Event
 	nextSub     int
 	machinesDir string
+	drifted     map[string][]engine.PathDrift // host id → its drift (Options.Drift)
 
 	// PushGate, when set, is received from before each host is pushed, so
 	// a test can hold a push mid-way (and cancel it).
@@ -56,6 +60,10 @@ type Fake struct {
 	FailPush map[string]string
 	// Err makes the named operation ("Lock", "Plan", …) fail.
 	Err map[string]error
+	// Stages and Boots are what MachineViews and BootHistory say of the
+	// machines (by name).
+	Stages map[string]engine.MachineView
+	Boots  map[string][]engine.BootEvent
 }
 
 // New builds a fake fleet.
@@ -73,11 +81,14 @@ func New(opts Options) *Fake {
 		opts.Clock = func() time.Time { return Epoch }
 	}
 	f := &Fake{opts: opts, branches: map[string]*branch{}, plans: map[string]*engine.Plan{}, subs: map[int]chan engine.Event{},
-		FailPush: map[string]string{}, Err: map[string]error{}}
+		FailPush: map[string]string{}, Err: map[string]error{}, Stages: map[string]engine.MachineView{}, Boots: map[string][]engine.BootEvent{}}
 	f.branches["main"] = f.makeBranch("main", opts.Entries)
 	f.branches["staging"] = f.makeBranch("staging", min(opts.Entries, 5))
 	for i := range opts.Hosts {
 		f.hosts = append(f.hosts, f.makeHost(i))
+	}
+	if opts.Drift {
+		f.seedDrift()
 	}
 	return f
 }

@@ -299,6 +299,13 @@ func (f *Fake) pushHost(id string, hp engine.HostPlan, hr *engine.HostPush) {
 		if er.Result != "ok" {
 			return
 		}
+		if c.Repair {
+			// The journal's version back; the position stays.
+			f.mu.Lock()
+			f.repaired(hp.HostID, c)
+			f.mu.Unlock()
+			continue
+		}
 		hr.To = c.Seq
 	}
 	hr.Status = engine.PushDone

@@ -151,3 +151,32 @@ func (f *Fake) Provision(ctx context.Context, o engine.ProvisionOptions) error {
 	<-ctx.Done()
 	return nil
 }
+
+// MachineViews implements verbs.MachineViewer: the machines of the fake's
+// directory, at the stage Stages gives them (registered otherwise).
+func (f *Fake) MachineViews(ctx context.Context) ([]engine.MachineView, error) {
+	ms, err := f.Machines().Load()
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]engine.MachineView, 0, len(ms))
+	for _, m := range ms {
+		v, ok := f.Stages[m.Name]
+		if !ok {
+			v = engine.MachineView{Stage: engine.StageRegistered, Text: engine.StageRegistered}
+		}
+		v.Machine = m
+		v.Boots = len(f.Boots[m.Name])
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// BootHistory implements verbs.BootHistorySource: Boots of the machine.
+func (f *Fake) BootHistory(machine string) ([]engine.BootEvent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]engine.BootEvent(nil), f.Boots[machine]...), nil
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 )
 
@@ -112,3 +113,27 @@ const fastKex = "curve25519-sha256,curve25519-sha256@libssh.org," +
 	"ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521," +
 	"diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512," +
 	"diffie-hellman-group18-sha512,diffie-hellman-group14-sha256"
+
+// SetHostKey gives the host another SSH host key (an OpenSSH private key,
+// e.g. one made for a netboot machine) and restarts its sshd with it;
+// HostKey and HostKeyFingerprint say the new one.
+func (h *Host) SetHostKey(privPEM []byte) error {
+	signer, err := ssh.ParsePrivateKey(privPEM)
+	if err != nil {
+		return fmt.Errorf("host key for %s: %w", h.Name, err)
+	}
+	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	if err := h.StopSSHD(); err != nil {
+		return err
+	}
+	if err := h.WriteFile(hostKeyPath, privPEM, 0o600); err != nil {
+		return err
+	}
+	if err := h.WriteFile(hostKeyPath+".pub", []byte(pub+"\n"), 0o644); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.HostKey = pub
+	h.mu.Unlock()
+	return h.StartSSHD()
+}
