@@ -142,6 +142,11 @@ func TestMustComeBackRefusals(t *testing.T) {
 	if !errors.Is(err, engine.ErrUsage) || !strings.Contains(err.Error(), "reboot") {
 		t.Errorf("reboot: %v", err)
 	}
+	p3 := v2.commit("main", engine.StageRequest{Kind: journal.KindFile, Path: "/srv/shared/x", Content: []byte("x\n"), Mode: 0o644, AllowUserDir: true})
+	_, err = v2.eng.Push(context.Background(), p3.ID, engine.PushOptions{MustComeBack: time.Minute})
+	if !errors.Is(err, engine.ErrUsage) || !strings.Contains(err.Error(), "--allow-user-dir") {
+		t.Errorf("user dir: %v", err)
+	}
 	if err := v2.eng.SetRollout("main", storeRollout(500*time.Millisecond)); err == nil || !strings.Contains(err.Error(), "at least 1s") {
 		t.Errorf("policy 500ms: %v", err)
 	}
