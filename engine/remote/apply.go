@@ -73,7 +73,7 @@ func applyProgram(b *Bundle, token string) (string, error) {
 			continue
 		case OpExec:
 			if keep && len(e.SavePaths) > 0 {
-				p.call("save", append([]string{"s", seq}, e.SavePaths...)...)
+				p.call("save", append([]string{"x", seq}, e.SavePaths...)...)
 			}
 			p.call("xexec", append([]string{seq, e.Hash, e.Creates, e.Unless, e.Command}, env...)...)
 		case OpRemove:

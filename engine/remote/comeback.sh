@@ -104,10 +104,14 @@ keep() {
   umask 022
 }
 
-# save r|s SEQ PATH...: keep what PATH... hold now, before entry SEQ
+# save r|s|x SEQ PATH...: keep what PATH... hold now, before entry SEQ
 # changes them (r: a drift repair, kept with the push's record, not as
-# the entry's saved copy, which undo reads). Fails the entry, with nothing
-# changed, when the copy cannot be made.
+# the entry's saved copy, which undo reads; x: an exec's paths). Fails the
+# entry, with nothing changed, when the copy cannot be made. A path whose
+# directory a user other than root can change is not read (it could be
+# swapped for a symlink to a secret between the check and the copy, and
+# the revert would write the secret there): a file entry there is refused
+# (prep would refuse it too), an exec's path there is not kept.
 save() {
   sk=$1; sq=$2; shift 2
   if [ "$sk" = r ]; then sdd="$KR/r$sq"; else sdd="$SD/saved/$sq"; fi
@@ -116,6 +120,11 @@ save() {
   rm -rf -- "$st"; mkdir -- "$st" || savefail "$sq" "$1"
   i=0
   for sp in "$@"; do
+    sd0=${sp%/*}; [ -n "$sd0" ] || sd0=/
+    if [ -d "$sd0" ] && ! rootdir "$sd0"; then
+      [ "$sk" = x ] && continue
+      savefail "$sq" "$sp"
+    fi
     printf '%s' "$sp" > "$st/$i.path" || savefail "$sq" "$sp"
     if [ -L "$sp" ]; then
       { readlink -- "$sp" > "$st/$i.data" && echo link > "$st/$i.meta"; } || savefail "$sq" "$sp"
@@ -127,13 +136,14 @@ save() {
     else echo absent > "$st/$i.meta"; fi
     i=$((i + 1))
   done
+  [ "$sk" = x ] && sk=s
   { rm -rf -- "$sdd" && mv -T -- "$st" "$sdd" && printf '%s %s\n' "$sk" "$sq" >> "$KR/items"; } 2>> "$out" || savefail "$sq" "$1"
   umask 022
 }
 
 savefail() {
   umask 022; rm -rf -- "$st"
-  printf 'cannot keep a copy of %s for --must-come-back (disk full?); nothing of this entry was applied\n' "$2" >> "$out"
+  printf 'cannot keep a copy of %s for --must-come-back; nothing of this entry was applied\n' "$2" >> "$out"
   emit "$1" failed 1 "$s"; unrun; fail
 }
 

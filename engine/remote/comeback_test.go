@@ -285,3 +285,41 @@ func TestComeBackFailedEntryKeepsNoSavedCopy(t *testing.T) {
 	// The revert still undoes what the failed command did half way.
 	c.reverted(t, 5*time.Second)
 }
+
+// A path in a directory another user can change is not read for a saved
+// copy: a file entry there is refused before anything changes, and an
+// exec's path there is left out of the revert.
+func TestComeBackUserDirNotRead(t *testing.T) {
+	c := newComeback(t)
+	shared := filepath.Join(c.dir, "shared")
+	must(t, os.Mkdir(shared, 0o777))
+	must(t, os.Chmod(shared, 0o777))
+	st := c.state(t)
+	b := &Bundle{Entries: []BundleEntry{c.file(2, "shared/x", "x\n")}, ComeBack: time.Second, ExpectBranch: "main", ExpectPosition: 1, ExpectHash: st.Hash}
+	res := c.apply(t, b)
+	if res.Position != 1 || len(res.Entries) != 1 || res.Entries[0].Result != "failed" || !strings.Contains(res.Entries[0].Output, "can be changed by a user other than root") {
+		t.Fatalf("file entry in a user dir: %+v", res)
+	}
+	if _, err := os.Lstat(filepath.Join(shared, "x")); !os.IsNotExist(err) {
+		t.Errorf("x was written: %v", err)
+	}
+	y := filepath.Join(shared, "y")
+	e := BundleEntry{Seq: 2, Hash: sum([]byte("2")), Op: OpExec, Command: "echo y > " + y + "; echo z > " + c.made, SavePaths: []string{y, c.made}}
+	res = c.apply(t, &Bundle{Entries: []BundleEntry{e}, ComeBack: time.Second, ExpectBranch: "main", ExpectPosition: 1, ExpectHash: st.Hash})
+	if res.Position != 2 || !res.Armed {
+		t.Fatalf("exec: %+v", res)
+	}
+	if m, _ := os.ReadFile(filepath.Join(c.sd, "saved/2/0.path")); string(m) != c.made {
+		t.Errorf("saved/2/0.path = %q, want only %s kept", m, c.made)
+	}
+	end := time.Now().Add(5 * time.Second)
+	for c.state(t).Position != 1 && time.Now().Before(end) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := os.Lstat(c.made); !os.IsNotExist(err) {
+		t.Errorf("%s not reverted: %v", c.made, err)
+	}
+	if b, _ := os.ReadFile(y); string(b) != "y\n" {
+		t.Errorf("%s = %q: the path in a user dir should be left as the command left it", y, b)
+	}
+}
