@@ -51,6 +51,9 @@ type PushOptions struct {
 	MaxFail     *store.Amount // stop before the next wave once more hosts failed
 	Pause       time.Duration // wait between waves
 	AliveWithin time.Duration // admit only hosts seen alive this recently
+	// MustComeBack > 0: each host reverts the push by itself unless the
+	// controller reaches it again over a fresh SSH connection within it.
+	MustComeBack time.Duration
 	// Confirm, when set, is asked before each wave after the first; false
 	// stops the push there (the console's c / x, a terminal's y/N).
 	Confirm func(ctx context.Context, next *WaveEvent) (bool, error)

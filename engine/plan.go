@@ -78,6 +78,9 @@ type HostPlan struct {
 	// (negative: behind), set when it exceeds MaxClockSkew: the host keeps
 	// maintenance windows by its own clock.
 	ClockSkew time.Duration `json:"clock_skew_ns,omitempty"`
+	// Revert says a revert is armed on the host (push --must-come-back):
+	// a push now is refused as stale until it is confirmed or has run.
+	Revert string `json:"revert,omitempty"`
 }
 
 // MaxClockSkew is the host clock difference a plan shows.
@@ -172,6 +175,8 @@ type HostPush struct {
 	Entries  []EntryResult `json:"entries"`
 	Err      string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration"`
+	// CameBack says how a push that must come back was confirmed.
+	CameBack string `json:"came_back,omitempty"`
 
 	contacted bool            // the apply step ran (its positions are true)
 	prepared  *store.Prepared // a prepared push's state, to record on the host

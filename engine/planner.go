@@ -365,6 +365,9 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 			hp.ClockSkew = skew.Round(time.Second)
 		}
 	}
+	if res.Facts.RevertArmed {
+		hp.Revert = "a push with --must-come-back is armed on this host: it reverts unless confirmed (an unconfirmed one is reverted by the next push, which is then stale); plan again once it has come back or rolled back"
+	}
 	st := res.State
 	hp.Position = st.Position
 	hp.Fingerprint = Fingerprint{Branch: st.Branch, Position: st.Position, Hash: st.Hash}

@@ -72,6 +72,7 @@ func (e *Engine) bundleFor(tx store.Tx, p *Plan, hp HostPlan, entries []journal.
 		}
 		be := k.Op(en, data)
 		be.Seq, be.Hash, be.Repair = en.Seq, en.Hash, c.Repair
+		be.SavePaths = savePaths(c)
 		b.Entries = append(b.Entries, be)
 	}
 	return b, nil
@@ -155,6 +156,9 @@ func (e *Engine) Push(ctx context.Context, planID string, opts PushOptions) (*Pu
 	// A rollout policy that cannot apply is refused before any host.
 	ro, err := newRollout(policy, opts, len(p.Hosts))
 	if err != nil {
+		return nil, err
+	}
+	if _, err := e.comeBackOf(in, opts); err != nil {
 		return nil, err
 	}
 	res := &PushResult{PlanID: p.ID, Hosts: make([]HostPush, len(p.Hosts))}
@@ -329,6 +333,11 @@ func (e *Engine) pushHost(ctx context.Context, p *Plan, hp HostPlan, t remote.Ta
 		if errors.As(err, &ue) {
 			hr.Status = PushUnreach
 		}
+	}
+	// A push that must come back: confirmed over a fresh connection, or
+	// the host reverts it by itself.
+	if b.ComeBack > 0 && ar != nil && ar.Token != "" && ar.Stale == "" && (ar.Armed || err != nil) {
+		e.comeBack(ctx, p, hp, t, b, ar, hr)
 	}
 }
 

@@ -60,8 +60,11 @@ func CheckRollout(r store.Rollout) error {
 			return fmt.Errorf("%w: --max-fail 100%% never stops a push: leave --max-fail out for no threshold", ErrUsage)
 		}
 	}
-	if r.Pause < 0 || r.AliveWithin < 0 || r.DriftEvery < 0 {
-		return fmt.Errorf("%w: --pause, --alive-within and --drift-every must not be negative", ErrUsage)
+	if r.Pause < 0 || r.AliveWithin < 0 || r.DriftEvery < 0 || r.MustComeBack < 0 {
+		return fmt.Errorf("%w: --pause, --alive-within, --drift-every and --must-come-back must not be negative", ErrUsage)
+	}
+	if r.MustComeBack > 0 && r.MustComeBack < time.Second {
+		return fmt.Errorf("%w: --must-come-back %s is less than the second the host's clock counts: give at least 1s", ErrUsage, r.MustComeBack)
 	}
 	return nil
 }
@@ -150,7 +153,7 @@ func (r *rollout) split(work []int) {
 // refused before any change and reboot holds are by request: neither says
 // the change is bad.
 func waveFailed(s PushStatus) bool {
-	return s == PushFailed || s == PushUnreach
+	return s == PushFailed || s == PushUnreach || s == PushRolledBack
 }
 
 // runWaves pushes the hosts wave after wave with pushOne (at most
@@ -320,8 +323,11 @@ func DescribeRollout(r store.Rollout) string {
 	if r.Repair {
 		parts = append(parts, "--repair on")
 	}
+	if r.MustComeBack > 0 {
+		parts = append(parts, "--must-come-back "+r.MustComeBack.String())
+	}
 	if len(parts) == 0 {
-		return "all hosts at once, no threshold, no drift checks"
+		return "all hosts at once, no threshold, no drift checks, no --must-come-back"
 	}
 	return strings.Join(parts, " ")
 }

@@ -141,6 +141,9 @@ type Rollout struct {
 	AliveWithin time.Duration `json:"alive_within,omitempty"` // admit only hosts seen alive this recently; 0: every host
 	DriftEvery  time.Duration `json:"drift_every,omitempty"`  // check drift this often while scanning; 0: off
 	Repair      bool          `json:"repair,omitempty"`       // catch-up also repairs drift
+	// MustComeBack > 0: pushes of the branch must come back within it
+	// (push --must-come-back); 0: off.
+	MustComeBack time.Duration `json:"must_come_back,omitempty"`
 }
 
 // Lock is a branch lock: staging needs it.

@@ -235,6 +235,14 @@ func (m *Model) verbDone(msg verbMsg) tea.Cmd {
 		m.dialog = newReportDialog(m.c, orDash(r.Host), r.Results)
 	case verbs.StagedList:
 		m.focusView(viewJournal)
+	case verbs.Reverted:
+		for _, n := range r.Result.Notes {
+			m.activity.add(now, engine.LevelInfo, "revert: "+n)
+		}
+		if r.Result.Plan != nil {
+			m.review.setPlan(r.Result.Plan)
+			m.focusView(viewPlan)
+		}
 	case verbs.MachineList:
 		m.focusView(viewMachines) // every machine verb: the view shows the result
 	case verbs.BranchList:

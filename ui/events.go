@@ -112,7 +112,7 @@ func (m *Model) applyEvents(burst eventsMsg) {
 			m.machinesRefresh.want = true // a machine's position
 			m.hosts.applyPush(ev)
 			m.pushes.apply(ev)
-			if ev.Status == engine.PushFailed || ev.Status == engine.PushStale {
+			if ev.Status == engine.PushFailed || ev.Status == engine.PushStale || ev.Status == engine.PushRolledBack {
 				m.activity.addEvent(ev)
 			}
 		case *engine.PushEntryEvent:

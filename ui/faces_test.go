@@ -19,7 +19,7 @@ var consoleCalls = map[string]string{
 	"add-host": "AddHost", "assign": "Assign", "report": "Report", "lock": "Lock", "unlock": "Unlock",
 	"fork": "Fork", "migrate": "Migrate", "audit": "Audit", "policy": "SetCatchUp", "drop": "Drop",
 	"plan": "Plan", "approve": "Approve", "push": "Push", "up": "Push",
-	"drift": "Drift", "repair": "Repair", "adopt": "Adopt",
+	"drift": "Drift", "repair": "Repair", "adopt": "Adopt", "revert": "Revert",
 	"trust": "TrustHost", "scan": "", "hosts": "", "branches": "", "log": "", "staged": "", "help": "", "serve-metrics": "", "machine": "Machines", "provision": "Provision",
 	"collect": "Collect", "cancel-prepared": "Collect",
 }

@@ -82,7 +82,7 @@ var pushColumns = []column{
 
 // pushOrder lists statuses in the order totals show them.
 var pushOrder = []engine.PushStatus{
-	engine.PushFailed, engine.PushStale, engine.PushUnreach, engine.PushRebootHold, engine.PushCancelled,
+	engine.PushFailed, engine.PushRolledBack, engine.PushStale, engine.PushUnreach, engine.PushRebootHold, engine.PushCancelled,
 	engine.PushNotStarted, engine.PushApplying, engine.PushWaiting, engine.PushDone, engine.PushRebooting, engine.PushNothing,
 }
 
@@ -264,7 +264,7 @@ func (p *pushPane) statusStyle(s engine.PushStatus) lipgloss.Style {
 	switch s {
 	case engine.PushDone:
 		return t.Ok
-	case engine.PushFailed, engine.PushUnreach:
+	case engine.PushFailed, engine.PushUnreach, engine.PushRolledBack:
 		return t.Error
 	case engine.PushStale, engine.PushCancelled, engine.PushRebootHold, engine.PushRebooting:
 		return t.Warn

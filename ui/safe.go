@@ -110,6 +110,15 @@ func (b safeBackend) SetRollout(branch string, r store.Rollout) error {
 	return textsafe.Error(d.SetRollout(branch, r))
 }
 
+// Revert reaches the engine's undo (verbs.RevertBackend), escaped the same way.
+func (b safeBackend) Revert(ctx context.Context, req engine.RevertRequest) (*engine.RevertResult, error) {
+	d, ok := b.Backend.(verbs.RevertBackend)
+	if !ok {
+		return nil, fmt.Errorf("%w: this console's engine cannot revert", engine.ErrUsage)
+	}
+	return scrubbed(d.Revert(ctx, req))
+}
+
 var errNoDrift = fmt.Errorf("%w: this console's engine has no drift checks or rollout policies", engine.ErrUsage)
 
 func (b safeBackend) PreparePush(ctx context.Context, planID string, opts engine.PushOptions) (*engine.PushResult, error) {

@@ -76,7 +76,7 @@ func (m *Model) withRollout(opts engine.PushOptions) engine.PushOptions {
 	ro, confirm := m.pushRollout, m.pushConfirm
 	m.pushRollout, m.pushConfirm = engine.PushOptions{}, false
 	// The dialog's options stand; the :push line adds only the rollout.
-	opts.Canary, opts.Wave, opts.MaxFail, opts.Pause, opts.AliveWithin = ro.Canary, ro.Wave, ro.MaxFail, ro.Pause, ro.AliveWithin
+	opts.Canary, opts.Wave, opts.MaxFail, opts.Pause, opts.AliveWithin, opts.MustComeBack = ro.Canary, ro.Wave, ro.MaxFail, ro.Pause, ro.AliveWithin, ro.MustComeBack
 	ro = opts
 	m.pushes.waves = pushWaves{}
 	if confirm {

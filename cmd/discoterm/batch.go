@@ -141,6 +141,17 @@ func render(out printer, r verbs.Result, json bool) {
 		}
 	case verbs.DriftDone:
 		out.drift(r.Report)
+	case verbs.Reverted:
+		for _, e := range r.Result.Staged {
+			out.staged(r.Result.Branch, e)
+		}
+		for _, n := range r.Result.Notes {
+			out.ok("revert", n)
+		}
+		if r.Result.Plan != nil {
+			out.plan(r.Result.Plan)
+		}
+		out.ok("revert", r.Summary())
 	case verbs.Adopted:
 		for _, e := range r.Entries {
 			out.staged(r.Branch, e)

@@ -21,7 +21,7 @@ var batchCalls = map[string]string{
 	"add-host": "AddHost", "assign": "Assign", "report": "Report", "scan": "Discover", "lock": "Lock",
 	"unlock": "Unlock", "fork": "Fork", "migrate": "Migrate", "audit": "Audit", "policy": "SetCatchUp",
 	"drop": "Drop", "plan": "Plan", "approve": "Approve", "push": "Push", "up": "Push",
-	"drift": "Drift", "repair": "Repair", "adopt": "Adopt",
+	"drift": "Drift", "repair": "Repair", "adopt": "Adopt", "revert": "Revert",
 	"trust": "TrustHost", "hosts": "", "branches": "", "log": "", "staged": "", "help": "", "serve-metrics": "", "machine": "Machines", "provision": "Provision",
 	"collect": "Collect", "cancel-prepared": "Collect",
 }

@@ -90,7 +90,7 @@ func (p *jsonPrinter) stagedList(branch string, es []journal.Entry, l *store.Loc
 func (p *jsonPrinter) plan(pl *engine.Plan) {
 	for _, h := range pl.Hosts {
 		p.emit("plan.host", map[string]any{"plan": pl.ID, "host": h.Name, "host_id": h.HostID, "position": h.Position,
-			"pending": h.Pending(), "changes": h.Changes, "error": h.Err, "clock_skew_ns": h.ClockSkew})
+			"pending": h.Pending(), "changes": h.Changes, "error": h.Err, "clock_skew_ns": h.ClockSkew, "revert": h.Revert})
 	}
 	// The review as both faces group it: per entry, each distinct effect
 	// once with its hosts.

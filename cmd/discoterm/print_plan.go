@@ -103,6 +103,11 @@ func (p *textPrinter) plan(pl *engine.Plan) {
 	}
 	p.unsandboxed(pl)
 	p.skewed(pl)
+	for _, h := range pl.Hosts {
+		if h.Revert != "" {
+			fmt.Fprintf(p.w, "\n! %s: %s\n", h.Name, h.Revert)
+		}
+	}
 	fmt.Fprintf(p.w, "\nreview, then: discoterm --batch approve %s && discoterm --batch push %s\n", pl.ID, pl.ID)
 }
 
@@ -126,6 +131,9 @@ func (p *textPrinter) push(r *engine.PushResult) {
 		}
 		if h.Err != "" {
 			fmt.Fprintf(p.w, "    ! %s\n", h.Err)
+		}
+		if h.CameBack != "" {
+			fmt.Fprintf(p.w, "    %s\n", h.CameBack)
 		}
 	}
 	fmt.Fprintf(p.w, "push %s: %s, %d not finished (%d stale), %s\n", r.PlanID, engine.Plural(len(r.Hosts), "host"), r.Failed(), r.Stale(), r.Duration.Round(1e6))

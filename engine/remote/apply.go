@@ -16,12 +16,22 @@ import (
 
 // applyProgram renders the bundle as one program of apply.sh calls.
 func applyProgram(b *Bundle, token string) (string, error) {
-	p := newProgram(applyFiles)
+	files := applyFiles
+	if b.ComeBack > 0 {
+		files = comeBackFiles
+	}
+	p := newProgram(files)
 	p.call("begin", strings.TrimRight(b.StateDir, "/"), token, b.Branch)
 	// Fingerprint check: refuse to change anything on a host that moved
 	// since the plan.
 	p.call("expect", itoa(b.ExpectPosition), b.ExpectHash, b.ExpectBranch)
 	stalePaths(p, b.ExpectPaths)
+	keep := b.ComeBack > 0
+	if keep {
+		// Before the branch is recorded: the record keeps the state file
+		// as the plan saw it.
+		p.call("keep", token, strconv.FormatInt(comeBackSeconds(b.ComeBack), 10))
+	}
 	if b.Branch != b.ExpectBranch || (b.ExpectBranch == "" && b.Branch != "") {
 		// Recording the branch (first contact, or migrate) is itself a state change.
 		p.call("setbranch")
@@ -53,12 +63,23 @@ func applyProgram(b *Bundle, token string) (string, error) {
 			for j < len(b.Entries) && b.Entries[j].Op == OpFile && !b.Entries[j].AllowUserDir {
 				j++
 			}
+			if keep {
+				for _, e := range b.Entries[i:j] {
+					p.call("save", saveKind(e), itoa(e.Seq), e.Path)
+				}
+			}
 			fileRun(p, b.Entries[i:j])
 			i = j
 			continue
 		case OpExec:
+			if keep && len(e.SavePaths) > 0 {
+				p.call("save", append([]string{"x", seq}, e.SavePaths...)...)
+			}
 			p.call("xexec", append([]string{seq, e.Hash, e.Creates, e.Unless, e.Command}, env...)...)
 		case OpRemove:
+			if keep {
+				p.call("save", saveKind(e), seq, e.Path)
+			}
 			if e.Repair {
 				p.call("rremove", seq, e.Path)
 				break
@@ -73,6 +94,22 @@ func applyProgram(b *Bundle, token string) (string, error) {
 	}
 	p.call("finish")
 	return p.text()
+}
+
+// comeBackSeconds is D in whole seconds, at least 1 (the host's clock
+// counts seconds).
+func comeBackSeconds(d time.Duration) int64 {
+	return max(int64((d+time.Second-1)/time.Second), 1)
+}
+
+// saveKind says where apply keeps what an entry overwrites: a drift
+// repair's copy stays with the push's record (r), not as the entry's
+// saved copy (s) that undo reads.
+func saveKind(e BundleEntry) string {
+	if e.Repair {
+		return "r"
+	}
+	return "s"
 }
 
 // fileRun installs a run of consecutive file entries: each staged in a
@@ -201,6 +238,12 @@ func staleReason(l replyLine, b *Bundle) string {
 		return "a file the plan read changed since"
 	case "statedir":
 		return "cannot create the state directory " + cleanText(b.StateDir)
+	case "armed":
+		return "a push with --must-come-back on this host waits for its confirmation (or is being reverted); push again once it is confirmed or rolled back"
+	case "reverted":
+		return "a revert that was due on this host (its push never came back) ran first; re-plan"
+	case "keep":
+		return "cannot keep copies for --must-come-back in the state directory " + cleanText(b.StateDir) + "; nothing applied"
 	case "tampered":
 		return "the prepared program was changed on the host (its sha256 no longer matches): nothing applied"
 	default:
@@ -221,6 +264,9 @@ func (st *Steps) Apply(ctx context.Context, t Target, b *Bundle, report func(Ent
 	}
 	pr, pw := io.Pipe()
 	res := &ApplyResult{BytesSent: int64(len(text)), Position: b.ExpectPosition, Hash: b.ExpectHash}
+	if b.ComeBack > 0 {
+		res.Token = token
+	}
 	parsed := make(chan error, 1)
 	sawEnd := false
 	go func() {
@@ -329,6 +375,8 @@ func readApplyReply(r io.Reader, t Target, b *Bundle, res *ApplyResult, report f
 			res.Stale, end = staleReason(l, b), true
 		case tagBusy:
 			perr, end = fmt.Errorf("another push is running on %s (pid %s); try again when it ends", t.display(), l.Text), true
+		case tagArmed:
+			res.Armed = true
 		case tagEnd:
 			if l.HasPos {
 				res.Position, res.Hash = l.Pos, l.Hash

@@ -20,6 +20,7 @@
 #                                 (usage.sh; "-" where procfs has no io file,
 #                                 PEAK "-" where no cgroup v2 measures it)
 #   R SEQ RESULT RC CS OUTPUT     an entry's result (CS: centiseconds; OUTPUT: base64 or -)
+#   ARMED SECONDS                 a revert is armed (push --must-come-back, comeback.sh)
 #   END POSITION HASH
 
 # begin STATEDIR TOKEN BRANCH: take the host lock and read the state.
@@ -34,12 +35,14 @@ begin() {
   ROOTCHOWN=x; [ "$uid:$gid" = 0:0 ] && ROOTCHOWN=
   [ -d "$SD" ] || mkdir -p -- "$SD" || { echo "STALE statedir"; exit 0; }
   lockhost
+  KR=
+  pending
   # Command output stays on the host only while the push runs, and only
   # root may read it (a command may print secrets).
   out="$SD/.out.$$"; rm -f -- "$out"; umask 077; : > "$out"; umask 022
   for c in "$SD"/.cancel.*; do [ -e "$c" ] && rm -f -- "$SD"/.cancel.*; break; done
   TMPS=; OKS=
-  trap 'unrun; rm -f -- "$LOCK" "$CANCEL" "$out" "$SD/.state.$$"' EXIT
+  trap 'unrun; [ -z "$KR" ] || rm -rf -- "$KR"; rm -f -- "$LOCK" "$CANCEL" "$out" "$SD/.state.$$"' EXIT
   readstate
 }
 
@@ -86,8 +89,9 @@ emit() {
   echo "R $1 $2 $3 $d $o"
 }
 
-fail() { echo "END $POS $H"; exit 0; }
-finish() { echo "END $POS $H"; }
+# fail, finish: the end (a push that must come back arms its revert first).
+fail() { arm; echo "END $POS $H"; exit 0; }
+finish() { arm; echo "END $POS $H"; }
 
 # A run of file entries is staged whole (temporary files beside their
 # targets, one fsync for all), then renamed into place in order, then the

@@ -5,7 +5,8 @@
 # (PIDs are reused after a crash and reboot), is stale and taken over.
 
 # pstart PID: set PSTART to the process's start time (clock ticks since
-# boot, field 22 of /proc/PID/stat); fails when there is no such process.
+# boot, field 22 of /proc/PID/stat); fails when there is no such process
+# (or only its zombie, which nobody reaped yet).
 pstart() {
   PSTART=; l=
   read -r l < "/proc/$1/stat" 2> /dev/null || return 1
@@ -14,6 +15,7 @@ pstart() {
   # shellcheck disable=SC2086 # fields, on purpose
   set -- $l
   set +f
+  [ "$1" != Z ] || return 1
   PSTART=${20}
   [ -n "$PSTART" ]
 }

@@ -36,6 +36,7 @@ func probeProgram(req ProbeRequest) (string, error) {
 		p.call("clock")
 	}
 	p.call("state", strings.TrimRight(req.StateDir, "/")+"/"+StateFileName)
+	p.call("reverts", strings.TrimRight(req.StateDir, "/"))
 	if len(req.Paths) > 0 {
 		p.call("paths", req.Paths...)
 	}
@@ -131,6 +132,8 @@ func parseProbe(out []byte, req ProbeRequest) (*ProbeResult, error) {
 			inState = false
 		case tagFact:
 			switch l.Key {
+			case "revert":
+				res.Facts.RevertArmed = l.Text == "armed"
 			case "hostname":
 				res.Facts.Hostname = l.Text
 			case "machine-id":

@@ -58,5 +58,14 @@ paths() {
   fi
 }
 
+# reverts STATEDIR: "F revert armed" when a push that must come back
+# awaits its confirmation here, or was never confirmed (comeback.sh): the
+# next push is refused, or reverts it first.
+reverts() {
+  for r in "$1"/comeback/*; do
+    case $r in *.ok) continue ;; esac
+    if [ -d "$r" ]; then echo "F revert armed"; return 0; fi
+  done
+}
 
 finish() { echo END; }

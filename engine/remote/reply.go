@@ -22,7 +22,7 @@ import (
 // escaped here (cleanText) before anything shows it; command output and
 // file contents travel as base64.
 //
-//	F KEY TEXT                 fact: KEY hostname|machine-id|os|time (Unix seconds)
+//	F KEY TEXT                 fact: KEY hostname|machine-id|os|time (Unix seconds)|revert (armed)
 //	S-BEGIN, S TEXT, S-END     the state file's header lines
 //	S-NOTFILE                  the state path is not a regular file
 //	E INDEX 0|1                path INDEX of the request is absent|present
@@ -35,6 +35,7 @@ import (
 //	R SEQ RESULT RC CS OUT     apply: entry result (CS centiseconds; OUT base64|-)
 //	BUSY PID|?                 apply: another push holds the host lock
 //	STALE CODE [ARG]           apply: the host moved since the plan
+//	ARMED SECONDS              apply: a revert is armed (--must-come-back)
 //	END [POSITION [HASH]]      the program finished
 //
 // Caps, checked while reading (a host that sends more fails the step and
@@ -78,6 +79,7 @@ const (
 	tagBusy       = "BUSY"
 	tagStale      = "STALE"
 	tagEnd        = "END"
+	tagArmed      = "ARMED"
 )
 
 // replyLine is one parsed line; which fields are set depends on Tag.
@@ -113,9 +115,10 @@ var entryResults = map[string]bool{"ok": true, "skipped": true, "failed": true, 
 // staleCodes are the reasons apply.sh refuses a host, and whether an
 // argument follows.
 var staleCodes = map[string]bool{"position": true, "branch": true, "appeared": true, "removed": true,
-	"meta": false, "content": false, "statedir": false, "statewrite": false, "tampered": false}
+	"meta": false, "content": false, "statedir": false, "statewrite": false, "tampered": false,
+	"armed": false, "reverted": false, "keep": false}
 
-var facts = map[string]bool{"hostname": true, "machine-id": true, "os": true, "time": true}
+var facts = map[string]bool{"hostname": true, "machine-id": true, "os": true, "time": true, "revert": true}
 
 // errLine is a malformed reply line, quoted (escaped and cut) in the error.
 func errLine(l []byte, why string) error {
@@ -315,6 +318,10 @@ func parseLine(l []byte, indexes int) (replyLine, error) {
 			if _, err := strconv.ParseUint(r.Text, 10, 64); err != nil {
 				r.Text = "?" // a corrupt state file: the plan would have said so
 			}
+		}
+	case tagArmed:
+		if n, err := strconv.ParseUint(string(rest), 10, 31); err != nil || n == 0 {
+			return r, errLine(l, "want SECONDS")
 		}
 	case tagEnd:
 		if len(rest) == 0 {

@@ -35,14 +35,17 @@ var shFiles embed.FS
 
 // The programs, by the files they are made of, in order.
 var (
-	probeFiles  = []string{"common.sh", "probe.sh"}
-	fetchFiles  = []string{"fetch.sh"}
-	applyFiles  = []string{"common.sh", "lock.sh", "state.sh", "usage.sh", "apply.sh"}
-	cancelFiles = []string{"cancel.sh"}
+	probeFiles = []string{"common.sh", "probe.sh"}
+	fetchFiles = []string{"fetch.sh"}
+	applyFiles = []string{"common.sh", "lock.sh", "state.sh", "usage.sh", "pending.sh", "apply.sh"}
+	// A push that must come back carries the code that keeps copies and
+	// arms the revert; the others only check for one armed (pending.sh).
+	comeBackFiles = []string{"common.sh", "lock.sh", "state.sh", "usage.sh", "pending.sh", "comeback.sh", "apply.sh"}
+	cancelFiles   = []string{"cancel.sh"}
 )
 
 // programs lists every program, for tests and lint.
-var programs = map[string][]string{"probe": probeFiles, "fetch": fetchFiles, "apply": applyFiles, "cancel": cancelFiles, "sandbox": sandboxFiles}
+var programs = map[string][]string{"probe": probeFiles, "fetch": fetchFiles, "apply": applyFiles, "cancel": cancelFiles, "sandbox": sandboxFiles, "confirm": confirmFiles, "apply-comeback": comeBackFiles}
 
 // library is the text of files as sent: concatenated, without comment
 // lines and blank lines (the files are for reading; every byte is sent

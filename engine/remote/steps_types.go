@@ -51,6 +51,9 @@ type Facts struct {
 	MachineID string
 	OS        string    // PRETTY_NAME from /etc/os-release
 	Time      time.Time // the host's clock when it answered (seconds); zero: unknown
+	// RevertArmed: a push that must come back awaits its confirmation on
+	// the host, or was never confirmed and is reverted by the next push.
+	RevertArmed bool
 }
 
 // StateFile is the host's own record of what it applied.
@@ -113,6 +116,9 @@ type BundleEntry struct {
 	Command      string
 	Creates      string
 	Unless       string
+	// SavePaths are the paths an exec entry changed in the plan's
+	// sandbox: a push that must come back keeps what they hold first.
+	SavePaths []string
 }
 
 // Bundle is everything one host needs for a push, uploaded in one transfer.
@@ -133,6 +139,10 @@ type Bundle struct {
 	// Env are the host's variables, exported to exec entries and their
 	// guards (as the plan's probe did).
 	Env map[string]string
+	// ComeBack > 0: the host keeps what each entry overwrites and arms a
+	// revert that runs by itself unless confirmed (Steps.Confirm, over a
+	// fresh connection) within ComeBack.
+	ComeBack time.Duration
 }
 
 // EntryReport is one entry's outcome on the host.
@@ -170,4 +180,8 @@ type ApplyResult struct {
 	Position  uint64 // position recorded on the host at the end
 	Hash      string
 	BytesSent int64
+	// Token names the push's revert record on the host (ComeBack > 0);
+	// Armed says the host armed a revert (something changed).
+	Token string
+	Armed bool
 }

@@ -39,6 +39,7 @@ var examples = map[string]string{
 	"drift":           "drift web01",
 	"repair":          "repair web01 --path /etc/motd",
 	"adopt":           "adopt web01 --path /etc/motd",
+	"revert":          "revert web01 web02 --to 3",
 	"help":            "help exec",
 	"cancel-prepared": "cancel-prepared --branch main",
 	"collect":         "collect",

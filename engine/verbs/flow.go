@@ -41,6 +41,9 @@ func flowVerbs() []*Verb {
 					return nil, usagef("push needs the PLAN id of an approved plan: %s", c.Verb.Usage())
 				}
 				if c.Bool("prepare") {
+					if c.Has("must-come-back") {
+						return nil, usagef("push --prepare applies when nobody is there to confirm: it cannot take --must-come-back")
+					}
 					return runPrepare(ctx, b, c)
 				}
 				opts, err := PushOptions(c)

@@ -11,15 +11,17 @@ import (
 
 // The rollout flags of push and up, and of policy (as branch defaults).
 var (
-	canaryFlag  = Flag{Name: "canary", Type: Int, Value: "N", Help: "push N hosts first, alone, as wave 1 (0: no canary)"}
-	waveFlag    = Flag{Name: "wave", Type: String, Value: "SIZE|PCT", Help: "hosts per wave after the canary, e.g. 5 or 20%"}
-	maxFailFlag = Flag{Name: "max-fail", Type: String, Value: "N|PCT", Help: "stop before the next wave once more hosts failed (0: at the first failure)"}
-	pauseFlag   = Flag{Name: "pause", Type: Duration, Value: "D", Help: "wait D between waves"}
-	aliveFlag   = Flag{Name: "alive-within", Type: Duration, Value: "D", Help: "push only hosts seen alive (scan or SSH) within D; the others are not started"}
-	confirmFlag = Flag{Name: "confirm", Type: Bool, Help: "ask before each wave after the first (needs a terminal or the console)"}
+	canaryFlag   = Flag{Name: "canary", Type: Int, Value: "N", Help: "push N hosts first, alone, as wave 1 (0: no canary)"}
+	waveFlag     = Flag{Name: "wave", Type: String, Value: "SIZE|PCT", Help: "hosts per wave after the canary, e.g. 5 or 20%"}
+	maxFailFlag  = Flag{Name: "max-fail", Type: String, Value: "N|PCT", Help: "stop before the next wave once more hosts failed (0: at the first failure)"}
+	pauseFlag    = Flag{Name: "pause", Type: Duration, Value: "D", Help: "wait D between waves"}
+	aliveFlag    = Flag{Name: "alive-within", Type: Duration, Value: "D", Help: "push only hosts seen alive (scan or SSH) within D; the others are not started"}
+	confirmFlag  = Flag{Name: "confirm", Type: Bool, Help: "ask before each wave after the first (needs a terminal or the console)"}
+	comeBackFlag = Flag{Name: "must-come-back", Type: Duration, Value: "D",
+		Help: "each host undoes the push by itself unless reached again over a fresh SSH connection within D (0: off)"}
 )
 
-var pushRolloutFlags = []Flag{canaryFlag, waveFlag, maxFailFlag, pauseFlag, confirmFlag, aliveFlag}
+var pushRolloutFlags = []Flag{canaryFlag, waveFlag, maxFailFlag, pauseFlag, confirmFlag, aliveFlag, comeBackFlag}
 
 // RolloutBackend is the part of the engine the rollout verbs need beyond
 // Backend; a backend without it refuses those verbs with a clear error.
@@ -69,11 +71,11 @@ func PushFlags(c *Call) (engine.PushOptions, error) {
 		}
 		*f.to = &a
 	}
-	o.Pause, o.AliveWithin = c.Dur("pause"), c.Dur("alive-within")
+	o.Pause, o.AliveWithin, o.MustComeBack = c.Dur("pause"), c.Dur("alive-within"), c.Dur("must-come-back")
 	if c.Bool("confirm") && c.Has("pause") {
 		return o, usagef("push takes --pause D or --confirm, not both")
 	}
-	if err := engine.CheckRollout(store.Rollout{Canary: derefInt(o.Canary), Wave: o.Wave, MaxFail: o.MaxFail}); err != nil {
+	if err := engine.CheckRollout(store.Rollout{Canary: derefInt(o.Canary), Wave: o.Wave, MaxFail: o.MaxFail, MustComeBack: o.MustComeBack}); err != nil {
 		return o, err
 	}
 	return o, nil
@@ -87,7 +89,7 @@ func derefInt(p *int) int {
 }
 
 // policyRolloutFlags set a branch's rollout and drift defaults.
-var policyRolloutFlags = []Flag{canaryFlag, waveFlag, maxFailFlag, pauseFlag, aliveFlag,
+var policyRolloutFlags = []Flag{canaryFlag, waveFlag, maxFailFlag, pauseFlag, aliveFlag, comeBackFlag,
 	{Name: "drift-every", Type: Duration, Value: "D", Help: "check drift every D while the console scans (0: off)"},
 	{Name: "repair", Type: String, Value: "on|off", Help: "catch-up also repairs drift"},
 	{Name: "no-waves", Type: Bool, Help: "clear the rollout defaults: all hosts at once, no threshold"}}
@@ -144,6 +146,9 @@ func runRolloutPolicy(b Backend, c *Call) (string, error) {
 	}
 	if c.Has("alive-within") {
 		cur.AliveWithin = o.AliveWithin
+	}
+	if c.Has("must-come-back") {
+		cur.MustComeBack = o.MustComeBack
 	}
 	if c.Has("drift-every") {
 		cur.DriftEvery = c.Dur("drift-every")

@@ -51,19 +51,32 @@ func TestPolicyRolloutFlags(t *testing.T) {
 		t.Errorf("after --drift-every: %+v", got)
 	}
 	for line, want := range map[string]string{
-		"policy main --max-fail 0%":    "say --max-fail 0",
-		"policy main --max-fail 100%":  "never stops",
-		"policy main --wave 0":         "a wave of no hosts",
-		"policy main --wave x":         "not a number of hosts",
-		"policy main --canary -2":      "negative",
-		"policy main --repair maybe":   "on or off",
-		"push p1 --pause 1m --confirm": "not both",
-		"push p1 --confirm":            "nobody can answer",
+		"policy main --max-fail 0%":              "say --max-fail 0",
+		"policy main --max-fail 100%":            "never stops",
+		"policy main --wave 0":                   "a wave of no hosts",
+		"policy main --wave x":                   "not a number of hosts",
+		"policy main --canary -2":                "negative",
+		"policy main --repair maybe":             "on or off",
+		"push p1 --pause 1m --confirm":           "not both",
+		"push p1 --confirm":                      "nobody can answer",
+		"policy main --must-come-back -5s":       "not a duration",
+		"push p1 --must-come-back 300ms":         "at least 1s",
+		"push p1 --prepare --must-come-back 30s": "cannot take --must-come-back",
 	} {
 		_, err := run(line)
 		if err == nil || !strings.Contains(err.Error(), want) || !IsUsage(err) && !strings.Contains(err.Error(), "usage") {
 			t.Errorf("%s: %v, want a usage error with %q", line, err, want)
 		}
+	}
+	// A branch default for --must-come-back, kept by --no-waves, cleared by 0.
+	if r, err := run("policy main --must-come-back 30s"); err != nil || !strings.Contains(r.Summary(), "--must-come-back 30s") || f.branch.Rollout.MustComeBack.String() != "30s" {
+		t.Errorf("--must-come-back: %v %v %+v", r, err, f.branch.Rollout)
+	}
+	if r, _ := run("policy main --no-waves"); !strings.Contains(r.Summary(), "--must-come-back 30s") {
+		t.Errorf("--no-waves dropped --must-come-back: %v", r)
+	}
+	if _, err := run("policy main --must-come-back 0"); err != nil || f.branch.Rollout.MustComeBack != 0 {
+		t.Errorf("--must-come-back 0: %v %+v", err, f.branch.Rollout)
 	}
 	if r, _ := run("policy main --no-waves"); !strings.Contains(r.Summary(), "--drift-every 1h0m0s --repair on") || f.branch.Rollout.Wave != nil {
 		t.Errorf("--no-waves: %v %+v", r, f.branch.Rollout)

@@ -39,6 +39,7 @@ func Default() *Table {
 		vs = append(vs, prepareVerbs()...)
 		vs = append(vs, serveVerbs()...)
 		vs = append(vs, driftVerbs()...)
+		vs = append(vs, revertVerbs()...)
 		vs = append(vs, machineVerbs()...)
 		vs = append(vs, &Verb{Name: "help", Group: GroupHelp, Help: "list the verbs, or one verb's arguments and flags",
 			Args: []Arg{{Name: "VERB", Optional: true}}, Run: runHelp})

@@ -199,3 +199,24 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// Revert implements verbs.RevertBackend: one staged file entry (the fake
+// has no saved copies to read) and a plan of the named hosts.
+func (f *Fake) Revert(ctx context.Context, req engine.RevertRequest) (*engine.RevertResult, error) {
+	f.mu.Lock()
+	err := f.record("Revert", "%s, %v, %d", req.Branch, req.Hosts, req.To)
+	f.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	branch := req.Branch
+	if branch == "" {
+		branch = "main"
+	}
+	p, err := f.Plan(ctx, engine.PlanRequest{Branch: branch, Hosts: req.Hosts})
+	if err != nil {
+		return nil, err
+	}
+	en := journal.Entry{Seq: p.Head + 1, Kind: journal.KindFile, Path: "/etc/motd"}
+	return &engine.RevertResult{Branch: branch, To: req.To, Staged: []journal.Entry{en}, Plan: p}, nil
+}
