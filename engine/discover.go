@@ -155,6 +155,9 @@ func (d *discovery) round(ctx context.Context, r scanner.RoundResult) {
 	// MACs (a busy LAN, or one device answering as many).
 	learning := make(chan struct{}, e.opts.Parallel)
 	for _, hs := range d.tracker.Snapshot() {
+		if hs.Missed > 0 {
+			d.forgetBoot(hs.MAC) // silent: rebooting, perhaps; its next boot is retried soon again
+		}
 		if hs.MAC == "" || hs.Missed > 0 || d.learned[hs.MAC] || now.Before(d.retry[hs.MAC]) {
 			continue
 		}

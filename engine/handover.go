@@ -166,3 +166,10 @@ func (d *discovery) retrySoon(now time.Time) {
 		}
 	}
 }
+
+// forgetBoot ends the machine's boot of bootingMachine: it went silent.
+func (d *discovery) forgetBoot(mac string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.booting, mac)
+}

@@ -121,6 +121,12 @@ func TestVMBoot(t *testing.T) {
 	caught, _ := scanned("position 2 of 2", func(m map[string]any, msg string) bool {
 		return m["type"] == "log" && m["host"] == vmName && strings.HasSuffix(msg, "caught up on main")
 	})
+	// The scanner saw the VM before its sshd was up (iPXE and the kernel
+	// answer pings): a booting machine is probed again within seconds, not
+	// a minute later as any other host that failed.
+	if d := caught.Sub(up); d > 20*time.Second {
+		b.failf("sshd up → position 2 of 2 took %v: the scanner waited to probe the machine again", d.Round(10*time.Millisecond))
+	}
 	priv, err := os.ReadFile(filepath.Join(b.dir, "netboot-keys", vmName))
 	if err != nil {
 		t.Fatal(err)
@@ -196,6 +202,9 @@ func TestVMBoot(t *testing.T) {
 		t.Logf("VM console:\n%s", b.vm.Console())
 		for _, e := range b.events.all(func(e bootEvent) bool { return e.Type == "boot" }) {
 			t.Logf("%v %s", since(e.At), e.Raw)
+		}
+		for _, e := range b.scanned.all(func(bootEvent) bool { return true }) {
+			t.Logf("scan %v %s", since(e.At), e.Raw)
 		}
 	}
 	b.stopProvision()
