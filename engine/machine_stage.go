@@ -46,6 +46,10 @@ type MachineView struct {
 // sshdWatch is the BootEvent service of the "no sshd after D" report.
 const sshdWatch = "watch"
 
+// provisionNDP is the BootEvent service of the router solicitations
+// provision answers (provision_ra.go).
+const provisionNDP = "ndp"
+
 // machineStage derives a machine's stage from its boot history (oldest
 // first) and the host found with its MAC (nil before the scanner found
 // one). The current boot starts at its last DHCP offer: a host not seen
@@ -74,6 +78,14 @@ func machineStage(m machines.Machine, hist []BootEvent, h *HostView) MachineView
 				kernel = true
 			case ev.Service == sshdWatch:
 				noSSHD = ev
+				continue
+			case ev.Service == provisionNDP:
+				// A router solicitation is link chatter, not a boot step:
+				// iPXE sends one beside its DHCP (before or after the OFFER),
+				// and the booted OS again on each link-up, also long after
+				// its boot. It starts no boot, advances no stage and is no
+				// boot request (the "no sshd after D" clock runs from the
+				// last DHCP, TFTP or HTTP request).
 				continue
 			}
 			v.LastBoot = ev.Time

@@ -53,6 +53,30 @@ func TestMachineStage(t *testing.T) {
 	if v := machineStage(machines.Machine{Name: "web7"}, kernel, host(9, false, "", 0, 0, "dial tcp: connection refused")); v.Detail != "answers on the link, but SSH failed: dial tcp: connection refused" {
 		t.Errorf("detail %q", v.Detail)
 	}
+	// Router solicitations (provision answers them, provision_ra.go) are
+	// no boot step: not a boot start, no stage, not a boot request.
+	rs := func(s int) BootEvent { return ev(s, "ndp", "RS", "RA") }
+	unanswered := BootEvent{Header: Header{Time: at(31), Level: LevelWarn}, Service: "ndp", Request: "RS", Err: "sendmsg: no buffer space"}
+	booted := append(append([]BootEvent{}, kernel...), rs(30), unanswered)
+	for _, c := range []struct {
+		name     string
+		hist     []BootEvent
+		host     *HostView
+		stage    string
+		boots    int
+		lastBoot time.Time
+	}{
+		{"an RS alone is no boot", []BootEvent{rs(1)}, nil, StageRegistered, 0, time.Time{}},
+		{"iPXE's RS before its OFFER: the boot starts at the OFFER", append([]BootEvent{rs(0)}, dhcp...), nil, StageDHCP, 1, at(3)},
+		{"the booted OS's RS: no progress, no request", booted, nil, StageKernel, 1, at(5)},
+		{"an RS after the hand-over", append(append([]BootEvent{}, kernel...), rs(40)), host(9, true, "web", 3, 3, ""), StagePosition, 1, at(5)},
+		{"no sshd: the clock runs from the last request, not the RS", append(append([]BootEvent{}, booted...), ev(305, sshdWatch, "sshd", "5m0s")), nil, StageNoSSHD, 1, at(5)},
+	} {
+		v := machineStage(machines.Machine{Name: "web7"}, c.hist, c.host)
+		if v.Stage != c.stage || v.Boots != c.boots || !v.LastBoot.Equal(c.lastBoot) {
+			t.Errorf("%s: stage %q, %d boots, last boot request %v; want %q, %d, %v", c.name, v.Stage, v.Boots, v.LastBoot, c.stage, c.boots, c.lastBoot)
+		}
+	}
 	if v := machineStage(machines.Machine{Name: "web7"}, noSSHD, nil); !v.LastBoot.Equal(at(5)) || v.Boots != 1 {
 		t.Errorf("last boot request %s, boots %d: want the kernel's time (the watch report is not a request) and 1", v.LastBoot, v.Boots)
 	}
