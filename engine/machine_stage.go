@@ -56,11 +56,14 @@ const provisionNDP = "ndp"
 // since then has not come back from that boot yet.
 func machineStage(m machines.Machine, hist []BootEvent, h *HostView) MachineView {
 	v := MachineView{Machine: m, Stage: StageRegistered, Text: StageRegistered}
-	// A boot starts with an OFFER (the answer to a DISCOVER); a lease
-	// renewed later (REQUEST, ACK) is the same boot.
+	// A boot starts with an OFFER (the answer to a DISCOVER) to boot
+	// firmware; a lease renewed later (REQUEST, ACK), and the lease the
+	// booted system's own DHCP client takes (Client "os": the initramfs's
+	// udhcpc), are the same boot. (Histories from before Client was
+	// recorded count every OFFER.)
 	start := 0
 	for i, ev := range hist {
-		if ev.Service == "dhcp" && ev.Answer == "OFFER" {
+		if ev.Service == "dhcp" && ev.Answer == "OFFER" && ev.Client != provision.ClientOS {
 			start, v.Boots = i, v.Boots+1
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/discoterm/discoterm/engine/machines"
+	"github.com/discoterm/discoterm/engine/provision"
 	"github.com/discoterm/discoterm/store"
 )
 
@@ -54,8 +55,15 @@ func TestMachineStage(t *testing.T) {
 		t.Errorf("detail %q", v.Detail)
 	}
 	// Router solicitations (provision answers them, provision_ra.go) are
-	// no boot step: not a boot start, no stage, not a boot request.
+	// no boot step: not a boot start, no stage, not a boot request. Nor is
+	// the booted system's own DHCP client a new boot (the VM's udhcpc).
 	rs := func(s int) BootEvent { return ev(s, "ndp", "RS", "RA") }
+	osOffer := func(s int) BootEvent {
+		e := ev(s, "dhcp", "DISCOVER", "OFFER")
+		e.Client = provision.ClientOS
+		return e
+	}
+	osAck := func(s int) BootEvent { e := ev(s, "dhcp", "REQUEST", "ACK"); e.Client = provision.ClientOS; return e }
 	unanswered := BootEvent{Header: Header{Time: at(31), Level: LevelWarn}, Service: "ndp", Request: "RS", Err: "sendmsg: no buffer space"}
 	booted := append(append([]BootEvent{}, kernel...), rs(30), unanswered)
 	for _, c := range []struct {
@@ -66,6 +74,8 @@ func TestMachineStage(t *testing.T) {
 		boots    int
 		lastBoot time.Time
 	}{
+		{"the booted OS's own DHCP lease is the same boot", append(append([]BootEvent{}, kernel...), osOffer(20), osAck(20)), nil, StageKernel, 1, at(20)},
+		{"its firmware's next DISCOVER is a new boot", append(append([]BootEvent{}, kernel...), osOffer(20), ev(40, "dhcp", "DISCOVER", "OFFER")), nil, StageDHCP, 2, at(40)},
 		{"an RS alone is no boot", []BootEvent{rs(1)}, nil, StageRegistered, 0, time.Time{}},
 		{"iPXE's RS before its OFFER: the boot starts at the OFFER", append([]BootEvent{rs(0)}, dhcp...), nil, StageDHCP, 1, at(3)},
 		{"the booted OS's RS: no progress, no request", booted, nil, StageKernel, 1, at(5)},

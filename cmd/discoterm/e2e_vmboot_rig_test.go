@@ -267,6 +267,7 @@ type bootEvent struct {
 	Request string    `json:"request"`
 	Answer  string    `json:"answer"`
 	Addr    string    `json:"addr"`
+	Client  string    `json:"client"`
 }
 
 // bootEvents collects provision's output lines as they come.

@@ -76,6 +76,9 @@ func TestVMBoot(t *testing.T) {
 	if offer.Addr != vmIP || offer.MAC != vmMAC {
 		b.failf("offer %+v, want %s for %s", offer, vmIP, vmMAC)
 	}
+	if offer.Client != "ipxe" {
+		b.failf("the iPXE ROM's DISCOVER is from a %q client, want ipxe", offer.Client)
+	}
 	step("DHCP ack", "dhcp", "REQUEST", "ACK")
 	// iPXE's IPv6 configuration ends on provision's empty router
 	// advertisement instead of waiting ~13 s for a router.
@@ -96,6 +99,15 @@ func TestVMBoot(t *testing.T) {
 		b.failf("%v", err)
 	}
 	t.Logf("power-on → %-22s %v", "sshd up (console)", since(up))
+	// The initramfs's udhcpc took its lease too: the same boot, not a new
+	// one (a boot starts at an OFFER to boot firmware).
+	var clients []string
+	for _, e := range b.events.all(mine("dhcp", "DISCOVER", "OFFER")) {
+		clients = append(clients, e.Client)
+	}
+	if len(clients) < 2 || clients[0] != "ipxe" || clients[len(clients)-1] != "os" {
+		b.failf("DHCP offers went to %v clients, want iPXE's first and the initramfs's (os) last", clients)
+	}
 
 	// The hand-over, by the scanner alone.
 	scanned := func(what string, ok func(map[string]any, string) bool) (time.Time, map[string]any) {
