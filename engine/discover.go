@@ -43,10 +43,14 @@ type discovery struct {
 	// handedOver are netboot machines just handed over (handover.go):
 	// caught up from the start whatever their branch's policy.
 	handedOver map[string]bool
-	slots      chan struct{}            // bounds catch-ups at once across the fleet
-	perBranch  map[string]chan struct{} // bounds them per branch (CatchUp.Parallel)
-	wg         sync.WaitGroup
-	drift      driftWatch // periodic drift checks (drift_watch.go)
+	// booting are registered machines whose sshd did not answer yet
+	// (handover.go retrySoon): MAC → when that began.
+	booting   map[string]time.Time
+	soon      map[string]bool          // MACs to retry soon, applied after the round's learns
+	slots     chan struct{}            // bounds catch-ups at once across the fleet
+	perBranch map[string]chan struct{} // bounds them per branch (CatchUp.Parallel)
+	wg        sync.WaitGroup
+	drift     driftWatch // periodic drift checks (drift_watch.go)
 }
 
 // Discover scans for hosts until ctx ends (or opts.Rounds rounds), keeping
@@ -61,7 +65,7 @@ func (e *Engine) Discover(ctx context.Context, opts DiscoverOptions) error {
 		opts.BackoffMax = time.Hour
 	}
 	d := &discovery{e: e, opts: opts, learned: map[string]bool{}, retry: map[string]time.Time{}, running: map[string]bool{},
-		backoff: map[string]time.Time{}, fails: map[string]int{}, handedOver: map[string]bool{}, slots: make(chan struct{}, 4),
+		backoff: map[string]time.Time{}, fails: map[string]int{}, handedOver: map[string]bool{}, booting: map[string]time.Time{}, soon: map[string]bool{}, slots: make(chan struct{}, 4),
 		tracker: scanner.NewTracker(scanner.TrackerOptions{LostAfter: opts.LostAfter, GoneAfter: opts.GoneAfter})}
 	sc, err := scanner.New(scanner.Options{Interfaces: opts.Interfaces, Interval: opts.Interval, Window: opts.Window,
 		Unicast: d.knownAddrs, Now: e.opts.Clock, Logf: func(f string, a ...any) { e.logf(LevelWarn, "scan: "+f, a...) }})
@@ -151,6 +155,9 @@ func (d *discovery) round(ctx context.Context, r scanner.RoundResult) {
 	// MACs (a busy LAN, or one device answering as many).
 	learning := make(chan struct{}, e.opts.Parallel)
 	for _, hs := range d.tracker.Snapshot() {
+		if hs.Missed > 0 {
+			d.forgetBoot(hs.MAC) // silent: rebooting, perhaps; its next boot is retried soon again
+		}
 		if hs.MAC == "" || hs.Missed > 0 || d.learned[hs.MAC] || now.Before(d.retry[hs.MAC]) {
 			continue
 		}
@@ -175,6 +182,7 @@ func (d *discovery) round(ctx context.Context, r scanner.RoundResult) {
 		}(hs)
 	}
 	wg.Wait()
+	d.retrySoon(now)
 	changed := d.record(now, trans)
 	var view func(store.Host) HostView
 	for _, t := range trans {
@@ -243,6 +251,9 @@ func (d *discovery) learn(ctx context.Context, hs scanner.HostState) bool {
 		fp, untrusted := "", errors.As(err, &hke) && !hke.Changed
 		if untrusted {
 			fp = hke.Presented
+		}
+		if ho != nil && !errors.As(err, new(*refusedMachine)) {
+			d.bootingMachine(hs.MAC)
 		}
 		repeat := false
 		var rec store.Host

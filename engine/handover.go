@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/discoterm/discoterm/engine/machines"
 	"github.com/discoterm/discoterm/engine/provision"
@@ -128,3 +129,47 @@ func (ho *handover) refused(err error, addr string) error {
 // refusedMarker is in the message of every refusedMachine, so a stage
 // derived from the host's last error can tell a refusal.
 const refusedMarker = "IS NOT ITS OWN"
+
+// A netboot machine answers pings before its sshd is up: iPXE does, and
+// so does its kernel while the initramfs gets its lease and its key. A
+// learn that failed then (SSH refused, not a refused key) is retried
+// after machineRetry, not a minute later, for as long as a boot may take
+// to start sshd (DefaultSSHDTimeout); then once a minute like any host.
+const machineRetry = 2 * time.Second
+
+// bootingMachine notes that the registered machine with mac answered but
+// its SSH failed (called from learn's goroutines).
+func (d *discovery) bootingMachine(mac string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.soon[mac] = true
+}
+
+// retrySoon brings forward the next learn of the machines noted this
+// round; it runs after the round's learns, which set the minute's wait.
+func (d *discovery) retrySoon(now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for mac := range d.soon {
+		since, ok := d.booting[mac]
+		if !ok {
+			since, d.booting[mac] = now, now
+		}
+		if now.Sub(since) < DefaultSSHDTimeout {
+			d.retry[mac] = now.Add(machineRetry)
+		}
+		delete(d.soon, mac)
+	}
+	for mac := range d.booting {
+		if d.learned[mac] {
+			delete(d.booting, mac)
+		}
+	}
+}
+
+// forgetBoot ends the machine's boot of bootingMachine: it went silent.
+func (d *discovery) forgetBoot(mac string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.booting, mac)
+}

@@ -46,17 +46,24 @@ type MachineView struct {
 // sshdWatch is the BootEvent service of the "no sshd after D" report.
 const sshdWatch = "watch"
 
+// provisionNDP is the BootEvent service of the router solicitations
+// provision answers (provision_ra.go).
+const provisionNDP = "ndp"
+
 // machineStage derives a machine's stage from its boot history (oldest
 // first) and the host found with its MAC (nil before the scanner found
 // one). The current boot starts at its last DHCP offer: a host not seen
 // since then has not come back from that boot yet.
 func machineStage(m machines.Machine, hist []BootEvent, h *HostView) MachineView {
 	v := MachineView{Machine: m, Stage: StageRegistered, Text: StageRegistered}
-	// A boot starts with an OFFER (the answer to a DISCOVER); a lease
-	// renewed later (REQUEST, ACK) is the same boot.
+	// A boot starts with an OFFER (the answer to a DISCOVER) to boot
+	// firmware; a lease renewed later (REQUEST, ACK), and the lease the
+	// booted system's own DHCP client takes (Client "os": the initramfs's
+	// udhcpc), are the same boot. (Histories from before Client was
+	// recorded count every OFFER.)
 	start := 0
 	for i, ev := range hist {
-		if ev.Service == "dhcp" && ev.Answer == "OFFER" {
+		if ev.Service == "dhcp" && ev.Answer == "OFFER" && ev.Client != provision.ClientOS {
 			start, v.Boots = i, v.Boots+1
 		}
 	}
@@ -74,6 +81,14 @@ func machineStage(m machines.Machine, hist []BootEvent, h *HostView) MachineView
 				kernel = true
 			case ev.Service == sshdWatch:
 				noSSHD = ev
+				continue
+			case ev.Service == provisionNDP:
+				// A router solicitation is link chatter, not a boot step:
+				// iPXE sends one beside its DHCP (before or after the OFFER),
+				// and the booted OS again on each link-up, also long after
+				// its boot. It starts no boot, advances no stage and is no
+				// boot request (the "no sshd after D" clock runs from the
+				// last DHCP, TFTP or HTTP request).
 				continue
 			}
 			v.LastBoot = ev.Time

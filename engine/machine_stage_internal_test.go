@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/discoterm/discoterm/engine/machines"
+	"github.com/discoterm/discoterm/engine/provision"
 	"github.com/discoterm/discoterm/store"
 )
 
@@ -52,6 +53,39 @@ func TestMachineStage(t *testing.T) {
 	}
 	if v := machineStage(machines.Machine{Name: "web7"}, kernel, host(9, false, "", 0, 0, "dial tcp: connection refused")); v.Detail != "answers on the link, but SSH failed: dial tcp: connection refused" {
 		t.Errorf("detail %q", v.Detail)
+	}
+	// Router solicitations (provision answers them, provision_ra.go) are
+	// no boot step: not a boot start, no stage, not a boot request. Nor is
+	// the booted system's own DHCP client a new boot (the VM's udhcpc).
+	rs := func(s int) BootEvent { return ev(s, "ndp", "RS", "RA") }
+	osOffer := func(s int) BootEvent {
+		e := ev(s, "dhcp", "DISCOVER", "OFFER")
+		e.Client = provision.ClientOS
+		return e
+	}
+	osAck := func(s int) BootEvent { e := ev(s, "dhcp", "REQUEST", "ACK"); e.Client = provision.ClientOS; return e }
+	unanswered := BootEvent{Header: Header{Time: at(31), Level: LevelWarn}, Service: "ndp", Request: "RS", Err: "sendmsg: no buffer space"}
+	booted := append(append([]BootEvent{}, kernel...), rs(30), unanswered)
+	for _, c := range []struct {
+		name     string
+		hist     []BootEvent
+		host     *HostView
+		stage    string
+		boots    int
+		lastBoot time.Time
+	}{
+		{"the booted OS's own DHCP lease is the same boot", append(append([]BootEvent{}, kernel...), osOffer(20), osAck(20)), nil, StageKernel, 1, at(20)},
+		{"its firmware's next DISCOVER is a new boot", append(append([]BootEvent{}, kernel...), osOffer(20), ev(40, "dhcp", "DISCOVER", "OFFER")), nil, StageDHCP, 2, at(40)},
+		{"an RS alone is no boot", []BootEvent{rs(1)}, nil, StageRegistered, 0, time.Time{}},
+		{"iPXE's RS before its OFFER: the boot starts at the OFFER", append([]BootEvent{rs(0)}, dhcp...), nil, StageDHCP, 1, at(3)},
+		{"the booted OS's RS: no progress, no request", booted, nil, StageKernel, 1, at(5)},
+		{"an RS after the hand-over", append(append([]BootEvent{}, kernel...), rs(40)), host(9, true, "web", 3, 3, ""), StagePosition, 1, at(5)},
+		{"no sshd: the clock runs from the last request, not the RS", append(append([]BootEvent{}, booted...), ev(305, sshdWatch, "sshd", "5m0s")), nil, StageNoSSHD, 1, at(5)},
+	} {
+		v := machineStage(machines.Machine{Name: "web7"}, c.hist, c.host)
+		if v.Stage != c.stage || v.Boots != c.boots || !v.LastBoot.Equal(c.lastBoot) {
+			t.Errorf("%s: stage %q, %d boots, last boot request %v; want %q, %d, %v", c.name, v.Stage, v.Boots, v.LastBoot, c.stage, c.boots, c.lastBoot)
+		}
 	}
 	if v := machineStage(machines.Machine{Name: "web7"}, noSSHD, nil); !v.LastBoot.Equal(at(5)) || v.Boots != 1 {
 		t.Errorf("last boot request %s, boots %d: want the kernel's time (the watch report is not a request) and 1", v.LastBoot, v.Boots)

@@ -17,7 +17,7 @@ func (e *Engine) answerRouterSolicits(ctx context.Context, iface string, load fu
 		if r.Machine == "" {
 			return // an unregistered MAC: DHCP already logs it
 		}
-		ev := &BootEvent{Header: Header{Level: LevelInfo}, Service: "ndp", MAC: r.MAC.String(), Machine: r.Machine,
+		ev := &BootEvent{Header: Header{Level: LevelInfo}, Service: provisionNDP, MAC: r.MAC.String(), Machine: r.Machine,
 			Request: "RS", Answer: "RA", Addr: r.From.String()}
 		ev.Message = fmt.Sprintf("ndp: router solicitation from %s (%s): answered with no route, no prefix", r.Machine, r.MAC)
 		if r.Err != nil {

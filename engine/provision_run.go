@@ -31,6 +31,9 @@ type BootEvent struct {
 	// Hardware is what an unknown machine's discovery boot reported
 	// (provision --unknown): untrusted text, escaped by the faces.
 	Hardware map[string]string `json:"hardware,omitempty"`
+	// Client is what sent a DHCP request: ipxe, pxe (boot firmware) or os
+	// (the booted system's own DHCP client: the same boot).
+	Client string `json:"client,omitempty"`
 }
 
 // ProvisionOptions start the boot services on one interface.
@@ -126,7 +129,7 @@ func (e *Engine) Provision(ctx context.Context, o ProvisionOptions) error {
 			if r.Machine == "" && !r.Logged && !r.Discovery {
 				return // an unknown MAC is logged once an hour
 			}
-			ev := &BootEvent{Header: Header{Level: LevelInfo}, Service: "dhcp", MAC: r.MAC.String(), Machine: r.Machine, Request: r.Type, Answer: r.Answer}
+			ev := &BootEvent{Header: Header{Level: LevelInfo}, Service: "dhcp", MAC: r.MAC.String(), Machine: r.Machine, Request: r.Type, Answer: r.Answer, Client: r.Client}
 			if r.Addr.IsValid() {
 				ev.Addr = r.Addr.String()
 			}

@@ -82,13 +82,16 @@ func bootDir(t *testing.T, dir string, profiles ...string) string {
 	return boot
 }
 
+// udhcpc plays a machine's PXE firmware (its vendor class): provision
+// tells that from a booted system's own DHCP client, which starts no boot.
 func udhcpc(t *testing.T, bb, ns, veth, dir string) string {
 	t.Helper()
 	script := filepath.Join(dir, "script")
 	lease := filepath.Join(dir, "lease")
 	os.Remove(lease)
 	os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = bound ] && echo \"$ip $hostname $boot_file\" > "+lease+" && ip addr add $ip/24 dev $interface\nexit 0\n"), 0o755)
-	out, err := exec.Command("ip", "netns", "exec", ns, bb, "udhcpc", "-i", veth+"p", "-f", "-q", "-n", "-t", "3", "-T", "1", "-s", script).CombinedOutput()
+	out, err := exec.Command("ip", "netns", "exec", ns, bb, "udhcpc", "-i", veth+"p", "-f", "-q", "-n", "-t", "3", "-T", "1",
+		"-V", "PXEClient:Arch:00000:UNDI:002001", "-s", script).CombinedOutput()
 	got, _ := os.ReadFile(lease)
 	if err != nil {
 		t.Logf("udhcpc: %v %s", err, out)

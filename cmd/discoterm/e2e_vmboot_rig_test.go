@@ -73,11 +73,20 @@ type vmBoot struct {
 	events  *bootEvents
 	vm      *vmtest.VM
 	stopped chan struct{} // closed when provision exited
+	scan    *exec.Cmd     // scan --watch on the link (startScan)
+	scanned *bootEvents   // its JSON lines
+}
+
+// vmBootOptions: the machine file's branch, and what to do before
+// provisioning starts and the VM is powered on (build the journal).
+type vmBootOptions struct {
+	Branch string
+	Before func(*vmBoot)
 }
 
 // startVMBoot builds the initramfs and the profile, registers the VM's
 // MAC, starts provisioning on a new test bridge and powers the VM on.
-func startVMBoot(t *testing.T, ctx context.Context, env vmtest.Env) *vmBoot {
+func startVMBoot(t *testing.T, ctx context.Context, env vmtest.Env, o vmBootOptions) *vmBoot {
 	t.Helper()
 	b := &vmBoot{t: t, env: env, dir: t.TempDir()}
 	link, err := vmtest.NewLink(vmHostCIDR)
@@ -113,7 +122,14 @@ func startVMBoot(t *testing.T, ctx context.Context, env vmtest.Env) *vmBoot {
 	os.WriteFile(allowed, append([]byte("ops@vmboot "), pub...), 0o600)
 	b.base = []string{"--batch", "--ssh-config", "none", "--store", filepath.Join(b.dir, "s.db"),
 		"--known-hosts", b.known, "--identity", b.ctlKey, "--operator", "ops@vmboot", "--allowed-signers", allowed, "--timeout", "10s"}
-	b.must("machine", "add", vmMAC, "--name", vmName, "--ip", vmIP, "--boot", vmProfile)
+	add := []string{"machine", "add", vmMAC, "--name", vmName, "--ip", vmIP, "--boot", vmProfile}
+	if o.Branch != "" {
+		add = append(add, "--branch", o.Branch)
+	}
+	b.must(add...)
+	if o.Before != nil {
+		o.Before(b)
+	}
 
 	b.prov = exec.CommandContext(ctx, binary, append(b.base, "--json", "provision", "--iface", link.Bridge,
 		"--boot-dir", filepath.Join(b.dir, "boot"), "--http-port", vmHTTPPort)...)
@@ -140,6 +156,47 @@ func startVMBoot(t *testing.T, ctx context.Context, env vmtest.Env) *vmBoot {
 	}
 	t.Cleanup(b.vm.Stop) // before the link goes (cleanups run last first)
 	return b
+}
+
+// startScan runs `scan --watch` on the VM's link, as an operator runs it
+// beside a batch provision, once the bridge has a usable IPv6 link-local
+// address (the scanner refuses a link without one). It is stopped at the
+// end of the test.
+func (b *vmBoot) startScan(ctx context.Context) {
+	b.t.Helper()
+	for {
+		out, _ := exec.CommandContext(ctx, "ip", "-6", "-o", "addr", "show", "dev", b.link.Bridge, "scope", "link", "-tentative").Output()
+		if strings.Contains(string(out), "fe80::") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			b.failf("%s has no usable IPv6 link-local address: %v", b.link.Bridge, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	b.scan = exec.CommandContext(ctx, binary, append(append([]string{}, b.base...), "--json", "--iface", b.link.Bridge, "scan", "--watch", "--interval", "1s")...)
+	b.scan.Env = append(os.Environ(), "HOME="+b.dir, "SSH_AUTH_SOCK=")
+	out, err := b.scan.StdoutPipe()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.scan.Stderr = b.scan.Stdout
+	if err := b.scan.Start(); err != nil {
+		b.t.Fatal(err)
+	}
+	b.scanned = newBootEvents(out)
+	done := make(chan struct{})
+	go func() { b.scanned.wg.Wait(); b.scan.Wait(); close(done) }()
+	b.t.Cleanup(func() {
+		b.scan.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			b.scan.Process.Kill()
+			<-done
+		}
+	})
 }
 
 // must runs discoterm to its end (at most 30 s) and fails on an error.
@@ -191,7 +248,11 @@ func (b *vmBoot) ssh(ctx context.Context, knownHosts, command string) (string, e
 // failf fails with the boot's events and the VM's console.
 func (b *vmBoot) failf(format string, args ...any) {
 	b.t.Helper()
-	b.t.Fatalf("%s\n--- provision:\n%s--- VM console:\n%s", fmt.Sprintf(format, args...), b.events.dump(), b.vm.Console())
+	scan := ""
+	if b.scanned != nil {
+		scan = "--- scan --watch:\n" + b.scanned.dump()
+	}
+	b.t.Fatalf("%s\n--- provision:\n%s%s--- VM console:\n%s", fmt.Sprintf(format, args...), b.events.dump(), scan, b.vm.Console())
 }
 
 // bootEvent is one JSON line of provision, with when it was read.
@@ -206,6 +267,7 @@ type bootEvent struct {
 	Request string    `json:"request"`
 	Answer  string    `json:"answer"`
 	Addr    string    `json:"addr"`
+	Client  string    `json:"client"`
 }
 
 // bootEvents collects provision's output lines as they come.

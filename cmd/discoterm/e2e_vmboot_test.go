@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,8 +17,12 @@ import (
 // boots from the network through `discoterm --batch provision`: DHCP
 // gives it its registered address, iPXE fetches its script, kernel and
 // initrd over HTTP, the initramfs fetches the host key discoterm made
-// for it — once — and starts sshd, and the first SSH contact verifies
-// that pre-registered key with no trust on first use.
+// for it — once — and starts sshd. Then the hand-over: `scan --watch` on
+// the link finds its MAC, matches the machine file, verifies the key
+// made for it (no trust on first use: known_hosts is not written),
+// names it, puts it on the machine's branch and catch-up replays the
+// branch's two-entry journal from the start; its files are read back
+// over SSH.
 func TestVMBoot(t *testing.T) {
 	env := vmNeeds(t)
 	bound := 60 * time.Second
@@ -27,8 +32,30 @@ func TestVMBoot(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
-	b := startVMBoot(t, ctx, env)
+	// The branch's journal exists before the machine ever boots: a file
+	// and a command (busybox's sh and applets run discoterm's host
+	// programs; its unshare cannot sandbox, which the plan says).
+	journal := func(b *vmBoot) {
+		b.must("lock", "main", "netboot")
+		motd := filepath.Join(b.dir, "motd")
+		os.WriteFile(motd, []byte("netbooted by discoterm\n"), 0o644)
+		b.must("snap", motd, "--to", "/etc/motd")
+		b.must("exec", "--creates", "/etc/dt-marker", "--", "sh", "-c", "'echo made > /etc/dt-marker'")
+		plan := regexp.MustCompile(`"type":"plan","v":1,.*"plan":"(p[0-9a-f]+)"`).FindStringSubmatch(b.must("--json", "plan"))
+		if plan == nil {
+			t.Fatalf("plan printed no plan id")
+		}
+		b.must("approve", plan[1])
+	}
+	b := startVMBoot(t, ctx, env, vmBootOptions{Branch: "main", Before: journal})
 	on := b.vm.PowerOn
+	// provision recorded the made key for the machine's address before the
+	// boot; the hand-over must not add to it.
+	known, err := os.ReadFile(b.known)
+	if err != nil || !strings.Contains(string(known), vmIP) {
+		b.failf("known_hosts before the boot: %v %q", err, known)
+	}
+	b.startScan(ctx)
 	since := func(at time.Time) time.Duration { return at.Sub(on).Round(10 * time.Millisecond) }
 	mine := func(service, request, answer string) func(bootEvent) bool {
 		return func(e bootEvent) bool {
@@ -45,10 +72,12 @@ func TestVMBoot(t *testing.T) {
 		t.Logf("power-on → %-22s %v", what, since(ev.At))
 		return ev
 	}
-
 	offer := step("DHCP offer", "dhcp", "DISCOVER", "OFFER")
 	if offer.Addr != vmIP || offer.MAC != vmMAC {
 		b.failf("offer %+v, want %s for %s", offer, vmIP, vmMAC)
+	}
+	if offer.Client != "ipxe" {
+		b.failf("the iPXE ROM's DISCOVER is from a %q client, want ipxe", offer.Client)
 	}
 	step("DHCP ack", "dhcp", "REQUEST", "ACK")
 	// iPXE's IPv6 configuration ends on provision's empty router
@@ -65,33 +94,100 @@ func TestVMBoot(t *testing.T) {
 			b.failf("%s was fetched from %s, want %s", e.Request, e.Addr, vmIP)
 		}
 	}
-	if _, err := b.vm.WaitConsole(ctx, "dtvm: sshd up"); err != nil {
+	up, err := b.vm.WaitConsole(ctx, "dtvm: sshd up")
+	if err != nil {
 		b.failf("%v", err)
 	}
+	t.Logf("power-on → %-22s %v", "sshd up (console)", since(up))
+	// The initramfs's udhcpc took its lease too: the same boot, not a new
+	// one (a boot starts at an OFFER to boot firmware).
+	var clients []string
+	for _, e := range b.events.all(mine("dhcp", "DISCOVER", "OFFER")) {
+		clients = append(clients, e.Client)
+	}
+	if len(clients) < 2 || clients[0] != "ipxe" || clients[len(clients)-1] != "os" {
+		b.failf("DHCP offers went to %v clients, want iPXE's first and the initramfs's (os) last", clients)
+	}
 
-	// The first SSH contact: only the known_hosts discoterm wrote before
-	// the VM ever booted, checked strictly.
-	var out string
-	var err error
-	for {
-		out, err = b.ssh(ctx, b.known, "hostname; cat /proc/cmdline")
-		if err == nil || ctx.Err() != nil {
-			break
+	// The hand-over, by the scanner alone.
+	scanned := func(what string, ok func(map[string]any, string) bool) (time.Time, map[string]any) {
+		t.Helper()
+		var got map[string]any
+		ev, err := b.scanned.wait(ctx, func(e bootEvent) bool {
+			var m map[string]any
+			if json.Unmarshal([]byte(e.Raw), &m) != nil || !ok(m, e.Message) {
+				return false
+			}
+			got = m
+			return true
+		})
+		if err != nil {
+			b.failf("scan --watch: no %s: %v", what, err)
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(200 * time.Millisecond):
+		t.Logf("power-on → %-22s %v", what, since(ev.At))
+		return ev.At, got
+	}
+	_, learned := scanned("handed over (trusted)", func(m map[string]any, msg string) bool {
+		return m["type"] == "host" && strings.Contains(msg, "handed over machine "+vmName+" at fe80::")
+	})
+	caught, _ := scanned("position 2 of 2", func(m map[string]any, msg string) bool {
+		return m["type"] == "log" && m["host"] == vmName && strings.HasSuffix(msg, "caught up on main")
+	})
+	// The scanner saw the VM before its sshd was up (iPXE and the kernel
+	// answer pings): a booting machine is probed again within seconds, not
+	// a minute later as any other host that failed.
+	if d := caught.Sub(up); d > 20*time.Second {
+		b.failf("sshd up → position 2 of 2 took %v: the scanner waited to probe the machine again", d.Round(10*time.Millisecond))
+	}
+	priv, err := os.ReadFile(filepath.Join(b.dir, "netboot-keys", vmName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := ssh.FingerprintSHA256(signer.PublicKey())
+	if learned["name"] != vmName || learned["trusted"] != true || learned["host_key"] != fp || learned["mac"] != vmMAC {
+		b.failf("handed over as %v, want %s trusted with the key made for it (%s)", learned, vmName, fp)
+	}
+	var vm map[string]any
+	for _, line := range strings.Split(b.must("--json", "hosts"), "\n") {
+		var h map[string]any
+		if json.Unmarshal([]byte(line), &h) == nil && h["type"] == "host" && h["mac"] == vmMAC {
+			if vm != nil {
+				b.failf("two hosts with %s:\n%v\n%v", vmMAC, vm, h)
+			}
+			vm = h
 		}
 	}
-	sshUp := time.Now()
+	if vm == nil || vm["name"] != vmName || vm["trusted"] != true || vm["host_key"] != fp || vm["branch"] != "main" ||
+		vm["position"] != 2.0 || vm["head"] != 2.0 {
+		b.failf("the VM after the hand-over: %v, want %s trusted with %s on main at position 2 of 2", vm, vmName, fp)
+	}
+	t.Logf("the VM is host %v at %v", vm["id"], vm["addr"])
+	if now, _ := os.ReadFile(b.known); string(now) != string(known) {
+		b.failf("the hand-over wrote known_hosts (trust on first use?):\nbefore %q\nafter  %q", known, now)
+	}
+	stage := b.must("--json", "machine", "list")
+	if !strings.Contains(stage, `"name":"`+vmName+`"`) || !strings.Contains(stage, `"stage":"position"`) || !strings.Contains(stage, `"stage_text":"position 2 of 2"`) {
+		b.failf("machine list --json: %s", stage)
+	}
+	if text := b.must("machine", "list"); !strings.Contains(text, "position 2 of 2") {
+		b.failf("machine list:\n%s", text)
+	}
+
+	// The journal's files on the VM, read back by OpenSSH with only the
+	// known_hosts discoterm wrote before the VM ever booted, strictly.
+	out, err := b.ssh(ctx, b.known, "hostname; cat /etc/motd /etc/dt-marker; grep position /var/lib/discoterm/state; cat /proc/cmdline")
 	if err != nil {
 		b.failf("ssh %s with the pre-registered key: %v\n%s", vmIP, err, out)
 	}
-	t.Logf("power-on → %-22s %v", "sshd up (first command)", since(sshUp))
-	host, cmdline, _ := strings.Cut(out, "\n")
-	if host != vmName {
-		b.failf("the VM calls itself %q, want %s", host, vmName)
+	lines := strings.SplitN(out, "\n", 5)
+	if len(lines) < 5 || lines[0] != vmName || strings.Join(lines[1:4], "\n") != "netbooted by discoterm\nmade\nposition 2" {
+		b.failf("on the VM after the hand-over: %q, want hostname %s, the motd, the marker and position 2", out, vmName)
 	}
+	cmdline := lines[4]
 	// The check is real: without discoterm's known_hosts the same key is
 	// refused.
 	empty := filepath.Join(b.dir, "empty_known_hosts")
@@ -112,59 +208,15 @@ func TestVMBoot(t *testing.T) {
 		b.failf("the host key was handed over twice: %v %s", err, out)
 	}
 	step("second key fetch refused", "http", "/key/"+vmName+"/", "410")
-
-	// discoterm's own SSH trusts it from the first contact too: add-host
-	// (no --accept-new) records the key made for vm1, and the VM can be
-	// probed (busybox is enough for the host scripts).
-	priv, err := os.ReadFile(filepath.Join(b.dir, "netboot-keys", vmName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.ParsePrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := b.must("--json", "add-host", "root@"+vmIP, "--name", vmName)
-	if fp := ssh.FingerprintSHA256(signer.PublicKey()); !strings.Contains(r, `"host_key":"`+fp+`"`) || !strings.Contains(r, `"trusted":true`) ||
-		!strings.Contains(r, `"hostname":"`+vmName+`"`) {
-		b.failf("add-host %s: want it trusted with the key made for %s (%s):\n%s", vmIP, vmName, fp, r)
-	}
-	t.Logf("power-on → %-22s %v", "add-host trusted", since(time.Now()))
-
-	// A two-entry journal reaches it like any host: busybox's sh and
-	// applets run discoterm's host programs (its unshare cannot sandbox,
-	// which the plan says).
-	b.must("lock", "main", "netboot")
-	b.must("assign", vmName, "main")
-	motd := filepath.Join(b.dir, "motd")
-	os.WriteFile(motd, []byte("netbooted by discoterm\n"), 0o644)
-	b.must("snap", motd, "--to", "/etc/motd")
-	b.must("exec", "--creates", "/etc/dt-marker", "--", "sh", "-c", "'echo made > /etc/dt-marker'")
-	plan := regexp.MustCompile(`"type":"plan","v":1,.*"plan":"(p[0-9a-f]+)"`).FindStringSubmatch(b.must("--json", "plan"))
-	if plan == nil {
-		b.failf("plan printed no plan id")
-	}
-	b.must("approve", plan[1])
-	b.must("up", "--yes")
-	if out, err := b.ssh(ctx, b.known, "cat /etc/motd /etc/dt-marker; grep position /var/lib/discoterm/state"); err != nil ||
-		out != "netbooted by discoterm\nmade\nposition 2\n" {
-		b.failf("files after the push: %v %q", err, out)
-	}
-	if hs := b.must("--json", "hosts"); !strings.Contains(hs, `"position":2`) || !strings.Contains(hs, `"head":2`) {
-		b.failf("hosts after the push: %s", hs)
-	}
-	t.Logf("power-on → %-22s %v", "position 2 of 2 (push)", since(time.Now()))
-
-	// Hand-over (branch handover, after the merge): in place of add-host,
-	// assign and up, the scanner (scan --iface b.link.Bridge) finds vmMAC, matches the
-	// machine file, verifies the pre-registered key, puts the VM on its
-	// branch and catch-up replays the journal; read the files back with
-	// b.ssh and log power-on → "position M of M" here.
+	t.Logf("power-on → position 2 of 2 by hand-over: %v (sshd up → position 2 of 2: %v)", since(caught), caught.Sub(up).Round(10*time.Millisecond))
 
 	if os.Getenv("DISCOTERM_VM_CONSOLE") == "1" {
 		t.Logf("VM console:\n%s", b.vm.Console())
 		for _, e := range b.events.all(func(e bootEvent) bool { return e.Type == "boot" }) {
 			t.Logf("%v %s", since(e.At), e.Raw)
+		}
+		for _, e := range b.scanned.all(func(bootEvent) bool { return true }) {
+			t.Logf("scan %v %s", since(e.At), e.Raw)
 		}
 	}
 	b.stopProvision()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,6 +52,30 @@ type DHCPRequest struct {
 	Logged bool
 	// Discovery: an unknown MAC answered with the discovery boot.
 	Discovery bool
+	// Client is what asks (bootClient): ClientIPXE, ClientPXE, or
+	// ClientOS, the DHCP client of a system already booted.
+	Client string
+}
+
+// The kinds of DHCP client (DHCPRequest.Client).
+const (
+	ClientIPXE = "ipxe" // user class "iPXE"
+	ClientPXE  = "pxe"  // PXE firmware: vendor class PXEClient…, or a client architecture
+	ClientOS   = "os"   // neither: a booted system's own DHCP client (udhcpc, dhclient, networkd)
+)
+
+// bootClient tells boot firmware (whose DISCOVER starts a boot) from the
+// DHCP client of the system it booted (the same boot, taking its lease).
+func bootClient(m *dhcpv4.DHCPv4) string {
+	for _, uc := range m.UserClass() {
+		if uc == "iPXE" {
+			return ClientIPXE
+		}
+	}
+	if strings.HasPrefix(m.ClassIdentifier(), "PXEClient") || len(m.ClientArch()) > 0 {
+		return ClientPXE
+	}
+	return ClientOS
 }
 
 // Boot files by client kind, served by TFTP from the boot directory
@@ -147,7 +172,7 @@ func (s *DHCPServer) handle(conn net.PacketConn, _ net.Addr, m *dhcpv4.DHCPv4) {
 	if m.OpCode != dhcpv4.OpcodeBootRequest {
 		return
 	}
-	req := DHCPRequest{MAC: m.ClientHWAddr, Type: m.MessageType().String()}
+	req := DHCPRequest{MAC: m.ClientHWAddr, Type: m.MessageType().String(), Client: bootClient(m)}
 	defer func() {
 		if s.opts.OnRequest != nil {
 			s.opts.OnRequest(req)

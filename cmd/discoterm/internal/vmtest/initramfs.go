@@ -36,7 +36,9 @@ type InitramfsOptions struct {
 var nicModules = []string{"virtio_pci", "virtio_net"}
 
 const sshdConfig = `Port 22
+AddressFamily any
 ListenAddress 0.0.0.0
+ListenAddress ::
 HostKey /etc/ssh/ssh_host_ed25519_key
 PidFile /run/sshd.pid
 PermitRootLogin prohibit-password
