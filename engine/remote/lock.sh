@@ -30,18 +30,25 @@ takelock() {
   return $r
 }
 
-# lockhost: take the lock or answer BUSY with the holder's pid.
+# lockhost: take the lock; while another live push holds it, wait for it
+# (polling, up to about 30 s: pushes to one host are serialised, and the
+# later one then finds the host moved on, stale) before answering BUSY
+# with the holder's pid.
 lockhost() {
   LOCK="$SD/.lock"
-  if ! takelock; then
+  lw=0
+  until takelock; do
+    lw=$((lw + 1))
     op=; os=; read -r op os < "$LOCK"
     case $op in '' | *[!0-9]*) op= ;; esac
-    if [ -n "$op" ] && pstart "$op" && { [ -z "$os" ] || [ "$os" = "$PSTART" ]; }; then echo "BUSY $op"; exit 0; fi
+    [ "$lw" -le 150 ] || { echo "BUSY ${op:-?}"; exit 0; }
+    if [ -n "$op" ] && pstart "$op" && { [ -z "$os" ] || [ "$os" = "$PSTART" ]; }; then
+      sleep 0.2
+      continue
+    fi
     # Stale. Take it over only if it is still the lock we judged (another
-    # push may have taken it over meanwhile).
+    # push may have taken it over meanwhile; then try again).
     op2=; os2=; read -r op2 os2 < "$LOCK"
-    if [ "$op2 $os2" != "${op:-$op2} $os" ]; then echo "BUSY ${op2:-?}"; exit 0; fi
-    rm -f -- "$LOCK"
-    takelock || { echo "BUSY ?"; exit 0; }
-  fi
+    if [ "$op2 $os2" = "${op:-$op2} $os" ]; then rm -f -- "$LOCK"; else sleep 0.2; fi
+  done
 }
