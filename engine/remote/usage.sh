@@ -9,31 +9,47 @@
 # just before and just after the subshell differ by exactly what the
 # command and everything it waited for used (plus the few hundred bytes
 # these reads themselves count). Peak memory of a finished child is only
-# in wait4's rusage, which no builtin returns. Where /sys/fs/cgroup is
-# cgroup v2 with the memory controller and writable, each command runs in
-# its own child cgroup and its memory.peak is read (page cache it dirtied
-# counts); anywhere else the peak is "-": not measured, never guessed
-# (VmHWM sampling misses short peaks).
+# in wait4's rusage, which no builtin returns. Where the memory controller
+# can be written (cgroup v2 at /sys/fs/cgroup with memory delegated, or a
+# cgroup v1 memory hierarchy), each command runs in its own child cgroup
+# and its peak is read (page cache it dirtied counts); anywhere else the
+# peak is "-": not measured, never guessed (VmHWM sampling misses short
+# peaks).
 
 # cginit: once per program, CGP is the cgroup directory each command's
-# own cgroup is made in ("" where that is not possible): the parent of the
-# shell's cgroup, when it hands the memory controller to its children and
-# can be written.
+# own cgroup is made in ("" where that is not possible) and CGPEAK the
+# file its peak is read from. cgroup v2 at /sys/fs/cgroup: the parent of
+# the shell's cgroup, when it hands the memory controller to its children
+# and can be written (memory.peak). Else a cgroup v1 memory hierarchy:
+# the shell's own memory cgroup, when it can be written
+# (memory.max_usage_in_bytes).
 cginit() {
   [ -n "${CGI:-}" ] && return 0
-  CGI=1; CGP=; cgr=
-  # mountinfo: ID PARENT DEV ROOT MOUNTPOINT OPTIONS [TAGS] - FSTYPE ...;
-  # the last mount at /sys/fs/cgroup is the one seen.
+  CGI=1; CGP=; cgr=; cg1=
+  # mountinfo: ID PARENT DEV ROOT MOUNTPOINT OPTIONS [TAGS] - FSTYPE SOURCE
+  # SUPEROPTIONS; the last mount at /sys/fs/cgroup is the one seen.
   while read -r _ _ _ _ mp rest; do
+    case " $rest " in
+      *" - cgroup "*) case ",${rest##* }," in *,memory,*) cg1=$mp;; esac ;;
+    esac
     [ "$mp" = /sys/fs/cgroup ] || continue
     case " $rest " in *" - cgroup2 "*) cgr=/sys/fs/cgroup;; *) cgr=;; esac
   done < /proc/self/mountinfo
-  [ -n "$cgr" ] || return 0
-  own=
-  while IFS= read -r l; do case $l in 0::/*) own=${l#0::};; esac; done < /proc/self/cgroup
-  case $own in '' | *..*) return 0;; /) p=$cgr;; *) p=$cgr${own%/*};; esac
-  sc=; read -r sc < "$p/cgroup.subtree_control" 2> /dev/null
-  case " $sc " in *" memory "*) [ -w "$p" ] && CGP=$p;; esac
+  own=; own1=
+  while IFS= read -r l; do
+    case $l in
+      0::/*) own=${l#0::} ;;
+      *:memory:/* | *:memory,*:/* | *,memory:/* | *,memory,*:/*) own1=/${l#*:/} ;;
+    esac
+  done < /proc/self/cgroup
+  if [ -n "$cgr" ]; then
+    case $own in '' | *..*) return 0;; /) p=$cgr;; *) p=$cgr${own%/*};; esac
+    sc=; read -r sc < "$p/cgroup.subtree_control" 2> /dev/null
+    case " $sc " in *" memory "*) [ -w "$p" ] && CGP=$p CGPEAK=memory.peak;; esac
+  elif [ -n "$cg1" ]; then
+    case $own1 in '' | *..*) return 0;; /) p=$cg1;; *) p=$cg1$own1;; esac
+    [ -w "$p" ] && [ -e "$p/memory.max_usage_in_bytes" ] && CGP=$p CGPEAK=memory.max_usage_in_bytes
+  fi
   return 0
 }
 
@@ -71,7 +87,7 @@ ucgjoin() { if [ -n "$UCG" ]; then { echo 0 > "$UCG/cgroup.procs"; } 2> /dev/nul
 upeak() {
   P=-
   [ -n "$UCG" ] || return 0
-  read -r P < "$UCG/memory.peak" 2> /dev/null || P=-
+  read -r P < "$UCG/$CGPEAK" 2> /dev/null || P=-
   case $P in '' | 0 | *[!0-9]*) P=-;; esac
   rmdir -- "$UCG" 2> /dev/null
   return 0

@@ -168,7 +168,7 @@ LogLevel INFO
 
 // anchorScript runs inside the host's network namespace, in a new private
 // mount namespace and UTS namespace: it mounts the host's view, sets the
-// hostname, reports "ready" and becomes the anchor process in the chroot.
+// hostname, binds the machine's cgroups, reports "ready" and becomes the anchor process in the chroot.
 //
 // The new mount namespace starts as a copy of the machine's, including a
 // bind mount per network namespace under /run/netns (N per host, N² per
@@ -179,10 +179,39 @@ mount -t overlay overlay -o "lowerdir=/,upperdir=$1,workdir=$2" "$3"
 mount -t proc proc "$3/proc"
 mount --rbind /dev "$3/dev"
 mount --rbind /sys "$3/sys"
+# ip netns exec gave this namespace a fresh sysfs without the machine's
+# cgroup mounts; a real host has them (per-step peak memory reads them):
+# mount the machine's memory hierarchy again ($5: cgroup2, v1 or none).
+case $5 in
+cgroup2) mount -t cgroup2 cgroup2 "$3/sys/fs/cgroup" 2>/dev/null || true ;;
+v1) mount -t tmpfs -o mode=755 cgroup "$3/sys/fs/cgroup" 2>/dev/null &&
+  mkdir -p "$3/sys/fs/cgroup/memory" &&
+  mount -t cgroup -o memory memory "$3/sys/fs/cgroup/memory" 2>/dev/null || true ;;
+esac
 printf '%s' "$4" > /proc/sys/kernel/hostname
 echo ready
 exec chroot "$3" /bin/sleep infinity </dev/null >/dev/null 2>&1
 `
+
+// machineCgroups says how this machine mounts the memory cgroup: cgroup2
+// at /sys/fs/cgroup, a v1 memory hierarchy, or none.
+func machineCgroups() string {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	kind := "none"
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 5 {
+			continue
+		}
+		switch {
+		case f[4] == "/sys/fs/cgroup" && strings.Contains(l, " - cgroup2 "):
+			return "cgroup2"
+		case strings.Contains(l, " - cgroup ") && strings.Contains(","+f[len(f)-1]+",", ",memory,"):
+			kind = "v1"
+		}
+	}
+	return kind
+}
 
 // startAnchor creates the host's mount/UTS namespaces and root via the
 // anchor process and waits until it is in place.
@@ -197,7 +226,7 @@ func (h *Host) startAnchor(ctx context.Context) error {
 	cmd := exec.Command("ip", "netns", "exec", h.Netns,
 		"unshare", "-m", "-u", "--propagation", "private",
 		"/bin/sh", "-c", anchorScript, "dt-anchor",
-		f.upperDir(h), filepath.Join(hd, "work"), filepath.Join(hd, "merged"), h.Name)
+		f.upperDir(h), filepath.Join(hd, "work"), filepath.Join(hd, "merged"), h.Name, machineCgroups())
 	cmd.Env = cleanEnv
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
