@@ -31,13 +31,18 @@ type Steps struct {
 // milliseconds on the host.
 func probeProgram(req ProbeRequest) (string, error) {
 	p := newProgram(probeFiles)
+	probeCalls(p, req)
+	return p.text()
+}
+
+// probeCalls appends the probe's calls to p.
+func probeCalls(p *program, req ProbeRequest) {
 	p.call("facts")
 	p.call("state", strings.TrimRight(req.StateDir, "/")+"/"+StateFileName)
 	if len(req.Paths) > 0 {
 		p.call("paths", req.Paths...)
 	}
 	p.call("finish")
-	return p.text()
 }
 
 // probeCap is the most a probe's reply may be.

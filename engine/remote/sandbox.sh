@@ -1,12 +1,14 @@
 # shellcheck shell=sh
-# sandbox.sh: the plan's copy-on-write sandbox of a host. The SSH command
-# is `exec unshare --mount --net --uts --ipc --pid --fork --propagation
-# private --kill-child /bin/sh -s`, so this whole program already runs in
-# private namespaces: its mounts are invisible to the host, it has only a
-# loopback device (down), and every process it starts dies with it (it is
-# PID 1 of its namespace). Nothing here writes to a host filesystem: the
-# scratch space is a tmpfs mounted over an existing directory, in this
-# namespace only.
+# sandbox.sh: the plan's copy-on-write sandbox of a host. It runs after the
+# probe, in the same session, whose command is `exec unshare --mount --net
+# --uts --ipc --pid --fork --propagation private --kill-child /bin/sh -s`:
+# this whole program already runs in private namespaces, so its mounts are
+# invisible to the host, it has only a loopback device (down), and every
+# process it starts dies with it (it is PID 1 of its namespace). When that
+# unshare is refused, the session falls back to a plain shell with
+# DT_NOSB set to unshare's status: the probe runs, the sandbox does not.
+# Nothing here writes to a host filesystem: the scratch space is a tmpfs
+# mounted over an existing directory, in this namespace only.
 #
 # Layout on the scratch tmpfs $T (capped at SB_CAP bytes, the upper
 # layers' total):
@@ -14,30 +16,35 @@
 #                 then one per writable local mount of the host)
 #   r/K           layer K's merged root: overlay J of layer K has lower
 #                 dirs u/K-1/J:…:u/0/J:<host mount>, so u/K/J holds exactly
-#                 what the step run in layer K changed
-#   proc sys      fresh proc (this PID namespace; /proc/sys & co read-only)
-#                 and a read-only sysfs of this network namespace
-# $T/dev is a separate small tmpfs with a handful of device nodes (no
-# disks), and $T/out a tmpfs of SB_OUT bytes for an entry's output.
+#                 what the step run in layer K changed. Layer 0 holds the
+#                 file entries before the first command; each command has
+#                 a layer of its own, with a fresh proc (of this PID
+#                 namespace, read-only) and a read-only sysfs of this
+#                 network namespace; r/K-1 is what command K found.
+# $T/dev holds a handful of device nodes (no disks), $T/out is a tmpfs of
+# SB_OUT bytes for an entry's output. Every layer is mounted at the start,
+# by one mount process: processes are what a sandbox costs.
 #
-# Replies (see sandbox_parse.go): N CODE B64REASON (cannot sandbox),
-# M B64MOUNTPOINT (a mount left out: its name needs escaping), G SEQ c|u RC|r,
-# X SEQ RC CAP SIZE, O SEQ B64HEAD, B SEQ B64REPORT, F SEQ RC B64OUTPUT
-# (a file step failed), END.
+# Replies (see sandbox_parse.go): N CODE B64REASON (cannot sandbox), U RC
+# (unshare refused: the reason is on stderr), M B64MOUNTPOINT (a mount
+# left out: its name needs escaping), G SEQ c|u RC|r|-, X SEQ RC CAP,
+# B SEQ B64REPORT (one or more), F SEQ RC B64OUTPUT (a file step failed),
+# END.
 #
-# Entries run as a push would run them, inside `chroot LAYER unshare --pid
-# --fork --kill-child setpriv --bounding-set …`: their own PID namespace
-# (a daemon dies with its entry), without the capabilities that reach past
-# the sandbox (chroot, ptrace, mount, modules, raw I/O, mknod, clock,
-# reboot, resource limits, …).
+# Entries run as a push would run them, inside `unshare --root LAYER
+# --pid --fork --kill-child setpriv --bounding-set …`: their own PID
+# namespace (a daemon dies with its entry), without the capabilities that
+# reach past the sandbox (chroot, ptrace, mount, modules, raw I/O, mknod,
+# clock, reboot, resource limits, …).
 
 NL='
 '
 
 # sb_config CAP OUT TIME PROCS SHOW DIFFMAX REPORTMAX: the caps, in bytes,
-# seconds and processes; how much output and content a reply carries.
+# seconds and processes; how much output and content a reply carries
+# (REPORTMAX: of all contents in the reports together).
 sb_config() {
-  SB_CAP=$1 SB_OUT=$2 SB_TIME=$3 SB_PROCS=$4 SB_SHOW=$5 SB_DIFFMAX=$6 SB_REPORTMAX=$7
+  SB_CAP=$1 SB_OUT=$2 SB_TIME=$3 SB_PROCS=$4 SB_SHOW=$5 SB_DIFFMAX=$6 SB_BUDGET=$7
 }
 
 # sb_b64 TEXT: TEXT in base64 on one line.
@@ -50,7 +57,8 @@ sb_no() { printf 'N %s %s\n' "$1" "$(sb_b64 "$2")"; echo END; exit 0; }
 # mount except kernel and pseudo filesystems, network filesystems and
 # whatever is under /proc, /sys, /dev (those are made fresh). A mount point
 # mounted over again keeps only its top mount. Mount points whose name
-# needs escaping (a space) are left out and reported as such.
+# needs escaping (a space) or holds a glob character are left out and
+# reported as such.
 sb_mounts() {
   SB_MPS=
   while read -r _ _ _ _ mp opts rest; do
@@ -61,7 +69,7 @@ sb_mounts() {
     esac
     case $mp in
       /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;;
-      *\\*|*,*|*:*) SB_SKIPPED="$SB_SKIPPED$mp$NL"; continue ;;
+      *\\*|*,*|*:*|*\**|*\?*|*\[*) SB_SKIPPED="$SB_SKIPPED$mp$NL"; continue ;;
     esac
     ro=rw; case ,$opts, in *,ro,*) ro=ro ;; esac
     # Drop an earlier mount at the same point: the later one covers it.
@@ -88,74 +96,65 @@ sb_scratch() {
   return 1
 }
 
-# sb_setup: the scratch space, its output space and device nodes; the
-# layers come with the entries.
+# sb_setup KIND...: the scratch space, its output space, device nodes and
+# every layer (KIND f: the file entries before the first command, e: a
+# command's), in four processes: mount, mkdir, cp and mount again.
 sb_setup() {
-  trap 'exit 143' TERM
-  trap 'exit 141' PIPE
-  for c in mount chroot unshare setpriv find stat base64 install; do
+  if [ -n "${DT_NOSB:-}" ]; then printf 'U %s\n' "$DT_NOSB"; echo END; exit 0; fi
+  for c in mount chroot unshare setpriv stat cat cp mkdir base64 install; do
     command -v "$c" > /dev/null 2>&1 || SB_MISSING="$SB_MISSING $c"
   done
   [ -z "$SB_MISSING" ] || sb_no tools "missing commands:$SB_MISSING"
   sb_mounts
   sb_scratch || sb_no scratch "no directory to mount the scratch space on (tried /mnt /media /opt /srv /home /root /var/tmp /tmp /boot)"
   err=$(mount -t tmpfs -o "size=$SB_CAP,mode=700" discoterm-sandbox "$T" 2>&1) || sb_no mount "cannot mount a tmpfs: $err"
-  mkdir -p "$T/dev/shm" "$T/dev/pts" "$T/dev/.dt" || sb_no mount "cannot make the scratch directories"
-  err=$(mount -t tmpfs -o "size=$SB_OUT,mode=700,X-mount.mkdir" discoterm-out "$T/out" 2>&1) || sb_no mount "cannot mount the output space: $err"
-  cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/fd /dev/stdin /dev/stdout /dev/stderr "$T/dev/" 2> /dev/null
-  [ -c "$T/dev/null" ] || sb_no mount "cannot make device nodes for the sandbox"
-  : > "$T/cap"; SB_RAN=0
-  SB_MPLIST=
+  for l in $SB_SKIPPED; do printf 'M %s\n' "$(sb_b64 "$l")"; done
+  SB_MPLIST=; j=0
   while IFS= read -r l; do
     [ -n "$l" ] || continue
     SB_MPLIST="$SB_MPLIST ${l% *}"
+    mp=${l% *}; eval "SB_MP_$j=\${mp%/}"; j=$((j + 1))
   done <<EOF
 $SB_MPS
 EOF
-  for l in $SB_SKIPPED; do printf 'M %s\n' "$(sb_b64 "$l")"; done
-  SB_K=-1
-}
-
-# sb_layer [exec]: mount the next layer and make it the current root R,
-# with the sandbox's /dev; a layer for a command also gets /proc (fresh,
-# of this PID namespace, read-only: /proc/sys, /proc/sysrq-trigger and
-# the like reach the host's kernel) and a read-only /sys.
-sb_layer() {
-  k=$((SB_K + 1)); j=0; kind=${1:-}
-  R=$T/r/$k
-  set -- "$R"
-  tab=
-  while IFS= read -r l; do
-    [ -n "$l" ] || continue
-    mp=${l% *}; ro=${l##* }
-    low=$mp; i=0
-    while [ $i -lt $k ]; do low="$T/u/$i/$j:$low"; i=$((i + 1)); done
-    if [ "$ro" = ro ]; then
-      o="ro,lowerdir=$low"
-      [ $k -gt 0 ] || o="ro,lowerdir=$mp:$T/u/0/$j" # overlay needs two lower dirs without an upper
-    else
-      o="lowerdir=$low,upperdir=$T/u/$k/$j,workdir=$T/w/$k/$j"
+  # The fstab of every layer, and the directories it needs.
+  kinds=$*
+  set -- "$T/dev/shm" "$T/dev/pts" "$T/dev/.dt"
+  tab="discoterm-out $T/out tmpfs size=$SB_OUT,mode=700,X-mount.mkdir 0 0$NL"
+  k=0
+  for kind in $kinds; do
+    R=$T/r/$k; j=0
+    set -- "$@" "$R"
+    while IFS= read -r l; do
+      [ -n "$l" ] || continue
+      mp=${l% *}; ro=${l##* }
+      low=$mp; i=0
+      while [ $i -lt $k ]; do low="$T/u/$i/$j:$low"; i=$((i + 1)); done
+      if [ "$ro" = ro ]; then
+        o="ro,lowerdir=$low"
+        [ $k -gt 0 ] || o="ro,lowerdir=$mp:$T/u/0/$j" # overlay needs two lower dirs without an upper
+      else
+        o="lowerdir=$low,upperdir=$T/u/$k/$j,workdir=$T/w/$k/$j"
+      fi
+      set -- "$@" "$T/u/$k/$j" "$T/w/$k/$j"
+      tab="${tab}overlay $R${mp%/} overlay $o 0 0$NL"
+      j=$((j + 1))
+    done <<EOF
+$SB_MPS
+EOF
+    tab="$tab$T/dev $R/dev none bind 0 0$NL"
+    if [ "$kind" = e ]; then
+      tab="${tab}proc $R/proc proc ro,nosuid,nodev,noexec 0 0${NL}sysfs $R/sys sysfs ro,nosuid,nodev,noexec,nofail 0 0$NL"
     fi
-    set -- "$@" "$T/u/$k/$j" "$T/w/$k/$j"
-    tab="${tab}overlay $R${mp%/} overlay $o 0 0$NL"
-    j=$((j + 1))
-  done <<EOF
-$SB_MPS
-EOF
-  tab="$tab$T/dev $R/dev none bind 0 0$NL"
-  if [ "$kind" = exec ]; then
-    tab="${tab}proc $R/proc proc ro,nosuid,nodev,noexec 0 0${NL}sysfs $R/sys sysfs ro,nosuid,nodev,noexec,nofail 0 0$NL"
-  fi
-  mkdir -p -- "$@" || sb_no mount "cannot make layer $k"
-  # One mount process for the whole layer (a mount costs a process of
-  # its own, and processes are what a step costs): a table in the scratch
-  # space (libmount does not read one from a pipe).
-  printf '%s' "$tab" > "$T/fstab.$k"
-  err=$(mount -a -T "$T/fstab.$k" 2>&1) || {
-    [ $k -eq 0 ] && sb_no overlay "cannot mount the sandbox (overlayfs, /dev, /proc): $err"
-    sb_no overlay "cannot mount layer $k of the sandbox: $err"
-  }
-  SB_K=$k
+    k=$((k + 1))
+  done
+  mkdir -p -- "$@" || sb_no mount "cannot make the scratch directories"
+  cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/fd /dev/stdin /dev/stdout /dev/stderr "$T/dev/" 2> /dev/null
+  [ -c "$T/dev/null" ] || sb_no mount "cannot make device nodes for the sandbox"
+  # libmount reads a table only from a file: one in the scratch space.
+  printf '%s' "$tab" > "$T/fstab"
+  err=$(mount -a -T "$T/fstab" 2>&1) || sb_no overlay "cannot mount the sandbox (overlayfs, /dev, /proc): $err"
+  : > "$T/cap"; SB_RAN=0; SB_K=0; R=$T/r/0
 }
 
 # Capabilities an entry keeps: what a package script or a config edit
@@ -163,18 +162,14 @@ EOF
 # namespace, its own network namespace), none that reach outside it.
 SB_CAPS='-all,+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+net_bind_service,+net_broadcast,+net_admin,+net_raw,+ipc_lock,+ipc_owner,+sys_nice,+lease,+audit_write,+setfcap,+linux_immutable'
 
-# sb_in CMD ARG...: run CMD (a constant script of this file) inside the
-# current layer, as an entry runs: own PID namespace, reduced capabilities.
-# Output goes to the capped output space; fd 3 to $T/g for guard results.
-# Before any command ran, the layer holds only what this program placed,
-# and the file step runs with a plain chroot.
-sb_in() {
+# sb_run CMD ARG...: run CMD (a constant script of this file) inside the
+# current layer R, as an entry runs: own PID namespace, reduced
+# capabilities, under the watch of the caps. Output goes to the capped
+# output space; fd 3 to $T/g for guard results.
+sb_run() {
   : > "$T/out/o"; : > "$T/g"; : > "$T/cap"
-  if [ "$SB_RAN" = 0 ] && [ "$1" = "$SB_FILES" ]; then
-    # Only this program's own code runs here, and it ends: no watchdog.
-    chroot "$R" /bin/sh -c "$@" < /dev/null > "$T/out/o" 2>&1
-    rc=$? cap=-
-    return
+  if [ -z "${SB_OLDUNSHARE:-}" ]; then
+    unshare --root="$R" --pid --fork --kill-child setpriv --bounding-set "$SB_CAPS" --inh-caps=-all -- /bin/sh -c "$@" < /dev/null > "$T/out/o" 2>&1 3> "$T/g" &
   else
     chroot "$R" unshare --pid --fork --kill-child setpriv --bounding-set "$SB_CAPS" --inh-caps=-all -- /bin/sh -c "$@" < /dev/null > "$T/out/o" 2>&1 3> "$T/g" &
   fi
@@ -183,6 +178,12 @@ sb_in() {
   w=$!
   wait "$p"; rc=$?
   kill "$w" 2> /dev/null
+  if [ "$rc" -eq 1 ] && [ -z "${SB_OLDUNSHARE:-}" ] && [ ! -s "$T/g" ]; then
+    # An unshare older than --root (util-linux < 2.36) refuses the option
+    # before anything ran: then chroot first.
+    l=; read -r l < "$T/out/o"
+    case $l in *unrecognized*--root*|*invalid*--root*) SB_OLDUNSHARE=1; sb_run "$@"; return ;; esac
+  fi
   cap=-
   if [ -s "$T/cap" ]; then read -r cap < "$T/cap"; fi
   if [ "$rc" -ne 0 ] && [ "$cap" = - ]; then
@@ -194,17 +195,31 @@ sb_in() {
 }
 
 # sb_watch PID: end the entry at its time limit or when its processes
-# (counted in the sandbox's /proc) pass SB_PROCS.
+# (counted in the sandbox's /proc) pass SB_PROCS. The entry's PID
+# namespace ends with its first process, the child of PID: killing that
+# one makes PID's wait return only once every process of it is gone.
 sb_watch() {
   n=0; lim=$((SB_TIME * 10))
   while sleep 0.1; do
     kill -0 "$1" 2> /dev/null || exit 0
     set -- "$1" "$R/proc"/[0-9]*
-    if [ $# -gt "$SB_PROCS" ]; then echo procs > "$T/cap"; kill -s KILL "$1"; exit 0; fi
+    if [ $# -gt "$SB_PROCS" ]; then echo procs > "$T/cap"; sb_end_entry "$1"; exit 0; fi
     set -- "$1"
     n=$((n + 1))
-    if [ "$n" -ge "$lim" ]; then echo time > "$T/cap"; kill -s KILL "$1"; exit 0; fi
+    if [ "$n" -ge "$lim" ]; then echo time > "$T/cap"; sb_end_entry "$1"; exit 0; fi
   done
+}
+
+# sb_end_entry PID: kill PID's child (the entry's PID 1), then PID.
+sb_end_entry() {
+  for f in "$R/proc"/[0-9]*/stat; do
+    l=; read -r l < "$f" 2> /dev/null || continue
+    # The fields after the command name, which may hold anything but ")".
+    l=${l##*) }
+    case $l in "? $1 "*) ;; *) continue ;; esac
+    f=${f%/stat}; kill -s KILL "${f##*/}" 2> /dev/null
+  done
+  kill -s KILL "$1" 2> /dev/null
 }
 
 # SB_FILES (inside a layer) OP PATH MODE OWNER GROUP UMASK DATA ...: place
@@ -264,11 +279,17 @@ sb_stage() {
 
 # sb_files SEQ IDX PATH MODE OWNER GROUP ...: file entries in the current
 # layer. Their effect is predicted by the engine; a failure stops here as
-# it would stop the push.
+# it would stop the push. Before any command ran, the layer holds only
+# what this program placed and only its own code runs: a plain chroot.
 sb_files() {
   s=$1; shift
-  [ "$SB_K" -ge 0 ] || sb_layer
-  sb_in "$SB_FILES" sh "$@"
+  : > "$T/out/o"
+  if [ "$SB_RAN" = 0 ]; then
+    chroot "$R" /bin/sh -c "$SB_FILES" sh "$@" < /dev/null > "$T/out/o" 2>&1
+    rc=$?
+  else
+    sb_run "$SB_FILES" sh "$@"
+  fi
   if [ "$rc" -ne 0 ]; then
     printf 'F %s %s %s\n' "$s" "$rc" "$(head -c 4096 "$T/out/o" | base64 -w0)"
     echo END; exit 0
@@ -279,59 +300,161 @@ sb_files() {
 # layer of its own, then what it changed.
 sb_exec() {
   s=$1; shift
-  sb_layer exec
+  SB_K=$((SB_K + 1)); R=$T/r/$SB_K
   SB_RAN=1
-  sb_in "$SB_EXEC" sh "$@"
+  sb_run "$SB_EXEC" sh "$@"
   g=; if [ -s "$T/g" ]; then read -r g < "$T/g"; fi
-  printf 'G %s %s\n' "$s" "${g:--}"
-  set -- 0
-  # shellcheck disable=SC2046
-  if [ -s "$T/out/o" ]; then set -- $(stat -c %s "$T/out/o"); fi
-  printf 'X %s %s %s %s\n' "$s" "$rc" "$cap" "$1"
-  if [ "$1" -gt 0 ]; then printf 'O %s %s\n' "$s" "$(head -c "$SB_SHOW" "$T/out/o" | base64 -w0)"; fi
-  printf 'B %s ' "$s"
-  SB_T=$T SB_MAX=$SB_DIFFMAX find "$T/u/$SB_K" -mindepth 2 -exec /bin/sh -c "$SB_REPORT" sh "$SB_K" "$SB_MPLIST" {} + 2> /dev/null | head -c "$SB_REPORTMAX" | base64 -w0
-  echo
+  printf 'G %s %s\nX %s %s %s\n' "$s" "${g:--}" "$s" "$rc" "$cap"
+  sb_report "$s"
   # A push stops at the first failing entry: so does the sandbox.
   if [ "$rc" -ne 0 ]; then echo END; exit 0; fi
 }
 
-# SB_REPORT K MOUNTPOINTS UPPERPATH...: one record per path changed in
-# layer K, NUL-separated (names cannot hold NUL): P, path, "seen" when an
-# earlier layer holds the path, then the stat of the upper entry and of
-# what was there before (that earlier layer's entry, else the host's own), then contents (A/L SIZE BYTES, up to SB_MAX) or
-# sha256 (a/l HASH) of regular files, and symlink targets (T/t).
-# shellcheck disable=SC2016
-SB_REPORT='k=$1; mps=$2; shift 2
-fmt="%f %a %U %G %s %t %T"
-for u do
-  r=${u#"$SB_T/u/$k/"}; j=${r%%/*}; rel=${r#*/}
-  case $j in ""|*[!0-9]*) continue ;; esac
-  set -- $mps; shift "$j"; mp=$1
-  p=${mp%/}/$rel
-  # Before: the newest earlier layer holding the path ("seen"), else the
-  # file on the host.
-  seen=-; b=$p; i=$((k - 1))
-  while [ $i -ge 0 ]; do
-    if [ -e "$SB_T/u/$i/$j/$rel" ] || [ -L "$SB_T/u/$i/$j/$rel" ]; then seen=seen; b=$SB_T/u/$i/$j/$rel; break; fi
-    i=$((i - 1))
+# sb_report SEQ: what the command of layer SB_K changed, as B lines: the
+# upper layers walked with builtins, then per chunk of paths one stat and
+# one cat (see sb_chunk). A directory the command replaced whole (an
+# opaque one: rm -r then mkdir) hides everything under it in the lower
+# layers: each of those paths is listed as deleted.
+sb_report() {
+  s=$1; k=$SB_K; SB_PREV=$T/r/$((k - 1)); SB_CUR=$T/r/$k
+  SB_CH=; SB_CHN=0; SB_FIRST=1
+  j=0
+  for mp in $SB_MPLIST; do
+    mp=${mp%/}
+    q="U$T/u/$k/$j$NL"
+    while [ -n "$q" ]; do
+      d=${q%%"$NL"*}; q=${q#*"$NL"}
+      kind=${d%"${d#?}"}; d=${d#?}
+      for f in "$d"/* "$d"/.[!.]* "$d"/..?*; do
+        [ -e "$f" ] || [ -L "$f" ] || continue
+        case $f in *"$NL"*) continue ;; esac # not reportable in a list
+        if [ "$kind" = U ]; then
+          rel=${f#"$T/u/$k/$j/"}; p=$mp/$rel
+        else
+          # Under an opaque directory: only the lower layers had it,
+          # unless the upper layer has its own (then that was walked).
+          p=${f#"$SB_PREV"}; rel=${p#"$mp/"}
+          if [ -e "$SB_CUR$p" ] || [ -L "$SB_CUR$p" ]; then continue; fi
+        fi
+        SB_CH="$SB_CH$kind$j $rel$NL"; SB_CHN=$((SB_CHN + 1))
+        if [ -d "$f" ] && [ ! -L "$f" ]; then
+          q="$q$kind$f$NL"
+          b=$SB_PREV$p
+          if [ "$kind" = U ] && [ -d "$b" ] && [ ! -L "$b" ] && sb_opaque "$f" "$b" "$SB_CUR$p"; then
+            q="${q}D$b$NL"
+          fi
+        fi
+        [ "$SB_CHN" -lt 200 ] || sb_chunk
+      done
+    done
+    j=$((j + 1))
   done
-  if [ -e "$b" ] || [ -L "$b" ]; then
-    set -- $(stat -c "$fmt" -- "$u" "$b")
-  else
-    set -- $(stat -c "$fmt" -- "$u") - - - - - - -
+  if [ "$SB_CHN" -gt 0 ] || { [ -n "$SB_FIRST" ] && [ -s "$T/out/o" ]; }; then sb_chunk; fi
+}
+
+# sb_opaque UPPER LOWER MERGED: whether the upper directory hides the
+# lower one's entries: one that is in the lower layer only is absent from
+# the merged view.
+sb_opaque() {
+  for e in "$2"/* "$2"/.[!.]* "$2"/..?*; do
+    [ -e "$e" ] || [ -L "$e" ] || continue
+    e=${e##*/}
+    if [ -e "$1/$e" ] || [ -L "$1/$e" ]; then continue; fi
+    [ -e "$3/$e" ] || [ -L "$3/$e" ] || return 0
+    return 1
+  done
+  return 1
+}
+
+# sb_chunk: one B line for the paths listed in SB_CH (each "Uj rel",
+# changed in the upper dir of overlay j, or "Dj rel", deleted under an
+# opaque directory): one stat of every path after and before (before is
+# the previous layer's merged view: what the command found), then
+# NUL-separated fields: per path "P path seen statwords" with what
+# follows: A SIZE / a (upper content / hash), T (upper symlink target),
+# L SIZE / l, t (the same before); for the entry's output (first chunk)
+# O SIZE; then D and the data those fields name, in order: targets
+# (readlink -z), hashes (sha256sum lines), contents (cat, the output
+# last), then END.
+sb_chunk() {
+  set -f; IFS=$NL
+  set --
+  if [ -n "$SB_FIRST" ]; then set -- "$T/out/o"; fi
+  for l in $SB_CH; do
+    kind=${l%"${l#?}"}; l=${l#?}; j=${l%% *}; rel=${l#* }
+    eval "mp=\$SB_MP_$j"
+    if [ "$kind" = U ]; then set -- "$@" "$T/u/$SB_K/$j/$rel"; fi
+    b=$SB_PREV$mp/$rel
+    if [ -e "$b" ] || [ -L "$b" ]; then set -- "$@" "$b"; fi
+  done
+  n=$#
+  sts=$(stat -c '%f %a %U %G %s %t %T' -- "$@" 2> /dev/null)
+  # shellcheck disable=SC2086
+  set -- $sts
+  IFS=' 	
+'
+  if [ $# -ne "$n" ]; then
+    # A host file went away while the sandbox read it.
+    printf 'B %s %s\n' "$s" "$(printf '!\0' | base64 -w0)"
+    SB_CH=; SB_CHN=0; SB_FIRST=; set +f; return
   fi
-  printf "P\0%s\0%s\0%s\0%s\0" "$p" "$seen" "$*" ""
-  case $1 in
-    8*) if [ "$5" -le "$SB_MAX" ]; then printf "A\0%s\0" "$5"; cat -- "$u"; else printf "a\0%s\0" "$(sha256sum < "$u")"; fi ;;
-    a*) printf "T\0%s\0" "$(readlink -- "$u")" ;;
-  esac
-  case $8 in
-    8*) if [ -f "$b" ] && [ ! -L "$b" ]; then
-          if [ "${12}" -le "$SB_MAX" ]; then printf "L\0%s\0" "${12}"; cat -- "$b"; else printf "l\0%s\0" "$(sha256sum < "$b")"; fi
-        fi ;;
-    a*) printf "t\0%s\0" "$(readlink -- "$b")" ;;
-  esac
-done'
+  recs=; links=; sums=; cats=; out=0
+  if [ -n "$SB_FIRST" ]; then
+    o=$1; shift
+    # shellcheck disable=SC2086
+    set -- $o "$@"
+    out=$5; shift 7
+    recs="O$NL$out$NL"
+  fi
+  rest=$SB_CH
+  while [ -n "$rest" ]; do
+    l=${rest%%"$NL"*}; rest=${rest#*"$NL"}
+    kind=${l%"${l#?}"}; l=${l#?}; j=${l%% *}; rel=${l#* }
+    eval "mp=\$SB_MP_$j"
+    p=$mp/$rel; b=$SB_PREV$p
+    seen=-; i=$((SB_K - 1))
+    while [ "$i" -ge 0 ]; do
+      if [ -e "$T/u/$i/$j/$rel" ] || [ -L "$T/u/$i/$j/$rel" ]; then seen=seen; break; fi
+      i=$((i - 1))
+    done
+    if [ "$kind" = U ]; then u=$T/u/$SB_K/$j/$rel; a=$1; shift; else u=; a='2000 0 root root 0 0 0'; fi
+    if [ -e "$b" ] || [ -L "$b" ]; then bs=$1; shift; else bs='- - - - - - -'; fi
+    recs="${recs}P$NL$p$NL$seen$NL$a $bs$NL"
+    # shellcheck disable=SC2086
+    set -- $a $bs "$@"
+    case $1 in
+      8*) if [ "$5" -le "$SB_DIFFMAX" ] && [ "$5" -le "$SB_BUDGET" ]; then
+            recs="${recs}A$NL$5$NL"; cats="$cats$u$NL"; SB_BUDGET=$((SB_BUDGET - $5))
+          else recs="${recs}a$NL"; sums="$sums$u$NL"; fi ;;
+      a*) recs="${recs}T$NL"; links="$links$u$NL" ;;
+    esac
+    case $8 in
+      8*) if [ "${12}" -le "$SB_DIFFMAX" ] && [ "${12}" -le "$SB_BUDGET" ]; then
+            recs="${recs}L$NL${12}$NL"; cats="$cats$b$NL"; SB_BUDGET=$((SB_BUDGET - ${12}))
+          else recs="${recs}l$NL"; sums="$sums$b$NL"; fi ;;
+      a*) recs="${recs}t$NL"; links="$links$b$NL" ;;
+    esac
+    shift 14
+  done
+  head=
+  if [ "$out" -gt "$SB_SHOW" ]; then head=$SB_SHOW; elif [ "$out" -gt 0 ]; then cats="$cats$T/out/o$NL"; fi
+  printf 'B %s ' "$s"
+  {
+    IFS=$NL
+    # shellcheck disable=SC2086
+    printf '%s\0' $recs D
+    # shellcheck disable=SC2086
+    if [ -n "$links" ]; then readlink -z -- $links; fi
+    # shellcheck disable=SC2086
+    if [ -n "$sums" ]; then sha256sum -- $sums; fi
+    # shellcheck disable=SC2086
+    if [ -n "$cats" ]; then cat -- $cats; fi
+    if [ -n "$head" ]; then head -c "$head" -- "$T/out/o"; fi
+    printf 'END'
+  } | base64 -w0
+  echo
+  set +f
+  SB_CH=; SB_CHN=0; SB_FIRST=
+}
 
 sb_end() { echo END; }
