@@ -37,11 +37,11 @@ func TestParseSandboxReport(t *testing.T) {
 
 func TestParseSandboxRejects(t *testing.T) {
 	for _, out := range []string{
-		"",                           // no END
-		"G 1 r\nEND\nG 2 r\n",        // after END
-		"X 1 0 -\nEND\n",             // result without its G line
-		"G 2 r\nG 1 r\nEND\n",        // out of order
-		"G 1 r\nX 1 0 huge\nEND\n",   // unknown cap
+		"",                         // no END
+		"G 1 r\nEND\nG 2 r\n",      // after END
+		"X 1 0 -\nEND\n",           // result without its G line
+		"G 2 r\nG 1 r\nEND\n",      // out of order
+		"G 1 r\nX 1 0 huge\nEND\n", // unknown cap
 		"G 1 r\nB 1 " + report("P", "rel", "-", "81a4 644 root root 0 0 0 - - - - - - -", "D", "END") + "\nEND\n",
 		"G 1 r\nB 1 " + report("A", "5", "D", "helloEND") + "\nEND\n",
 		// data that does not end where its records say: a file changed
