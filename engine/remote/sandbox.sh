@@ -143,6 +143,10 @@ EOF
 $SB_MPS
 EOF
     tab="$tab$T/dev $R/dev none bind 0 0$NL"
+    # The file entries before any command are placed from here, by
+    # builtins, through $T/f: layer 0's root overlay again, on a mount
+    # that follows no symlink, so nothing can lead a write out of it.
+    [ $k -gt 0 ] || tab="$tab$R $T/f none bind,nosymfollow,X-mount.mkdir 0 0$NL"
     if [ "$kind" = e ]; then
       tab="${tab}proc $R/proc proc ro,nosuid,nodev,noexec 0 0${NL}sysfs $R/sys sysfs ro,nosuid,nodev,noexec,nofail 0 0$NL"
     fi
@@ -153,7 +157,19 @@ EOF
   [ -c "$T/dev/null" ] || sb_no mount "cannot make device nodes for the sandbox"
   # libmount reads a table only from a file: one in the scratch space.
   printf '%s' "$tab" > "$T/fstab"
-  err=$(mount -a -T "$T/fstab" 2>&1) || sb_no overlay "cannot mount the sandbox (overlayfs, /dev, /proc): $err"
+  if ! err=$(mount -a -T "$T/fstab" 2>&1); then
+    # A mount older than nosymfollow (util-linux < 2.37): without it.
+    printf '%s' "$tab" | while IFS= read -r l; do
+      case $l in *,nosymfollow,*) ;; *) printf '%s\n' "$l" ;; esac
+    done > "$T/fstab"
+    err=$(mount -a -T "$T/fstab" 2>&1) || sb_no overlay "cannot mount the sandbox (overlayfs, /dev, /proc): $err"
+  fi
+  SB_NOFOLLOW=
+  while read -r _ _ _ _ mp opts _; do
+    if [ "$mp" = "$T/f" ]; then
+      case ,$opts, in *,nosymfollow,*) SB_NOFOLLOW=1 ;; *) SB_NOFOLLOW= ;; esac
+    fi
+  done < /proc/self/mountinfo
   : > "$T/cap"; SB_RAN=0; SB_K=0; R=$T/r/0
 }
 
@@ -284,6 +300,25 @@ sb_stage() {
 sb_files() {
   s=$1; shift
   : > "$T/out/o"
+  if [ "$SB_RAN" = 0 ] && [ -n "$SB_NOFOLLOW" ]; then
+    # New text files whose mode the umask gives, in directories that
+    # exist or mkdir -p makes, cost no process of their own; the rest
+    # (from the first entry that needs more) go to the chroot below.
+    # Only in the root overlay ($T/f holds no other mount).
+    while [ $# -ge 7 ] && [ "$1" = t ] && [ -z "$3$4" ]; do
+      for mp in $SB_MPLIST /dev /proc /sys; do
+        case $2 in "$mp"/*) [ "$mp" = / ] || break 2 ;; esac
+      done
+      if [ -e "$T/f$2" ] || [ -L "$T/f$2" ]; then break; fi
+      d=${2%/*}
+      if [ -n "$d" ] && [ ! -d "$T/f$d" ]; then mkdir -p -- "$T/f$d" 2> /dev/null || break; fi
+      umask "$6"
+      if ! printf '%s' "$7" 2> /dev/null > "$T/f$2"; then umask 022; break; fi
+      umask 022
+      shift 7
+    done
+    [ $# -ge 7 ] || return 0
+  fi
   if [ "$SB_RAN" = 0 ]; then
     chroot "$R" /bin/sh -c "$SB_FILES" sh "$@" < /dev/null > "$T/out/o" 2>&1
     rc=$?
