@@ -28,8 +28,8 @@
 # Replies (see sandbox_parse.go): N CODE B64REASON (cannot sandbox), U RC
 # (unshare refused: the reason is on stderr), M B64MOUNTPOINT (a mount
 # left out: its name needs escaping), G SEQ c|u RC|r|-, X SEQ RC CAP,
-# B SEQ B64REPORT (one or more), F SEQ RC B64OUTPUT (a file step failed),
-# END.
+# B SEQ LENGTH and that many bytes of report (one or more), F SEQ RC
+# B64OUTPUT (a file step failed), END.
 #
 # Entries run as a push would run them, inside `unshare --root LAYER
 # --pid --fork --kill-child setpriv --bounding-set …`: their own PID
@@ -410,7 +410,7 @@ sb_opaque() {
 # L SIZE / l, t (the same before); for the entry's output (first chunk)
 # O SIZE; then D and the data those fields name, in order: targets
 # (readlink -z), hashes (sha256sum lines), contents (cat, the output
-# last), then END.
+# last), then END. The line "B SEQ LENGTH" comes before those bytes.
 sb_chunk() {
   set -f; IFS=$NL
   set --
@@ -430,10 +430,10 @@ sb_chunk() {
 '
   if [ $# -ne "$n" ]; then
     # A host file went away while the sandbox read it.
-    printf 'B %s %s\n' "$s" "$(printf '!\0' | base64 -w0)"
+    printf 'B %s 5\n!\0END\n' "$s"
     SB_CH=; SB_CHN=0; SB_FIRST=; set +f; return
   fi
-  recs=; links=; sums=; cats=; out=0
+  recs=; links=; sums=; cats=; out=0; data=3
   if [ -n "$SB_FIRST" ]; then
     o=$1; shift
     # shellcheck disable=SC2086
@@ -457,37 +457,41 @@ sb_chunk() {
     recs="${recs}P$NL$p$NL$seen$NL$a $bs$NL"
     # shellcheck disable=SC2086
     set -- $a $bs "$@"
+    # Contents within the caps, else a hash (sha256sum's line: 68
+    # bytes); a symlink's target is as long as its size.
     case $1 in
       8*) if [ "$5" -le "$SB_DIFFMAX" ] && [ "$5" -le "$SB_BUDGET" ]; then
-            recs="${recs}A$NL$5$NL"; cats="$cats$u$NL"; SB_BUDGET=$((SB_BUDGET - $5))
-          else recs="${recs}a$NL"; sums="$sums$u$NL"; fi ;;
-      a*) recs="${recs}T$NL"; links="$links$u$NL" ;;
+            recs="${recs}A$NL$5$NL"; cats="$cats$u$NL"; SB_BUDGET=$((SB_BUDGET - $5)); data=$((data + $5))
+          else recs="${recs}a$NL"; sums="$sums$u$NL"; data=$((data + 68)); fi ;;
+      a*) recs="${recs}T$NL"; links="$links$u$NL"; data=$((data + $5 + 1)) ;;
     esac
     case $8 in
       8*) if [ "${12}" -le "$SB_DIFFMAX" ] && [ "${12}" -le "$SB_BUDGET" ]; then
-            recs="${recs}L$NL${12}$NL"; cats="$cats$b$NL"; SB_BUDGET=$((SB_BUDGET - ${12}))
-          else recs="${recs}l$NL"; sums="$sums$b$NL"; fi ;;
-      a*) recs="${recs}t$NL"; links="$links$b$NL" ;;
+            recs="${recs}L$NL${12}$NL"; cats="$cats$b$NL"; SB_BUDGET=$((SB_BUDGET - ${12})); data=$((data + ${12}))
+          else recs="${recs}l$NL"; sums="$sums$b$NL"; data=$((data + 68)); fi ;;
+      a*) recs="${recs}t$NL"; links="$links$b$NL"; data=$((data + ${12} + 1)) ;;
     esac
     shift 14
   done
   head=
   if [ "$out" -gt "$SB_SHOW" ]; then head=$SB_SHOW; elif [ "$out" -gt 0 ]; then cats="$cats$T/out/o$NL"; fi
-  printf 'B %s ' "$s"
-  {
-    IFS=$NL
-    # shellcheck disable=SC2086
-    printf '%s\0' $recs D
-    # shellcheck disable=SC2086
-    if [ -n "$links" ]; then readlink -z -- $links; fi
-    # shellcheck disable=SC2086
-    if [ -n "$sums" ]; then sha256sum -- $sums; fi
-    # shellcheck disable=SC2086
-    if [ -n "$cats" ]; then cat -- $cats; fi
-    if [ -n "$head" ]; then head -c "$head" -- "$T/out/o"; fi
-    printf 'END'
-  } | base64 -w0
-  echo
+  data=$((data + ${head:-$out}))
+  # Raw bytes after a line that says how many: the records' fields with
+  # their NULs, then the data.
+  IFS=$NL
+  for f in $recs D; do data=$((data + ${#f} + 1)); done
+  printf 'B %s %s\n' "$s" "$data"
+  # shellcheck disable=SC2086
+  printf '%s\0' $recs D
+  # shellcheck disable=SC2086
+  if [ -n "$links" ]; then readlink -z -- $links; fi
+  for f in $sums; do sha256sum < "$f"; done
+  # shellcheck disable=SC2086
+  if [ -n "$cats" ]; then cat -- $cats; fi
+  if [ -n "$head" ]; then head -c "$head" -- "$T/out/o"; fi
+  printf 'END\n'
+  IFS=' 	
+'
   set +f
   SB_CH=; SB_CHN=0; SB_FIRST=
 }

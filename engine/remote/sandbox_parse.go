@@ -1,8 +1,7 @@
 package remote
 
 import (
-	"bufio"
-	"bytes"
+		"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -14,7 +13,7 @@ import (
 
 // Caps of the sandbox reply parser: a host's reply is untrusted.
 const (
-	sandboxLineMax    = ReportMax*4/3 + 64
+	sandboxLineMax    = 64 << 10
 	sandboxPathsMax   = 20000
 	sandboxExecsMax   = 10000
 	sandboxReasonMax  = 4096
@@ -25,8 +24,7 @@ const (
 // malformed is an error naming the line.
 func ParseSandbox(out []byte) (*SandboxResult, error) {
 	res := &SandboxResult{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 64<<10), sandboxLineMax)
+	buf := out
 	cur := func(seq uint64) (*ExecReport, error) {
 		if n := len(res.Execs); n > 0 && res.Execs[n-1].Seq == seq {
 			return &res.Execs[n-1], nil
@@ -34,8 +32,13 @@ func ParseSandbox(out []byte) (*SandboxResult, error) {
 		return nil, fmt.Errorf("report for seq %d out of order", seq)
 	}
 	ended := false
-	for sc.Scan() {
-		l := sc.Text()
+	for len(buf) > 0 {
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 || i > sandboxLineMax {
+			return nil, errors.New("reply ended early (host went away?)")
+		}
+		l := string(buf[:i])
+		buf = buf[i+1:]
 		if ended {
 			return nil, errors.New("reply continues after END")
 		}
@@ -127,14 +130,23 @@ func ParseSandbox(out []byte) (*SandboxResult, error) {
 			}
 			res.Refused = code
 		case "B":
+			// B SEQ LENGTH, then that many bytes and a newline.
 			if len(f) != 2 {
 				return nil, bad()
 			}
 			seq, err1 := strconv.ParseUint(f[0], 10, 64)
-			blob, err2 := base64.StdEncoding.DecodeString(f[1])
-			if err1 != nil || err2 != nil {
+			n, err2 := strconv.Atoi(f[1])
+			if err1 != nil || err2 != nil || n < 0 {
 				return nil, bad()
 			}
+			if n >= len(buf) {
+				return nil, errors.New("reply ended early (host went away?)")
+			}
+			if buf[n] != '\n' {
+				return nil, bad()
+			}
+			blob := buf[:n]
+			buf = buf[n+1:]
 			r, err := cur(seq)
 			if err != nil {
 				return nil, err
@@ -149,9 +161,6 @@ func ParseSandbox(out []byte) (*SandboxResult, error) {
 		default:
 			return nil, bad()
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reply: %v", err)
 	}
 	if !ended {
 		return nil, errors.New("reply ended early (host went away?)")

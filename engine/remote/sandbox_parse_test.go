@@ -2,12 +2,15 @@ package remote
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 )
 
+// report is one chunk as sb_chunk sends it: its length, then its bytes.
 func report(parts ...string) string {
-	return base64.StdEncoding.EncodeToString([]byte(strings.Join(parts, "\x00")))
+	b := strings.Join(parts, "\x00")
+	return fmt.Sprintf("%d\n%s", len(b), b)
 }
 
 func TestParseSandboxReport(t *testing.T) {
@@ -62,7 +65,7 @@ func TestParseSandboxRejects(t *testing.T) {
 // A report cut at its cap ends the list; it is not an error.
 func TestParseSandboxTruncatedReport(t *testing.T) {
 	full := "P\x00/a\x00-\x0081a4 644 root root 10 0 0 - - - - - - -\x00A\x0010\x00D\x000123"
-	res, err := ParseSandbox([]byte("G 1 r\nX 1 0 -\nB 1 " + base64.StdEncoding.EncodeToString([]byte(full)) + "\nEND\n"))
+	res, err := ParseSandbox([]byte("G 1 r\nX 1 0 -\nB 1 " + fmt.Sprintf("%d\n%s", len(full), full) + "\nEND\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +78,7 @@ func FuzzParseSandbox(f *testing.F) {
 	f.Add([]byte("G 3 u 1\nX 3 0 -\nB 3 " + report("O", "2", "P", "/etc/a", "-", "81a4 600 root root 4 0 0 81a4 644 root root 3 0 0", "A", "4", "L", "3", "a", "D", "0000000000000000000000000000000000000000000000000000000000000000  x\nnew\noldhiEND") + "\nEND\n"))
 	f.Add([]byte("U 1\nEND\n"))
 	f.Add([]byte("N mount bm8=\nEND\n"))
-	f.Add([]byte("M L2Eb\nG 1 -\nX 1 137 time\nB 1 \nF 2 1 eA==\nEND\n"))
+	f.Add([]byte("M L2Eb\nG 1 -\nX 1 137 time\nB 1 0\n\nF 2 1 eA==\nEND\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res, err := ParseSandbox(b)
 		if err != nil {
