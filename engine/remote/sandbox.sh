@@ -457,17 +457,18 @@ sb_chunk() {
     recs="${recs}P$NL$p$NL$seen$NL$a $bs$NL"
     # shellcheck disable=SC2086
     set -- $a $bs "$@"
-    # Contents within the caps, else a hash (sha256sum's line: 68
-    # bytes); a symlink's target is as long as its size.
+    # Contents within the caps (an empty file needs no reading), else a
+    # hash (sha256sum's line: 68 bytes); a symlink's target is as long as
+    # its size.
     case $1 in
       8*) if [ "$5" -le "$SB_DIFFMAX" ] && [ "$5" -le "$SB_BUDGET" ]; then
-            recs="${recs}A$NL$5$NL"; cats="$cats$u$NL"; SB_BUDGET=$((SB_BUDGET - $5)); data=$((data + $5))
+            recs="${recs}A$NL$5$NL"; [ "$5" -eq 0 ] || cats="$cats$u$NL"; SB_BUDGET=$((SB_BUDGET - $5)); data=$((data + $5))
           else recs="${recs}a$NL"; sums="$sums$u$NL"; data=$((data + 68)); fi ;;
       a*) recs="${recs}T$NL"; links="$links$u$NL"; data=$((data + $5 + 1)) ;;
     esac
     case $8 in
       8*) if [ "${12}" -le "$SB_DIFFMAX" ] && [ "${12}" -le "$SB_BUDGET" ]; then
-            recs="${recs}L$NL${12}$NL"; cats="$cats$b$NL"; SB_BUDGET=$((SB_BUDGET - ${12})); data=$((data + ${12}))
+            recs="${recs}L$NL${12}$NL"; [ "${12}" -eq 0 ] || cats="$cats$b$NL"; SB_BUDGET=$((SB_BUDGET - ${12})); data=$((data + ${12}))
           else recs="${recs}l$NL"; sums="$sums$b$NL"; data=$((data + 68)); fi ;;
       a*) recs="${recs}t$NL"; links="$links$b$NL"; data=$((data + ${12} + 1)) ;;
     esac
