@@ -19,6 +19,8 @@ type sandboxOutcome struct {
 	reason  string        // not simulated: why (the host's, or the plan's)
 	timeout time.Duration // each entry's limit, for the plan's words
 	space   int64         // the upper layers' cap, likewise
+	output  int64         // an entry's output cap
+	procs   int           // the cap on processes
 }
 
 // sandboxRequest is what the sandbox of a host carries out for its
@@ -133,7 +135,7 @@ func (e *Engine) sandboxHost(ctx context.Context, h store.Host, pending []journa
 	if res.Unavailable != "" {
 		return sandboxOutcome{reason: "this host cannot sandbox: " + res.Unavailable, timeout: per}
 	}
-	return sandboxOutcome{res: res, timeout: per, space: req.UpperCap}
+	return sandboxOutcome{res: res, timeout: per, space: req.UpperCap, output: req.OutputCap, procs: req.MaxProcs}
 }
 
 // probeSandboxer is a Remote that can run the probe and the sandbox in
