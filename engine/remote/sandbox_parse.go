@@ -1,7 +1,7 @@
 package remote
 
 import (
-		"bytes"
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
