@@ -202,16 +202,23 @@ sb_run() {
   fi
   cap=-
   if [ -s "$T/cap" ]; then read -r cap < "$T/cap"; fi
-  if [ "$rc" -ne 0 ] && [ "$cap" = - ]; then
-    # ENOSPC from the upper layers or the output space: say which cap.
-    # shellcheck disable=SC2046
-    set -- $(stat -f -c '%a' "$T/out" "$T" 2> /dev/null)
-    if [ "${1:-1}" -eq 0 ]; then cap=output; elif [ "${2:-1}" -eq 0 ]; then cap=space; fi
-  fi
+  # The output space or the upper layers full: that cap, even when the
+  # entry went on to exit 0 (its writes failed).
+  if [ "$cap" = - ]; then sb_full; fi
 }
 
-# sb_watch PID: end the entry at its time limit or when its processes
-# (counted in the sandbox's /proc) pass SB_PROCS. The entry's PID
+# sb_full: set cap when the output space or the upper layers are full: a
+# byte that does not fit says so (a builtin, no statfs process).
+sb_full() {
+  if ! { printf x > "$T/out/p"; } 2> /dev/null; then cap=output
+  elif ! { printf x > "$T/p"; } 2> /dev/null; then cap=space
+  fi
+  : > "$T/out/p"; : > "$T/p"
+}
+
+# sb_watch PID: end the entry at its time limit, when its processes
+# (counted in the sandbox's /proc) pass SB_PROCS, or when its output
+# filled the output space. The entry's PID
 # namespace ends with its first process, the child of PID: killing that
 # one makes PID's wait return only once every process of it is gone.
 sb_watch() {
@@ -221,6 +228,8 @@ sb_watch() {
     set -- "$1" "$R/proc"/[0-9]*
     if [ $# -gt "$SB_PROCS" ]; then echo procs > "$T/cap"; sb_end_entry "$1"; exit 0; fi
     set -- "$1"
+    cap=-; sb_full
+    if [ "$cap" = output ]; then echo output > "$T/cap"; sb_end_entry "$1"; exit 0; fi
     n=$((n + 1))
     if [ "$n" -ge "$lim" ]; then echo time > "$T/cap"; sb_end_entry "$1"; exit 0; fi
   done
