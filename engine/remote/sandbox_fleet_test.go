@@ -280,3 +280,61 @@ func TestFleetSandboxRemoveThenExec(t *testing.T) {
 		t.Fatalf("the host lost /etc/sbx-rm: %q %v", b, err)
 	}
 }
+
+// A directory one command replaced whole (rm -r, then mkdir: an opaque
+// directory in the upper layer) hides the old one's contents: each old
+// path under it is listed as deleted, with its content before; a name the
+// command made again is modified, not deleted.
+func TestFleetSandboxOpaqueDirListsOldFiles(t *testing.T) {
+	f, st := sandboxFleet(t)
+	h := f.Hosts[0]
+	if _, err := h.Exec(context.Background(), "mkdir", "-p", "/srv/d/sub", "/srv/keep"); err != nil {
+		t.Fatal(err)
+	}
+	for p, c := range map[string]string{"/srv/d/a": "old a\n", "/srv/d/b": "old b\n", "/srv/d/sub/c": "old c\n", "/srv/keep/k": "k\n"} {
+		must(t, h.WriteFile(p, []byte(c), 0o644))
+	}
+	before := hostSnapshot(t, h)
+	res, err := st.Sandbox(context.Background(), target(h), SandboxRequest{Entries: []SandboxEntry{
+		{Seq: 1, Kind: "exec", Command: "rm -rf /srv/d && mkdir /srv/d && echo new > /srv/d/n && echo 'new a' > /srv/d/a"},
+		{Seq: 2, Kind: "exec", Command: "rm -rf /srv/d && mkdir /srv/d"},
+	}})
+	if err != nil || res.Unavailable != "" || len(res.Execs) != 2 {
+		t.Fatal(err, res)
+	}
+	r := &res.Execs[0]
+	for p, old := range map[string]string{"/srv/d/b": "old b\n", "/srv/d/sub/c": "old c\n"} {
+		if e := effect(t, r, p); !e.Deleted || string(e.Before.Content) != old {
+			t.Errorf("%s: %+v", p, e)
+		}
+	}
+	if e := effect(t, r, "/srv/d/sub"); !e.Deleted || e.Before.Type != "dir" {
+		t.Errorf("/srv/d/sub: %+v", e)
+	}
+	if e := effect(t, r, "/srv/d/a"); e.Deleted || string(e.Before.Content) != "old a\n" || string(e.After.Content) != "new a\n" {
+		t.Errorf("/srv/d/a: %+v", e)
+	}
+	if e := effect(t, r, "/srv/d/n"); e.Before.Exists || string(e.After.Content) != "new\n" {
+		t.Errorf("/srv/d/n: %+v", e)
+	}
+	for _, e := range r.Effects {
+		if strings.HasPrefix(e.Path, "/srv/keep") {
+			t.Errorf("an untouched directory reported: %+v", e)
+		}
+	}
+	// The second command finds what the first left (seen), and deletes it.
+	r = &res.Execs[1]
+	for p, old := range map[string]string{"/srv/d/a": "new a\n", "/srv/d/n": "new\n"} {
+		if e := effect(t, r, p); !e.Deleted || string(e.Before.Content) != old {
+			t.Errorf("second %s: %+v", p, e)
+		}
+	}
+	for _, e := range r.Effects {
+		if e.Path == "/srv/d/b" || e.Path == "/srv/d/sub/c" {
+			t.Errorf("second: %s was already gone: %+v", e.Path, e)
+		}
+	}
+	if after := hostSnapshot(t, h); after != before {
+		t.Errorf("the host changed:\n%s\n---\n%s", before, after)
+	}
+}
