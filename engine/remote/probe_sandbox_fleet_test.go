@@ -1,0 +1,57 @@
+package remote
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// The probe and the sandbox in one session: both answer; for a login user
+// that may not create namespaces the probe still answers, the sandbox
+// says why it cannot, and nothing (no guard) ran.
+func TestFleetProbeSandboxOneSession(t *testing.T) {
+	f, st := sandboxFleet(t)
+	h := f.Hosts[0]
+	ctx := context.Background()
+	must(t, h.WriteFile("/etc/sbx-probed", []byte("x\n"), 0o644))
+	preq := ProbeRequest{StateDir: "/var/lib/discoterm", Paths: []string{"/etc/sbx-probed", "/etc/sbx-none"}}
+	req := SandboxRequest{Entries: []SandboxEntry{
+		{Seq: 1, Kind: "file", Path: "/etc/sbx-dir/f", Content: []byte("placed\n"), Mode: 0o644},
+		{Seq: 2, Kind: "exec", Command: "cat /etc/sbx-dir/f > /etc/sbx-made", Unless: "touch /tmp/guard-ran; false"},
+	}}
+	res, sb, sbErr, err := st.ProbeSandbox(ctx, target(h), preq, req)
+	if err != nil || sbErr != nil {
+		t.Fatal(err, sbErr)
+	}
+	if res.Facts.Hostname != h.Name || !res.Paths["/etc/sbx-probed"].Exists || res.Paths["/etc/sbx-none"].Exists {
+		t.Fatalf("probe: %+v", res)
+	}
+	if sb.Unavailable != "" || len(sb.Execs) != 1 {
+		t.Fatalf("sandbox: %+v", sb)
+	}
+	if e := effect(t, &sb.Execs[0], "/etc/sbx-made"); string(e.After.Content) != "placed\n" {
+		t.Errorf("the exec saw the file entry placed before it: %+v", e)
+	}
+	for _, p := range []string{"/etc/sbx-dir/f", "/etc/sbx-made", "/tmp/guard-ran"} {
+		if _, err := h.ReadFile(p); err == nil {
+			t.Errorf("%s exists on the host", p)
+		}
+	}
+
+	if _, err := h.Exec(ctx, "sh", "-c", `useradd -m -s /bin/sh -p "*" plain && mkdir -p /home/plain/.ssh && cp /root/.ssh/authorized_keys /home/plain/.ssh/ && chown -R plain: /home/plain/.ssh`); err != nil {
+		t.Fatal(err)
+	}
+	res, sb, sbErr, err = st.ProbeSandbox(ctx, Target{Addr: h.ULA, Name: h.Name, User: "plain"}, preq, req)
+	if err != nil || sbErr != nil {
+		t.Fatal(err, sbErr)
+	}
+	if res.Facts.Hostname != h.Name || !res.Paths["/etc/sbx-probed"].Exists {
+		t.Fatalf("probe as plain: %+v", res)
+	}
+	if !strings.Contains(sb.Unavailable, "root") || len(sb.Execs) != 0 {
+		t.Fatalf("want a reason naming root, got %+v", sb)
+	}
+	if _, err := h.ReadFile("/tmp/guard-ran"); err == nil {
+		t.Error("the guard ran outside a sandbox")
+	}
+}
