@@ -40,6 +40,9 @@
 NL='
 '
 
+# This program's own helpers run with LC_ALL=C (no locale to load in each
+# process, messages as parsed); what entries run keeps the login's.
+
 # sb_config CAP OUT TIME PROCS SHOW DIFFMAX REPORTMAX: the caps, in bytes,
 # seconds and processes; how much output and content a reply carries
 # (REPORTMAX: of all contents in the reports together).
@@ -107,7 +110,7 @@ sb_setup() {
   [ -z "$SB_MISSING" ] || sb_no tools "missing commands:$SB_MISSING"
   sb_mounts
   sb_scratch || sb_no scratch "no directory to mount the scratch space on (tried /mnt /media /opt /srv /home /root /var/tmp /tmp /boot)"
-  err=$(mount -t tmpfs -o "size=$SB_CAP,mode=700" discoterm-sandbox "$T" 2>&1) || sb_no mount "cannot mount a tmpfs: $err"
+  err=$(LC_ALL=C mount -t tmpfs -o "size=$SB_CAP,mode=700" discoterm-sandbox "$T" 2>&1) || sb_no mount "cannot mount a tmpfs: $err"
   for l in $SB_SKIPPED; do printf 'M %s\n' "$(sb_b64 "$l")"; done
   SB_MPLIST=; j=0
   while IFS= read -r l; do
@@ -152,17 +155,17 @@ EOF
     fi
     k=$((k + 1))
   done
-  mkdir -p -- "$@" || sb_no mount "cannot make the scratch directories"
-  cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/fd /dev/stdin /dev/stdout /dev/stderr "$T/dev/" 2> /dev/null
+  LC_ALL=C mkdir -p -- "$@" || sb_no mount "cannot make the scratch directories"
+  LC_ALL=C cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/fd /dev/stdin /dev/stdout /dev/stderr "$T/dev/" 2> /dev/null
   [ -c "$T/dev/null" ] || sb_no mount "cannot make device nodes for the sandbox"
   # libmount reads a table only from a file: one in the scratch space.
   printf '%s' "$tab" > "$T/fstab"
-  if ! err=$(mount -a -T "$T/fstab" 2>&1); then
+  if ! err=$(LC_ALL=C mount -a -T "$T/fstab" 2>&1); then
     # A mount older than nosymfollow (util-linux < 2.37): without it.
     printf '%s' "$tab" | while IFS= read -r l; do
       case $l in *,nosymfollow,*) ;; *) printf '%s\n' "$l" ;; esac
     done > "$T/fstab"
-    err=$(mount -a -T "$T/fstab" 2>&1) || sb_no overlay "cannot mount the sandbox (overlayfs, /dev, /proc): $err"
+    err=$(LC_ALL=C mount -a -T "$T/fstab" 2>&1) || sb_no overlay "cannot mount the sandbox (overlayfs, /dev, /proc): $err"
   fi
   SB_NOFOLLOW=
   while read -r _ _ _ _ mp opts _; do
@@ -198,7 +201,7 @@ sb_run() {
     # An unshare older than --root (util-linux < 2.36) refuses the option
     # before anything ran: then chroot first.
     l=; read -r l < "$T/out/o"
-    case $l in *unrecognized*--root*|*invalid*--root*) SB_OLDUNSHARE=1; sb_run "$@"; return ;; esac
+    case $l in unshare:*--root*) SB_OLDUNSHARE=1; sb_run "$@"; return ;; esac
   fi
   cap=-
   if [ -s "$T/cap" ]; then read -r cap < "$T/cap"; fi
@@ -223,7 +226,7 @@ sb_full() {
 # one makes PID's wait return only once every process of it is gone.
 sb_watch() {
   n=0; lim=$((SB_TIME * 10))
-  while sleep 0.1; do
+  while LC_ALL=C sleep 0.1; do
     kill -0 "$1" 2> /dev/null || exit 0
     set -- "$1" "$R/proc"/[0-9]*
     if [ $# -gt "$SB_PROCS" ]; then echo procs > "$T/cap"; sb_end_entry "$1"; exit 0; fi
@@ -320,7 +323,7 @@ sb_files() {
       done
       if [ -e "$T/f$2" ] || [ -L "$T/f$2" ]; then break; fi
       d=${2%/*}
-      if [ -n "$d" ] && [ ! -d "$T/f$d" ]; then mkdir -p -- "$T/f$d" 2> /dev/null || break; fi
+      if [ -n "$d" ] && [ ! -d "$T/f$d" ]; then LC_ALL=C mkdir -p -- "$T/f$d" 2> /dev/null || break; fi
       umask "$6"
       if ! printf '%s' "$7" 2> /dev/null > "$T/f$2"; then umask 022; break; fi
       umask 022
@@ -432,7 +435,7 @@ sb_chunk() {
     if [ -e "$b" ] || [ -L "$b" ]; then set -- "$@" "$b"; fi
   done
   n=$#
-  sts=$(stat -c '%f %a %U %G %s %t %T' -- "$@" 2> /dev/null)
+  sts=$(LC_ALL=C stat -c '%f %a %U %G %s %t %T' -- "$@" 2> /dev/null)
   # shellcheck disable=SC2086
   set -- $sts
   IFS=' 	
@@ -494,11 +497,11 @@ sb_chunk() {
   # shellcheck disable=SC2086
   printf '%s\0' $recs D
   # shellcheck disable=SC2086
-  if [ -n "$links" ]; then readlink -z -- $links; fi
-  for f in $sums; do sha256sum < "$f"; done
+  if [ -n "$links" ]; then LC_ALL=C readlink -z -- $links; fi
+  for f in $sums; do LC_ALL=C sha256sum < "$f"; done
   # shellcheck disable=SC2086
-  if [ -n "$cats" ]; then cat -- $cats; fi
-  if [ -n "$head" ]; then head -c "$head" -- "$T/out/o"; fi
+  if [ -n "$cats" ]; then LC_ALL=C cat -- $cats; fi
+  if [ -n "$head" ]; then LC_ALL=C head -c "$head" -- "$T/out/o"; fi
   printf 'END\n'
   IFS=' 	
 '
