@@ -21,8 +21,12 @@
 #                 a layer of its own, with a fresh proc (of this PID
 #                 namespace, read-only) and a read-only sysfs of this
 #                 network namespace; r/K-1 is what command K found.
-# $T/dev holds a handful of device nodes (no disks), $T/out is a tmpfs of
-# SB_OUT bytes for an entry's output. Every layer is mounted at the start,
+# A command's /dev is an overlay of the host's, mounted nodev (no device
+# node opens through it: no disk, no kmsg, no mem), with null zero full
+# random urandom tty bound over it from the host (those open): the
+# symlinks (fd, stdin, …) come with it, and no process copies nodes.
+# $T/dev/.dt holds staged content; $T/out is a tmpfs of SB_OUT bytes for
+# an entry's output. Every layer is mounted at the start,
 # by one mount process: processes are what a sandbox costs.
 #
 # Replies (see sandbox_parse.go): N CODE B64REASON (cannot sandbox), U RC
@@ -99,12 +103,12 @@ sb_scratch() {
   return 1
 }
 
-# sb_setup KIND...: the scratch space, its output space, device nodes and
-# every layer (KIND f: the file entries before the first command, e: a
-# command's), in four processes: mount, mkdir, cp and mount again.
+# sb_setup KIND...: the scratch space, its output space and every layer
+# (KIND f: the file entries before the first command, e: a command's,
+# with its /dev), in three processes: mount, mkdir and mount again.
 sb_setup() {
   if [ -n "${DT_NOSB:-}" ]; then printf 'U %s\n' "$DT_NOSB"; echo END; exit 0; fi
-  for c in mount chroot unshare setpriv stat cat cp mkdir base64 install; do
+  for c in mount chroot unshare setpriv stat cat mkdir base64 install; do
     command -v "$c" > /dev/null 2>&1 || SB_MISSING="$SB_MISSING $c"
   done
   [ -z "$SB_MISSING" ] || sb_no tools "missing commands:$SB_MISSING"
@@ -122,7 +126,7 @@ $SB_MPS
 EOF
   # The fstab of every layer, and the directories it needs.
   kinds=$*
-  set -- "$T/dev/shm" "$T/dev/pts" "$T/dev/.dt"
+  set -- "$T/dev/.dt"
   tab="discoterm-out $T/out tmpfs size=$SB_OUT,mode=700,X-mount.mkdir 0 0$NL"
   k=0
   for kind in $kinds; do
@@ -145,7 +149,16 @@ EOF
     done <<EOF
 $SB_MPS
 EOF
-    tab="$tab$T/dev $R/dev none bind 0 0$NL"
+    if [ "$kind" = e ]; then
+      set -- "$@" "$T/du/$k" "$T/dw/$k"
+      tab="${tab}overlay $R/dev overlay lowerdir=/dev,upperdir=$T/du/$k,workdir=$T/dw/$k,nodev,nosuid,noexec 0 0$NL"
+      for d in null zero full random urandom tty; do
+        tab="$tab/dev/$d $R/dev/$d none bind,nofail 0 0$NL"
+      done
+      tab="$tab$T/dev/.dt $R/dev/.dt none bind,X-mount.mkdir 0 0$NL"
+    else
+      tab="$tab$T/dev $R/dev none bind 0 0$NL"
+    fi
     # The file entries before any command are placed from here, by
     # builtins, through $T/f: layer 0's root overlay again, on a mount
     # that follows no symlink, so nothing can lead a write out of it.
@@ -156,8 +169,6 @@ EOF
     k=$((k + 1))
   done
   LC_ALL=C mkdir -p -- "$@" || sb_no mount "cannot make the scratch directories"
-  LC_ALL=C cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/fd /dev/stdin /dev/stdout /dev/stderr "$T/dev/" 2> /dev/null
-  [ -c "$T/dev/null" ] || sb_no mount "cannot make device nodes for the sandbox"
   # libmount reads a table only from a file: one in the scratch space.
   printf '%s' "$tab" > "$T/fstab"
   if ! err=$(LC_ALL=C mount -a -T "$T/fstab" 2>&1); then
@@ -173,6 +184,7 @@ EOF
       case ,$opts, in *,nosymfollow,*) SB_NOFOLLOW=1 ;; *) SB_NOFOLLOW= ;; esac
     fi
   done < /proc/self/mountinfo
+  case " $kinds " in *" e "*) [ -c "$T/r/1/dev/null" ] || sb_no mount "cannot give the sandbox a /dev/null" ;; esac
   : > "$T/cap"; SB_RAN=0; SB_K=0; R=$T/r/0
 }
 

@@ -338,3 +338,42 @@ func TestFleetSandboxOpaqueDirListsOldFiles(t *testing.T) {
 		t.Errorf("the host changed:\n%s\n---\n%s", before, after)
 	}
 }
+
+// A command's /dev: null, zero, full, random, urandom and tty work, the
+// symlinks into /proc too; no other device node of the host opens (no
+// disk, kmsg or mem), and writing under /dev stays in the sandbox.
+func TestFleetSandboxDev(t *testing.T) {
+	f, st := sandboxFleet(t)
+	h := f.Hosts[0]
+	before := hostSnapshot(t, h)
+	res, err := st.Sandbox(context.Background(), target(h), SandboxRequest{Entries: []SandboxEntry{{Seq: 1, Kind: "exec", Command: `
+echo x > /dev/null && echo null-ok
+head -c 5 /dev/zero | wc -c; head -c 3 /dev/urandom | wc -c
+[ -L /dev/stdout ] && [ -e /dev/fd/1 ] && [ -e /dev/stderr ] && echo fd-ok
+for d in /dev/* /dev/*/*; do
+  [ ! -L "$d" ] || continue
+  if [ -b "$d" ] || [ -c "$d" ]; then
+    case $d in /dev/null|/dev/zero|/dev/full|/dev/random|/dev/urandom|/dev/tty) continue ;; esac
+    if head -c 1 "$d" > /dev/null 2>&1 < /dev/null; then echo "OPENED $d"; fi
+  fi
+done
+echo shm > /dev/shm/sbx && cat /dev/shm/sbx`}}})
+	if err != nil || res.Unavailable != "" || len(res.Execs) != 1 {
+		t.Fatal(err, res)
+	}
+	out := string(res.Execs[0].Output)
+	for _, want := range []string{"null-ok", "5\n3\n", "fd-ok", "shm"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "OPENED") {
+		t.Errorf("a host device opened in the sandbox:\n%s", out)
+	}
+	if after := hostSnapshot(t, h); after != before {
+		t.Errorf("the host changed:\n%s\n---\n%s", before, after)
+	}
+	if _, err := h.ReadFile("/dev/shm/sbx"); err == nil {
+		t.Error("/dev/shm/sbx reached the host")
+	}
+}
