@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -198,6 +199,22 @@ func sandboxCalls(p *program, req SandboxRequest) error {
 		if e.Kind == "exec" {
 			layers = append(layers, "e")
 		}
+	}
+	// The directories of the text files placed before the first command,
+	// for setup to make those the host lacks in the same mount process.
+	var dirs []string
+	seen := map[string]bool{}
+	for _, e := range req.Entries {
+		if e.Kind == "exec" {
+			break
+		}
+		if d := path.Dir(e.Path); e.Kind == "file" && d != "/" && !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	if len(dirs) > 0 {
+		p.call("sb_dirs", dirs...)
 	}
 	p.call("sb_setup", layers...)
 	// Text up to inlineMax travels inside the file step's arguments (the

@@ -103,6 +103,37 @@ sb_scratch() {
   return 1
 }
 
+# sb_dirs DIR...: directories file entries before the first command go
+# into (see sb_newdirs).
+sb_dirs() {
+  SB_WANT=
+  for d do SB_WANT="$SB_WANT$d$NL"; done
+}
+
+# sb_newdirs: of those, the ones the host lacks that setup can make
+# through $T/f: in the root overlay, no ancestor a symlink or a file.
+sb_newdirs() {
+  SB_DIRS=
+  set -f; IFS=$NL
+  for d in $SB_WANT; do
+    IFS=' 	
+'
+    if [ -d "$d" ] || [ -L "$d" ]; then continue; fi
+    for mp in $SB_MPLIST /dev /proc /sys; do
+      case $d in "$mp"/*) [ "$mp" = / ] || continue 2 ;; esac
+    done
+    a=$d; ok=1
+    while [ -n "$a" ]; do
+      a=${a%/*}
+      if [ -L "$a" ] || { [ -e "$a" ] && [ ! -d "$a" ]; }; then ok=; break; fi
+    done
+    [ -z "$ok" ] || SB_DIRS="$SB_DIRS$d$NL"
+  done
+  IFS=' 	
+'
+  set +f
+}
+
 # sb_setup KIND...: the scratch space, its output space and every layer
 # (KIND f: the file entries before the first command, e: a command's,
 # with its /dev), in three processes: mount, mkdir and mount again.
@@ -124,6 +155,7 @@ sb_setup() {
   done <<EOF
 $SB_MPS
 EOF
+  sb_newdirs
   # The fstab of every layer, and the directories it needs.
   kinds=$*
   set -- "$T/dev/.dt"
@@ -162,7 +194,18 @@ EOF
     # The file entries before any command are placed from here, by
     # builtins, through $T/f: layer 0's root overlay again, on a mount
     # that follows no symlink, so nothing can lead a write out of it.
-    [ $k -gt 0 ] || tab="$tab$R $T/f none bind,nosymfollow,X-mount.mkdir 0 0$NL"
+    if [ $k -eq 0 ]; then
+      tab="$tab$R $T/f none bind,nosymfollow,X-mount.mkdir 0 0$NL"
+      # The new directories the file entries need, made by this mount
+      # process (X-mount.mkdir, through $T/f, as mkdir -p would) rather
+      # than by a mkdir of their own: each is bound over itself, which
+      # changes nothing but gives libmount a target to make.
+      set -f; IFS=$NL
+      for d in $SB_DIRS; do tab="$tab$T/f$d $T/f$d none bind,X-mount.mkdir 0 0$NL"; done
+      IFS=' 	
+'
+      set +f
+    fi
     if [ "$kind" = e ]; then
       tab="${tab}proc $R/proc proc ro,nosuid,nodev,noexec 0 0${NL}sysfs $R/sys sysfs ro,nosuid,nodev,noexec,nofail 0 0$NL"
     fi
@@ -174,7 +217,7 @@ EOF
   if ! err=$(LC_ALL=C mount -a -T "$T/fstab" 2>&1); then
     # A mount older than nosymfollow (util-linux < 2.37): without it.
     printf '%s' "$tab" | while IFS= read -r l; do
-      case $l in *,nosymfollow,*) ;; *) printf '%s\n' "$l" ;; esac
+      case $l in *,nosymfollow,*|"$T/f/"*) ;; *) printf '%s\n' "$l" ;; esac
     done > "$T/fstab"
     err=$(LC_ALL=C mount -a -T "$T/fstab" 2>&1) || sb_no overlay "cannot mount the sandbox (overlayfs, /dev, /proc): $err"
   fi
