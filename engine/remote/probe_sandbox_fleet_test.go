@@ -17,7 +17,7 @@ func TestFleetProbeSandboxOneSession(t *testing.T) {
 	preq := ProbeRequest{StateDir: "/var/lib/discoterm", Paths: []string{"/etc/sbx-probed", "/etc/sbx-none"}}
 	req := SandboxRequest{Entries: []SandboxEntry{
 		{Seq: 1, Kind: "file", Path: "/etc/sbx-dir/f", Content: []byte("placed\n"), Mode: 0o644},
-		{Seq: 2, Kind: "exec", Command: "cat /etc/sbx-dir/f > /etc/sbx-made", Unless: "touch /tmp/guard-ran; false"},
+		{Seq: 2, Kind: "exec", Command: "cat /etc/sbx-dir/f > /etc/sbx-made; stat -c '%a %U %G' /etc/sbx-dir /etc", Unless: "touch /tmp/guard-ran; false"},
 	}}
 	res, sb, sbErr, err := st.ProbeSandbox(ctx, target(h), preq, req)
 	if err != nil || sbErr != nil {
@@ -31,6 +31,10 @@ func TestFleetProbeSandboxOneSession(t *testing.T) {
 	}
 	if e := effect(t, &sb.Execs[0], "/etc/sbx-made"); string(e.After.Content) != "placed\n" {
 		t.Errorf("the exec saw the file entry placed before it: %+v", e)
+	}
+	// The new directory as mkdir -p makes it; /etc as it was.
+	if out := string(sb.Execs[0].Output); out != "755 root root\n755 root root\n" {
+		t.Errorf("directories: %q", out)
 	}
 	for _, p := range []string{"/etc/sbx-dir/f", "/etc/sbx-made", "/tmp/guard-ran"} {
 		if _, err := h.ReadFile(p); err == nil {
