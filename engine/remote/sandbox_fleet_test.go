@@ -377,3 +377,35 @@ echo shm > /dev/shm/sbx && cat /dev/shm/sbx`}}})
 		t.Error("/dev/shm/sbx reached the host")
 	}
 }
+
+// A host with a separate writable mount (/srv/sub, a tmpfs): it gets its
+// own overlay; file entries and commands there are carried out and
+// reported with their paths on the host, and the mount is left as it was.
+func TestFleetSandboxSubmount(t *testing.T) {
+	f, st := sandboxFleet(t)
+	h := f.Hosts[0]
+	ctx := context.Background()
+	if _, err := h.Exec(ctx, "sh", "-c", "mkdir -p /srv/sub && mount -t tmpfs sbx-sub /srv/sub && echo old > /srv/sub/old"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Exec(context.Background(), "umount", "/srv/sub") })
+	before := hostSnapshot(t, h)
+	res, err := st.Sandbox(ctx, target(h), SandboxRequest{Entries: []SandboxEntry{
+		{Seq: 1, Kind: "file", Path: "/srv/sub/new/f", Content: []byte("placed\n"), Mode: 0o644},
+		{Seq: 2, Kind: "exec", Command: "cat /srv/sub/new/f > /srv/sub/made; rm /srv/sub/old; echo x > /etc/sbx-root"},
+	}})
+	if err != nil || res.Unavailable != "" || len(res.Execs) != 1 {
+		t.Fatal(err, res)
+	}
+	r := &res.Execs[0]
+	if e := effect(t, r, "/srv/sub/made"); string(e.After.Content) != "placed\n" || e.Before.Exists {
+		t.Errorf("made: %+v", e)
+	}
+	if e := effect(t, r, "/srv/sub/old"); !e.Deleted || string(e.Before.Content) != "old\n" {
+		t.Errorf("old: %+v", e)
+	}
+	effect(t, r, "/etc/sbx-root")
+	if after := hostSnapshot(t, h); after != before {
+		t.Errorf("the host changed:\n%s\n---\n%s", before, after)
+	}
+}
