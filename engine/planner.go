@@ -347,6 +347,9 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 		res, err = e.opts.Remote.Probe(hctx, target(h), req)
 	}
 	answered := time.Now()
+	if err == nil && !res.Answered.IsZero() {
+		answered = res.Answered // the probe's part, not the sandbox after it
+	}
 	if err == nil && res.StateErr == "" && res.State.Position < from {
 		req = request(res.State.Position)
 		asked = time.Now()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ProbeSandbox is the probe and the sandbox in one round trip: one
@@ -25,7 +26,8 @@ func (st *Steps) ProbeSandbox(ctx context.Context, t Target, preq ProbeRequest, 
 	}
 	var out, errb bytes.Buffer
 	limit := int(probeCap(preq)) + sandboxReplyMax(req)
-	code, rerr := st.R.Run(ctx, t, sandboxCommand, strings.NewReader(prog), &capped{w: &out, n: limit}, &capped{w: &errb, n: 64 << 10})
+	clock := &endClock{buf: &out}
+	code, rerr := st.R.Run(ctx, t, sandboxCommand, strings.NewReader(prog), &capped{w: clock, n: limit}, &capped{w: &errb, n: 64 << 10})
 	if ctx.Err() != nil {
 		return nil, nil, nil, fmt.Errorf("probe of %s: %w", t.display(), ctx.Err())
 	}
@@ -50,10 +52,30 @@ func (st *Steps) ProbeSandbox(ctx context.Context, t Target, preq ProbeRequest, 
 	if st.HostKey != nil {
 		res.HostKey, _ = st.HostKey(t)
 	}
+	res.Answered = clock.at
 	sb, perr := ParseSandbox(rest)
 	if perr != nil {
 		return res, nil, fmt.Errorf("sandbox on %s: %w", t.display(), perr), nil
 	}
 	refused(sb, errb.String())
 	return res, sb, nil, nil
+}
+
+// endClock keeps a reply and notes when the probe's part of it was whole
+// (its END line), for the plan's clock-skew check: the sandbox after it
+// may take minutes.
+type endClock struct {
+	buf *bytes.Buffer
+	at  time.Time
+}
+
+func (c *endClock) Write(p []byte) (int, error) {
+	n, err := c.buf.Write(p)
+	if c.at.IsZero() {
+		b := c.buf.Bytes()
+		if bytes.HasPrefix(b, []byte("END\n")) || bytes.Contains(b[max(0, len(b)-len(p)-5):], []byte("\nEND\n")) {
+			c.at = time.Now()
+		}
+	}
+	return n, err
 }

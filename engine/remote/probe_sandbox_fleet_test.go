@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The probe and the sandbox in one session: both answer; for a login user
@@ -57,5 +58,22 @@ func TestFleetProbeSandboxOneSession(t *testing.T) {
 	}
 	if _, err := h.ReadFile("/tmp/guard-ran"); err == nil {
 		t.Error("the guard ran outside a sandbox")
+	}
+}
+
+// The probe's answer is dated when its part of the reply is whole, not
+// when the sandbox after it ends: the plan's clock-skew check uses it.
+func TestFleetProbeSandboxAnsweredBeforeSandbox(t *testing.T) {
+	f, st := sandboxFleet(t)
+	h := f.Hosts[0]
+	start := time.Now()
+	res, sb, sbErr, err := st.ProbeSandbox(context.Background(), target(h), ProbeRequest{StateDir: "/var/lib/discoterm"},
+		SandboxRequest{Entries: []SandboxEntry{{Seq: 1, Kind: "exec", Command: "sleep 2"}}})
+	end := time.Now()
+	if err != nil || sbErr != nil || len(sb.Execs) != 1 {
+		t.Fatal(err, sbErr, sb)
+	}
+	if res.Answered.IsZero() || res.Answered.Sub(start) > time.Second || end.Sub(res.Answered) < 1500*time.Millisecond {
+		t.Fatalf("answered %v after the start, %v before the end", res.Answered.Sub(start), end.Sub(res.Answered))
 	}
 }
