@@ -12,7 +12,7 @@ import (
 )
 
 // sandboxFiles make the sandbox program.
-var sandboxFiles = []string{"sandbox.sh"}
+var sandboxFiles = []string{"sandbox.sh", "sandbox_report.sh"}
 
 // sandboxCommand is the SSH command of a session with a sandbox: the
 // program (on stdin) starts inside fresh mount, network, UTS, IPC and PID
