@@ -24,8 +24,9 @@ type sandboxOutcome struct {
 }
 
 // sandboxRequest is what the sandbox of a host carries out for its
-// pending entries, up to the last exec; nil when no exec is pending (or
-// none reachable: the push would stop before it).
+// pending entries, up to the last exec, and how many execs it holds
+// (none when the push stops before the first); nil when no exec is
+// pending.
 func (e *Engine) sandboxRequest(pending []journal.Entry, content map[uint64][]byte, renderErr map[uint64]string, env map[string]string) (*remote.SandboxRequest, int) {
 	last := -1
 	for i, en := range pending {
@@ -59,9 +60,6 @@ entries:
 			// A kind to come that the sandbox cannot carry out: the
 			// commands after it are simulated without it.
 		}
-	}
-	if execs == 0 {
-		return nil, 0
 	}
 	return req, execs
 }
@@ -118,6 +116,9 @@ func (e *Engine) sandboxHost(ctx context.Context, h store.Host, pending []journa
 	}
 	if e.opts.NoSandbox {
 		return sandboxOutcome{reason: "the plan was made without the sandbox"}
+	}
+	if execs == 0 {
+		return sandboxOutcome{reason: "not reached in the sandbox: an earlier entry stops the push before it"}
 	}
 	per := req.Timeout
 	var res *remote.SandboxResult
@@ -192,8 +193,10 @@ func (e *Engine) speculate(in *planInput, h store.Host, all []journal.Entry, fro
 		}
 		content[en.Seq] = out
 	}
-	req, _ := e.sandboxRequest(pending, content, renderErr, env)
-	return req
+	if req, execs := e.sandboxRequest(pending, content, renderErr, env); execs > 0 {
+		return req
+	}
+	return nil
 }
 
 // bind adds to the fingerprint the paths the sandbox saw commands change,

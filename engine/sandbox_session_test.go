@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -77,5 +78,26 @@ func TestPlanSandboxInProbeSession(t *testing.T) {
 	v.plan(engine.PlanRequest{Branch: "main"})
 	if os.sessions != 0 || len(os.sandboxes) != 1 {
 		t.Fatalf("a plan without the sandbox ran one: %d sessions, %d sandboxes", os.sessions, len(os.sandboxes))
+	}
+}
+
+// A template that does not render stops the push before the command
+// after it: the plan says the command was not reached, and sends no
+// sandbox for it.
+func TestPlanSandboxNotReachedAfterRenderError(t *testing.T) {
+	v := newEnv(t)
+	v.addHosts("h", 1)
+	os := &oneSession{fakeRemote: v.fr}
+	v.eng = v.engine("alice", func(o *engine.Options) { o.Remote = os })
+	v.lock("main")
+	v.stage("main", engine.StageRequest{Kind: journal.KindTemplate, Content: []byte("{{.NO_SUCH_VARIABLE}}\n"), Path: "/etc/t"},
+		execReq("touch /etc/new", journal.Guard{}))
+	p := v.plan(engine.PlanRequest{Branch: "main"})
+	c := hostPlan(t, p, "h01").Changes
+	if c[0].Effect != engine.EffectError || c[1].Sandboxed || !strings.Contains(c[1].NotSimulated, "not reached") {
+		t.Fatalf("%+v", c)
+	}
+	if os.sessions != 0 || len(os.sandboxes) != 0 {
+		t.Errorf("a sandbox ran for nothing: %d sessions, %d sandboxes", os.sessions, len(os.sandboxes))
 	}
 }
