@@ -139,6 +139,10 @@ sb_newdirs() {
 # with its /dev), in three processes: mount, mkdir and mount again.
 sb_setup() {
   if [ -n "${DT_NOSB:-}" ]; then printf 'U %s\n' "$DT_NOSB"; echo END; exit 0; fi
+  # PID 1 of its namespace ignores signals it has no handler for: give it
+  # these, so a cut session (no one reads the reply) or a kill ends it.
+  trap 'exit 143' TERM
+  trap 'exit 141' PIPE
   for c in mount chroot unshare setpriv stat cat mkdir base64 install; do
     command -v "$c" > /dev/null 2>&1 || SB_MISSING="$SB_MISSING $c"
   done
