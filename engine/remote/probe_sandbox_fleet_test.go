@@ -77,3 +77,22 @@ func TestFleetProbeSandboxAnsweredBeforeSandbox(t *testing.T) {
 		t.Fatalf("answered %v after the start, %v before the end", res.Answered.Sub(start), end.Sub(res.Answered))
 	}
 }
+
+// A plan cancelled while a command runs in the sandbox (the session is
+// cut) leaves no process of it on the host.
+func TestFleetProbeSandboxCutLeavesNothing(t *testing.T) {
+	f, st := sandboxFleet(t)
+	h := f.Hosts[0]
+	procs := procCount(t, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, _, _, err := st.ProbeSandbox(ctx, target(h), ProbeRequest{StateDir: "/var/lib/discoterm"},
+		SandboxRequest{Entries: []SandboxEntry{{Seq: 1, Kind: "exec", Command: "sleep 30 & sleep 30"}}})
+	if err == nil || time.Since(start) > 10*time.Second {
+		t.Fatalf("want the cancel to end the call: %v after %v", err, time.Since(start))
+	}
+	if p := settledProcs(t, h, procs); p != procs {
+		t.Errorf("processes left behind: %s before, %s after", procs, p)
+	}
+}
