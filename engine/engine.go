@@ -38,6 +38,12 @@ type Options struct {
 	// NoopSpace bounds what a host's sandbox may hold of the changes its
 	// entries make, in bytes; default 256 MiB (remote.DefaultUpperCap).
 	NoopSpace int64
+	// NoopOutput bounds the output each entry may print in the sandbox,
+	// in bytes; default 1 MiB (remote.DefaultOutputCap).
+	NoopOutput int64
+	// NoopProcs bounds the processes alive at once in a host's sandbox;
+	// default 512 (remote.DefaultMaxProcs).
+	NoopProcs int
 	// NoSandbox plans exec entries without simulating them: each shows as
 	// "would run (not simulated: …)" and no --unless guard is evaluated.
 	NoSandbox bool

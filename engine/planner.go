@@ -340,8 +340,23 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 	}
 	req := request(from)
 	asked := time.Now()
-	res, err := e.opts.Remote.Probe(hctx, target(h), req)
+	var res *remote.ProbeResult
+	var err error
+	var pre *prefetched
+	if sreq := e.speculate(in, h, all, from, env); sreq != nil {
+		// One round trip: the sandbox runs in the probe's session, for
+		// the entries pending where the store last saw the host.
+		pctx, pcancel := context.WithTimeout(ctx, e.sandboxBudget(execCount(sreq)))
+		pre = &prefetched{req: sreq}
+		res, pre.res, pre.err, err = e.opts.Remote.(probeSandboxer).ProbeSandbox(pctx, target(h), req, *sreq)
+		pcancel()
+	} else {
+		res, err = e.opts.Remote.Probe(hctx, target(h), req)
+	}
 	answered := time.Now()
+	if err == nil && !res.Answered.IsZero() {
+		answered = res.Answered // the probe's part, not the sandbox after it
+	}
 	if err == nil && res.StateErr == "" && res.State.Position < from {
 		req = request(res.State.Position)
 		asked = time.Now()
@@ -459,7 +474,7 @@ func (e *Engine) planHost(ctx context.Context, in *planInput, h store.Host) (Hos
 			}
 		}
 	}
-	sb := e.sandboxHost(ctx, h, pending, content, renderErr, env)
+	sb := e.sandboxHost(ctx, h, pending, content, renderErr, env, pre)
 	hp.Sandbox = hs.redact(sb.reason)
 	hp.Changes = simulate(pending, res, content, renderErr, old, len(in.entries), sb, &hp.Fingerprint, sec)
 	if len(env) > 0 {

@@ -18,6 +18,7 @@ import (
 func simulate(pending []journal.Entry, res *remote.ProbeResult, content map[uint64][]byte, renderErr map[uint64]string, old map[string][]byte, committed int, sb sandboxOutcome, fp *Fingerprint, sec secretSim) []Change {
 	h := kinds.NewHost(res, old)
 	h.Sandbox, h.NotSimulated, h.NoopTimeout, h.NoopSpace = sb.res, sb.reason, sb.timeout, sb.space
+	h.NoopOutput, h.NoopProcs = sb.output, sb.procs
 	defer bind(h, fp)
 	changes := make([]Change, 0, len(pending))
 	for _, en := range pending {

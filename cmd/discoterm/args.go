@@ -42,6 +42,9 @@ type globals struct {
 	timeout    time.Duration
 	connect    time.Duration
 	noop       time.Duration
+	noopSpace  sizeFlag
+	noopOutput sizeFlag
+	noopProcs  int
 	stateDir   string
 	json       bool
 	theme      string
@@ -73,6 +76,10 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.DurationVar(&g.timeout, "timeout", 30*time.Second, "per-host timeout of an operation (planning one host, a scan's probe)")
 	fs.DurationVar(&g.connect, "connect-timeout", 4*time.Second, "per-host timeout for the SSH connection: TCP, handshake and login")
 	fs.DurationVar(&g.noop, "noop-timeout", remote.DefaultNoopTimeout, "plan: time limit of each entry carried out in a host's sandbox")
+	g.noopSpace, g.noopOutput = remote.DefaultUpperCap, remote.DefaultOutputCap
+	fs.Var(&g.noopSpace, "noop-space", "plan: what a host's sandbox may hold of the changes its entries make (e.g. 256M, 1G)")
+	fs.Var(&g.noopOutput, "noop-output", "plan: output an entry may print in a host's sandbox (e.g. 1M, 256K)")
+	fs.IntVar(&g.noopProcs, "noop-procs", remote.DefaultMaxProcs, "plan: processes alive at once in a host's sandbox")
 	fs.StringVar(&g.stateDir, "state-dir", "/var/lib/discoterm", "directory of the state file on each host")
 	fs.BoolVar(&g.json, "json", false, "batch: one JSON object per line on stdout")
 	fs.StringVar(&g.theme, "theme", "", "TUI theme: dark, light, high-contrast, or a theme file (default: from the terminal background)")
@@ -163,6 +170,9 @@ func parseArgs(args []string) (*invocation, error) {
 	case !inv.batch && call.Verb != nil:
 		return nil, fmt.Errorf("%s is a verb; verbs need --batch: discoterm --batch %s", call.Verb.Name, call.Verb.Name)
 	}
+	if err := inv.checkNoop(); err != nil {
+		return nil, err
+	}
 	if inv.batch {
 		call.Help = table
 		inv.call = call
@@ -224,7 +234,8 @@ func (g *globals) open() (*app, error) {
 	}
 	eng, err := engine.New(engine.Options{Store: st, Remote: &remote.Steps{R: client, HostKey: client.HostKey},
 		KeyTrust: client, Operator: operator, ClassFile: g.classPath(), Parallel: g.parallel,
-		HostTimeout: g.timeout, NoopTimeout: g.noop, StateDir: g.stateDir, RebootCommand: os.Getenv("DISCOTERM_REBOOT_CMD"),
+		HostTimeout: g.timeout, NoopTimeout: g.noop,
+		NoopSpace: int64(g.noopSpace), NoopOutput: int64(g.noopOutput), NoopProcs: g.noopProcs, StateDir: g.stateDir, RebootCommand: os.Getenv("DISCOTERM_REBOOT_CMD"),
 		Signer: signer, AllowedSigners: g.allowedSignersPath(), MachinesDir: g.machinesDir()})
 	if err != nil {
 		client.Close()

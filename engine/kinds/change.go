@@ -123,6 +123,8 @@ type Host struct {
 	NotSimulated string
 	NoopTimeout  time.Duration // each entry's limit, for the plan's words
 	NoopSpace    int64         // the sandbox's cap on changes, in bytes
+	NoopOutput   int64         // its cap on an entry's output, in bytes
+	NoopProcs    int           // its cap on processes alive at once
 	// Bound are the paths the sandbox saw a command change, with their
 	// state on the host before: the engine adds them to the fingerprint.
 	Bound []BoundPath

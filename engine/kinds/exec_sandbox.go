@@ -46,7 +46,7 @@ func sandboxChange(c *Change, e journal.Entry, rep *remote.ExecReport, h *Host) 
 	}
 	if rep.Cap != remote.CapNone {
 		c.Cap = string(rep.Cap)
-		c.Err = CapText(rep.Cap, h.NoopTimeout, h.NoopSpace)
+		c.Err = CapText(rep.Cap, Caps{Timeout: h.NoopTimeout, Space: h.NoopSpace, Output: h.NoopOutput, Procs: h.NoopProcs})
 	}
 	if h.known == nil {
 		h.known = map[string]bool{}
@@ -160,25 +160,51 @@ func hostOutput(b []byte, size int64) string {
 	return s
 }
 
-// CapText names a sandbox cap the way the plan says it.
-func CapText(c remote.Cap, timeout time.Duration, space int64) string {
-	if timeout <= 0 {
-		timeout = remote.DefaultNoopTimeout
+// Caps are a sandbox's limits as the plan was made with them; zero
+// values are the defaults.
+type Caps struct {
+	Timeout time.Duration
+	Space   int64
+	Output  int64
+	Procs   int
+}
+
+// CapText names a sandbox cap the way the plan says it, with the option
+// that sets it.
+func CapText(c remote.Cap, caps Caps) string {
+	if caps.Timeout <= 0 {
+		caps.Timeout = remote.DefaultNoopTimeout
 	}
-	if space <= 0 {
-		space = remote.DefaultUpperCap
+	if caps.Space <= 0 {
+		caps.Space = remote.DefaultUpperCap
+	}
+	if caps.Output <= 0 {
+		caps.Output = remote.DefaultOutputCap
+	}
+	if caps.Procs <= 0 {
+		caps.Procs = remote.DefaultMaxProcs
 	}
 	switch c {
 	case remote.CapTime:
-		return fmt.Sprintf("stopped at the time limit (--noop-timeout %v)", timeout)
+		return fmt.Sprintf("stopped at the time limit (--noop-timeout %v)", caps.Timeout)
 	case remote.CapProcs:
-		return fmt.Sprintf("stopped at the process limit (%d processes at once)", remote.DefaultMaxProcs)
+		return fmt.Sprintf("stopped at the process limit (--noop-procs %d processes at once)", caps.Procs)
 	case remote.CapSpace:
-		return fmt.Sprintf("stopped: it filled the sandbox's %d MiB for changes", space>>20)
+		return fmt.Sprintf("stopped: it filled the sandbox's %s for changes (--noop-space)", sizeText(caps.Space))
 	case remote.CapOutput:
-		return fmt.Sprintf("stopped at the output limit (%d KiB)", remote.DefaultOutputCap>>10)
+		return fmt.Sprintf("stopped at the output limit (--noop-output %s)", sizeText(caps.Output))
 	}
 	return ""
+}
+
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // SafeText escapes host text (engine/textsafe): Text keeps newlines and

@@ -57,19 +57,29 @@ func TestSandboxChangeFromReport(t *testing.T) {
 // the cap with its size.
 func TestSandboxCapIsNamed(t *testing.T) {
 	h := NewHost(&remote.ProbeResult{Paths: map[string]remote.PathInfo{}}, nil)
-	h.NoopSpace = 32 << 20
-	h.Sandbox = &remote.SandboxResult{Execs: []remote.ExecReport{{Seq: 1, Ran: true, ExitCode: 1, Cap: remote.CapSpace}, {Seq: 2, Ran: true, ExitCode: 137, Cap: remote.CapTime}}}
+	h.NoopSpace, h.NoopProcs, h.NoopOutput = 32<<20, 64, 256<<10
+	h.Sandbox = &remote.SandboxResult{Execs: []remote.ExecReport{{Seq: 1, Ran: true, ExitCode: 1, Cap: remote.CapSpace}, {Seq: 2, Ran: true, ExitCode: 137, Cap: remote.CapTime},
+		{Seq: 3, Ran: true, ExitCode: 137, Cap: remote.CapProcs}, {Seq: 4, Ran: true, ExitCode: 141, Cap: remote.CapOutput}}}
 	k, _ := Lookup(journal.KindExec)
 	c := k.Simulate(journal.Entry{Seq: 1, Kind: journal.KindExec, Command: "yes > /big"}, nil, h)
-	if c.Effect != EffectFail || c.Cap != "space" || c.Err != "stopped: it filled the sandbox's 32 MiB for changes" {
+	if c.Effect != EffectFail || c.Cap != "space" || c.Err != "stopped: it filled the sandbox's 32 MiB for changes (--noop-space)" {
 		t.Errorf("%+v", c)
 	}
 	c = k.Simulate(journal.Entry{Seq: 2, Kind: journal.KindExec, Command: "sleep 1000"}, nil, h)
 	if c.Effect != EffectFail || c.Err != "stopped at the time limit (--noop-timeout 1m0s)" {
 		t.Errorf("%+v", c)
 	}
+	// The caps the plan was made with are the ones named.
+	c = k.Simulate(journal.Entry{Seq: 3, Kind: journal.KindExec, Command: "fork"}, nil, h)
+	if c.Err != "stopped at the process limit (--noop-procs 64 processes at once)" {
+		t.Errorf("%+v", c)
+	}
+	c = k.Simulate(journal.Entry{Seq: 4, Kind: journal.KindExec, Command: "yes"}, nil, h)
+	if c.Err != "stopped at the output limit (--noop-output 256 KiB)" {
+		t.Errorf("%+v", c)
+	}
 	// An exec the sandbox did not reach (an earlier one failed) says so.
-	c = k.Simulate(journal.Entry{Seq: 3, Kind: journal.KindExec, Command: "true", Guard: journal.Guard{Unless: "false"}}, nil, h)
+	c = k.Simulate(journal.Entry{Seq: 5, Kind: journal.KindExec, Command: "true", Guard: journal.Guard{Unless: "false"}}, nil, h)
 	if c.Sandboxed || !strings.Contains(c.NotSimulated, "not reached") || !strings.Contains(c.Guard, "not evaluated") {
 		t.Errorf("%+v", c)
 	}

@@ -31,6 +31,12 @@ type Steps struct {
 // builtins, so a probe costs a few milliseconds on the host.
 func probeProgram(req ProbeRequest) (string, error) {
 	p := newProgram(probeFiles)
+	probeCalls(p, req)
+	return p.text()
+}
+
+// probeCalls appends the probe's calls to p.
+func probeCalls(p *program, req ProbeRequest) {
 	p.call("facts")
 	if !req.NoClock {
 		p.call("clock")
@@ -41,7 +47,6 @@ func probeProgram(req ProbeRequest) (string, error) {
 		p.call("paths", req.Paths...)
 	}
 	p.call("finish")
-	return p.text()
 }
 
 // probeCap is the most a probe's reply may be.

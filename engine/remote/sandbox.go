@@ -5,19 +5,23 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"time"
 )
 
 // sandboxFiles make the sandbox program.
-var sandboxFiles = []string{"sandbox.sh"}
+var sandboxFiles = []string{"sandbox.sh", "sandbox_report.sh"}
 
-// sandboxCommand is the SSH command of the sandbox step: the program (on
-// stdin) starts inside fresh mount, network, UTS, IPC and PID namespaces,
-// so nothing it mounts is visible to the host and every process it starts
-// dies with it (--kill-child: also when the session is cut).
-const sandboxCommand = "exec unshare --mount --net --uts --ipc --pid --fork --propagation private --kill-child /bin/sh -s"
+// sandboxCommand is the SSH command of a session with a sandbox: the
+// program (on stdin) starts inside fresh mount, network, UTS, IPC and PID
+// namespaces, so nothing it mounts is visible to the host and every
+// process it starts dies with it (--kill-child: also when the session is
+// cut). When unshare refuses (not root, no namespaces, no unshare) it has
+// read nothing: a plain shell runs the program, told why (DT_NOSB), so the
+// probe still answers and the sandbox says it cannot.
+const sandboxCommand = "unshare --mount --net --uts --ipc --pid --fork --propagation private --kill-child /bin/sh -s || { DT_NOSB=$?; export DT_NOSB; exec /bin/sh -s; }"
 
 // Sandbox defaults; see SandboxRequest.
 const (
@@ -140,6 +144,9 @@ type SandboxResult struct {
 	FileOutput string
 	Execs      []ExecReport
 	Skipped    []string // mount points not overlaid (names needing escapes)
+	// Refused is unshare's exit status when it refused the namespaces
+	// (the reason is on the session's stderr); 0 otherwise.
+	Refused int
 }
 
 // Exec returns the report of seq, if the sandbox got that far.
@@ -155,6 +162,15 @@ func (r *SandboxResult) Exec(seq uint64) (*ExecReport, bool) {
 // sandboxScript is the program for one request: sandbox.sh, then calls
 // of its functions whose every argument is one single-quoted word.
 func sandboxScript(req SandboxRequest) (string, error) {
+	p := newProgram(sandboxFiles)
+	if err := sandboxCalls(p, req); err != nil {
+		return "", err
+	}
+	return p.text()
+}
+
+// sandboxCalls appends the calls that carry out req to p.
+func sandboxCalls(p *program, req SandboxRequest) error {
 	timeout := req.Timeout
 	if timeout <= 0 {
 		timeout = DefaultNoopTimeout
@@ -172,12 +188,35 @@ func sandboxScript(req SandboxRequest) (string, error) {
 	}
 	env, err := envArgs(req.Env)
 	if err != nil {
-		return "", fmt.Errorf("sandbox: %w", err)
+		return fmt.Errorf("sandbox: %w", err)
 	}
 	n := func(v int64) string { return strconv.FormatInt(v, 10) }
-	p := newProgram(sandboxFiles)
 	p.call("sb_config", n(upper), n(out), n(secs), n(int64(procs)), n(OutputShown), n(ContentMax), n(ReportMax))
-	p.call("sb_setup")
+	// Every layer is mounted at the start: the file entries before the
+	// first command, then one per command.
+	layers := []string{"f"}
+	for _, e := range req.Entries {
+		if e.Kind == "exec" {
+			layers = append(layers, "e")
+		}
+	}
+	// The directories of the text files placed before the first command,
+	// for setup to make those the host lacks in the same mount process.
+	var dirs []string
+	seen := map[string]bool{}
+	for _, e := range req.Entries {
+		if e.Kind == "exec" {
+			break
+		}
+		if d := path.Dir(e.Path); e.Kind == "file" && d != "/" && !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	if len(dirs) > 0 {
+		p.call("sb_dirs", dirs...)
+	}
+	p.call("sb_setup", layers...)
 	// Text up to inlineMax travels inside the file step's arguments (the
 	// kernel bounds one argument at 128 KiB, all of them at a few MiB);
 	// other content is staged before anything runs, so nothing an entry
@@ -239,12 +278,12 @@ func sandboxScript(req SandboxRequest) (string, error) {
 			args := append([]string{itoa(e.Seq)}, env...)
 			p.call("sb_exec", append(args, e.Creates, e.Unless, e.Command)...)
 		default:
-			return "", fmt.Errorf("sandbox: entry %d: kind %q cannot run in the sandbox", e.Seq, e.Kind)
+			return fmt.Errorf("sandbox: entry %d: kind %q cannot run in the sandbox", e.Seq, e.Kind)
 		}
 	}
 	flush()
 	p.call("sb_end")
-	return p.text()
+	return nil
 }
 
 // Sandbox is one round trip: the host's pending entries carried out in a
@@ -264,14 +303,18 @@ func (st *Steps) Sandbox(ctx context.Context, t Target, req SandboxRequest) (*Sa
 		return nil, err
 	}
 	res, perr := ParseSandbox(out.Bytes())
-	if perr == nil {
-		return res, nil
+	if perr != nil {
+		return nil, fmt.Errorf("sandbox on %s: %w", t.display(), perr)
 	}
-	if out.Len() == 0 && code != 0 {
-		// unshare itself refused: not root, no namespaces, no unshare.
-		return &SandboxResult{Unavailable: unavailableReason(code, strings.TrimSpace(errb.String()))}, nil
+	refused(res, errb.String())
+	return res, nil
+}
+
+// refused turns unshare's refusal into the plan's words.
+func refused(res *SandboxResult, stderr string) {
+	if res.Refused != 0 {
+		res.Unavailable = unavailableReason(res.Refused, strings.TrimSpace(stderr))
 	}
-	return nil, fmt.Errorf("sandbox on %s: %w", t.display(), perr)
 }
 
 func sandboxReplyMax(req SandboxRequest) int {

@@ -1,12 +1,14 @@
 # shellcheck shell=sh
-# sandbox.sh: the plan's copy-on-write sandbox of a host. The SSH command
-# is `exec unshare --mount --net --uts --ipc --pid --fork --propagation
-# private --kill-child /bin/sh -s`, so this whole program already runs in
-# private namespaces: its mounts are invisible to the host, it has only a
-# loopback device (down), and every process it starts dies with it (it is
-# PID 1 of its namespace). Nothing here writes to a host filesystem: the
-# scratch space is a tmpfs mounted over an existing directory, in this
-# namespace only.
+# sandbox.sh: the plan's copy-on-write sandbox of a host. It runs after the
+# probe, in the same session, whose command is `exec unshare --mount --net
+# --uts --ipc --pid --fork --propagation private --kill-child /bin/sh -s`:
+# this whole program already runs in private namespaces, so its mounts are
+# invisible to the host, it has only a loopback device (down), and every
+# process it starts dies with it (it is PID 1 of its namespace). When that
+# unshare is refused, the session falls back to a plain shell with
+# DT_NOSB set to unshare's status: the probe runs, the sandbox does not.
+# Nothing here writes to a host filesystem: the scratch space is a tmpfs
+# mounted over an existing directory, in this namespace only.
 #
 # Layout on the scratch tmpfs $T (capped at SB_CAP bytes, the upper
 # layers' total):
@@ -14,30 +16,42 @@
 #                 then one per writable local mount of the host)
 #   r/K           layer K's merged root: overlay J of layer K has lower
 #                 dirs u/K-1/J:…:u/0/J:<host mount>, so u/K/J holds exactly
-#                 what the step run in layer K changed
-#   proc sys      fresh proc (this PID namespace; /proc/sys & co read-only)
-#                 and a read-only sysfs of this network namespace
-# $T/dev is a separate small tmpfs with a handful of device nodes (no
-# disks), and $T/out a tmpfs of SB_OUT bytes for an entry's output.
+#                 what the step run in layer K changed. Layer 0 holds the
+#                 file entries before the first command; each command has
+#                 a layer of its own, with a fresh proc (of this PID
+#                 namespace, read-only) and a read-only sysfs of this
+#                 network namespace; r/K-1 is what command K found.
+# A command's /dev is an overlay of the host's, mounted nodev (no device
+# node opens through it: no disk, no kmsg, no mem), with null zero full
+# random urandom tty bound over it from the host (those open): the
+# symlinks (fd, stdin, …) come with it, and no process copies nodes.
+# $T/dev/.dt holds staged content; $T/out is a tmpfs of SB_OUT bytes for
+# an entry's output. Every layer is mounted at the start,
+# by one mount process: processes are what a sandbox costs.
 #
-# Replies (see sandbox_parse.go): N CODE B64REASON (cannot sandbox),
-# M B64MOUNTPOINT (a mount left out: its name needs escaping), G SEQ c|u RC|r,
-# X SEQ RC CAP SIZE, O SEQ B64HEAD, B SEQ B64REPORT, F SEQ RC B64OUTPUT
-# (a file step failed), END.
+# Replies (see sandbox_parse.go): N CODE B64REASON (cannot sandbox), U RC
+# (unshare refused: the reason is on stderr), M B64MOUNTPOINT (a mount
+# left out: its name needs escaping), G SEQ c|u RC|r|-, X SEQ RC CAP,
+# B SEQ LENGTH and that many bytes of report (one or more), F SEQ RC
+# B64OUTPUT (a file step failed), END.
 #
-# Entries run as a push would run them, inside `chroot LAYER unshare --pid
-# --fork --kill-child setpriv --bounding-set …`: their own PID namespace
-# (a daemon dies with its entry), without the capabilities that reach past
-# the sandbox (chroot, ptrace, mount, modules, raw I/O, mknod, clock,
-# reboot, resource limits, …).
+# Entries run as a push would run them, inside `unshare --root LAYER
+# --pid --fork --kill-child setpriv --bounding-set …`: their own PID
+# namespace (a daemon dies with its entry), without the capabilities that
+# reach past the sandbox (chroot, ptrace, mount, modules, raw I/O, mknod,
+# clock, reboot, resource limits, …).
 
 NL='
 '
 
+# This program's own helpers run with LC_ALL=C (no locale to load in each
+# process, messages as parsed); what entries run keeps the login's.
+
 # sb_config CAP OUT TIME PROCS SHOW DIFFMAX REPORTMAX: the caps, in bytes,
-# seconds and processes; how much output and content a reply carries.
+# seconds and processes; how much output and content a reply carries
+# (REPORTMAX: of all contents in the reports together).
 sb_config() {
-  SB_CAP=$1 SB_OUT=$2 SB_TIME=$3 SB_PROCS=$4 SB_SHOW=$5 SB_DIFFMAX=$6 SB_REPORTMAX=$7
+  SB_CAP=$1 SB_OUT=$2 SB_TIME=$3 SB_PROCS=$4 SB_SHOW=$5 SB_DIFFMAX=$6 SB_BUDGET=$7
 }
 
 # sb_b64 TEXT: TEXT in base64 on one line.
@@ -50,7 +64,8 @@ sb_no() { printf 'N %s %s\n' "$1" "$(sb_b64 "$2")"; echo END; exit 0; }
 # mount except kernel and pseudo filesystems, network filesystems and
 # whatever is under /proc, /sys, /dev (those are made fresh). A mount point
 # mounted over again keeps only its top mount. Mount points whose name
-# needs escaping (a space) are left out and reported as such.
+# needs escaping (a space) or holds a glob character are left out and
+# reported as such.
 sb_mounts() {
   SB_MPS=
   while read -r _ _ _ _ mp opts rest; do
@@ -61,7 +76,7 @@ sb_mounts() {
     esac
     case $mp in
       /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;;
-      *\\*|*,*|*:*) SB_SKIPPED="$SB_SKIPPED$mp$NL"; continue ;;
+      *\\*|*,*|*:*|*\**|*\?*|*\[*) SB_SKIPPED="$SB_SKIPPED$mp$NL"; continue ;;
     esac
     ro=rw; case ,$opts, in *,ro,*) ro=ro ;; esac
     # Drop an earlier mount at the same point: the later one covers it.
@@ -88,74 +103,136 @@ sb_scratch() {
   return 1
 }
 
-# sb_setup: the scratch space, its output space and device nodes; the
-# layers come with the entries.
+# sb_dirs DIR...: directories file entries before the first command go
+# into (see sb_newdirs).
+sb_dirs() {
+  SB_WANT=
+  for d do SB_WANT="$SB_WANT$d$NL"; done
+}
+
+# sb_newdirs: of those, the ones the host lacks that setup can make
+# through $T/f: in the root overlay, no ancestor a symlink or a file.
+sb_newdirs() {
+  SB_DIRS=
+  set -f; IFS=$NL
+  for d in $SB_WANT; do
+    IFS=' 	
+'
+    if [ -d "$d" ] || [ -L "$d" ]; then continue; fi
+    for mp in $SB_MPLIST /dev /proc /sys; do
+      case $d in "$mp"/*) [ "$mp" = / ] || continue 2 ;; esac
+    done
+    a=$d; ok=1
+    while [ -n "$a" ]; do
+      a=${a%/*}
+      if [ -L "$a" ] || { [ -e "$a" ] && [ ! -d "$a" ]; }; then ok=; break; fi
+    done
+    [ -z "$ok" ] || SB_DIRS="$SB_DIRS$d$NL"
+  done
+  IFS=' 	
+'
+  set +f
+}
+
+# sb_setup KIND...: the scratch space, its output space and every layer
+# (KIND f: the file entries before the first command, e: a command's,
+# with its /dev), in three processes: mount, mkdir and mount again.
 sb_setup() {
+  if [ -n "${DT_NOSB:-}" ]; then printf 'U %s\n' "$DT_NOSB"; echo END; exit 0; fi
+  # PID 1 of its namespace ignores signals it has no handler for: give it
+  # these, so a cut session (no one reads the reply) or a kill ends it.
   trap 'exit 143' TERM
   trap 'exit 141' PIPE
-  for c in mount chroot unshare setpriv find stat base64 install; do
+  for c in mount chroot unshare setpriv stat cat mkdir base64 install; do
     command -v "$c" > /dev/null 2>&1 || SB_MISSING="$SB_MISSING $c"
   done
   [ -z "$SB_MISSING" ] || sb_no tools "missing commands:$SB_MISSING"
   sb_mounts
   sb_scratch || sb_no scratch "no directory to mount the scratch space on (tried /mnt /media /opt /srv /home /root /var/tmp /tmp /boot)"
-  err=$(mount -t tmpfs -o "size=$SB_CAP,mode=700" discoterm-sandbox "$T" 2>&1) || sb_no mount "cannot mount a tmpfs: $err"
-  mkdir -p "$T/dev/shm" "$T/dev/pts" "$T/dev/.dt" || sb_no mount "cannot make the scratch directories"
-  err=$(mount -t tmpfs -o "size=$SB_OUT,mode=700,X-mount.mkdir" discoterm-out "$T/out" 2>&1) || sb_no mount "cannot mount the output space: $err"
-  cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/fd /dev/stdin /dev/stdout /dev/stderr "$T/dev/" 2> /dev/null
-  [ -c "$T/dev/null" ] || sb_no mount "cannot make device nodes for the sandbox"
-  : > "$T/cap"; SB_RAN=0
-  SB_MPLIST=
+  err=$(LC_ALL=C mount -t tmpfs -o "size=$SB_CAP,mode=700" discoterm-sandbox "$T" 2>&1) || sb_no mount "cannot mount a tmpfs: $err"
+  for l in $SB_SKIPPED; do printf 'M %s\n' "$(sb_b64 "$l")"; done
+  SB_MPLIST=; j=0
   while IFS= read -r l; do
     [ -n "$l" ] || continue
     SB_MPLIST="$SB_MPLIST ${l% *}"
+    mp=${l% *}; eval "SB_MP_$j=\${mp%/}"; j=$((j + 1))
   done <<EOF
 $SB_MPS
 EOF
-  for l in $SB_SKIPPED; do printf 'M %s\n' "$(sb_b64 "$l")"; done
-  SB_K=-1
-}
-
-# sb_layer [exec]: mount the next layer and make it the current root R,
-# with the sandbox's /dev; a layer for a command also gets /proc (fresh,
-# of this PID namespace, read-only: /proc/sys, /proc/sysrq-trigger and
-# the like reach the host's kernel) and a read-only /sys.
-sb_layer() {
-  k=$((SB_K + 1)); j=0; kind=${1:-}
-  R=$T/r/$k
-  set -- "$R"
-  tab=
-  while IFS= read -r l; do
-    [ -n "$l" ] || continue
-    mp=${l% *}; ro=${l##* }
-    low=$mp; i=0
-    while [ $i -lt $k ]; do low="$T/u/$i/$j:$low"; i=$((i + 1)); done
-    if [ "$ro" = ro ]; then
-      o="ro,lowerdir=$low"
-      [ $k -gt 0 ] || o="ro,lowerdir=$mp:$T/u/0/$j" # overlay needs two lower dirs without an upper
+  sb_newdirs
+  # The fstab of every layer, and the directories it needs.
+  kinds=$*
+  set -- "$T/dev/.dt"
+  tab="discoterm-out $T/out tmpfs size=$SB_OUT,mode=700,X-mount.mkdir 0 0$NL"
+  k=0
+  for kind in $kinds; do
+    R=$T/r/$k; j=0
+    set -- "$@" "$R"
+    while IFS= read -r l; do
+      [ -n "$l" ] || continue
+      mp=${l% *}; ro=${l##* }
+      low=$mp; i=0
+      while [ $i -lt $k ]; do low="$T/u/$i/$j:$low"; i=$((i + 1)); done
+      if [ "$ro" = ro ]; then
+        o="ro,lowerdir=$low"
+        [ $k -gt 0 ] || o="ro,lowerdir=$mp:$T/u/0/$j" # overlay needs two lower dirs without an upper
+      else
+        o="lowerdir=$low,upperdir=$T/u/$k/$j,workdir=$T/w/$k/$j"
+      fi
+      set -- "$@" "$T/u/$k/$j" "$T/w/$k/$j"
+      tab="${tab}overlay $R${mp%/} overlay $o 0 0$NL"
+      j=$((j + 1))
+    done <<EOF
+$SB_MPS
+EOF
+    if [ "$kind" = e ]; then
+      set -- "$@" "$T/du/$k" "$T/dw/$k"
+      tab="${tab}overlay $R/dev overlay lowerdir=/dev,upperdir=$T/du/$k,workdir=$T/dw/$k,nodev,nosuid,noexec 0 0$NL"
+      for d in null zero full random urandom tty; do
+        tab="$tab/dev/$d $R/dev/$d none bind,nofail 0 0$NL"
+      done
+      tab="$tab$T/dev/.dt $R/dev/.dt none bind,X-mount.mkdir 0 0$NL"
     else
-      o="lowerdir=$low,upperdir=$T/u/$k/$j,workdir=$T/w/$k/$j"
+      tab="$tab$T/dev $R/dev none bind 0 0$NL"
     fi
-    set -- "$@" "$T/u/$k/$j" "$T/w/$k/$j"
-    tab="${tab}overlay $R${mp%/} overlay $o 0 0$NL"
-    j=$((j + 1))
-  done <<EOF
-$SB_MPS
-EOF
-  tab="$tab$T/dev $R/dev none bind 0 0$NL"
-  if [ "$kind" = exec ]; then
-    tab="${tab}proc $R/proc proc ro,nosuid,nodev,noexec 0 0${NL}sysfs $R/sys sysfs ro,nosuid,nodev,noexec,nofail 0 0$NL"
+    # The file entries before any command are placed from here, by
+    # builtins, through $T/f: layer 0's root overlay again, on a mount
+    # that follows no symlink, so nothing can lead a write out of it.
+    if [ $k -eq 0 ]; then
+      tab="$tab$R $T/f none bind,nosymfollow,X-mount.mkdir 0 0$NL"
+      # The new directories the file entries need, made by this mount
+      # process (X-mount.mkdir, through $T/f, as mkdir -p would) rather
+      # than by a mkdir of their own: each is bound over itself, which
+      # changes nothing but gives libmount a target to make.
+      set -f; IFS=$NL
+      for d in $SB_DIRS; do tab="$tab$T/f$d $T/f$d none bind,X-mount.mkdir 0 0$NL"; done
+      IFS=' 	
+'
+      set +f
+    fi
+    if [ "$kind" = e ]; then
+      tab="${tab}proc $R/proc proc ro,nosuid,nodev,noexec 0 0${NL}sysfs $R/sys sysfs ro,nosuid,nodev,noexec,nofail 0 0$NL"
+    fi
+    k=$((k + 1))
+  done
+  LC_ALL=C mkdir -p -- "$@" || sb_no mount "cannot make the scratch directories"
+  # libmount reads a table only from a file: one in the scratch space.
+  printf '%s' "$tab" > "$T/fstab"
+  if ! err=$(LC_ALL=C mount -a -T "$T/fstab" 2>&1); then
+    # A mount older than nosymfollow (util-linux < 2.37): without it.
+    printf '%s' "$tab" | while IFS= read -r l; do
+      case $l in *,nosymfollow,*|"$T/f/"*) ;; *) printf '%s\n' "$l" ;; esac
+    done > "$T/fstab"
+    err=$(LC_ALL=C mount -a -T "$T/fstab" 2>&1) || sb_no overlay "cannot mount the sandbox (overlayfs, /dev, /proc): $err"
   fi
-  mkdir -p -- "$@" || sb_no mount "cannot make layer $k"
-  # One mount process for the whole layer (a mount costs a process of
-  # its own, and processes are what a step costs): a table in the scratch
-  # space (libmount does not read one from a pipe).
-  printf '%s' "$tab" > "$T/fstab.$k"
-  err=$(mount -a -T "$T/fstab.$k" 2>&1) || {
-    [ $k -eq 0 ] && sb_no overlay "cannot mount the sandbox (overlayfs, /dev, /proc): $err"
-    sb_no overlay "cannot mount layer $k of the sandbox: $err"
-  }
-  SB_K=$k
+  SB_NOFOLLOW=
+  while read -r _ _ _ _ mp opts _; do
+    if [ "$mp" = "$T/f" ]; then
+      case ,$opts, in *,nosymfollow,*) SB_NOFOLLOW=1 ;; *) SB_NOFOLLOW= ;; esac
+    fi
+  done < /proc/self/mountinfo
+  case " $kinds " in *" e "*) [ -c "$T/r/1/dev/null" ] || sb_no mount "cannot give the sandbox a /dev/null" ;; esac
+  : > "$T/cap"; SB_RAN=0; SB_K=0; R=$T/r/0
 }
 
 # Capabilities an entry keeps: what a package script or a config edit
@@ -163,18 +240,14 @@ EOF
 # namespace, its own network namespace), none that reach outside it.
 SB_CAPS='-all,+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+net_bind_service,+net_broadcast,+net_admin,+net_raw,+ipc_lock,+ipc_owner,+sys_nice,+lease,+audit_write,+setfcap,+linux_immutable'
 
-# sb_in CMD ARG...: run CMD (a constant script of this file) inside the
-# current layer, as an entry runs: own PID namespace, reduced capabilities.
-# Output goes to the capped output space; fd 3 to $T/g for guard results.
-# Before any command ran, the layer holds only what this program placed,
-# and the file step runs with a plain chroot.
-sb_in() {
+# sb_run CMD ARG...: run CMD (a constant script of this file) inside the
+# current layer R, as an entry runs: own PID namespace, reduced
+# capabilities, under the watch of the caps. Output goes to the capped
+# output space; fd 3 to $T/g for guard results.
+sb_run() {
   : > "$T/out/o"; : > "$T/g"; : > "$T/cap"
-  if [ "$SB_RAN" = 0 ] && [ "$1" = "$SB_FILES" ]; then
-    # Only this program's own code runs here, and it ends: no watchdog.
-    chroot "$R" /bin/sh -c "$@" < /dev/null > "$T/out/o" 2>&1
-    rc=$? cap=-
-    return
+  if [ -z "${SB_OLDUNSHARE:-}" ]; then
+    unshare --root="$R" --pid --fork --kill-child setpriv --bounding-set "$SB_CAPS" --inh-caps=-all -- /bin/sh -c "$@" < /dev/null > "$T/out/o" 2>&1 3> "$T/g" &
   else
     chroot "$R" unshare --pid --fork --kill-child setpriv --bounding-set "$SB_CAPS" --inh-caps=-all -- /bin/sh -c "$@" < /dev/null > "$T/out/o" 2>&1 3> "$T/g" &
   fi
@@ -183,28 +256,57 @@ sb_in() {
   w=$!
   wait "$p"; rc=$?
   kill "$w" 2> /dev/null
+  if [ "$rc" -eq 1 ] && [ -z "${SB_OLDUNSHARE:-}" ] && [ ! -s "$T/g" ]; then
+    # An unshare older than --root (util-linux < 2.36) refuses the option
+    # before anything ran: then chroot first.
+    l=; read -r l < "$T/out/o"
+    case $l in unshare:*--root*) SB_OLDUNSHARE=1; sb_run "$@"; return ;; esac
+  fi
   cap=-
   if [ -s "$T/cap" ]; then read -r cap < "$T/cap"; fi
-  if [ "$rc" -ne 0 ] && [ "$cap" = - ]; then
-    # ENOSPC from the upper layers or the output space: say which cap.
-    # shellcheck disable=SC2046
-    set -- $(stat -f -c '%a' "$T/out" "$T" 2> /dev/null)
-    if [ "${1:-1}" -eq 0 ]; then cap=output; elif [ "${2:-1}" -eq 0 ]; then cap=space; fi
-  fi
+  # The output space or the upper layers full: that cap, even when the
+  # entry went on to exit 0 (its writes failed).
+  if [ "$cap" = - ]; then sb_full; fi
 }
 
-# sb_watch PID: end the entry at its time limit or when its processes
-# (counted in the sandbox's /proc) pass SB_PROCS.
+# sb_full: set cap when the output space or the upper layers are full: a
+# byte that does not fit says so (a builtin, no statfs process).
+sb_full() {
+  if ! { printf x > "$T/out/p"; } 2> /dev/null; then cap=output
+  elif ! { printf x > "$T/p"; } 2> /dev/null; then cap=space
+  fi
+  : > "$T/out/p"; : > "$T/p"
+}
+
+# sb_watch PID: end the entry at its time limit, when its processes
+# (counted in the sandbox's /proc) pass SB_PROCS, or when its output
+# filled the output space. The entry's PID
+# namespace ends with its first process, the child of PID: killing that
+# one makes PID's wait return only once every process of it is gone.
 sb_watch() {
   n=0; lim=$((SB_TIME * 10))
-  while sleep 0.1; do
+  while LC_ALL=C sleep 0.1; do
     kill -0 "$1" 2> /dev/null || exit 0
     set -- "$1" "$R/proc"/[0-9]*
-    if [ $# -gt "$SB_PROCS" ]; then echo procs > "$T/cap"; kill -s KILL "$1"; exit 0; fi
+    if [ $# -gt "$SB_PROCS" ]; then echo procs > "$T/cap"; sb_end_entry "$1"; exit 0; fi
     set -- "$1"
+    cap=-; sb_full
+    if [ "$cap" = output ]; then echo output > "$T/cap"; sb_end_entry "$1"; exit 0; fi
     n=$((n + 1))
-    if [ "$n" -ge "$lim" ]; then echo time > "$T/cap"; kill -s KILL "$1"; exit 0; fi
+    if [ "$n" -ge "$lim" ]; then echo time > "$T/cap"; sb_end_entry "$1"; exit 0; fi
   done
+}
+
+# sb_end_entry PID: kill PID's child (the entry's PID 1), then PID.
+sb_end_entry() {
+  for f in "$R/proc"/[0-9]*/stat; do
+    l=; read -r l < "$f" 2> /dev/null || continue
+    # The fields after the command name, which may hold anything but ")".
+    l=${l##*) }
+    case $l in "? $1 "*) ;; *) continue ;; esac
+    f=${f%/stat}; kill -s KILL "${f##*/}" 2> /dev/null
+  done
+  kill -s KILL "$1" 2> /dev/null
 }
 
 # SB_FILES (inside a layer) OP PATH MODE OWNER GROUP UMASK DATA ...: place
@@ -264,11 +366,36 @@ sb_stage() {
 
 # sb_files SEQ IDX PATH MODE OWNER GROUP ...: file entries in the current
 # layer. Their effect is predicted by the engine; a failure stops here as
-# it would stop the push.
+# it would stop the push. Before any command ran, the layer holds only
+# what this program placed and only its own code runs: a plain chroot.
 sb_files() {
   s=$1; shift
-  [ "$SB_K" -ge 0 ] || sb_layer
-  sb_in "$SB_FILES" sh "$@"
+  : > "$T/out/o"
+  if [ "$SB_RAN" = 0 ] && [ -n "$SB_NOFOLLOW" ]; then
+    # New text files whose mode the umask gives, in directories that
+    # exist or mkdir -p makes, cost no process of their own; the rest
+    # (from the first entry that needs more) go to the chroot below.
+    # Only in the root overlay ($T/f holds no other mount).
+    while [ $# -ge 7 ] && [ "$1" = t ] && [ -z "$3$4" ]; do
+      for mp in $SB_MPLIST /dev /proc /sys; do
+        case $2 in "$mp"/*) [ "$mp" = / ] || break 2 ;; esac
+      done
+      if [ -e "$T/f$2" ] || [ -L "$T/f$2" ]; then break; fi
+      d=${2%/*}
+      if [ -n "$d" ] && [ ! -d "$T/f$d" ]; then LC_ALL=C mkdir -p -- "$T/f$d" 2> /dev/null || break; fi
+      umask "$6"
+      if ! printf '%s' "$7" 2> /dev/null > "$T/f$2"; then umask 022; break; fi
+      umask 022
+      shift 7
+    done
+    [ $# -ge 7 ] || return 0
+  fi
+  if [ "$SB_RAN" = 0 ]; then
+    chroot "$R" /bin/sh -c "$SB_FILES" sh "$@" < /dev/null > "$T/out/o" 2>&1
+    rc=$?
+  else
+    sb_run "$SB_FILES" sh "$@"
+  fi
   if [ "$rc" -ne 0 ]; then
     printf 'F %s %s %s\n' "$s" "$rc" "$(head -c 4096 "$T/out/o" | base64 -w0)"
     echo END; exit 0
@@ -279,59 +406,14 @@ sb_files() {
 # layer of its own, then what it changed.
 sb_exec() {
   s=$1; shift
-  sb_layer exec
+  SB_K=$((SB_K + 1)); R=$T/r/$SB_K
   SB_RAN=1
-  sb_in "$SB_EXEC" sh "$@"
+  sb_run "$SB_EXEC" sh "$@"
   g=; if [ -s "$T/g" ]; then read -r g < "$T/g"; fi
-  printf 'G %s %s\n' "$s" "${g:--}"
-  set -- 0
-  # shellcheck disable=SC2046
-  if [ -s "$T/out/o" ]; then set -- $(stat -c %s "$T/out/o"); fi
-  printf 'X %s %s %s %s\n' "$s" "$rc" "$cap" "$1"
-  if [ "$1" -gt 0 ]; then printf 'O %s %s\n' "$s" "$(head -c "$SB_SHOW" "$T/out/o" | base64 -w0)"; fi
-  printf 'B %s ' "$s"
-  SB_T=$T SB_MAX=$SB_DIFFMAX find "$T/u/$SB_K" -mindepth 2 -exec /bin/sh -c "$SB_REPORT" sh "$SB_K" "$SB_MPLIST" {} + 2> /dev/null | head -c "$SB_REPORTMAX" | base64 -w0
-  echo
+  printf 'G %s %s\nX %s %s %s\n' "$s" "${g:--}" "$s" "$rc" "$cap"
+  sb_report "$s"
   # A push stops at the first failing entry: so does the sandbox.
   if [ "$rc" -ne 0 ]; then echo END; exit 0; fi
 }
-
-# SB_REPORT K MOUNTPOINTS UPPERPATH...: one record per path changed in
-# layer K, NUL-separated (names cannot hold NUL): P, path, "seen" when an
-# earlier layer holds the path, then the stat of the upper entry and of
-# what was there before (that earlier layer's entry, else the host's own), then contents (A/L SIZE BYTES, up to SB_MAX) or
-# sha256 (a/l HASH) of regular files, and symlink targets (T/t).
-# shellcheck disable=SC2016
-SB_REPORT='k=$1; mps=$2; shift 2
-fmt="%f %a %U %G %s %t %T"
-for u do
-  r=${u#"$SB_T/u/$k/"}; j=${r%%/*}; rel=${r#*/}
-  case $j in ""|*[!0-9]*) continue ;; esac
-  set -- $mps; shift "$j"; mp=$1
-  p=${mp%/}/$rel
-  # Before: the newest earlier layer holding the path ("seen"), else the
-  # file on the host.
-  seen=-; b=$p; i=$((k - 1))
-  while [ $i -ge 0 ]; do
-    if [ -e "$SB_T/u/$i/$j/$rel" ] || [ -L "$SB_T/u/$i/$j/$rel" ]; then seen=seen; b=$SB_T/u/$i/$j/$rel; break; fi
-    i=$((i - 1))
-  done
-  if [ -e "$b" ] || [ -L "$b" ]; then
-    set -- $(stat -c "$fmt" -- "$u" "$b")
-  else
-    set -- $(stat -c "$fmt" -- "$u") - - - - - - -
-  fi
-  printf "P\0%s\0%s\0%s\0%s\0" "$p" "$seen" "$*" ""
-  case $1 in
-    8*) if [ "$5" -le "$SB_MAX" ]; then printf "A\0%s\0" "$5"; cat -- "$u"; else printf "a\0%s\0" "$(sha256sum < "$u")"; fi ;;
-    a*) printf "T\0%s\0" "$(readlink -- "$u")" ;;
-  esac
-  case $8 in
-    8*) if [ -f "$b" ] && [ ! -L "$b" ]; then
-          if [ "${12}" -le "$SB_MAX" ]; then printf "L\0%s\0" "${12}"; cat -- "$b"; else printf "l\0%s\0" "$(sha256sum < "$b")"; fi
-        fi ;;
-    a*) printf "t\0%s\0" "$(readlink -- "$b")" ;;
-  esac
-done'
 
 sb_end() { echo END; }

@@ -280,3 +280,132 @@ func TestFleetSandboxRemoveThenExec(t *testing.T) {
 		t.Fatalf("the host lost /etc/sbx-rm: %q %v", b, err)
 	}
 }
+
+// A directory one command replaced whole (rm -r, then mkdir: an opaque
+// directory in the upper layer) hides the old one's contents: each old
+// path under it is listed as deleted, with its content before; a name the
+// command made again is modified, not deleted.
+func TestFleetSandboxOpaqueDirListsOldFiles(t *testing.T) {
+	f, st := sandboxFleet(t)
+	h := f.Hosts[0]
+	if _, err := h.Exec(context.Background(), "mkdir", "-p", "/srv/d/sub", "/srv/keep"); err != nil {
+		t.Fatal(err)
+	}
+	for p, c := range map[string]string{"/srv/d/a": "old a\n", "/srv/d/b": "old b\n", "/srv/d/sub/c": "old c\n", "/srv/keep/k": "k\n"} {
+		must(t, h.WriteFile(p, []byte(c), 0o644))
+	}
+	before := hostSnapshot(t, h)
+	res, err := st.Sandbox(context.Background(), target(h), SandboxRequest{Entries: []SandboxEntry{
+		{Seq: 1, Kind: "exec", Command: "rm -rf /srv/d && mkdir /srv/d && echo new > /srv/d/n && echo 'new a' > /srv/d/a"},
+		{Seq: 2, Kind: "exec", Command: "rm -rf /srv/d && mkdir /srv/d"},
+	}})
+	if err != nil || res.Unavailable != "" || len(res.Execs) != 2 {
+		t.Fatal(err, res)
+	}
+	r := &res.Execs[0]
+	for p, old := range map[string]string{"/srv/d/b": "old b\n", "/srv/d/sub/c": "old c\n"} {
+		if e := effect(t, r, p); !e.Deleted || string(e.Before.Content) != old {
+			t.Errorf("%s: %+v", p, e)
+		}
+	}
+	if e := effect(t, r, "/srv/d/sub"); !e.Deleted || e.Before.Type != "dir" {
+		t.Errorf("/srv/d/sub: %+v", e)
+	}
+	if e := effect(t, r, "/srv/d/a"); e.Deleted || string(e.Before.Content) != "old a\n" || string(e.After.Content) != "new a\n" {
+		t.Errorf("/srv/d/a: %+v", e)
+	}
+	if e := effect(t, r, "/srv/d/n"); e.Before.Exists || string(e.After.Content) != "new\n" {
+		t.Errorf("/srv/d/n: %+v", e)
+	}
+	for _, e := range r.Effects {
+		if strings.HasPrefix(e.Path, "/srv/keep") {
+			t.Errorf("an untouched directory reported: %+v", e)
+		}
+	}
+	// The second command finds what the first left (seen), and deletes it.
+	r = &res.Execs[1]
+	for p, old := range map[string]string{"/srv/d/a": "new a\n", "/srv/d/n": "new\n"} {
+		if e := effect(t, r, p); !e.Deleted || string(e.Before.Content) != old {
+			t.Errorf("second %s: %+v", p, e)
+		}
+	}
+	for _, e := range r.Effects {
+		if e.Path == "/srv/d/b" || e.Path == "/srv/d/sub/c" {
+			t.Errorf("second: %s was already gone: %+v", e.Path, e)
+		}
+	}
+	if after := hostSnapshot(t, h); after != before {
+		t.Errorf("the host changed:\n%s\n---\n%s", before, after)
+	}
+}
+
+// A command's /dev: null, zero, full, random, urandom and tty work, the
+// symlinks into /proc too; no other device node of the host opens (no
+// disk, kmsg or mem), and writing under /dev stays in the sandbox.
+func TestFleetSandboxDev(t *testing.T) {
+	f, st := sandboxFleet(t)
+	h := f.Hosts[0]
+	before := hostSnapshot(t, h)
+	res, err := st.Sandbox(context.Background(), target(h), SandboxRequest{Entries: []SandboxEntry{{Seq: 1, Kind: "exec", Command: `
+echo x > /dev/null && echo null-ok
+head -c 5 /dev/zero | wc -c; head -c 3 /dev/urandom | wc -c
+[ -L /dev/stdout ] && [ -e /dev/fd/1 ] && [ -e /dev/stderr ] && echo fd-ok
+for d in /dev/* /dev/*/*; do
+  [ ! -L "$d" ] || continue
+  if [ -b "$d" ] || [ -c "$d" ]; then
+    case $d in /dev/null|/dev/zero|/dev/full|/dev/random|/dev/urandom|/dev/tty) continue ;; esac
+    if head -c 1 "$d" > /dev/null 2>&1 < /dev/null; then echo "OPENED $d"; fi
+  fi
+done
+echo shm > /dev/shm/sbx && cat /dev/shm/sbx`}}})
+	if err != nil || res.Unavailable != "" || len(res.Execs) != 1 {
+		t.Fatal(err, res)
+	}
+	out := string(res.Execs[0].Output)
+	for _, want := range []string{"null-ok", "5\n3\n", "fd-ok", "shm"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "OPENED") {
+		t.Errorf("a host device opened in the sandbox:\n%s", out)
+	}
+	if after := hostSnapshot(t, h); after != before {
+		t.Errorf("the host changed:\n%s\n---\n%s", before, after)
+	}
+	if _, err := h.ReadFile("/dev/shm/sbx"); err == nil {
+		t.Error("/dev/shm/sbx reached the host")
+	}
+}
+
+// A host with a separate writable mount (/srv/sub, a tmpfs): it gets its
+// own overlay; file entries and commands there are carried out and
+// reported with their paths on the host, and the mount is left as it was.
+func TestFleetSandboxSubmount(t *testing.T) {
+	f, st := sandboxFleet(t)
+	h := f.Hosts[0]
+	ctx := context.Background()
+	if _, err := h.Exec(ctx, "sh", "-c", "mkdir -p /srv/sub && mount -t tmpfs sbx-sub /srv/sub && echo old > /srv/sub/old"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Exec(context.Background(), "umount", "/srv/sub") })
+	before := hostSnapshot(t, h)
+	res, err := st.Sandbox(ctx, target(h), SandboxRequest{Entries: []SandboxEntry{
+		{Seq: 1, Kind: "file", Path: "/srv/sub/new/f", Content: []byte("placed\n"), Mode: 0o644},
+		{Seq: 2, Kind: "exec", Command: "cat /srv/sub/new/f > /srv/sub/made; rm /srv/sub/old; echo x > /etc/sbx-root"},
+	}})
+	if err != nil || res.Unavailable != "" || len(res.Execs) != 1 {
+		t.Fatal(err, res)
+	}
+	r := &res.Execs[0]
+	if e := effect(t, r, "/srv/sub/made"); string(e.After.Content) != "placed\n" || e.Before.Exists {
+		t.Errorf("made: %+v", e)
+	}
+	if e := effect(t, r, "/srv/sub/old"); !e.Deleted || string(e.Before.Content) != "old\n" {
+		t.Errorf("old: %+v", e)
+	}
+	effect(t, r, "/etc/sbx-root")
+	if after := hostSnapshot(t, h); after != before {
+		t.Errorf("the host changed:\n%s\n---\n%s", before, after)
+	}
+}

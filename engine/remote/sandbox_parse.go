@@ -1,7 +1,6 @@
 package remote
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
@@ -14,7 +13,7 @@ import (
 
 // Caps of the sandbox reply parser: a host's reply is untrusted.
 const (
-	sandboxLineMax    = ReportMax*4/3 + 64
+	sandboxLineMax    = 64 << 10
 	sandboxPathsMax   = 20000
 	sandboxExecsMax   = 10000
 	sandboxReasonMax  = 4096
@@ -25,8 +24,7 @@ const (
 // malformed is an error naming the line.
 func ParseSandbox(out []byte) (*SandboxResult, error) {
 	res := &SandboxResult{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 64<<10), sandboxLineMax)
+	buf := out
 	cur := func(seq uint64) (*ExecReport, error) {
 		if n := len(res.Execs); n > 0 && res.Execs[n-1].Seq == seq {
 			return &res.Execs[n-1], nil
@@ -34,8 +32,13 @@ func ParseSandbox(out []byte) (*SandboxResult, error) {
 		return nil, fmt.Errorf("report for seq %d out of order", seq)
 	}
 	ended := false
-	for sc.Scan() {
-		l := sc.Text()
+	for len(buf) > 0 {
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 || i > sandboxLineMax {
+			return nil, errors.New("reply ended early (host went away?)")
+		}
+		l := string(buf[:i])
+		buf = buf[i+1:]
 		if ended {
 			return nil, errors.New("reply continues after END")
 		}
@@ -100,20 +103,19 @@ func ParseSandbox(out []byte) (*SandboxResult, error) {
 			}
 			res.Execs = append(res.Execs, r)
 		case "X":
-			if len(f) != 4 {
+			if len(f) != 3 {
 				return nil, bad()
 			}
 			seq, err1 := strconv.ParseUint(f[0], 10, 64)
 			rc, err2 := strconv.Atoi(f[1])
-			size, err3 := strconv.ParseInt(f[3], 10, 64)
-			if err1 != nil || err2 != nil || err3 != nil || size < 0 {
+			if err1 != nil || err2 != nil {
 				return nil, bad()
 			}
 			r, err := cur(seq)
 			if err != nil {
 				return nil, err
 			}
-			r.ExitCode, r.OutputSize = rc, size
+			r.ExitCode = rc
 			switch Cap(f[2]) {
 			case CapTime, CapProcs, CapSpace, CapOutput:
 				r.Cap = Cap(f[2])
@@ -121,43 +123,44 @@ func ParseSandbox(out []byte) (*SandboxResult, error) {
 			default:
 				return nil, bad()
 			}
-		case "O":
-			if len(f) != 2 {
-				return nil, bad()
-			}
-			seq, err1 := strconv.ParseUint(f[0], 10, 64)
-			text, err2 := b64(f[1], OutputShown)
-			if err1 != nil || err2 != nil {
-				return nil, bad()
-			}
-			r, err := cur(seq)
+		case "U":
+			code, err := strconv.Atoi(rest)
 			if err != nil {
-				return nil, err
+				return nil, bad()
 			}
-			r.Output = text
+			res.Refused = code
 		case "B":
+			// B SEQ LENGTH, then that many bytes and a newline.
 			if len(f) != 2 {
 				return nil, bad()
 			}
 			seq, err1 := strconv.ParseUint(f[0], 10, 64)
-			blob, err2 := base64.StdEncoding.DecodeString(f[1])
-			if err1 != nil || err2 != nil {
+			n, err2 := strconv.Atoi(f[1])
+			if err1 != nil || err2 != nil || n < 0 {
 				return nil, bad()
 			}
+			if n >= len(buf) {
+				return nil, errors.New("reply ended early (host went away?)")
+			}
+			if buf[n] != '\n' {
+				return nil, bad()
+			}
+			blob := buf[:n]
+			buf = buf[n+1:]
 			r, err := cur(seq)
 			if err != nil {
 				return nil, err
 			}
-			r.Effects, r.Truncated, err = parseReport(blob)
-			if err != nil {
+			if len(r.Effects) >= sandboxPathsMax {
+				r.Truncated = true
+				break
+			}
+			if err := parseReport(blob, r); err != nil {
 				return nil, fmt.Errorf("report of seq %d: %w", seq, err)
 			}
 		default:
 			return nil, bad()
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reply: %v", err)
 	}
 	if !ended {
 		return nil, errors.New("reply ended early (host went away?)")
@@ -185,8 +188,8 @@ func unavailableText(code, why string) string {
 	return why
 }
 
-// reportReader walks one entry's report: NUL-separated fields, contents
-// with their length before them.
+// reportReader walks one chunk of an entry's report: NUL-separated
+// fields, then the data they name.
 type reportReader struct{ b []byte }
 
 func (r *reportReader) field() (string, bool) {
@@ -208,45 +211,72 @@ func (r *reportReader) bytes(n int) ([]byte, bool) {
 	return out, true
 }
 
-// parseReport decodes records "P path seen statwords ”" followed by
-// optional A/a (upper content or hash), T (upper symlink target), L/l and
-// t (the same of the lower file). A record cut off at the end (the report
-// cap) ends the list with truncated set.
-func parseReport(b []byte) (effects []FileEffect, truncated bool, err error) {
-	r := &reportReader{b: b}
-	var cur *FileEffect
-	for len(r.b) > 0 {
-		tag, ok := r.field()
+// line is the data up to the next newline, which it drops.
+func (r *reportReader) line() (string, bool) {
+	i := bytes.IndexByte(r.b, '\n')
+	if i < 0 || i > 8192 {
+		return "", false
+	}
+	s := string(r.b[:i])
+	r.b = r.b[i+1:]
+	return s, true
+}
+
+// deferred is a datum a record names, to be read after the records.
+type deferred struct {
+	tag  string // A L (content), a l (hash), T t (target), O (output)
+	size int
+	fx   int // index into the effects
+}
+
+// parseReport decodes one chunk (sandbox.sh, sb_chunk) into r: records
+// "P path seen statwords" with A SIZE, a, T (upper content, hash,
+// target), L SIZE, l, t (the same before), O SIZE (the output); then D and
+// the data in order: targets NUL-terminated, sha256sum lines, contents;
+// then END. A chunk cut short (the reply cap) keeps what is whole and
+// sets Truncated; one whose data does not end at END is refused (a host
+// file changed size while it was read).
+func parseReport(b []byte, r *ExecReport) error {
+	rd := &reportReader{b: b}
+	base := len(r.Effects)
+	var want []deferred
+	cut := func() error { r.Truncated = true; return nil }
+	for {
+		tag, ok := rd.field()
 		if !ok {
-			return effects, true, nil
+			return cut()
+		}
+		if tag == "D" {
+			break
 		}
 		switch tag {
+		case "!": // a path went away while the sandbox read it
+			return cut()
 		case "P":
-			if len(effects) >= sandboxPathsMax {
-				return effects, true, nil
+			if len(r.Effects) >= sandboxPathsMax {
+				return cut()
 			}
-			path, ok1 := r.field()
-			seen, ok2 := r.field()
-			words, ok3 := r.field()
-			_, ok4 := r.field()
-			if !(ok1 && ok2 && ok3 && ok4) {
-				return effects, true, nil
+			path, ok1 := rd.field()
+			seen, ok2 := rd.field()
+			words, ok3 := rd.field()
+			if !(ok1 && ok2 && ok3) {
+				return cut()
 			}
 			if !strings.HasPrefix(path, "/") || (seen != "-" && seen != "seen") {
-				return nil, false, fmt.Errorf("malformed record for %q", trunc(path, 60))
+				return fmt.Errorf("malformed record for %q", trunc(path, 60))
 			}
 			w := strings.Fields(words)
 			if len(w) != 14 {
-				return nil, false, fmt.Errorf("malformed stat of %q", trunc(path, 60))
+				return fmt.Errorf("malformed stat of %q", trunc(path, 60))
 			}
 			e := FileEffect{Path: path, Seen: seen == "seen", Complete: true}
-			var whiteout bool
+			var whiteout, gone bool
+			var err error
 			if e.After, whiteout, err = statWords(w[:7]); err != nil {
-				return nil, false, fmt.Errorf("stat of %q: %w", trunc(path, 60), err)
+				return fmt.Errorf("stat of %q: %w", trunc(path, 60), err)
 			}
-			var gone bool
 			if e.Before, gone, err = statWords(w[7:]); err != nil {
-				return nil, false, fmt.Errorf("stat of %q: %w", trunc(path, 60), err)
+				return fmt.Errorf("stat of %q: %w", trunc(path, 60), err)
 			}
 			if gone { // an earlier entry of the sandbox deleted it
 				e.Before = FileState{}
@@ -254,60 +284,83 @@ func parseReport(b []byte) (effects []FileEffect, truncated bool, err error) {
 			if whiteout {
 				e.Deleted, e.After = true, FileState{}
 			}
-			effects = append(effects, e)
-			cur = &effects[len(effects)-1]
-		case "A", "L":
-			size, ok1 := r.field()
+			r.Effects = append(r.Effects, e)
+		case "A", "L", "O":
+			size, ok1 := rd.field()
 			n, err := strconv.Atoi(size)
-			if !ok1 || err != nil || n < 0 || n > ContentMax {
-				return nil, false, fmt.Errorf("malformed content length %q", trunc(size, 20))
+			if !ok1 || err != nil || n < 0 || (tag != "O" && n > ContentMax) {
+				return fmt.Errorf("malformed content length %q", trunc(size, 20))
 			}
-			data, ok := r.bytes(n)
-			if cur == nil {
-				return nil, false, errors.New("content before any path")
+			if tag == "O" {
+				r.OutputSize = int64(n)
+				want = append(want, deferred{tag: tag, size: min(n, OutputShown)})
+				continue
 			}
-			if !ok {
-				cur.Complete = false
-				return effects, true, nil
+			if len(r.Effects) == base {
+				return errors.New("content before any path")
 			}
-			st := &cur.After
-			if tag == "L" {
-				st = &cur.Before
+			want = append(want, deferred{tag: tag, size: n, fx: len(r.Effects) - 1})
+		case "a", "l", "T", "t":
+			if len(r.Effects) == base {
+				return errors.New("a hash or target before any path")
 			}
-			st.Content = bytes.Clone(data)
-			s := sha256.Sum256(data)
-			st.Hash = hex.EncodeToString(s[:])
-		case "a", "l":
-			h, ok := r.field()
-			if !ok {
-				return effects, true, nil
-			}
-			if cur == nil || len(h) < 64 || !isHex64(h[:64]) {
-				return nil, false, fmt.Errorf("malformed hash %q", trunc(h, 70))
-			}
-			if tag == "a" {
-				cur.After.Hash = h[:64]
-			} else {
-				cur.Before.Hash = h[:64]
-			}
-		case "T", "t":
-			target, ok := r.field()
-			if !ok {
-				return effects, true, nil
-			}
-			if cur == nil {
-				return nil, false, errors.New("symlink target before any path")
-			}
-			if tag == "T" {
-				cur.After.Target = target
-			} else {
-				cur.Before.Target = target
-			}
+			want = append(want, deferred{tag: tag, fx: len(r.Effects) - 1})
 		default:
-			return nil, false, fmt.Errorf("unknown record %q", trunc(tag, 10))
+			return fmt.Errorf("unknown record %q", trunc(tag, 10))
 		}
 	}
-	return effects, false, nil
+	// The data comes by kind: targets, hashes, contents, the output.
+	for _, kinds := range []string{"Tt", "al", "AL", "O"} {
+		for _, d := range want {
+			if !strings.Contains(kinds, d.tag) {
+				continue
+			}
+			var st *FileState
+			if d.tag != "O" {
+				e := &r.Effects[d.fx]
+				st = &e.After
+				if strings.ContainsAny(d.tag, "Llt") {
+					st = &e.Before
+				}
+			}
+			switch d.tag {
+			case "T", "t":
+				target, ok := rd.field()
+				if !ok {
+					r.Effects[d.fx].Complete = false
+					return cut()
+				}
+				st.Target = target
+			case "a", "l":
+				l, ok := rd.line()
+				l = strings.TrimPrefix(l, "\\")
+				if !ok || len(l) < 64 || !isHex64(l[:64]) {
+					r.Effects[d.fx].Complete = false
+					return cut()
+				}
+				st.Hash = l[:64]
+			default:
+				data, ok := rd.bytes(d.size)
+				if !ok {
+					if d.tag != "O" {
+						r.Effects[d.fx].Complete = false
+					}
+					return cut()
+				}
+				if d.tag == "O" {
+					r.Output = bytes.Clone(data)
+					continue
+				}
+				st.Content = bytes.Clone(data)
+				sum := sha256.Sum256(data)
+				st.Hash = hex.EncodeToString(sum[:])
+			}
+		}
+	}
+	if string(rd.b) != "END" {
+		return errors.New("the report's data does not match its records (did a file on the host change while the plan read it? plan again)")
+	}
+	return nil
 }
 
 // statWords reads stat -c '%f %a %U %G %s %t %T' (or seven "-" for a path

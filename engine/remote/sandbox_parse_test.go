@@ -2,18 +2,22 @@ package remote
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 )
 
+// report is one chunk as sb_chunk sends it: its length, then its bytes.
 func report(parts ...string) string {
-	return base64.StdEncoding.EncodeToString([]byte(strings.Join(parts, "\x00")))
+	b := strings.Join(parts, "\x00")
+	return fmt.Sprintf("%d\n%s", len(b), b)
 }
 
 func TestParseSandboxReport(t *testing.T) {
-	b := report("P", "/etc/a", "-", "81a4 600 root root 4 0 0 81a4 644 root root 3 0 0", "", "A", "4", "new\n"+"L", "3", "old"+"P", "/etc/gone", "-",
-		"2000 0 root root 0 0 0 81a4 644 root root 0 0 0", "", "L", "0", ""+"P", "/etc/l", "-", "a1ff 777 root root 2 0 0 - - - - - - -", "", "T", "/x", "")
-	out := "G 3 u 1\nX 3 0 - 5\nO 3 " + base64.StdEncoding.EncodeToString([]byte("hello")) + "\nB 3 " + b + "\nEND\n"
+	b := report("O", "5", "P", "/etc/a", "-", "81a4 600 root root 4 0 0 81a4 644 root root 3 0 0", "A", "4", "L", "3", "P", "/etc/gone", "-",
+		"2000 0 root root 0 0 0 81a4 644 root root 0 0 0", "L", "0", "P", "/etc/l", "-", "a1ff 777 root root 2 0 0 - - - - - - -", "T",
+		"D", "/x", "new\nold"+"hello"+"END")
+	out := "G 3 u 1\nX 3 0 -\nB 3 " + b + "\nEND\n"
 	res, err := ParseSandbox([]byte(out))
 	if err != nil {
 		t.Fatal(err)
@@ -36,13 +40,15 @@ func TestParseSandboxReport(t *testing.T) {
 
 func TestParseSandboxRejects(t *testing.T) {
 	for _, out := range []string{
-		"",                           // no END
-		"G 1 r\nEND\nG 2 r\n",        // after END
-		"X 1 0 - 0\nEND\n",           // result without its G line
-		"G 2 r\nG 1 r\nEND\n",        // out of order
-		"G 1 r\nX 1 0 huge 0\nEND\n", // unknown cap
-		"G 1 r\nB 1 " + report("P", "rel", "-", "81a4 644 root root 0 0 0 - - - - - - -", "", "") + "\nEND\n",
-		"G 1 r\nB 1 " + report("A", "5", "hello") + "\nEND\n",
+		"",                         // no END
+		"G 1 r\nEND\nG 2 r\n",      // after END
+		"X 1 0 -\nEND\n",           // result without its G line
+		"G 2 r\nG 1 r\nEND\n",      // out of order
+		"G 1 r\nX 1 0 huge\nEND\n", // unknown cap
+		"G 1 r\nB 1 " + report("P", "rel", "-", "81a4 644 root root 0 0 0 - - - - - - -", "D", "END") + "\nEND\n",
+		"G 1 r\nB 1 " + report("A", "5", "D", "helloEND") + "\nEND\n",
+		// data that does not end where its records say: a file changed
+		"G 1 r\nB 1 " + report("P", "/a", "-", "81a4 644 root root 3 0 0 - - - - - - -", "A", "3", "D", "abcdEND") + "\nEND\n",
 		"Z\nEND\n",
 	} {
 		if _, err := ParseSandbox([]byte(out)); err == nil {
@@ -58,8 +64,8 @@ func TestParseSandboxRejects(t *testing.T) {
 
 // A report cut at its cap ends the list; it is not an error.
 func TestParseSandboxTruncatedReport(t *testing.T) {
-	full := "P\x00/a\x00-\x0081a4 644 root root 10 0 0 - - - - - - -\x00\x00A\x0010\x000123"
-	res, err := ParseSandbox([]byte("G 1 r\nX 1 0 - 0\nB 1 " + base64.StdEncoding.EncodeToString([]byte(full)) + "\nEND\n"))
+	full := "P\x00/a\x00-\x0081a4 644 root root 10 0 0 - - - - - - -\x00A\x0010\x00D\x000123"
+	res, err := ParseSandbox([]byte("G 1 r\nX 1 0 -\nB 1 " + fmt.Sprintf("%d\n%s", len(full), full) + "\nEND\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,9 +75,10 @@ func TestParseSandboxTruncatedReport(t *testing.T) {
 }
 
 func FuzzParseSandbox(f *testing.F) {
-	f.Add([]byte("G 3 u 1\nX 3 0 - 5\nO 3 aGVsbG8=\nB 3 " + report("P", "/etc/a", "-", "81a4 600 root root 4 0 0 81a4 644 root root 3 0 0", "", "A", "4", "new\nL", "3", "old") + "\nEND\n"))
+	f.Add([]byte("G 3 u 1\nX 3 0 -\nB 3 " + report("O", "2", "P", "/etc/a", "-", "81a4 600 root root 4 0 0 81a4 644 root root 3 0 0", "A", "4", "L", "3", "a", "D", "0000000000000000000000000000000000000000000000000000000000000000  x\nnew\noldhiEND") + "\nEND\n"))
+	f.Add([]byte("U 1\nEND\n"))
 	f.Add([]byte("N mount bm8=\nEND\n"))
-	f.Add([]byte("M L2Eb\nG 1 -\nX 1 137 time 0\nB 1 \nF 2 1 eA==\nEND\n"))
+	f.Add([]byte("M L2Eb\nG 1 -\nX 1 137 time\nB 1 0\n\nF 2 1 eA==\nEND\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res, err := ParseSandbox(b)
 		if err != nil {

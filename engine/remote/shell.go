@@ -45,7 +45,8 @@ var (
 )
 
 // programs lists every program, for tests and lint.
-var programs = map[string][]string{"probe": probeFiles, "fetch": fetchFiles, "apply": applyFiles, "cancel": cancelFiles, "sandbox": sandboxFiles, "confirm": confirmFiles, "apply-comeback": comeBackFiles}
+var programs = map[string][]string{"probe": probeFiles, "fetch": fetchFiles, "apply": applyFiles, "cancel": cancelFiles, "sandbox": sandboxFiles,
+	"confirm": confirmFiles, "apply-comeback": comeBackFiles, "probe+sandbox": {"common.sh", "probe.sh", "sandbox.sh", "sandbox_report.sh"}}
 
 // library is the text of files as sent: concatenated, without comment
 // lines and blank lines (the files are for reading; every byte is sent

@@ -81,6 +81,9 @@ type ProbeResult struct {
 	StateErr string // state file present but unreadable/corrupt: the reason
 	Paths    map[string]PathInfo
 	HostKey  string // SHA256 fingerprint of the key the host presented
+	// Answered is when the probe's reply was whole, when the session
+	// went on to other work (the sandbox); zero: when the call returned.
+	Answered time.Time
 }
 
 // Op is what an apply does for one entry on the host: the operations
