@@ -1,0 +1,59 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestScanCollectsPrepared: hosts prepared inside an open window apply on
+// their own; the next scan that learns them collects their results —
+// stored like a push's, the copies removed — with no `collect` and no
+// plan.
+func TestScanCollectsPrepared(t *testing.T) {
+	rg := newRig(t, 2)
+	rg.setup()
+	rg.must("--batch", "lock", "main", "contact")
+	rg.must("--batch", "snap", rg.write("motd", "prepared by scan\n"), "--to", "/etc/motd")
+	id := planID(t, rg.must("--batch", "--json", "plan"))
+	rg.must("--batch", "approve", id)
+	rg.must("--batch", "policy", "main", "--window", windowAt(time.Now().Add(-time.Minute), 30*time.Minute))
+	for _, h := range rg.must("--batch", "--json", "push", id, "--prepare").lines(t, "push.host") {
+		if h["status"] != "prepared" {
+			t.Fatalf("prepare: %v", h)
+		}
+	}
+	waitRecorded(t, rg.fleet.Hosts, id, time.Now().Add(30*time.Second))
+	for _, h := range rg.must("--batch", "--json", "hosts").lines(t, "host") {
+		if h["last_result"] != "prepared" {
+			t.Fatalf("%v before the scan: last result %v", h["name"], h["last_result"])
+		}
+	}
+	scan := rg.must("--batch", "--json", "--iface", rg.fleet.Bridge, "scan")
+	if n := strings.Count(scan.stdout, "prepared results collected"); n != 2 {
+		t.Errorf("scan announced %d collections, want 2:\n%s", n, scan.stdout)
+	}
+	for _, h := range rg.must("--batch", "--json", "hosts").lines(t, "host") {
+		ps, _ := h["prepared"].(map[string]any)
+		if h["last_result"] != "done" || h["position"] != 1.0 || ps["state"] != "applied" || ps["plan"] != id {
+			t.Errorf("%v after the scan: last result %v position %v prepared %v, want done 1 applied", h["name"], h["last_result"], h["position"], ps)
+		}
+	}
+	ok := 0
+	for _, res := range rg.must("--batch", "--json", "report").lines(t, "result") {
+		if res["plan_id"] == id && res["result"] == "ok" {
+			ok++
+		}
+	}
+	if ok != 2 {
+		t.Errorf("report: %d ok entries of %s, want 2", ok, id)
+	}
+	for _, h := range rg.fleet.Hosts {
+		if left, _ := h.Exec(t.Context(), "sh", "-c", "ls -A "+preparedDir); strings.TrimSpace(string(left)) != "" {
+			t.Errorf("%s still holds %q after the scan collected it", h.Name, left)
+		}
+		if got := rg.hostFile(h, "/etc/motd"); got != "prepared by scan\n" {
+			t.Errorf("%s /etc/motd %q", h.Name, got)
+		}
+	}
+}
