@@ -175,6 +175,14 @@ func (p *planPane) render() {
 		}
 		add(t.Warn.Render(fmt.Sprintf(" skipped %s: the scanner marked it %s (%s) — :plan %s includes it", s.Name, s.Liveness, seen, s.Name)))
 	}
+	// What to know of some hosts before approving (not simulated, clock
+	// off, a revert armed), as batch plan says it.
+	for _, n := range engine.PlanNotes(p.plan) {
+		add(t.Warn.Render(" ! " + hostList(n.Hosts)))
+		for _, l := range wrapLines(n.Text, p.w-5) {
+			add("   " + t.Warn.Render(l))
+		}
+	}
 	if len(g.Entries) == 0 && len(g.Failed) == 0 {
 		add(t.Muted.Render(" nothing to do: every planned host is at the head of " + p.plan.Branch))
 	}

@@ -101,12 +101,8 @@ func (p *textPrinter) plan(pl *engine.Plan) {
 		}
 		fmt.Fprintf(p.w, "\n- %s skipped: the scanner marked it %s (%s); name it to include it: plan %s\n", s.Name, s.Liveness, seen, s.Name)
 	}
-	p.unsandboxed(pl)
-	p.skewed(pl)
-	for _, h := range pl.Hosts {
-		if h.Revert != "" {
-			fmt.Fprintf(p.w, "\n! %s: %s\n", h.Name, h.Revert)
-		}
+	for _, n := range engine.PlanNotes(pl) {
+		fmt.Fprintf(p.w, "\n! %s: %s\n", hostList(n.Hosts), n.Text)
 	}
 	fmt.Fprintf(p.w, "\nreview, then: discoterm --batch approve %s && discoterm --batch push %s\n", pl.ID, pl.ID)
 }
@@ -202,36 +198,3 @@ func orAbsent(h string) string {
 	return h
 }
 
-// unsandboxed names the hosts whose exec entries could not be simulated,
-// with the reason (which says what to do).
-func (p *textPrinter) unsandboxed(pl *engine.Plan) {
-	by := map[string][]string{}
-	var reasons []string
-	for _, h := range pl.Hosts {
-		if h.Sandbox == "" || h.Err != "" {
-			continue
-		}
-		if by[h.Sandbox] == nil {
-			reasons = append(reasons, h.Sandbox)
-		}
-		by[h.Sandbox] = append(by[h.Sandbox], h.Name)
-	}
-	for _, r := range reasons {
-		fmt.Fprintf(p.w, "\n! exec entries not simulated on %s: %s\n", hostList(sorted(by[r])), r)
-	}
-}
-
-// skewed names the hosts whose clock is off the controller's by more than
-// engine.MaxClockSkew: a host keeps maintenance windows by its own clock.
-func (p *textPrinter) skewed(pl *engine.Plan) {
-	for _, h := range pl.Hosts {
-		if h.ClockSkew == 0 {
-			continue
-		}
-		way, d := "ahead of", h.ClockSkew
-		if d < 0 {
-			way, d = "behind", -d
-		}
-		fmt.Fprintf(p.w, "\n! %s: its clock is %s %s this controller's; it keeps maintenance windows by its own clock — set its time (NTP)\n", h.Name, d, way)
-	}
-}
