@@ -134,11 +134,12 @@ func TestFleetApplyHostHygiene(t *testing.T) {
 		ctx := context.Background()
 		pr, _ := a.st.Probe(ctx, target(a.h), ProbeRequest{StateDir: "/var/lib/discoterm"})
 		b := &Bundle{StateDir: "/var/lib/discoterm", Branch: "main", ExpectBranch: pr.State.Branch, ExpectPosition: pr.State.Position,
-			ExpectHash: pr.State.Hash, Entries: []BundleEntry{{Seq: pr.State.Position + 1, Hash: sum([]byte("slow")), Op: OpExec, Command: "sleep 30"}}}
+			ExpectHash: pr.State.Hash, Entries: []BundleEntry{{Seq: pr.State.Position + 1, Hash: sum([]byte("slow")), Op: OpExec, Command: "sleep 300"}}}
 		a.st.Apply(ctx, target(a.h), b, nil)
 	}()
-	a.sh(`for i in $(seq 100); do pgrep -f '^sleep 30$' >/dev/null && break; sleep 0.1; done
-read -r pid _ < /var/lib/discoterm/.lock; kill -9 "$pid"; pkill -f '^sleep 30$'; true`)
+	a.sh(`for i in $(seq 600); do pgrep -f '^sleep 300$' >/dev/null && break; sleep 0.1; done
+pgrep -f '^sleep 300$' >/dev/null || { echo 'the slow entry never started'; exit 1; }
+read -r pid _ < /var/lib/discoterm/.lock; kill -9 "$pid"; pkill -f '^sleep 300$'; true`)
 	<-done
 	if got := a.sh("cat /var/lib/discoterm/.lock"); got == "" {
 		t.Fatal("the killed apply left no lock to test with")
