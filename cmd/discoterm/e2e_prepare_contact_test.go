@@ -52,15 +52,15 @@ func alive(pid int) bool {
 	return i < 0 || !strings.HasPrefix(s[i+1:], " Z")
 }
 
-// TestPlanCollectsPrepared: hosts prepared inside an open window apply at
-// once, on their own; the controller's next plan collects their results
-// (stored like a push's, the copies removed) with no `collect`, and plans
-// from where the hosts now are.
-func TestPlanCollectsPrepared(t *testing.T) {
-	rg := newRig(t, 2)
+// appliedInOpenWindow prepares a push of motd to every host of rg inside
+// a window open now, waits until each host applied it on its own and
+// checks that the store still knows only that they were prepared; it
+// returns the plan's id.
+func appliedInOpenWindow(t *testing.T, rg *rig, motd string) string {
+	t.Helper()
 	rg.setup()
 	rg.must("--batch", "lock", "main", "contact")
-	rg.must("--batch", "snap", rg.write("motd", "prepared\n"), "--to", "/etc/motd")
+	rg.must("--batch", "snap", rg.write("motd", motd), "--to", "/etc/motd")
 	id := planID(t, rg.must("--batch", "--json", "plan"))
 	rg.must("--batch", "approve", id)
 	rg.must("--batch", "policy", "main", "--window", windowAt(time.Now().Add(-time.Minute), 30*time.Minute))
@@ -72,9 +72,19 @@ func TestPlanCollectsPrepared(t *testing.T) {
 	waitRecorded(t, rg.fleet.Hosts, id, time.Now().Add(30*time.Second))
 	for _, h := range rg.must("--batch", "--json", "hosts").lines(t, "host") {
 		if h["last_result"] != "prepared" {
-			t.Fatalf("%v before the plan: last result %v", h["name"], h["last_result"])
+			t.Fatalf("%v before contact: last result %v", h["name"], h["last_result"])
 		}
 	}
+	return id
+}
+
+// TestPlanCollectsPrepared: hosts prepared inside an open window apply at
+// once, on their own; the controller's next plan collects their results
+// (stored like a push's, the copies removed) with no `collect`, and plans
+// from where the hosts now are.
+func TestPlanCollectsPrepared(t *testing.T) {
+	rg := newRig(t, 2)
+	id := appliedInOpenWindow(t, rg, "prepared\n")
 	r := rg.must("--batch", "--json", "plan")
 	for _, h := range r.lines(t, "plan.host") {
 		if h["position"] != 1.0 {

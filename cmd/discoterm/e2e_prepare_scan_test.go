@@ -3,7 +3,6 @@ package main
 import (
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestScanCollectsPrepared: hosts prepared inside an open window apply on
@@ -12,23 +11,7 @@ import (
 // plan.
 func TestScanCollectsPrepared(t *testing.T) {
 	rg := newRig(t, 2)
-	rg.setup()
-	rg.must("--batch", "lock", "main", "contact")
-	rg.must("--batch", "snap", rg.write("motd", "prepared by scan\n"), "--to", "/etc/motd")
-	id := planID(t, rg.must("--batch", "--json", "plan"))
-	rg.must("--batch", "approve", id)
-	rg.must("--batch", "policy", "main", "--window", windowAt(time.Now().Add(-time.Minute), 30*time.Minute))
-	for _, h := range rg.must("--batch", "--json", "push", id, "--prepare").lines(t, "push.host") {
-		if h["status"] != "prepared" {
-			t.Fatalf("prepare: %v", h)
-		}
-	}
-	waitRecorded(t, rg.fleet.Hosts, id, time.Now().Add(30*time.Second))
-	for _, h := range rg.must("--batch", "--json", "hosts").lines(t, "host") {
-		if h["last_result"] != "prepared" {
-			t.Fatalf("%v before the scan: last result %v", h["name"], h["last_result"])
-		}
-	}
+	id := appliedInOpenWindow(t, rg, "prepared by scan\n")
 	scan := rg.must("--batch", "--json", "--iface", rg.fleet.Bridge, "scan")
 	if n := strings.Count(scan.stdout, "prepared results collected"); n != 2 {
 		t.Errorf("scan announced %d collections, want 2:\n%s", n, scan.stdout)

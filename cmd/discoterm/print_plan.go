@@ -197,4 +197,3 @@ func orAbsent(h string) string {
 	}
 	return h
 }
-

@@ -148,11 +148,9 @@ func NewHTTPHandler(o HTTPOptions) http.Handler {
 	})
 }
 
-// IPXEScript is the machine's iPXE script: its profile's kernel with the
-// rendered command line, and its initrd.
-// keyURL (.KeyURL in the template) is where the booted machine fetches
-// its host key, once.
-func IPXEScript(profile, server string, m machines.Machine, keyURL string) ([]byte, error) {
+// cmdlineTemplate checks a boot profile and parses its kernel
+// command-line template (a missing key is an error, never "<no value>").
+func cmdlineTemplate(profile string) (*template.Template, error) {
 	if err := CheckProfile(profile); err != nil {
 		return nil, err
 	}
@@ -160,7 +158,15 @@ func IPXEScript(profile, server string, m machines.Machine, keyURL string) ([]by
 	if err != nil {
 		return nil, err
 	}
-	tpl, err := template.New("cmdline").Option("missingkey=error").Parse(string(data))
+	return template.New("cmdline").Option("missingkey=error").Parse(string(data))
+}
+
+// IPXEScript is the machine's iPXE script: its profile's kernel with the
+// rendered command line, and its initrd.
+// keyURL (.KeyURL in the template) is where the booted machine fetches
+// its host key, once.
+func IPXEScript(profile, server string, m machines.Machine, keyURL string) ([]byte, error) {
+	tpl, err := cmdlineTemplate(profile)
 	if err != nil {
 		return nil, err
 	}

@@ -8,12 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"text/template"
 	"time"
 
 	"github.com/discoterm/discoterm/engine/machines"
@@ -222,14 +220,7 @@ func serveDiscovery(o HTTPOptions, w http.ResponseWriter, r *http.Request, req *
 // discoverScript is the discovery profile's iPXE script; its cmdline
 // template gets .MAC, .IP, .Server and .ReportURL.
 func discoverScript(profile, server, mac string, ip netip.Addr) ([]byte, error) {
-	if err := CheckProfile(profile); err != nil {
-		return nil, err
-	}
-	data, err := os.ReadFile(filepath.Join(profile, ProfileCmdline))
-	if err != nil {
-		return nil, err
-	}
-	tpl, err := template.New("cmdline").Option("missingkey=error").Parse(string(data))
+	tpl, err := cmdlineTemplate(profile)
 	if err != nil {
 		return nil, err
 	}
