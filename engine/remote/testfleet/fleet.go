@@ -71,6 +71,10 @@ type Options struct {
 	// sshd's list: it costs an OpenSSH client ~70 ms of CPU per login on a
 	// small machine, and Go's x/crypto/ssh does not offer it anyway.
 	PQKex bool
+	// Systemd makes hosts whose PID 1 (of their own PID namespace) is the
+	// machine's systemd, with no services but sshd (see systemd.go);
+	// RequireSystemd skips tests where that cannot work.
+	Systemd bool
 }
 
 // Fleet is a running fleet. Its exported fields are what fleet.json holds.
@@ -95,6 +99,7 @@ type Fleet struct {
 	Mounted      bool `json:"mounted"`       // the tmpfs is (or may be) mounted
 	RaisedLimits bool `json:"raised_limits"` // see Options.RaiseLimits
 	PQKex        bool `json:"pq_kex,omitempty"`
+	Systemd      bool `json:"systemd,omitempty"`
 	NumHosts     int  `json:"num_hosts"` // planned host count
 
 	mu      sync.Mutex
@@ -298,7 +303,12 @@ func Start(ctx context.Context, opts Options) (f *Fleet, err error) {
 	}
 	_ = Sweep() // best effort; leftovers of others never block a new fleet
 
-	f = &Fleet{Detached: opts.Detach, NumHosts: opts.N, PQKex: opts.PQKex}
+	if opts.Systemd {
+		if r := SystemdUsable(); r != "" {
+			return nil, fmt.Errorf("testfleet: systemd hosts: %s", r)
+		}
+	}
+	f = &Fleet{Detached: opts.Detach, NumHosts: opts.N, PQKex: opts.PQKex, Systemd: opts.Systemd}
 	if err := register(f); err != nil {
 		return nil, err
 	}
