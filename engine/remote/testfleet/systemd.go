@@ -234,20 +234,14 @@ func (h *Host) waitSystemd(ctx context.Context) error {
 }
 
 // removeSystemdCgroups removes the cgroups of the fleet's systemd hosts
-// (and the manager's below them) from the machine's systemd and memory
-// hierarchies, once their processes are gone. Empty cgroups may stay busy
+// (and the manager's below them) from every cgroup hierarchy of the
+// machine (systemd also mounts a hybrid cgroup2 one for itself), once their processes are gone. Empty cgroups may stay busy
 // for a moment after their last process died: retry for a while.
 func (f *Fleet) removeSystemdCgroups() error {
 	if !f.Systemd || f.ID == "" || !idRe.MatchString(f.ID) {
 		return nil
 	}
-	var roots []string
-	if _, r := machineSystemdCgroup(); r != "" {
-		roots = append(roots, r)
-	}
-	if machineCgroups() == "v1" {
-		roots = append(roots, "/sys/fs/cgroup/memory")
-	}
+	roots := cgroupRoots()
 	var left []string
 	for _, r := range roots {
 		parent := filepath.Join(r, sdCgroupParent)
@@ -265,6 +259,18 @@ func (f *Fleet) removeSystemdCgroups() error {
 		return fmt.Errorf("could not remove cgroups: %s", strings.Join(left, "; "))
 	}
 	return nil
+}
+
+// cgroupRoots are the mount points of the machine's cgroup hierarchies.
+func cgroupRoots() []string {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && (strings.Contains(l, " - cgroup ") || strings.Contains(l, " - cgroup2 ")) {
+			out = append(out, f[4])
+		}
+	}
+	return out
 }
 
 // rmdirTree removes a cgroup directory and the cgroups below it, deepest

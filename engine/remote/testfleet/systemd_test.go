@@ -9,15 +9,11 @@ import (
 	"time"
 )
 
-// sdCgroupsLeft lists the fleet's cgroups still in the machine's systemd
-// and memory hierarchies.
+// sdCgroupsLeft lists the fleet's cgroups still in the machine's cgroup
+// hierarchies.
 func sdCgroupsLeft(f *Fleet) []string {
 	var left []string
-	_, r := machineSystemdCgroup()
-	for _, root := range []string{r, "/sys/fs/cgroup/memory"} {
-		if root == "" {
-			continue
-		}
+	for _, root := range cgroupRoots() {
 		m, _ := filepath.Glob(filepath.Join(root, sdCgroupParent, "dt"+f.ID+"h*"))
 		left = append(left, m...)
 	}
