@@ -183,7 +183,8 @@ func TestMustComeBackSystemdUnit(t *testing.T) {
 
 	// A good change on n2: confirmed; its timer is stopped and unloaded,
 	// and the change stays past the deadline.
-	rg.must("--batch", "lock", "main", "good")
+	rg.must("--batch", "lock", "main", "keys back")
+	rg.must("--batch", "snap", rg.write("keys-good", keys0), "--to", keys, "--mode", "0600")
 	rg.must("--batch", "snap", rg.write("good", "good\n"), "--to", "/etc/app-good.conf")
 	id = planID(t, rg.must("--batch", "--json", "plan", n2.Name))
 	rg.must("--batch", "approve", id)
