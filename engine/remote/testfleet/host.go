@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -452,16 +451,6 @@ func (h *Host) Command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
 	return cmd
-}
-
-// nsenterArgs enter the host's namespaces, root and cwd / (and its PID
-// namespace on a systemd host).
-func (h *Host) nsenterArgs() []string {
-	a := []string{"-t", strconv.Itoa(h.Pid), "-m", "-u", "-n", "-r", "-w"}
-	if h.fleet.Systemd {
-		a = append(a, "-p")
-	}
-	return append(a, "--")
 }
 
 // openInRoot opens path as the host sees it (resolved inside the host's

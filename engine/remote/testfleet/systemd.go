@@ -192,6 +192,16 @@ func (h *Host) systemdAnchorArgs() []string {
 		kind, h.systemdCgroupDir(), sdUnitDir}
 }
 
+// nsenterArgs enter the host's namespaces, root and cwd / (and its PID
+// namespace on a systemd host).
+func (h *Host) nsenterArgs() []string {
+	a := []string{"-t", strconv.Itoa(h.Pid), "-m", "-u", "-n", "-r", "-w"}
+	if h.fleet.Systemd {
+		a = append(a, "-p")
+	}
+	return append(a, "--")
+}
+
 // childPid waits until process pid has a child and returns it (unshare
 // --fork and nsenter --pid run their command as a child).
 func childPid(pid int, deadline time.Time) (int, error) {
