@@ -25,7 +25,8 @@
 //
 // Each host has an anchor process ("sleep infinity", Host.Pid) that holds
 // its mount/UTS/network namespaces and chroot; sshd and Exec enter them
-// with nsenter. Every fleet is recorded under RegistryDir before any of
+// with nsenter. With Options.Systemd the anchor is instead the machine's
+// systemd, PID 1 of the host's own PID namespace (systemd.go). Every fleet is recorded under RegistryDir before any of
 // its resources exist, with a lock its owner holds; Start sweeps fleets
 // whose owner died, and `testfleet down -all` removes detached ones.
 package testfleet
