@@ -49,7 +49,12 @@ type rig struct {
 }
 
 func newRig(t *testing.T, n int) *rig {
-	f := testfleet.StartT(t, testfleet.Options{N: n})
+	return newRigOpts(t, testfleet.Options{N: n})
+}
+
+// newRigOpts is newRig on a fleet made with opts.
+func newRigOpts(t *testing.T, opts testfleet.Options) *rig {
+	f := testfleet.StartT(t, opts)
 	dir := t.TempDir()
 	r := &rig{t: t, fleet: f, dir: dir}
 	// The fleet's client key also signs approvals (--identity is the

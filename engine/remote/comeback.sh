@@ -147,6 +147,11 @@ savefail() {
   emit "$1" failed 1 "$s"; unrun; fail
 }
 
+# sdarg TEXT: TEXT as an argument that reaches the command systemd-run
+# starts unchanged: the manager expands $VAR and ${VAR} in ExecStart=
+# (transient units' too) and turns $$ into $, so every $ is doubled.
+sdarg() { printf '%s\n' "$1" | sed 's/\$/$$/g'; }
+
 # arm: the push is over: arm the reverter (nothing to revert: drop the
 # record) and say so (ARMED SECONDS).
 arm() {
@@ -170,7 +175,7 @@ arm() {
   # revert is not killed with the SSH login's cgroup.
   if [ -n "$m1" ] && [ "$m1" = "$m0" ] && command -v systemd-run > /dev/null 2>&1 &&
     systemd-run --quiet --unit "discoterm-revert-$tok" --on-active="${KD}s" --timer-property=AccuracySec=1s \
-      /bin/sh -c "$REVERTER" reverter 0 "$SD" "$tok" 0 > /dev/null 2>&1; then
+      /bin/sh -c "$(sdarg "$REVERTER")" reverter 0 "$(sdarg "$SD")" "$tok" 0 > /dev/null 2>&1; then
     echo systemd > "$ar/how"
   else
     setsid sh -c "$REVERTER" reverter "$KD" "$SD" "$tok" 0 < /dev/null > /dev/null 2>&1 &

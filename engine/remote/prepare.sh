@@ -72,8 +72,14 @@ unit() { echo "discoterm-prepared-$1"; }
 # second; --collect unloads the units once it ran, even when it failed.
 arm_timer() {
   systemd-run --quiet --collect --unit="$(unit "$2")" --on-calendar="$5" --timer-property=AccuracySec=1s \
-    sh -c "$WAITER" waiter "$1/prepared/$2.sh" "$3" "$4" "$1/prepared/$2" < /dev/null > /dev/null 2>&1
+    sh -c "$(sdarg "$WAITER")" waiter "$(sdarg "$1/prepared/$2.sh")" "$3" "$4" "$(sdarg "$1/prepared/$2")" < /dev/null > /dev/null 2>&1
 }
+
+# sdarg TEXT: TEXT as an argument that reaches the command systemd-run
+# starts unchanged. The manager expands $VAR and ${VAR} in ExecStart=,
+# transient units' too (the waiter's ${got%% *} became empty: every
+# prepared push was "tampered"), and turns $$ into $: double every $.
+sdarg() { printf '%s\n' "$1" | sed 's/\$/$$/g'; }
 
 # prepare STATEDIR PLAN SHA256 START CALENDAR PROGRAM
 prepare() {

@@ -148,8 +148,15 @@ func TestPrepareChoosesTimerOnlyUnderSystemd(t *testing.T) {
 				t.Fatalf("collect with the timer gone: %+v %v", ps, err)
 			}
 			// What the timer runs at its time (then the start is past:
-			// as now): the program, once.
-			fire := append([]string{"-c", strings.Join(tail[:len(tail)-5], "\n")}, tail[len(tail)-5:]...)
+			// as now): the program, once. systemd expands $VAR and ${VAR}
+			// in ExecStart= and turns $$ into $: every $ must come doubled
+			// (a lone one would be expanded), and the program sees them
+			// single.
+			code := strings.Join(tail[:len(tail)-5], "\n")
+			if strings.Contains(strings.ReplaceAll(code, "$$", ""), "$") {
+				t.Fatalf("the timer's code has a $ that systemd would expand:\n%s", code)
+			}
+			fire := append([]string{"-c", strings.ReplaceAll(code, "$$", "$")}, tail[len(tail)-5:]...)
 			fire[len(fire)-2] = strconv.FormatInt(time.Now().Unix(), 10)
 			tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 			defer cancel()

@@ -25,7 +25,8 @@
 //
 // Each host has an anchor process ("sleep infinity", Host.Pid) that holds
 // its mount/UTS/network namespaces and chroot; sshd and Exec enter them
-// with nsenter. Every fleet is recorded under RegistryDir before any of
+// with nsenter. With Options.Systemd the anchor is instead the machine's
+// systemd, PID 1 of the host's own PID namespace (systemd.go). Every fleet is recorded under RegistryDir before any of
 // its resources exist, with a lock its owner holds; Start sweeps fleets
 // whose owner died, and `testfleet down -all` removes detached ones.
 package testfleet
@@ -71,6 +72,10 @@ type Options struct {
 	// sshd's list: it costs an OpenSSH client ~70 ms of CPU per login on a
 	// small machine, and Go's x/crypto/ssh does not offer it anyway.
 	PQKex bool
+	// Systemd makes hosts whose PID 1 (of their own PID namespace) is the
+	// machine's systemd, with no services but sshd (see systemd.go);
+	// RequireSystemd skips tests where that cannot work.
+	Systemd bool
 }
 
 // Fleet is a running fleet. Its exported fields are what fleet.json holds.
@@ -95,6 +100,7 @@ type Fleet struct {
 	Mounted      bool `json:"mounted"`       // the tmpfs is (or may be) mounted
 	RaisedLimits bool `json:"raised_limits"` // see Options.RaiseLimits
 	PQKex        bool `json:"pq_kex,omitempty"`
+	Systemd      bool `json:"systemd,omitempty"`
 	NumHosts     int  `json:"num_hosts"` // planned host count
 
 	mu      sync.Mutex
@@ -298,7 +304,12 @@ func Start(ctx context.Context, opts Options) (f *Fleet, err error) {
 	}
 	_ = Sweep() // best effort; leftovers of others never block a new fleet
 
-	f = &Fleet{Detached: opts.Detach, NumHosts: opts.N, PQKex: opts.PQKex}
+	if opts.Systemd {
+		if r := SystemdUsable(); r != "" {
+			return nil, fmt.Errorf("testfleet: systemd hosts: %s", r)
+		}
+	}
+	f = &Fleet{Detached: opts.Detach, NumHosts: opts.N, PQKex: opts.PQKex, Systemd: opts.Systemd}
 	if err := register(f); err != nil {
 		return nil, err
 	}

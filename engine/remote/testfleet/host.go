@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -135,6 +134,9 @@ func (f *Fleet) prepareView(h *Host) error {
 			return err
 		}
 	}
+	if f.Systemd {
+		return prepareSystemdView(upper)
+	}
 	return nil
 }
 
@@ -223,10 +225,14 @@ func (h *Host) startAnchor(ctx context.Context) error {
 		return err
 	}
 	defer r.Close()
-	cmd := exec.Command("ip", "netns", "exec", h.Netns,
+	args := []string{"netns", "exec", h.Netns,
 		"unshare", "-m", "-u", "--propagation", "private",
 		"/bin/sh", "-c", anchorScript, "dt-anchor",
-		f.upperDir(h), filepath.Join(hd, "work"), filepath.Join(hd, "merged"), h.Name, machineCgroups())
+		f.upperDir(h), filepath.Join(hd, "work"), filepath.Join(hd, "merged"), h.Name, machineCgroups()}
+	if f.Systemd {
+		args = h.systemdAnchorArgs()
+	}
+	cmd := exec.Command("ip", args...)
 	cmd.Env = cleanEnv
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -242,7 +248,15 @@ func (h *Host) startAnchor(ctx context.Context) error {
 		deadline = d
 	}
 	r.SetReadDeadline(deadline)
-	out, rerr := io.ReadAll(r)
+	var out []byte
+	var rerr error
+	if f.Systemd {
+		// unshare --fork keeps the pipe open while systemd runs: read
+		// the line, not to EOF.
+		out, rerr = readReady(r)
+	} else {
+		out, rerr = io.ReadAll(r)
+	}
 	if rerr != nil || strings.TrimSpace(string(out)) != "ready" {
 		cmd.Process.Kill()
 		<-done
@@ -256,25 +270,37 @@ func (h *Host) startAnchor(ctx context.Context) error {
 	}
 	// "ready" and EOF come just before chroot(2): wait until the anchor's
 	// root is the host's view, or nsenter -r would see the machine's root.
+	// A systemd host's anchor is unshare's child, PID 1 of its namespace.
+	pid := cmd.Process.Pid
+	if f.Systemd {
+		if pid, err = childPid(pid, deadline); err != nil {
+			cmd.Process.Kill()
+			<-done
+			return fmt.Errorf("the host's systemd: %w", err)
+		}
+	}
 	merged := filepath.Join(hd, "merged")
 	for {
-		if r, err := os.Readlink(fmt.Sprintf("/proc/%d/root", cmd.Process.Pid)); err == nil && r == merged {
+		if r, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pid)); err == nil && r == merged {
 			break
 		}
-		if _, alive := procStart(cmd.Process.Pid); !alive || time.Now().After(deadline) {
+		if _, alive := procStart(pid); !alive || time.Now().After(deadline) {
 			cmd.Process.Kill()
 			<-done
 			return errors.New("the host's anchor process did not chroot into its view")
 		}
 		time.Sleep(time.Millisecond)
 	}
-	start, alive := procStart(cmd.Process.Pid)
+	start, alive := procStart(pid)
 	if !alive {
 		return errors.New("the host's anchor process died")
 	}
 	h.mu.Lock()
-	h.Pid, h.PidStart = cmd.Process.Pid, start
+	h.Pid, h.PidStart = pid, start
 	h.mu.Unlock()
+	if f.Systemd {
+		return h.waitSystemd(ctx)
+	}
 	return nil
 }
 
@@ -287,8 +313,7 @@ func (h *Host) startSSHD(ctx context.Context) error {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command("nsenter", "-t", strconv.Itoa(h.Pid), "-m", "-u", "-n", "-r", "-w", "--",
-		"/usr/sbin/sshd", "-D", "-e", "-f", sshdConfig)
+	cmd := exec.Command("nsenter", append(h.nsenterArgs(), "/usr/sbin/sshd", "-D", "-e", "-f", sshdConfig)...)
 	cmd.Env = cleanEnv
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -297,9 +322,18 @@ func (h *Host) startSSHD(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	start, _ := procStart(cmd.Process.Pid)
+	pid := cmd.Process.Pid
+	if f.Systemd {
+		// nsenter --pid runs sshd as its child and exits with it.
+		if pid, err = childPid(pid, time.Now().Add(cmdTimeout)); err != nil {
+			cmd.Process.Kill()
+			<-done
+			return fmt.Errorf("starting sshd: %w", err)
+		}
+	}
+	start, _ := procStart(pid)
 	h.mu.Lock()
-	h.SSHDPid, h.SSHDStart, h.sshdDone = cmd.Process.Pid, start, done
+	h.SSHDPid, h.SSHDStart, h.sshdDone = pid, start, done
 	h.mu.Unlock()
 	return h.waitReady(ctx)
 }
@@ -411,8 +445,7 @@ func (h *Host) Exec(ctx context.Context, args ...string) ([]byte, error) {
 // Exec does, for callers that want stdin/stdout streams. ctx kills the
 // command's whole process group; unlike Exec, no default timeout applies.
 func (h *Host) Command(ctx context.Context, args ...string) *exec.Cmd {
-	nargs := append([]string{"-t", strconv.Itoa(h.Pid), "-m", "-u", "-n", "-r", "-w", "--"}, args...)
-	cmd := exec.CommandContext(ctx, "nsenter", nargs...)
+	cmd := exec.CommandContext(ctx, "nsenter", append(h.nsenterArgs(), args...)...)
 	cmd.Env = append([]string(nil), cleanEnv...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

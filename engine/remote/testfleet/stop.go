@@ -94,6 +94,9 @@ func (f *Fleet) teardown() error {
 	if err := waitGone(killed, 10*time.Second); err != nil {
 		errs = append(errs, err)
 	}
+	if err := f.removeSystemdCgroups(); err != nil {
+		errs = append(errs, err)
+	}
 
 	// 2. Namespaces, then links. Deleting a namespace is quick and the
 	// kernel then destroys its veths in one batch (one RCU grace period
