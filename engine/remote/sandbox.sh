@@ -136,7 +136,7 @@ sb_newdirs() {
 
 # sb_setup KIND...: the scratch space, its output space and every layer
 # (KIND f: the file entries before the first command, e: a command's,
-# with its /dev), in three processes: mount, mkdir and mount again.
+# with its /dev), in two processes: the scratch tmpfs, then one mount -a.
 sb_setup() {
   if [ -n "${DT_NOSB:-}" ]; then printf 'U %s\n' "$DT_NOSB"; echo END; exit 0; fi
   # PID 1 of its namespace ignores signals it has no handler for: give it
@@ -215,7 +215,14 @@ EOF
     fi
     k=$((k + 1))
   done
-  LC_ALL=C mkdir -p -- "$@" || sb_no mount "cannot make the scratch directories"
+  # The scratch directories are made by the same mount process, not by a
+  # mkdir of their own: X-mount.mkdir makes a mount's target, so each is
+  # bound over itself through $T/m (a second view of the scratch tmpfs,
+  # which no layer and no entry sees), and the directory under $T is
+  # then there for the layers to use.
+  mk="$T $T/m none bind,X-mount.mkdir 0 0$NL"
+  for d do mk="$mk$T/m${d#"$T"} $T/m${d#"$T"} none bind,X-mount.mkdir 0 0$NL"; done
+  tab=$mk$tab
   # libmount reads a table only from a file: one in the scratch space.
   printf '%s' "$tab" > "$T/fstab"
   if ! err=$(LC_ALL=C mount -a -T "$T/fstab" 2>&1); then
