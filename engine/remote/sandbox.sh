@@ -134,6 +134,16 @@ sb_newdirs() {
   set +f
 }
 
+# sb_created SEQ PATH: entry SEQ, the first and the only command, has
+# --creates PATH. A push skips it when PATH is there, on a plain stat of
+# the host before anything else runs; so does the plan, before any
+# sandbox is made (this namespace's /sys is still the host's).
+sb_created() {
+  if [ -z "${DT_NOSB:-}" ] && { [ -e "$2" ] || [ -L "$2" ]; }; then
+    printf 'G %s c\nX %s 0 -\n' "$1" "$1"; sb_end; exit 0
+  fi
+}
+
 # sb_setup KIND...: the scratch space, its output space and every layer
 # (KIND f: the file entries before the first command, e: a command's,
 # with its /dev), in two processes: the scratch tmpfs, then one mount -a.
