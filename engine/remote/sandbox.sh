@@ -75,6 +75,7 @@ sb_mounts() {
       nfs|nfs4|cifs|smb3|9p|ceph|glusterfs|fuse|fuse.*|afs|ncpfs|sshfs) continue ;;
     esac
     case $mp in
+      /proc/driver|/proc/driver/*) SB_PROCBUSY=1; continue ;;
       /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;;
       *\\*|*,*|*:*|*\**|*\?*|*\[*) SB_SKIPPED="$SB_SKIPPED$mp$NL"; continue ;;
     esac
@@ -158,8 +159,9 @@ sb_setup() {
   done
   [ -z "$SB_MISSING" ] || sb_no tools "missing commands:$SB_MISSING"
   sb_mounts
-  sb_scratch || sb_no scratch "no directory to mount the scratch space on (tried /mnt /media /opt /srv /home /root /var/tmp /tmp /boot)"
-  err=$(LC_ALL=C mount -t tmpfs -o "size=$SB_CAP,mode=700" discoterm-sandbox "$T" 2>&1) || sb_no mount "cannot mount a tmpfs: $err"
+  # The scratch space: a tmpfs over /proc/driver when that can be (see
+  # sb_one), mounted with every layer by one mount process; else over a
+  # directory of sb_scratch, by a mount of its own before the layers.
   for l in $SB_SKIPPED; do printf 'M %s\n' "$(sb_b64 "$l")"; done
   SB_MPLIST=; j=0
   while IFS= read -r l; do
@@ -170,7 +172,70 @@ sb_setup() {
 $SB_MPS
 EOF
   sb_newdirs
-  # The fstab of every layer, and the directories it needs.
+  kinds=$*
+  T=
+  if [ -z "$SB_PROCBUSY" ] && [ -d /proc/driver ] && [ ! -L /proc/driver ]; then
+    T=/proc/driver
+    # shellcheck disable=SC2086 # the kinds, one word each
+    sb_tab $kinds
+    sb_one || T=
+  fi
+  if [ -z "$T" ]; then
+    sb_scratch || sb_no scratch "no directory to mount the scratch space on (tried /mnt /media /opt /srv /home /root /var/tmp /tmp /boot)"
+    err=$(LC_ALL=C mount -t tmpfs -o "size=$SB_CAP,mode=700" discoterm-sandbox "$T" 2>&1) || sb_no mount "cannot mount a tmpfs: $err"
+    # shellcheck disable=SC2086
+    sb_tab $kinds
+    # libmount reads a table only from a regular file: one in the scratch space.
+    printf '%s' "$tab" > "$T/fstab"
+    err=$(LC_ALL=C mount -a -T "$T/fstab" 2>&1) || sb_nofollow
+  fi
+  SB_NOFOLLOW=
+  while read -r _ _ _ _ mp opts _; do
+    if [ "$mp" = "$T/f" ]; then
+      case ,$opts, in *,nosymfollow,*) SB_NOFOLLOW=1 ;; *) SB_NOFOLLOW= ;; esac
+    fi
+  done < /proc/self/mountinfo
+  case " $kinds " in *" e "*) [ -c "$T/r/1/dev/null" ] || sb_no mount "cannot give the sandbox a /dev/null" ;; esac
+  : > "$T/cap"; SB_RAN=0; SB_K=0; R=$T/r/0
+}
+
+# sb_nofollow: mount -a failed: a mount older than nosymfollow
+# (util-linux < 2.37), try again without it (what is mounted stays).
+sb_nofollow() {
+  printf '%s' "$tab" | while IFS= read -r l; do
+    case $l in *,nosymfollow,*|"$T/f/"*) ;; *) printf '%s\n' "$l" ;; esac
+  done > "$T/fstab"
+  err=$(LC_ALL=C mount -a -T "$T/fstab" 2>&1) || sb_no overlay "cannot mount the sandbox (overlayfs, /dev, /proc): $err"
+}
+
+# sb_one: mount the scratch tmpfs on $T (/proc/driver) and every layer
+# in one mount process. libmount reads a table only from a regular file,
+# and there is none to write before the tmpfs: so the table is mount's
+# own /proc/self/cmdline, each line an argument of its own ("\nLINE\n";
+# mount -a uses no operand; the NUL-ended pieces between are lines it
+# ignores with a warning). procfs refuses every mkdir, so if the tmpfs
+# is not mounted the lines after it make nothing on any filesystem:
+# then 1, and setup goes the two-process way.
+sb_one() {
+  set -f; IFS=$NL
+  set -- "${NL}discoterm-sandbox $T tmpfs size=$SB_CAP,mode=700 0 0$NL"
+  for l in $tab; do set -- "$@" "$NL$l$NL"; done
+  IFS=' 	
+'
+  set +f
+  LC_ALL=C mount -a -T /proc/self/cmdline "$@" > /dev/null 2>&1 && return 0
+  # Failed: with the tmpfs mounted, as sb_setup's own mount -a would.
+  while read -r _ _ _ _ mp _ rest; do
+    if [ "$mp" = "$T" ]; then
+      case $rest in *"- tmpfs discoterm-sandbox "*) sb_nofollow; return 0 ;; esac
+    fi
+  done < /proc/self/mountinfo
+  return 1
+}
+
+# sb_tab KIND...: the fstab of every layer in tab, with the directories
+# it needs (on the scratch space $T).
+sb_tab() {
   kinds=$*
   set -- "$T/dev/.dt"
   tab="discoterm-out $T/out tmpfs size=$SB_OUT,mode=700,X-mount.mkdir 0 0$NL"
@@ -233,23 +298,6 @@ EOF
   mk="$T $T/m none bind,X-mount.mkdir 0 0$NL"
   for d do mk="$mk$T/m${d#"$T"} $T/m${d#"$T"} none bind,X-mount.mkdir 0 0$NL"; done
   tab=$mk$tab
-  # libmount reads a table only from a file: one in the scratch space.
-  printf '%s' "$tab" > "$T/fstab"
-  if ! err=$(LC_ALL=C mount -a -T "$T/fstab" 2>&1); then
-    # A mount older than nosymfollow (util-linux < 2.37): without it.
-    printf '%s' "$tab" | while IFS= read -r l; do
-      case $l in *,nosymfollow,*|"$T/f/"*) ;; *) printf '%s\n' "$l" ;; esac
-    done > "$T/fstab"
-    err=$(LC_ALL=C mount -a -T "$T/fstab" 2>&1) || sb_no overlay "cannot mount the sandbox (overlayfs, /dev, /proc): $err"
-  fi
-  SB_NOFOLLOW=
-  while read -r _ _ _ _ mp opts _; do
-    if [ "$mp" = "$T/f" ]; then
-      case ,$opts, in *,nosymfollow,*) SB_NOFOLLOW=1 ;; *) SB_NOFOLLOW= ;; esac
-    fi
-  done < /proc/self/mountinfo
-  case " $kinds " in *" e "*) [ -c "$T/r/1/dev/null" ] || sb_no mount "cannot give the sandbox a /dev/null" ;; esac
-  : > "$T/cap"; SB_RAN=0; SB_K=0; R=$T/r/0
 }
 
 # Capabilities an entry keeps: what a package script or a config edit
