@@ -8,7 +8,8 @@
 # unshare is refused, the session falls back to a plain shell with
 # DT_NOSB set to unshare's status: the probe runs, the sandbox does not.
 # Nothing here writes to a host filesystem: the scratch space is a tmpfs
-# mounted over an existing directory, in this namespace only.
+# mounted over an existing directory (/proc/driver, see sb_one), in this
+# namespace only.
 #
 # Layout on the scratch tmpfs $T (capped at SB_CAP bytes, the upper
 # layers' total):
@@ -25,6 +26,7 @@
 # node opens through it: no disk, no kmsg, no mem), with null zero full
 # random urandom tty bound over it from the host (those open): the
 # symlinks (fd, stdin, …) come with it, and no process copies nodes.
+# $T/m is a second view of $T, on which setup makes these directories.
 # $T/dev/.dt holds staged content; $T/out is a tmpfs of SB_OUT bytes for
 # an entry's output. Every layer is mounted at the start,
 # by one mount process: processes are what a sandbox costs.
