@@ -216,6 +216,13 @@ func sandboxCalls(p *program, req SandboxRequest) error {
 	if len(dirs) > 0 {
 		p.call("sb_dirs", dirs...)
 	}
+	// The only command, the first entry, with a --creates guard: a push
+	// decides it by a plain stat of the host, before anything else runs,
+	// so the host decides it here the same way before a sandbox is made.
+	// When the path is there, nothing is mounted and nothing runs.
+	if first := req.Entries; len(layers) == 2 && first[0].Kind == "exec" && strings.HasPrefix(first[0].Creates, "/") {
+		p.call("sb_created", itoa(first[0].Seq), first[0].Creates)
+	}
 	p.call("sb_setup", layers...)
 	// Text up to inlineMax travels inside the file step's arguments (the
 	// kernel bounds one argument at 128 KiB, all of them at a few MiB);

@@ -8,7 +8,8 @@
 # unshare is refused, the session falls back to a plain shell with
 # DT_NOSB set to unshare's status: the probe runs, the sandbox does not.
 # Nothing here writes to a host filesystem: the scratch space is a tmpfs
-# mounted over an existing directory, in this namespace only.
+# mounted over an existing directory (/proc/driver, see sb_one), in this
+# namespace only.
 #
 # Layout on the scratch tmpfs $T (capped at SB_CAP bytes, the upper
 # layers' total):
@@ -25,6 +26,7 @@
 # node opens through it: no disk, no kmsg, no mem), with null zero full
 # random urandom tty bound over it from the host (those open): the
 # symlinks (fd, stdin, …) come with it, and no process copies nodes.
+# $T/m is a second view of $T, on which setup makes these directories.
 # $T/dev/.dt holds staged content; $T/out is a tmpfs of SB_OUT bytes for
 # an entry's output. Every layer is mounted at the start,
 # by one mount process: processes are what a sandbox costs.
@@ -75,6 +77,7 @@ sb_mounts() {
       nfs|nfs4|cifs|smb3|9p|ceph|glusterfs|fuse|fuse.*|afs|ncpfs|sshfs) continue ;;
     esac
     case $mp in
+      /proc/driver|/proc/driver/*) SB_PROCBUSY=1; continue ;;
       /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;;
       *\\*|*,*|*:*|*\**|*\?*|*\[*) SB_SKIPPED="$SB_SKIPPED$mp$NL"; continue ;;
     esac
@@ -134,9 +137,19 @@ sb_newdirs() {
   set +f
 }
 
+# sb_created SEQ PATH: entry SEQ, the first and the only command, has
+# --creates PATH. A push skips it when PATH is there, on a plain stat of
+# the host before anything else runs; so does the plan, before any
+# sandbox is made (this namespace's /sys is still the host's).
+sb_created() {
+  if [ -z "${DT_NOSB:-}" ] && { [ -e "$2" ] || [ -L "$2" ]; }; then
+    printf 'G %s c\nX %s 0 -\n' "$1" "$1"; sb_end; exit 0
+  fi
+}
+
 # sb_setup KIND...: the scratch space, its output space and every layer
 # (KIND f: the file entries before the first command, e: a command's,
-# with its /dev), in three processes: mount, mkdir and mount again.
+# with its /dev), in two processes: the scratch tmpfs, then one mount -a.
 sb_setup() {
   if [ -n "${DT_NOSB:-}" ]; then printf 'U %s\n' "$DT_NOSB"; echo END; exit 0; fi
   # PID 1 of its namespace ignores signals it has no handler for: give it
@@ -148,8 +161,9 @@ sb_setup() {
   done
   [ -z "$SB_MISSING" ] || sb_no tools "missing commands:$SB_MISSING"
   sb_mounts
-  sb_scratch || sb_no scratch "no directory to mount the scratch space on (tried /mnt /media /opt /srv /home /root /var/tmp /tmp /boot)"
-  err=$(LC_ALL=C mount -t tmpfs -o "size=$SB_CAP,mode=700" discoterm-sandbox "$T" 2>&1) || sb_no mount "cannot mount a tmpfs: $err"
+  # The scratch space: a tmpfs over /proc/driver when that can be (see
+  # sb_one), mounted with every layer by one mount process; else over a
+  # directory of sb_scratch, by a mount of its own before the layers.
   for l in $SB_SKIPPED; do printf 'M %s\n' "$(sb_b64 "$l")"; done
   SB_MPLIST=; j=0
   while IFS= read -r l; do
@@ -160,7 +174,70 @@ sb_setup() {
 $SB_MPS
 EOF
   sb_newdirs
-  # The fstab of every layer, and the directories it needs.
+  kinds=$*
+  T=
+  if [ -z "$SB_PROCBUSY" ] && [ -d /proc/driver ] && [ ! -L /proc/driver ]; then
+    T=/proc/driver
+    # shellcheck disable=SC2086 # the kinds, one word each
+    sb_tab $kinds
+    sb_one || T=
+  fi
+  if [ -z "$T" ]; then
+    sb_scratch || sb_no scratch "no directory to mount the scratch space on (tried /mnt /media /opt /srv /home /root /var/tmp /tmp /boot)"
+    err=$(LC_ALL=C mount -t tmpfs -o "size=$SB_CAP,mode=700" discoterm-sandbox "$T" 2>&1) || sb_no mount "cannot mount a tmpfs: $err"
+    # shellcheck disable=SC2086
+    sb_tab $kinds
+    # libmount reads a table only from a regular file: one in the scratch space.
+    printf '%s' "$tab" > "$T/fstab"
+    err=$(LC_ALL=C mount -a -T "$T/fstab" 2>&1) || sb_nofollow
+  fi
+  SB_NOFOLLOW=
+  while read -r _ _ _ _ mp opts _; do
+    if [ "$mp" = "$T/f" ]; then
+      case ,$opts, in *,nosymfollow,*) SB_NOFOLLOW=1 ;; *) SB_NOFOLLOW= ;; esac
+    fi
+  done < /proc/self/mountinfo
+  case " $kinds " in *" e "*) [ -c "$T/r/1/dev/null" ] || sb_no mount "cannot give the sandbox a /dev/null" ;; esac
+  : > "$T/cap"; SB_RAN=0; SB_K=0; R=$T/r/0
+}
+
+# sb_nofollow: mount -a failed: a mount older than nosymfollow
+# (util-linux < 2.37), try again without it (what is mounted stays).
+sb_nofollow() {
+  printf '%s' "$tab" | while IFS= read -r l; do
+    case $l in *,nosymfollow,*|"$T/f/"*) ;; *) printf '%s\n' "$l" ;; esac
+  done > "$T/fstab"
+  err=$(LC_ALL=C mount -a -T "$T/fstab" 2>&1) || sb_no overlay "cannot mount the sandbox (overlayfs, /dev, /proc): $err"
+}
+
+# sb_one: mount the scratch tmpfs on $T (/proc/driver) and every layer
+# in one mount process. libmount reads a table only from a regular file,
+# and there is none to write before the tmpfs: so the table is mount's
+# own /proc/self/cmdline, each line an argument of its own ("\nLINE\n";
+# mount -a uses no operand; the NUL-ended pieces between are lines it
+# ignores with a warning). procfs refuses every mkdir, so if the tmpfs
+# is not mounted the lines after it make nothing on any filesystem:
+# then 1, and setup goes the two-process way.
+sb_one() {
+  set -f; IFS=$NL
+  set -- "${NL}discoterm-sandbox $T tmpfs size=$SB_CAP,mode=700 0 0$NL"
+  for l in $tab; do set -- "$@" "$NL$l$NL"; done
+  IFS=' 	
+'
+  set +f
+  LC_ALL=C mount -a -T /proc/self/cmdline "$@" > /dev/null 2>&1 && return 0
+  # Failed: with the tmpfs mounted, as sb_setup's own mount -a would.
+  while read -r _ _ _ _ mp _ rest; do
+    if [ "$mp" = "$T" ]; then
+      case $rest in *"- tmpfs discoterm-sandbox "*) sb_nofollow; return 0 ;; esac
+    fi
+  done < /proc/self/mountinfo
+  return 1
+}
+
+# sb_tab KIND...: the fstab of every layer in tab, with the directories
+# it needs (on the scratch space $T).
+sb_tab() {
   kinds=$*
   set -- "$T/dev/.dt"
   tab="discoterm-out $T/out tmpfs size=$SB_OUT,mode=700,X-mount.mkdir 0 0$NL"
@@ -215,24 +292,14 @@ EOF
     fi
     k=$((k + 1))
   done
-  LC_ALL=C mkdir -p -- "$@" || sb_no mount "cannot make the scratch directories"
-  # libmount reads a table only from a file: one in the scratch space.
-  printf '%s' "$tab" > "$T/fstab"
-  if ! err=$(LC_ALL=C mount -a -T "$T/fstab" 2>&1); then
-    # A mount older than nosymfollow (util-linux < 2.37): without it.
-    printf '%s' "$tab" | while IFS= read -r l; do
-      case $l in *,nosymfollow,*|"$T/f/"*) ;; *) printf '%s\n' "$l" ;; esac
-    done > "$T/fstab"
-    err=$(LC_ALL=C mount -a -T "$T/fstab" 2>&1) || sb_no overlay "cannot mount the sandbox (overlayfs, /dev, /proc): $err"
-  fi
-  SB_NOFOLLOW=
-  while read -r _ _ _ _ mp opts _; do
-    if [ "$mp" = "$T/f" ]; then
-      case ,$opts, in *,nosymfollow,*) SB_NOFOLLOW=1 ;; *) SB_NOFOLLOW= ;; esac
-    fi
-  done < /proc/self/mountinfo
-  case " $kinds " in *" e "*) [ -c "$T/r/1/dev/null" ] || sb_no mount "cannot give the sandbox a /dev/null" ;; esac
-  : > "$T/cap"; SB_RAN=0; SB_K=0; R=$T/r/0
+  # The scratch directories are made by the same mount process, not by a
+  # mkdir of their own: X-mount.mkdir makes a mount's target, so each is
+  # bound over itself through $T/m (a second view of the scratch tmpfs,
+  # which no layer and no entry sees), and the directory under $T is
+  # then there for the layers to use.
+  mk="$T $T/m none bind,X-mount.mkdir 0 0$NL"
+  for d do mk="$mk$T/m${d#"$T"} $T/m${d#"$T"} none bind,X-mount.mkdir 0 0$NL"; done
+  tab=$mk$tab
 }
 
 # Capabilities an entry keeps: what a package script or a config edit

@@ -409,3 +409,37 @@ func TestFleetSandboxSubmount(t *testing.T) {
 		t.Errorf("the host changed:\n%s\n---\n%s", before, after)
 	}
 }
+
+// TestFleetSandboxCreatesFirstIsAHostStat: when the only command is the
+// first entry, its --creates is decided as the push decides it, by a stat
+// of the host before any sandbox is made. /sys/class/net/eth0 is there on
+// the host but not in the sandbox's own network namespace: a sandbox
+// would run the command (it did before this shortcut), the push would
+// not. With a file entry first, the sandbox decides (and runs it).
+func TestFleetSandboxCreatesFirstIsAHostStat(t *testing.T) {
+	f, st := sandboxFleet(t)
+	h := f.Hosts[0]
+	ctx := context.Background()
+	before := hostSnapshot(t, h)
+	exec := SandboxEntry{Seq: 2, Kind: "exec", Command: "touch /srv/created-ran", Creates: "/sys/class/net/eth0"}
+	res, err := st.Sandbox(ctx, target(h), SandboxRequest{Entries: []SandboxEntry{exec,
+		{Seq: 3, Kind: "file", Path: "/etc/after-exec", Content: []byte("x\n"), Mode: 0o644}}})
+	if err != nil || res.Unavailable != "" || len(res.Execs) != 1 {
+		t.Fatal(err, res)
+	}
+	if r := res.Execs[0]; r.Ran || r.Guard != "creates" || len(r.Effects) != 0 {
+		t.Fatalf("exec first: %+v, want skipped by its creates guard with no effects", r)
+	}
+	res, err = st.Sandbox(ctx, target(h), SandboxRequest{Entries: []SandboxEntry{
+		{Seq: 1, Kind: "file", Path: "/etc/before-exec", Content: []byte("x\n"), Mode: 0o644}, exec}})
+	if err != nil || res.Unavailable != "" || len(res.Execs) != 1 {
+		t.Fatal(err, res)
+	}
+	if r := res.Execs[0]; !r.Ran {
+		t.Fatalf("after a file entry: %+v, want the sandbox to decide (no eth0 in its network namespace)", r)
+	}
+	effect(t, &res.Execs[0], "/srv/created-ran")
+	if after := hostSnapshot(t, h); after != before {
+		t.Fatalf("host changed:\n%s\n---\n%s", before, after)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Runner runs one command on a host: one SSH session, one round trip.
@@ -53,6 +54,20 @@ var programs = map[string][]string{"probe": probeFiles, "fetch": fetchFiles, "ap
 // to every host on every step). The files hold no here-documents or
 // multi-line strings in which a line could start with "#".
 func library(files []string) string {
+	key := strings.Join(files, "\x00")
+	if t, ok := libraryCache.Load(key); ok {
+		return t.(string)
+	}
+	t := libraryText(files)
+	libraryCache.Store(key, t)
+	return t
+}
+
+// libraryCache holds library's text by file list: the files are embedded,
+// so the text of a list never changes; a plan to many hosts builds it once.
+var libraryCache sync.Map
+
+func libraryText(files []string) string {
 	var b strings.Builder
 	for _, f := range files {
 		data, err := shFiles.ReadFile(f)
