@@ -6,7 +6,7 @@ GO       ?= go
 BIN      := bin/discoterm
 DEMO_DIR := $(CURDIR)/.demo
 DEMO_N   ?= 6
-PKGS     := openssh-server openssh-client iproute2 iputils-ping tmux diffutils procps shellcheck
+PKGS     := openssh-server openssh-client iproute2 iputils-ping tmux diffutils procps shellcheck strace busybox-static udhcpc
 SHOTPKGS := aha chromium fonts-dejavu-core
 # What the netboot VM test boots (cmd/discoterm e2e_vmboot_test.go); test-only.
 VMPKGS   := qemu-system-x86 ipxe-qemu linux-image-amd64 busybox-static
