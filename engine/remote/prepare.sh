@@ -76,12 +76,13 @@ unit() { echo "discoterm-prepared-$1"; }
 SDUNITS=/etc/systemd/system
 
 # The timer's service runs PLAN.wait: the waiter (which then has nothing
-# to wait for), then this, which removes the plan's units. Its data are
-# arguments 5 and 6 (unit name, unit directory).
+# to wait for), then this, which deletes the plan's unit files. Its data
+# are arguments 5 and 6 (unit name, unit directory). No daemon-reload
+# here: one while the service runs leaves its timer "not-found active
+# running" for good (seen on systemd 252); drop_units reloads at collect.
 # shellcheck disable=SC2016 # expanded by the service's sh, on purpose
 SDCLEAN='u=$5 d=$6
-rm -f -- "$d/timers.target.wants/$u.timer" "$d/$u.timer" "$d/$u.service" "$0"
-systemctl daemon-reload > /dev/null 2>&1 || :'
+rm -f -- "$d/timers.target.wants/$u.timer" "$d/$u.timer" "$d/$u.service" "$0"'
 
 # uq TEXT: TEXT as one double-quoted word of a unit file's ExecStart=.
 # systemd unescapes \\ and \" there, expands %-specifiers (%% is %) and
@@ -112,11 +113,20 @@ arm_timer() {
   systemctl daemon-reload > /dev/null 2>&1 && systemctl start "$u.timer" < /dev/null > /dev/null 2>&1
 }
 
-# drop_units PLAN: disable and delete the plan's unit files, if any.
+# drop_units PLAN: disable and delete the plan's unit files, if any, and
+# have systemd forget the units (files already deleted by the run: the
+# units stay loaded, dead, until a reload). The reload waits for the
+# service to end (its last moments, after PLAN.out; see SDCLEAN).
 drop_units() {
   u=$(unit "$1"); d=$SDUNITS
-  [ -e "$d/$u.timer" ] || [ -e "$d/$u.service" ] || [ -L "$d/timers.target.wants/$u.timer" ] || return 0
-  rm -f -- "$d/timers.target.wants/$u.timer" "$d/$u.timer" "$d/$u.service"
+  if [ -e "$d/$u.timer" ] || [ -e "$d/$u.service" ] || [ -L "$d/timers.target.wants/$u.timer" ]; then
+    rm -f -- "$d/timers.target.wants/$u.timer" "$d/$u.timer" "$d/$u.service"
+  elif ! use_timer /proc/1/comm /run/systemd/system ||
+    ! systemctl list-units --all --plain --no-legend "$u.timer" "$u.service" 2> /dev/null | grep -q .; then
+    return 0
+  fi
+  i=0
+  while [ "$i" -lt 50 ] && systemctl is-active --quiet "$u.service" 2> /dev/null; do sleep 0.2; i=$((i + 1)); done
   systemctl daemon-reload > /dev/null 2>&1 || :
 }
 
