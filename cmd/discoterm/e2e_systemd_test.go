@@ -29,10 +29,11 @@ func sdUnits(t *testing.T, h *testfleet.Host, pattern string) string {
 }
 
 // TestPrepareTimerOnSystemdHost: on hosts whose PID 1 is systemd, push
-// --prepare arms a transient systemd timer (not a detached waiter); it
+// --prepare arms a systemd timer (not a detached waiter); it
 // fires at the window's start, the plan runs in the timer's service
 // (its cgroup says so), collect stores the result, and nothing of it
-// stays loaded. cancel-prepared on the other host stops its timer.
+// stays loaded. cancel-prepared on the other host stops its timer and
+// removes its unit files.
 func TestPrepareTimerOnSystemdHost(t *testing.T) {
 	testfleet.RequireSystemd(t)
 	rg := newRigOpts(t, testfleet.Options{N: 2, Systemd: true})
@@ -77,6 +78,12 @@ func TestPrepareTimerOnSystemdHost(t *testing.T) {
 	if got := sdUnits(t, n2, unit+".*"); got != "" {
 		t.Errorf("%s: after cancel-prepared, still loaded: %q", n2.Name, got)
 	}
+	if got := sdUnitFiles(t, n2); got != "" {
+		t.Errorf("%s: after cancel-prepared, unit files %q", n2.Name, got)
+	}
+	if got := sdUnitFiles(t, n1); !strings.Contains(got, unit+".timer") {
+		t.Errorf("%s: unit files %q, want its timer's", n1.Name, got)
+	}
 	if left := sdExec(t, n2, "ls -A "+preparedDir+" 2>/dev/null || true"); left != "" {
 		t.Errorf("%s: after cancel-prepared, %s holds %q", n2.Name, preparedDir, left)
 	}
@@ -102,7 +109,10 @@ func TestPrepareTimerOnSystemdHost(t *testing.T) {
 	if st := rg.hostState(n1); st.Position != 2 {
 		t.Errorf("%s position %d, want 2", n1.Name, st.Position)
 	}
-	// --collect: the timer and its service are unloaded once it ran.
+	// Once it ran: its unit files are gone and nothing is loaded.
+	if got := sdUnitFiles(t, n1); got != "" {
+		t.Errorf("%s: unit files left after the window: %q", n1.Name, got)
+	}
 	if got := sdUnits(t, n1, "discoterm-*"); got != "" {
 		t.Errorf("%s: still loaded after the window: %q", n1.Name, got)
 	}

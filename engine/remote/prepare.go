@@ -32,7 +32,7 @@ type Prepared struct {
 
 // Armed is how a host waits for a prepared plan's window.
 type Armed struct {
-	Timer bool // a transient systemd timer (systemd is the host's PID 1)
+	Timer bool // a systemd timer, as unit files the host keeps (systemd is its PID 1)
 	Pid   int  // else the detached waiter's pid on the host
 }
 
@@ -46,7 +46,7 @@ func (a Armed) String() string {
 // Prepare stores the bundle's apply program — exactly what a live push
 // would run, its fingerprint checks first — on the host under
 // STATEDIR/prepared, verified there by its sha256, and arms a detached
-// waiter that runs it at start by the host's clock — a transient systemd
+// waiter that runs it at start by the host's clock — a systemd
 // timer where systemd is PID 1, else a detached waiter process. It returns
 // how the host was armed and the bytes sent.
 func (st *Steps) Prepare(ctx context.Context, t Target, b *Bundle, planID string, start time.Time) (armed Armed, sent int64, err error) {

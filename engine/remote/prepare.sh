@@ -3,7 +3,9 @@
 # the apply program — the same one a live push runs, fingerprint checks
 # first — in STATEDIR/prepared/PLAN.sh (root only), and a detached waiter
 # runs it at the window's start by the host's own clock, writing its
-# reply lines to PLAN.out for the controller to collect. Replies:
+# reply lines to PLAN.out for the controller to collect. Where systemd is
+# PID 1, a timer does instead: unit files in /etc/systemd/system, so a
+# reboot before the window does not disarm it. Replies:
 #   PREPARED ok PID | PREPARED timer | PREPARED fail REASON     (prepare)
 #   P PLAN done [AT]|waiting|lost, then PLAN.out's lines, then P-END   (collect;
 #   AT: when the waiter began, in seconds since 1970 by the host's clock)
@@ -17,7 +19,7 @@ now=$(date +%s)
 if [ "$at" -gt "$now" ]; then sleep $((at - now)) & s=$!; wait "$s"; fi
 trap - TERM
 date +%s > "$base.at"
-got=$(sha256sum -- "$f" 2> /dev/null); got=${got%% *}
+got=$(sha256sum 2> /dev/null < "$f"); got=${got%% *}
 if [ "$got" != "$want" ]; then echo "STALE tampered" > "$base.out.tmp"
 else sh "$f" > "$base.out.tmp" 2> /dev/null; fi
 mv -f -- "$base.out.tmp" "$base.out"; rm -f -- "$base.pid"'
@@ -52,10 +54,11 @@ disarm() {
     if [ "$wp" = timer ]; then systemctl stop "$(unit "$2").timer" 2> /dev/null
     elif waiting "$wp" "$b.sh"; then kill "$wp" 2> /dev/null; fi
   fi
-  rm -f -- "$b.sh" "$b.pid" "$b.out" "$b.out.tmp" "$b.at"
+  drop_units "$2"
+  rm -f -- "$b.sh" "$b.pid" "$b.out" "$b.out.tmp" "$b.at" "$b.wait"
 }
 
-# use_timer COMM RUNDIR: arm with a transient systemd timer, not a
+# use_timer COMM RUNDIR: arm with a systemd timer, not a
 # detached waiter? Only where systemd is PID 1 (COMM, /proc/1/comm, says
 # systemd), booted the host (RUNDIR, /run/systemd/system, exists: the
 # check sd_booted makes) and systemd-run and systemctl are there.
@@ -64,22 +67,68 @@ use_timer() {
   [ "$c" = systemd ] && [ -d "$2" ] && command -v systemd-run > /dev/null 2>&1 && command -v systemctl > /dev/null 2>&1
 }
 
-# unit PLAN: the transient units' name.
+# unit PLAN: the units' name.
 unit() { echo "discoterm-prepared-$1"; }
 
-# arm_timer STATEDIR PLAN SHA256 START CALENDAR: a transient timer that
-# runs the waiter (which then has nothing to wait for) at CALENDAR, to the
-# second; --collect unloads the units once it ran, even when it failed.
+# SDUNITS: where a systemd host keeps a prepared push's timer and service,
+# as unit files (not transient units, which live in /run): the timer is
+# enabled under timers.target and so armed again after a reboot.
+SDUNITS=/etc/systemd/system
+
+# The timer's service runs PLAN.wait: the waiter (which then has nothing
+# to wait for), then this, which deletes the plan's unit files. Its data
+# are arguments 5 and 6 (unit name, unit directory). No daemon-reload
+# here: one while the service runs leaves its timer "not-found active
+# running" for good (seen on systemd 252); drop_units reloads at collect.
+# shellcheck disable=SC2016 # expanded by the service's sh, on purpose
+SDCLEAN='u=$5 d=$6
+rm -f -- "$d/timers.target.wants/$u.timer" "$d/$u.timer" "$d/$u.service" "$0"'
+
+# uq TEXT: TEXT as one double-quoted word of a unit file's ExecStart=.
+# systemd unescapes \\ and \" there, expands %-specifiers (%% is %) and
+# $VAR (unit files too: $$ is $). TEXT has no newline (arm_timer checks).
+uq() { printf '"%s"' "$(printf '%s\n' "$1" | sed -e 's/[\\"]/\\&/g' -e 's/%/%%/g' -e 's/\$/$$/g')"; }
+
+# arm_timer STATEDIR PLAN SHA256 START CALENDAR: unit files for a timer
+# at CALENDAR, to the second, and its service. Persistent=false: a host
+# that was off at the window's start does not apply late when it boots
+# (collect then reports it lost). RemainAfterElapse=no: once fired, the
+# timer is done.
 arm_timer() {
-  systemd-run --quiet --collect --unit="$(unit "$2")" --on-calendar="$5" --timer-property=AccuracySec=1s \
-    sh -c "$(sdarg "$WAITER")" waiter "$(sdarg "$1/prepared/$2.sh")" "$3" "$4" "$(sdarg "$1/prepared/$2")" < /dev/null > /dev/null 2>&1
+  u=$(unit "$2"); b="$1/prepared/$2"; d=$SDUNITS
+  case $b$d in *"
+"*) return 1;; esac
+  printf '%s\n%s\n' "$WAITER" "$SDCLEAN" > "$b.wait" || return 1
+  mkdir -p -- "$d/timers.target.wants" || return 1
+  (
+    umask 022
+    printf '[Unit]\nDescription=discoterm prepared push %s\n\n[Service]\nExecStart=/bin/sh %s %s %s %s %s %s %s\n' \
+      "$2" "$(uq "$b.wait")" "$(uq "$b.sh")" "$3" "$4" "$(uq "$b")" "$u" "$(uq "$d")" > "$d/$u.service.tmp" &&
+      printf '[Unit]\nDescription=discoterm prepared push %s\n\n[Timer]\nOnCalendar=%s\nAccuracySec=1s\nPersistent=false\nRemainAfterElapse=no\n\n[Install]\nWantedBy=timers.target\n' \
+        "$2" "$5" > "$d/$u.timer.tmp" &&
+      chmod 644 -- "$d/$u.service.tmp" "$d/$u.timer.tmp" &&
+      mv -f -- "$d/$u.service.tmp" "$d/$u.service" && mv -f -- "$d/$u.timer.tmp" "$d/$u.timer" &&
+      ln -sf -- "../$u.timer" "$d/timers.target.wants/$u.timer"
+  ) || { rm -f -- "$d/$u.service.tmp" "$d/$u.timer.tmp"; drop_units "$2"; return 1; }
+  systemctl daemon-reload > /dev/null 2>&1 && systemctl start "$u.timer" < /dev/null > /dev/null 2>&1
 }
 
-# sdarg TEXT: TEXT as an argument that reaches the command systemd-run
-# starts unchanged. The manager expands $VAR and ${VAR} in ExecStart=,
-# transient units' too (the waiter's ${got%% *} became empty: every
-# prepared push was "tampered"), and turns $$ into $: double every $.
-sdarg() { printf '%s\n' "$1" | sed 's/\$/$$/g'; }
+# drop_units PLAN: disable and delete the plan's unit files, if any, and
+# have systemd forget the units (files already deleted by the run: the
+# units stay loaded, dead, until a reload). The reload waits for the
+# service to end (its last moments, after PLAN.out; see SDCLEAN).
+drop_units() {
+  u=$(unit "$1"); d=$SDUNITS
+  if [ -e "$d/$u.timer" ] || [ -e "$d/$u.service" ] || [ -L "$d/timers.target.wants/$u.timer" ]; then
+    rm -f -- "$d/timers.target.wants/$u.timer" "$d/$u.timer" "$d/$u.service"
+  elif ! use_timer /proc/1/comm /run/systemd/system ||
+    ! systemctl list-units --all --plain --no-legend "$u.timer" "$u.service" 2> /dev/null | grep -q .; then
+    return 0
+  fi
+  i=0
+  while [ "$i" -lt 50 ] && systemctl is-active --quiet "$u.service" 2> /dev/null; do sleep 0.2; i=$((i + 1)); done
+  systemctl daemon-reload > /dev/null 2>&1 || :
+}
 
 # prepare STATEDIR PLAN SHA256 START CALENDAR PROGRAM
 prepare() {
@@ -88,11 +137,13 @@ prepare() {
   disarm "$1" "$2"
   umask 077
   { printf '%s' "$6" > "$f.tmp" && sync -- "$f.tmp" && mv -f -- "$f.tmp" "$f"; } || { rm -f -- "$f.tmp"; echo "PREPARED fail write"; exit 0; }
-  got=$(sha256sum -- "$f"); got=${got%% *}
+  # sha256sum of stdin: given a name with a backslash or newline, it
+  # starts its line with a backslash (a state dir "a\b" was "fail hash").
+  got=$(sha256sum < "$f"); got=${got%% *}
   if [ "$got" != "$3" ]; then rm -f -- "$f"; echo "PREPARED fail hash"; exit 0; fi
   if use_timer /proc/1/comm /run/systemd/system; then
     echo timer > "$pd/$2.pid"
-    if arm_timer "$@"; then echo "PREPARED timer"; else rm -f -- "$f" "$pd/$2.pid"; echo "PREPARED fail timer"; fi
+    if arm_timer "$@"; then echo "PREPARED timer"; else disarm "$1" "$2"; echo "PREPARED fail timer"; fi
     exit 0
   fi
   setsid sh -c "$WAITER" waiter "$f" "$3" "$4" "$pd/$2" < /dev/null > /dev/null 2>&1 &

@@ -19,7 +19,8 @@ import (
 // environment, /run and /tmp as tmpfs, the machine's name=systemd (cgroup
 // v1) or cgroup2 hierarchy mounted with the host in a cgroup of its own
 // (systemdCgroupDir), and only the units of sdUnitDir (SYSTEMD_UNIT_PATH):
-// empty targets, so none of the machine's services start. sshd and Exec
+// empty targets, so none of the machine's services start; and of the
+// host's own /etc/systemd/system, empty at start. sshd and Exec
 // enter that PID namespace too: a login sees systemd as PID 1, and
 // systemctl/systemd-run reach it over /run/systemd/private.
 
@@ -28,6 +29,10 @@ const systemdBinary = "/lib/systemd/systemd"
 
 // sdUnitDir holds the host's only units (inside its view).
 const sdUnitDir = "etc/discoterm-testfleet/units"
+
+// sdLocalUnitDir is the host's /etc/systemd/system: on its unit path
+// after sdUnitDir, and empty at start.
+const sdLocalUnitDir = "etc/systemd/system"
 
 // sdCgroupParent is the cgroup (in the machine's systemd hierarchy) under
 // which each systemd host gets one named after its network namespace.
@@ -111,6 +116,11 @@ func RequireSystemd(t interface {
 func prepareSystemdView(upper string) error {
 	for _, tg := range sdTargets {
 		txt := "[Unit]\nDescription=discoterm test fleet " + tg + "\n"
+		if tg == "default" {
+			// As on a booted host (multi-user → basic → timers): timers
+			// enabled under timers.target are started at boot.
+			txt += "Wants=timers.target\n"
+		}
 		if err := upperWrite(upper, filepath.Join(sdUnitDir, tg+".target"), []byte(txt), 0o644); err != nil {
 			return err
 		}
@@ -120,6 +130,12 @@ func prepareSystemdView(upper string) error {
 		if err := upperWrite(upper, filepath.Join(sdUnitDir, s), []byte(txt), 0o644); err != nil {
 			return err
 		}
+	}
+	// /etc/systemd/system is on the unit path, as on any host (unit
+	// files an admin or discoterm installs), but empty: the machine's own
+	// (its timers.target.wants among them) are hidden.
+	if err := upperMkdir(upper, sdLocalUnitDir, true); err != nil {
+		return err
 	}
 	return upperWrite(upper, "etc/systemd/system.conf.d/discoterm-testfleet.conf", []byte(sdSystemConf), 0o644)
 }
@@ -154,7 +170,7 @@ mkdir -p "$cg"
 echo $$ > "$cg/cgroup.procs"
 printf '%s' "$4" > /proc/sys/kernel/hostname
 echo ready
-exec env -i container=discoterm-testfleet SYSTEMD_UNIT_PATH="/$8" PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+exec env -i container=discoterm-testfleet SYSTEMD_UNIT_PATH="/$8:/$9" PATH=/usr/sbin:/usr/bin:/sbin:/bin \
   chroot "$3" ` + systemdBinary + ` --log-target=null </dev/null >/dev/null 2>&1
 `
 
@@ -189,7 +205,7 @@ func (h *Host) systemdAnchorArgs() []string {
 		"unshare", "-m", "-u", "-p", "-f", "--propagation", "private",
 		"/bin/sh", "-c", systemdAnchorScript, "dt-anchor",
 		f.upperDir(h), filepath.Join(hd, "work"), filepath.Join(hd, "merged"), h.Name, machineCgroups(),
-		kind, h.systemdCgroupDir(), sdUnitDir}
+		kind, h.systemdCgroupDir(), sdUnitDir, sdLocalUnitDir}
 }
 
 // nsenterArgs enter the host's namespaces, root and cwd / (and its PID
