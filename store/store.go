@@ -201,7 +201,7 @@ type Usage struct {
 	ReadBytes  int64         `json:"read_bytes"`  // fetched from storage
 	WriteBytes int64         `json:"write_bytes"` // sent to storage (0 on tmpfs)
 	// PeakMem is the command's peak memory in bytes; 0 or less: not
-	// measured (the host had no writable cgroup v2, or an older record).
+	// measured (the host had no writable memory cgroup, or an older record).
 	PeakMem int64 `json:"peak_mem_bytes"`
 }
 
