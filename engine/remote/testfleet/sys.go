@@ -375,3 +375,23 @@ func kill(pid int, sig syscall.Signal) bool {
 	}
 	return syscall.Kill(pid, sig) == nil
 }
+
+// machineCgroups says how this machine mounts the memory cgroup: cgroup2
+// at /sys/fs/cgroup, a v1 memory hierarchy, or none.
+func machineCgroups() string {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	kind := "none"
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 5 {
+			continue
+		}
+		switch {
+		case f[4] == "/sys/fs/cgroup" && strings.Contains(l, " - cgroup2 "):
+			return "cgroup2"
+		case strings.Contains(l, " - cgroup ") && strings.Contains(","+f[len(f)-1]+",", ",memory,"):
+			kind = "v1"
+		}
+	}
+	return kind
+}
