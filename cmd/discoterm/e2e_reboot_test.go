@@ -22,6 +22,10 @@ func sdUnitFiles(t *testing.T, h *testfleet.Host) string {
 // enabled under timers.target —; it fires at the window's start, the plan
 // is applied, collect stores it, and no unit file or unit is left.
 func TestPrepareTimerSurvivesReboot(t *testing.T) {
+	// Mostly waiting for a window to open: it runs beside the other
+	// waiting tests, after the sequential ones (TestPrepareThenApplyAtWindow
+	// checks that no discoterm process runs, so it stays sequential).
+	t.Parallel()
 	testfleet.RequireSystemd(t)
 	rg := newRigOpts(t, testfleet.Options{N: 1, Systemd: true})
 	rg.setup()

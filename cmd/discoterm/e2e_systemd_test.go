@@ -35,6 +35,10 @@ func sdUnits(t *testing.T, h *testfleet.Host, pattern string) string {
 // stays loaded. cancel-prepared on the other host stops its timer and
 // removes its unit files.
 func TestPrepareTimerOnSystemdHost(t *testing.T) {
+	// Mostly waiting for a window to open: it runs beside the other
+	// waiting tests, after the sequential ones (TestPrepareThenApplyAtWindow
+	// checks that no discoterm process runs, so it stays sequential).
+	t.Parallel()
 	testfleet.RequireSystemd(t)
 	rg := newRigOpts(t, testfleet.Options{N: 2, Systemd: true})
 	rg.setup()
