@@ -21,6 +21,24 @@ type WindowView struct {
 	Open bool `json:"open"` // the window is open now
 }
 
+// Label names the window for an operator, in its own zone as written:
+// "open until Sat 04:00 UTC" or "Sat 02:00 UTC (in 2d 3h)".
+func (w *WindowView) Label(now time.Time) string {
+	if w.Open {
+		return "open until " + w.End.Format("Mon 15:04 MST")
+	}
+	d := w.Start.Sub(now).Round(time.Minute)
+	days, h, m := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
+	in := fmt.Sprintf("%dm", m)
+	switch {
+	case days > 0:
+		in = fmt.Sprintf("%dd %dh", days, h)
+	case h > 0:
+		in = fmt.Sprintf("%dh %dm", h, m)
+	}
+	return fmt.Sprintf("%s (in %s)", w.Start.Format("Mon 15:04 MST"), in)
+}
+
 // SetWindows replaces a branch's maintenance windows (none: clear them).
 // Every window is parsed and the set checked for overlaps before anything
 // is stored, so a bad one loses none of the others.

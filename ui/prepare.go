@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -18,27 +17,6 @@ func (m *Model) branchWindow(branch string) (w *engine.WindowView, known bool) {
 		return nil, false
 	}
 	return v.NextWindow, true
-}
-
-// windowLabel names a window for a dialog: "Sat 02:00 UTC (in 2d 3h)",
-// or "open now, until Sat 04:00 UTC". Times are in the window's own zone.
-func windowLabel(w *engine.WindowView, now time.Time) string {
-	if w.Open {
-		return "open now, until " + w.End.Format("Mon 15:04 MST")
-	}
-	return fmt.Sprintf("%s (in %s)", w.Start.Format("Mon 15:04 MST"), untilText(w.Start.Sub(now)))
-}
-
-func untilText(d time.Duration) string {
-	d = d.Round(time.Minute)
-	days, h, mn := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
-	switch {
-	case days > 0:
-		return fmt.Sprintf("%dd %dh", days, h)
-	case h > 0:
-		return fmt.Sprintf("%dh %dm", h, mn)
-	}
-	return fmt.Sprintf("%dm", mn)
 }
 
 // pushRefusal says why plan p cannot be pushed (or prepared) now; "" if
@@ -73,7 +51,7 @@ func (m *Model) askPrepare(p *engine.Plan, allowReboot bool) {
 	f := factsOf(p)
 	when := "  at the start of " + p.Branch + "'s next maintenance window."
 	if win != nil {
-		when = "  " + windowLabel(win, m.c.Now()) + ": " + win.Window + "."
+		when = "  " + win.Label(m.c.Now()) + ": " + win.Window + "."
 	}
 	body := []string{
 		fmt.Sprintf("Uploads %s to %s on %s now. Each", plural(len(f.entries), "entry"), plural(f.change, "host"), p.Branch),

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/discoterm/discoterm/engine"
@@ -17,20 +16,6 @@ func windowText(w *engine.WindowView, errText string, now time.Time) string {
 		return "never (" + errText + ")"
 	case w == nil:
 		return "-"
-	case w.Open:
-		return "open until " + w.End.Format("Mon 15:04 MST")
 	}
-	return fmt.Sprintf("%s (in %s)", w.Start.Format("Mon 15:04 MST"), until(w.Start.Sub(now)))
-}
-
-func until(d time.Duration) string {
-	d = d.Round(time.Minute)
-	days, h, m := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
-	switch {
-	case days > 0:
-		return fmt.Sprintf("%dd %dh", days, h)
-	case h > 0:
-		return fmt.Sprintf("%dh %dm", h, m)
-	}
-	return fmt.Sprintf("%dm", m)
+	return w.Label(now)
 }
