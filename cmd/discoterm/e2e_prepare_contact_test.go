@@ -22,6 +22,37 @@ func windowAt(start time.Time, d time.Duration) string {
 	return start.Format("Mon 15:04") + "-" + start.Add(d).Format("15:04") + " UTC"
 }
 
+// nextMinuteWindow is the start of a window on the next minute boundary
+// at least 25 s ahead: room to prepare before it opens.
+func nextMinuteWindow() time.Time {
+	now := time.Now().UTC()
+	start := now.Truncate(time.Minute).Add(time.Minute)
+	if start.Sub(now) < 25*time.Second {
+		start = start.Add(time.Minute)
+	}
+	return start
+}
+
+// wantCollected checks that the report holds plan id's entry as ok on
+// every host of rg, and that no host keeps a prepared copy after contact.
+func wantCollected(t *testing.T, rg *rig, id, contact string) {
+	t.Helper()
+	ok := 0
+	for _, res := range rg.must("--batch", "--json", "report").lines(t, "result") {
+		if res["plan_id"] == id && res["result"] == "ok" {
+			ok++
+		}
+	}
+	if ok != len(rg.fleet.Hosts) {
+		t.Errorf("report: %d ok entries of %s, want %d", ok, id, len(rg.fleet.Hosts))
+	}
+	for _, h := range rg.fleet.Hosts {
+		if left, _ := h.Exec(t.Context(), "sh", "-c", "ls -A "+preparedDir); strings.TrimSpace(string(left)) != "" {
+			t.Errorf("%s still holds %q after the %s collected it", h.Name, left, contact)
+		}
+	}
+}
+
 // waitRecorded waits until every host's waiter recorded plan id's reply.
 func waitRecorded(t *testing.T, hosts []*testfleet.Host, id string, deadline time.Time) {
 	t.Helper()
@@ -102,20 +133,7 @@ func TestPlanCollectsPrepared(t *testing.T) {
 			t.Errorf("%v prepared state after the plan: %v", h["name"], ps)
 		}
 	}
-	ok := 0
-	for _, res := range rg.must("--batch", "--json", "report").lines(t, "result") {
-		if res["plan_id"] == id && res["result"] == "ok" {
-			ok++
-		}
-	}
-	if ok != 2 {
-		t.Errorf("report: %d ok entries of %s, want 2", ok, id)
-	}
-	for _, h := range rg.fleet.Hosts {
-		if left, _ := h.Exec(t.Context(), "sh", "-c", "ls -A "+preparedDir); strings.TrimSpace(string(left)) != "" {
-			t.Errorf("%s still holds %q after the plan collected it", h.Name, left)
-		}
-	}
+	wantCollected(t, rg, id, "plan")
 }
 
 // TestLivePushDiscardsPrepared: a host prepared for a window hours ahead

@@ -22,19 +22,8 @@ func TestScanCollectsPrepared(t *testing.T) {
 			t.Errorf("%v after the scan: last result %v position %v prepared %v, want done 1 applied", h["name"], h["last_result"], h["position"], ps)
 		}
 	}
-	ok := 0
-	for _, res := range rg.must("--batch", "--json", "report").lines(t, "result") {
-		if res["plan_id"] == id && res["result"] == "ok" {
-			ok++
-		}
-	}
-	if ok != 2 {
-		t.Errorf("report: %d ok entries of %s, want 2", ok, id)
-	}
+	wantCollected(t, rg, id, "scan")
 	for _, h := range rg.fleet.Hosts {
-		if left, _ := h.Exec(t.Context(), "sh", "-c", "ls -A "+preparedDir); strings.TrimSpace(string(left)) != "" {
-			t.Errorf("%s still holds %q after the scan collected it", h.Name, left)
-		}
 		if got := rg.hostFile(h, "/etc/motd"); got != "prepared by scan\n" {
 			t.Errorf("%s /etc/motd %q", h.Name, got)
 		}

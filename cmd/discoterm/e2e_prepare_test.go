@@ -59,11 +59,7 @@ func TestPrepareThenApplyAtWindow(t *testing.T) {
 	id := planID(t, rg.must("--batch", "--json", "plan"))
 	rg.must("--batch", "approve", id)
 
-	now := time.Now().UTC()
-	start := now.Truncate(time.Minute).Add(time.Minute)
-	if start.Sub(now) < 25*time.Second {
-		start = start.Add(time.Minute) // room to prepare before it opens
-	}
+	start := nextMinuteWindow()
 	w := windowAt(start, 10*time.Minute)
 	rg.must("--batch", "policy", "main", "--window", w)
 	r := rg.must("--batch", "--json", "push", id, "--prepare")

@@ -36,11 +36,7 @@ func TestPrepareTimerSurvivesReboot(t *testing.T) {
 	id := planID(t, rg.must("--batch", "--json", "plan"))
 	rg.must("--batch", "approve", id)
 
-	now := time.Now().UTC()
-	start := now.Truncate(time.Minute).Add(time.Minute)
-	if start.Sub(now) < 25*time.Second {
-		start = start.Add(time.Minute)
-	}
+	start := nextMinuteWindow()
 	rg.must("--batch", "policy", "main", "--window", windowAt(start, 10*time.Minute))
 	r := rg.must("--batch", "--json", "push", id, "--prepare")
 	if hs := r.lines(t, "push.host"); len(hs) != 1 || hs[0]["status"] != "prepared" {

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -223,23 +222,7 @@ func TestPushConfirmInTerminal(t *testing.T) {
 // the pane ends with "exit=CODE".
 func (rg *rig) startTerm(cols, rows int, args ...string) *tui {
 	rg.t.Helper()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("CI") == "true" {
-			rg.t.Fatal("tmux is needed for the terminal tests (apt-get install tmux)")
-		}
-		rg.t.Skip("tmux not installed")
-	}
-	var q []string
-	for _, a := range append(append([]string{binary}, rg.flags...), args...) {
-		q = append(q, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
-	}
-	s := &tui{t: rg.t, session: fmt.Sprintf("dt-term-%d-%d", os.Getpid(), time.Now().UnixNano()%100000)}
-	cmd := fmt.Sprintf("cd %s && HOME=%s SSH_AUTH_SOCK= %s; echo exit=$?; sleep 30", rg.dir, rg.dir, strings.Join(q, " "))
-	if out, err := exec.Command("tmux", "new-session", "-d", "-s", s.session, "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows), cmd).CombinedOutput(); err != nil {
-		rg.t.Fatalf("tmux: %v %s", err, out)
-	}
-	rg.t.Cleanup(func() { _ = exec.Command("tmux", "kill-session", "-t", s.session).Run() })
-	return s
+	return rg.startTmux("dt-term", "", "; echo exit=$?", cols, rows, args...)
 }
 
 // TestCatchUpRepairsDriftOnFleet: policy main --catch-up on --repair on.
@@ -264,18 +247,7 @@ func TestCatchUpRepairsDriftOnFleet(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, append(append([]string{}, rg.flags...), "--batch", "--json", "scan", "--watch", "--interval", "1s")...)
-	cmd.Env = append(os.Environ(), "HOME="+rg.dir, "SSH_AUTH_SOCK=")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	stdout, stderr, stop := rg.watchScan(ctx)
 	var seen []string
 	caught := map[string]bool{}
 	repaired := 0
@@ -294,7 +266,7 @@ func TestCatchUpRepairsDriftOnFleet(t *testing.T) {
 			repaired++
 		}
 	}
-	_ = cmd.Process.Signal(syscall.SIGINT)
+	stop()
 	if len(caught) != 2 {
 		t.Fatalf("caught up: %v\nevents:\n%s\nstderr:\n%s", caught, strings.Join(seen, "\n"), stderr.String())
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,18 +91,7 @@ func TestScanCatchUp(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, append(append([]string{}, rg.flags...), "--batch", "--json", "scan", "--watch", "--interval", "1s")...)
-	cmd.Env = append(os.Environ(), "HOME="+rg.dir)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	stdout, stderr, stop := rg.watchScan(ctx)
 	var seen []string
 	caught := map[string]bool{}
 	lost, back := false, false
@@ -132,7 +122,7 @@ func TestScanCatchUp(t *testing.T) {
 			}
 		}
 	}
-	_ = cmd.Process.Signal(syscall.SIGINT)
+	stop()
 	if !lost || !back || len(caught) != 3 {
 		t.Fatalf("lost=%v back=%v caught=%v\nevents:\n%s\nstderr:\n%s", lost, back, caught, strings.Join(seen, "\n"), stderr.String())
 	}
@@ -144,4 +134,24 @@ func TestScanCatchUp(t *testing.T) {
 			t.Errorf("%s state = %+v", h.Name, st)
 		}
 	}
+}
+
+// watchScan runs `scan --watch --interval 1s` (JSON) with rg's flags
+// until ctx ends or the test does; it returns its output and what it said
+// on stderr so far, and stop, which asks it to end (SIGINT).
+func (rg *rig) watchScan(ctx context.Context) (stdout io.Reader, stderr *strings.Builder, stop func()) {
+	rg.t.Helper()
+	cmd := exec.CommandContext(ctx, binary, append(append([]string{}, rg.flags...), "--batch", "--json", "scan", "--watch", "--interval", "1s")...)
+	cmd.Env = append(os.Environ(), "HOME="+rg.dir, "SSH_AUTH_SOCK=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		rg.t.Fatal(err)
+	}
+	stderr = &strings.Builder{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		rg.t.Fatal(err)
+	}
+	rg.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return stdout, stderr, func() { _ = cmd.Process.Signal(syscall.SIGINT) }
 }

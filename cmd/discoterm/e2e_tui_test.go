@@ -18,6 +18,14 @@ type tui struct {
 
 func (rg *rig) startTUI(cols, rows int, extra ...string) *tui {
 	rg.t.Helper()
+	return rg.startTmux("dt-e2e", "TERM=xterm-256color", "", cols, rows, extra...)
+}
+
+// startTmux runs the binary with rg's flags and args in a detached tmux
+// session of cols×rows: env is added to its environment and after runs
+// when it exits (the pane then stays 30 s for reading).
+func (rg *rig) startTmux(prefix, env, after string, cols, rows int, args ...string) *tui {
+	rg.t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		if os.Getenv("CI") == "true" {
 			rg.t.Fatal("tmux is needed for the terminal tests (apt-get install tmux)")
@@ -25,11 +33,11 @@ func (rg *rig) startTUI(cols, rows int, extra ...string) *tui {
 		rg.t.Skip("tmux not installed")
 	}
 	var q []string
-	for _, a := range append(append([]string{binary}, rg.flags...), extra...) {
+	for _, a := range append(append([]string{binary}, rg.flags...), args...) {
 		q = append(q, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
 	}
-	s := &tui{t: rg.t, session: fmt.Sprintf("dt-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()%100000)}
-	cmd := fmt.Sprintf("cd %s && HOME=%s SSH_AUTH_SOCK= TERM=xterm-256color %s; sleep 30", rg.dir, rg.dir, strings.Join(q, " "))
+	s := &tui{t: rg.t, session: fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), time.Now().UnixNano()%100000)}
+	cmd := fmt.Sprintf("cd %s && HOME=%s SSH_AUTH_SOCK= %s %s%s; sleep 30", rg.dir, rg.dir, env, strings.Join(q, " "), after)
 	if out, err := exec.Command("tmux", "new-session", "-d", "-s", s.session, "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows), cmd).CombinedOutput(); err != nil {
 		rg.t.Fatalf("tmux: %v %s", err, out)
 	}
