@@ -376,11 +376,12 @@ func kill(pid int, sig syscall.Signal) bool {
 	return syscall.Kill(pid, sig) == nil
 }
 
-// machineCgroups says how this machine mounts the memory cgroup: cgroup2
-// at /sys/fs/cgroup, a v1 memory hierarchy, or none.
-func machineCgroups() string {
+// machineCgroup says how this machine mounts the cgroup hierarchy that
+// has the v1 option opt ("memory", "name=systemd"): ("cgroup2",
+// "/sys/fs/cgroup") where /sys/fs/cgroup is unified, ("v1", its mount
+// point) for a v1 hierarchy with opt, or ("", "") for neither.
+func machineCgroup(opt string) (kind, root string) {
 	b, _ := os.ReadFile("/proc/self/mountinfo")
-	kind := "none"
 	for _, l := range strings.Split(string(b), "\n") {
 		f := strings.Fields(l)
 		if len(f) < 5 {
@@ -388,10 +389,19 @@ func machineCgroups() string {
 		}
 		switch {
 		case f[4] == "/sys/fs/cgroup" && strings.Contains(l, " - cgroup2 "):
-			return "cgroup2"
-		case strings.Contains(l, " - cgroup ") && strings.Contains(","+f[len(f)-1]+",", ",memory,"):
-			kind = "v1"
+			return "cgroup2", f[4]
+		case strings.Contains(l, " - cgroup ") && strings.Contains(","+f[len(f)-1]+",", ","+opt+","):
+			kind, root = "v1", f[4]
 		}
 	}
-	return kind
+	return kind, root
+}
+
+// machineCgroups says how this machine mounts the memory cgroup, for
+// the anchor script: cgroup2, v1 or none.
+func machineCgroups() string {
+	if kind, _ := machineCgroup("memory"); kind != "" {
+		return kind
+	}
+	return "none"
 }

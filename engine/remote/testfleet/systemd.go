@@ -59,22 +59,7 @@ DefaultStandardError=null
 // machineSystemdCgroup says where this machine's systemd cgroup hierarchy
 // is: ("v1", its mount point) for a name=systemd hierarchy, ("cgroup2",
 // "/sys/fs/cgroup") for a unified one, or ("", "") for neither.
-func machineSystemdCgroup() (kind, root string) {
-	b, _ := os.ReadFile("/proc/self/mountinfo")
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 5 {
-			continue
-		}
-		switch {
-		case f[4] == "/sys/fs/cgroup" && strings.Contains(l, " - cgroup2 "):
-			return "cgroup2", f[4]
-		case strings.Contains(l, " - cgroup ") && strings.Contains(","+f[len(f)-1]+",", ",name=systemd,"):
-			kind, root = "v1", f[4]
-		}
-	}
-	return kind, root
-}
+func machineSystemdCgroup() (kind, root string) { return machineCgroup("name=systemd") }
 
 // SystemdUsable reports why systemd hosts cannot be made on this machine
 // ("" when they can).
