@@ -53,7 +53,7 @@ bench: deps
 # The host programs (engine/remote/*.sh): each file parses on its own, and
 # each program's files, linted together as the host runs them (shell.go).
 SHDIR    := engine/remote
-SHPROGS  := "common.sh probe.sh" "common.sh probe.sh sandbox.sh sandbox_report.sh" "fetch.sh" "common.sh lock.sh state.sh usage.sh pending.sh apply.sh" "common.sh lock.sh state.sh usage.sh pending.sh comeback.sh apply.sh" "cancel.sh" "prepare.sh" "lock.sh confirm.sh"
+SHPROGS  := "common.sh probe.sh" "common.sh probe.sh sandbox.sh sandbox_report.sh sandbox_trust.sh" "fetch.sh" "common.sh lock.sh state.sh usage.sh pending.sh apply.sh" "common.sh lock.sh state.sh usage.sh pending.sh comeback.sh apply.sh" "cancel.sh" "prepare.sh" "lock.sh confirm.sh"
 
 lint: deps
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

@@ -99,7 +99,9 @@ func (execKind) Simulate(e journal.Entry, _ []byte, h *Host) Change {
 			return c
 		}
 		c.NotSimulated = "not reached in the sandbox: an earlier entry fails there, and a push stops at it"
-		if h.Sandbox.FileFailed != 0 {
+		if st := h.Sandbox.Stopped; st != 0 && e.Seq >= st {
+			c.NotSimulated = fmt.Sprintf("%s: the sandbox stopped before seq %d; review this command by hand or try it on a test host", h.Sandbox.StopReason, st)
+		} else if h.Sandbox.FileFailed != 0 {
 			c.NotSimulated = fmt.Sprintf("not reached in the sandbox: seq %d fails there (%s), and a push stops at it", h.Sandbox.FileFailed, h.Sandbox.FileOutput)
 		}
 	} else {

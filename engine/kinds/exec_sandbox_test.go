@@ -84,3 +84,17 @@ func TestSandboxCapIsNamed(t *testing.T) {
 		t.Errorf("%+v", c)
 	}
 }
+
+// A command after the point where the sandbox stopped (an earlier entry
+// changed what the sandbox itself runs) is not simulated, says why, and
+// its --unless guard is not run anywhere.
+func TestSandboxStoppedIsNotSimulated(t *testing.T) {
+	h := NewHost(&remote.ProbeResult{Paths: map[string]remote.PathInfo{}}, nil)
+	h.Sandbox = &remote.SandboxResult{Execs: []remote.ExecReport{{Seq: 1, Ran: true}}, Stopped: 2,
+		StopReason: "an earlier entry changes /etc/ld.so.preload, which the sandbox itself starts with full privileges inside it"}
+	k, _ := Lookup(journal.KindExec)
+	c := k.Simulate(journal.Entry{Seq: 2, Kind: journal.KindExec, Command: "true", Guard: journal.Guard{Unless: "touch /x; false"}}, nil, h)
+	if c.Sandboxed || !strings.Contains(c.NotSimulated, "/etc/ld.so.preload") || !strings.Contains(c.NotSimulated, "before seq 2") || !strings.Contains(c.Guard, "not evaluated") {
+		t.Errorf("%+v", c)
+	}
+}

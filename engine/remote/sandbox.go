@@ -12,7 +12,7 @@ import (
 )
 
 // sandboxFiles make the sandbox program.
-var sandboxFiles = []string{"sandbox.sh", "sandbox_report.sh"}
+var sandboxFiles = []string{"sandbox.sh", "sandbox_report.sh", "sandbox_trust.sh"}
 
 // sandboxCommand is the SSH command of a session with a sandbox: the
 // program (on stdin) starts inside fresh mount, network, UTS, IPC and PID
@@ -143,6 +143,11 @@ type SandboxResult struct {
 	FileFailed uint64
 	FileOutput string
 	Execs      []ExecReport
+	// Stopped is the seq from which nothing more was carried out because
+	// an earlier entry changed what the sandbox itself runs with
+	// privileges (StopReason says what): those commands are not simulated.
+	Stopped    uint64
+	StopReason string
 	Skipped    []string // mount points not overlaid (names needing escapes)
 	// Refused is unshare's exit status when it refused the namespaces
 	// (the reason is on the session's stderr); 0 otherwise.

@@ -35,7 +35,8 @@
 # (unshare refused: the reason is on stderr), M B64MOUNTPOINT (a mount
 # left out: its name needs escaping), G SEQ c|u RC|r|-, X SEQ RC CAP,
 # B SEQ LENGTH and that many bytes of report (one or more), F SEQ RC
-# B64OUTPUT (a file step failed), END.
+# B64OUTPUT (a file step failed), S SEQ B64PATH (stopped before SEQ: an
+# earlier entry changed PATH, see sandbox_trust.sh), END.
 #
 # Entries run as a push would run them, inside `unshare --root LAYER
 # --pid --fork --kill-child setpriv --bounding-set …`: their own PID
@@ -160,6 +161,9 @@ sb_setup() {
     command -v "$c" > /dev/null 2>&1 || SB_MISSING="$SB_MISSING $c"
   done
   [ -z "$SB_MISSING" ] || sb_no tools "missing commands:$SB_MISSING"
+  sb_tools
+  [ -n "$SB_SETPRIV" ] || sb_no tools "setpriv must be in a directory of PATH named from / (PATH=$PATH)"
+  [ -n "$SB_UNSHARE" ] || sb_no tools "unshare must be in a directory of PATH named from / (PATH=$PATH)"
   sb_mounts
   # The scratch space: a tmpfs over /proc/driver when that can be (see
   # sb_one), mounted with every layer by one mount process; else over a
@@ -312,11 +316,14 @@ SB_CAPS='-all,+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+kill,+setgi
 # capabilities, under the watch of the caps. Output goes to the capped
 # output space; fd 3 to $T/g for guard results.
 sb_run() {
+  sb_trusted "$SB_SEQ"
   : > "$T/out/o"; : > "$T/g"; : > "$T/cap"
+  # setpriv by its host path: it starts inside the layer with every
+  # capability (see sandbox_trust.sh).
   if [ -z "${SB_OLDUNSHARE:-}" ]; then
-    unshare --root="$R" --pid --fork --kill-child setpriv --bounding-set "$SB_CAPS" --inh-caps=-all -- /bin/sh -c "$@" < /dev/null > "$T/out/o" 2>&1 3> "$T/g" &
+    unshare --root="$R" --pid --fork --kill-child "$SB_SETPRIV" --bounding-set "$SB_CAPS" --inh-caps=-all -- /bin/sh -c "$@" < /dev/null > "$T/out/o" 2>&1 3> "$T/g" &
   else
-    chroot "$R" unshare --pid --fork --kill-child setpriv --bounding-set "$SB_CAPS" --inh-caps=-all -- /bin/sh -c "$@" < /dev/null > "$T/out/o" 2>&1 3> "$T/g" &
+    chroot "$R" "$SB_UNSHARE" --pid --fork --kill-child "$SB_SETPRIV" --bounding-set "$SB_CAPS" --inh-caps=-all -- /bin/sh -c "$@" < /dev/null > "$T/out/o" 2>&1 3> "$T/g" &
   fi
   p=$!
   sb_watch "$p" &
@@ -457,7 +464,9 @@ sb_files() {
     done
     [ $# -ge 7 ] || return 0
   fi
+  SB_SEQ=$s
   if [ "$SB_RAN" = 0 ]; then
+    sb_trusted "$s"
     chroot "$R" /bin/sh -c "$SB_FILES" sh "$@" < /dev/null > "$T/out/o" 2>&1
     rc=$?
   else
@@ -474,7 +483,7 @@ sb_files() {
 sb_exec() {
   s=$1; shift
   SB_K=$((SB_K + 1)); R=$T/r/$SB_K
-  SB_RAN=1
+  SB_RAN=1; SB_SEQ=$s
   sb_run "$SB_EXEC" sh "$@"
   g=; if [ -s "$T/g" ]; then read -r g < "$T/g"; fi
   printf 'G %s %s\nX %s %s %s\n' "$s" "${g:--}" "$s" "$rc" "$cap"

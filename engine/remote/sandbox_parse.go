@@ -57,6 +57,17 @@ func ParseSandbox(out []byte) (*SandboxResult, error) {
 				return nil, bad()
 			}
 			res.Unavailable = unavailableText(f[0], cleanText(string(why)))
+		case "S":
+			if len(f) != 2 || res.Stopped != 0 {
+				return nil, bad()
+			}
+			seq, err := strconv.ParseUint(f[0], 10, 64)
+			what, err2 := b64(f[1], 4096)
+			if err != nil || err2 != nil || seq == 0 {
+				return nil, bad()
+			}
+			res.Stopped = seq
+			res.StopReason = "an earlier entry changes " + cleanText(string(what)) + ", which the sandbox itself starts with full privileges inside it"
 		case "M":
 			mp, err := b64(rest, 4096)
 			if err != nil || len(res.Skipped) >= sandboxSkippedMax {

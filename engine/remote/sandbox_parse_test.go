@@ -50,6 +50,9 @@ func TestParseSandboxRejects(t *testing.T) {
 		// data that does not end where its records say: a file changed
 		"G 1 r\nB 1 " + report("P", "/a", "-", "81a4 644 root root 3 0 0 - - - - - - -", "A", "3", "D", "abcdEND") + "\nEND\n",
 		"Z\nEND\n",
+		"S 0 L2V0Yw==\nEND\n",               // stopped before nothing
+		"S 2 L2V0Yw==\nS 3 L2V0Yw==\nEND\n", // stopped twice
+		"S 2 !!\nEND\n",                     // not base64
 	} {
 		if _, err := ParseSandbox([]byte(out)); err == nil {
 			t.Errorf("accepted %q", out)
@@ -59,6 +62,14 @@ func TestParseSandboxRejects(t *testing.T) {
 	res, err := ParseSandbox([]byte("N overlay " + base64.StdEncoding.EncodeToString([]byte("no\x1b[31m overlay")) + "\nEND\n"))
 	if err != nil || strings.ContainsRune(res.Unavailable, 0x1b) || !strings.Contains(res.Unavailable, "overlayfs") {
 		t.Fatalf("%v %q", err, res.Unavailable)
+	}
+}
+
+// A stop names the path from the host without its controls.
+func TestParseSandboxStopped(t *testing.T) {
+	res, err := ParseSandbox([]byte("G 1 r\nX 1 0 -\nS 2 " + base64.StdEncoding.EncodeToString([]byte("/etc/ld.so.preload\x1b]0;x\a")) + "\nEND\n"))
+	if err != nil || res.Stopped != 2 || !strings.Contains(res.StopReason, "/etc/ld.so.preload") || strings.ContainsAny(res.StopReason, "\x1b\a") {
+		t.Fatalf("%v %d %q", err, res.Stopped, res.StopReason)
 	}
 }
 

@@ -47,7 +47,7 @@ var (
 
 // programs lists every program, for tests and lint.
 var programs = map[string][]string{"probe": probeFiles, "fetch": fetchFiles, "apply": applyFiles, "cancel": cancelFiles, "sandbox": sandboxFiles,
-	"confirm": confirmFiles, "apply-comeback": comeBackFiles, "probe+sandbox": {"common.sh", "probe.sh", "sandbox.sh", "sandbox_report.sh"}}
+	"confirm": confirmFiles, "apply-comeback": comeBackFiles, "probe+sandbox": {"common.sh", "probe.sh", "sandbox.sh", "sandbox_report.sh", "sandbox_trust.sh"}}
 
 // library is the text of files as sent: concatenated, without comment
 // lines and blank lines (the files are for reading; every byte is sent
