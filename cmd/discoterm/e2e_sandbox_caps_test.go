@@ -60,3 +60,28 @@ func TestBatchPlanSandboxCapOneHost(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchPlanSandboxStopsAtPlantedLibrary: a command that puts a shared
+// object where the sandbox's own setpriv would load it stops the sandbox
+// before the next command; the plan shows the first command's report, the
+// next as not simulated with the path, its --unless guard not run; the
+// host is untouched.
+func TestBatchPlanSandboxStopsAtPlantedLibrary(t *testing.T) {
+	rg := newRig(t, 1)
+	rg.setup()
+	h := rg.fleet.Hosts[0]
+	rg.must("--batch", "lock", "main", "plant")
+	rg.must("--batch", "exec", "--", "cp /bin/true /usr/lib/libdt-planted.so")
+	rg.must("--batch", "exec", "--unless", "touch /tmp/guard-ran; false", "--", "echo two > /etc/two")
+	text := rg.must("--batch", "plan").stdout
+	for _, want := range []string{"created /usr/lib/libdt-planted.so", "not simulated: an earlier entry changes /usr/lib/libdt-planted.so", "not evaluated"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("plan text lacks %q:\n%s", want, text)
+		}
+	}
+	for _, p := range []string{"/usr/lib/libdt-planted.so", "/tmp/guard-ran", "/etc/two"} {
+		if _, err := h.ReadFile(p); err == nil {
+			t.Errorf("the plan left %s on the host", p)
+		}
+	}
+}
