@@ -47,32 +47,44 @@ sb_trusted() {
   echo END; exit 0
 }
 
-# sb_changed PATH [parents]: whether an upper layer holds PATH (any
-# type, a whiteout too) or has a parent of it that is not a plain
-# directory (with "parents": only the latter).
-sb_changed() {
-  i=0
+# sb_uppers PATH: in SB_UPS, a line "UPPER MP" for each upper layer so
+# far (0 to SB_K) of each overlay whose mount point MP ("" for /) holds
+# PATH. (Mount points that need escaping are not overlaid: no spaces.)
+sb_uppers() {
+  SB_UPS=; i=0
   while [ "$i" -le "$SB_K" ]; do
     j=0
     for mp in $SB_MPLIST; do
       mp=${mp%/}
-      case $1 in "$mp"/*) ;; *) j=$((j + 1)); continue ;; esac
-      u=$T/u/$i/$j; rel=${1#"$mp"/}; a=
-      while :; do
-        c=${rel%%/*}; a=$a/$c
-        if [ "$c" = "$rel" ]; then
-          [ -z "${2:-}" ] || break
-          if [ -e "$u$a" ] || [ -L "$u$a" ]; then return 0; fi
-          break
-        fi
-        if [ -L "$u$a" ] || { [ -e "$u$a" ] && [ ! -d "$u$a" ]; }; then return 0; fi
-        [ -d "$u$a" ] || break
-        rel=${rel#*/}
-      done
+      case $1 in "$mp"/*) SB_UPS="$SB_UPS$T/u/$i/$j $mp$NL" ;; esac
       j=$((j + 1))
     done
     i=$((i + 1))
   done
+}
+
+# sb_changed PATH [parents]: whether an upper layer holds PATH (any
+# type, a whiteout too) or has a parent of it that is not a plain
+# directory (with "parents": only the latter).
+sb_changed() {
+  sb_uppers "$1"
+  while read -r u mp; do
+    [ -n "$u" ] || continue
+    rel=${1#"$mp"/}; a=
+    while :; do
+      c=${rel%%/*}; a=$a/$c
+      if [ "$c" = "$rel" ]; then
+        [ -z "${2:-}" ] || break
+        if [ -e "$u$a" ] || [ -L "$u$a" ]; then return 0; fi
+        break
+      fi
+      if [ -L "$u$a" ] || { [ -e "$u$a" ] && [ ! -d "$u$a" ]; }; then return 0; fi
+      [ -d "$u$a" ] || break
+      rel=${rel#*/}
+    done
+  done <<EOF
+$SB_UPS
+EOF
   return 1
 }
 
@@ -83,33 +95,28 @@ sb_libs() {
     # A parent that is not a plain directory: a redirect.
     SB_BAD=$1; return 0
   fi
-  i=0
-  while [ "$i" -le "$SB_K" ]; do
-    j=0
-    for mp in $SB_MPLIST; do
-      mp=${mp%/}
-      case $1 in "$mp"/*) ;; *) j=$((j + 1)); continue ;; esac
-      q="$T/u/$i/$j/${1#"$mp"/}$NL"
-      d=${q%"$NL"}
-      # DIR itself replaced by a symlink, a file or a whiteout.
-      if [ -L "$d" ] || { [ -e "$d" ] && [ ! -d "$d" ]; }; then SB_BAD=$1; return 0; fi
-      while [ -n "$q" ]; do
-        d=${q%%"$NL"*}; q=${q#*"$NL"}
-        if [ ! -d "$d" ] || [ -L "$d" ]; then continue; fi
-        for f in "$d"/* "$d"/.[!.]* "$d"/..?*; do
-          [ -e "$f" ] || [ -L "$f" ] || continue
-          case $f in *"$NL"*) SB_BAD=$1; return 0 ;; esac # not walkable in a list
-          n=${f##*/}
-          case $n in
-            *.so|*.so.*|ld-*) SB_BAD=$mp${f#"$T/u/$i/$j"}; return 0 ;;
-          esac
-          if [ -L "$f" ]; then SB_BAD=$mp${f#"$T/u/$i/$j"}; return 0; fi
-          if [ -d "$f" ]; then q="$q$f$NL"; fi
-        done
+  sb_uppers "$1"
+  while read -r u mp; do
+    [ -n "$u" ] || continue
+    q="$u/${1#"$mp"/}$NL"
+    d=${q%"$NL"}
+    # DIR itself replaced by a symlink, a file or a whiteout.
+    if [ -L "$d" ] || { [ -e "$d" ] && [ ! -d "$d" ]; }; then SB_BAD=$1; return 0; fi
+    while [ -n "$q" ]; do
+      d=${q%%"$NL"*}; q=${q#*"$NL"}
+      if [ ! -d "$d" ] || [ -L "$d" ]; then continue; fi
+      for f in "$d"/* "$d"/.[!.]* "$d"/..?*; do
+        [ -e "$f" ] || [ -L "$f" ] || continue
+        case $f in *"$NL"*) SB_BAD=$1; return 0 ;; esac # not walkable in a list
+        case ${f##*/} in
+          *.so|*.so.*|ld-*) SB_BAD=$mp${f#"$u"}; return 0 ;;
+        esac
+        if [ -L "$f" ]; then SB_BAD=$mp${f#"$u"}; return 0; fi
+        if [ -d "$f" ]; then q="$q$f$NL"; fi
       done
-      j=$((j + 1))
     done
-    i=$((i + 1))
-  done
+  done <<EOF
+$SB_UPS
+EOF
   return 1
 }
