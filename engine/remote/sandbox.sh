@@ -308,8 +308,9 @@ EOF
 
 # Capabilities an entry keeps: what a package script or a config edit
 # needs (file ownership and modes, setuid, signals inside its own PID
-# namespace, its own network namespace), none that reach outside it.
-SB_CAPS='-all,+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+net_bind_service,+net_broadcast,+net_admin,+net_raw,+ipc_lock,+ipc_owner,+sys_nice,+lease,+audit_write,+setfcap,+linux_immutable'
+# namespace, its own network namespace), none that reach outside it: no
+# real-time scheduling or locked memory either (they starve the host).
+SB_CAPS='-all,+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+net_bind_service,+net_broadcast,+net_admin,+net_raw,+ipc_owner,+lease,+audit_write,+setfcap,+linux_immutable'
 
 # sb_run CMD ARG...: run CMD (a constant script of this file) inside the
 # current layer R, as an entry runs: own PID namespace, reduced

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -63,5 +64,40 @@ func TestFleetSandboxPlantedToolsDoNotEscape(t *testing.T) {
 				t.Fatalf("want a stop at 2 naming %s, got %d %q", c.why, res.Stopped, res.StopReason)
 			}
 		})
+	}
+}
+
+// Real-time scheduling and locked memory reach past the sandbox: a
+// command holding a CPU at real-time priority, or pinning memory, starves
+// the host's own processes while the plan runs. An entry has neither.
+func TestFleetSandboxNoRealtimeNoMemlock(t *testing.T) {
+	f, st := sandboxFleet(t)
+	h := f.Hosts[0]
+	res, err := st.Sandbox(context.Background(), target(h), SandboxRequest{Entries: []SandboxEntry{
+		{Seq: 1, Kind: "exec", Command: "chrt -f 1 true && echo realtime >> /etc/gained; sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status > /etc/caps"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := res.Exec(1)
+	if !ok {
+		t.Fatalf("not run: %q", res.Unavailable)
+	}
+	var caps string
+	for _, e := range r.Effects {
+		switch e.Path {
+		case "/etc/gained":
+			t.Errorf("an entry could take real-time priority: %q", e.After.Content)
+		case "/etc/caps":
+			caps = strings.TrimSpace(string(e.After.Content))
+		}
+	}
+	// CAP_IPC_LOCK is bit 14, CAP_SYS_NICE bit 23.
+	var eff uint64
+	if _, err := fmt.Sscanf(caps, "%x", &eff); err != nil {
+		t.Fatalf("CapEff %q: %v", caps, err)
+	}
+	if eff&(1<<14) != 0 || eff&(1<<23) != 0 {
+		t.Errorf("an entry keeps CAP_IPC_LOCK or CAP_SYS_NICE: CapEff %s", caps)
 	}
 }
