@@ -220,14 +220,17 @@ func (w *watcher) diffStaged(old map[string]int) {
 }
 
 func (w *watcher) diffPlans(old map[string]store.PlanRecord) {
+	// A plan first seen after it was approved or pushed (a cron `up`
+	// makes, approves and pushes between two looks) reports each step.
 	for id, p := range w.plans {
 		prev, known := old[id]
-		switch {
-		case !known:
+		if !known {
 			w.e.logf(LevelInfo, "plan %s of %s made by %s", id, p.Branch, p.Author)
-		case p.Approved && !prev.Approved:
+		}
+		if p.Approved && !prev.Approved {
 			w.e.logf(LevelInfo, "plan %s of %s approved by %s", id, p.Branch, p.Approver)
-		case p.Pushed && !prev.Pushed:
+		}
+		if p.Pushed && !prev.Pushed {
 			w.e.logf(LevelInfo, "plan %s of %s pushed", id, p.Branch)
 		}
 	}

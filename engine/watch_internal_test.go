@@ -56,3 +56,40 @@ func TestRunningConsoleRenewsLocks(t *testing.T) {
 		return nil
 	})
 }
+
+// TestWatcherReportsAPlanFirstSeenPushed: a plan made, approved and
+// pushed by another process between two looks (a cron `up`) is reported
+// as made, approved and pushed, not only as made.
+func TestWatcherReportsAPlanFirstSeenPushed(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e, err := New(Options{Store: st, Operator: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, stop := e.Subscribe()
+	defer stop()
+	w := &watcher{e: e, plans: map[string]store.PlanRecord{"p1": {ID: "p1", Branch: "main", Author: "bob", Approved: true, Approver: "carol", Pushed: true}}}
+	w.diffPlans(map[string]store.PlanRecord{})
+	var got []string
+	for timeout := time.After(2 * time.Second); len(got) < 3; {
+		select {
+		case ev := <-evs:
+			got = append(got, ev.Meta().Message)
+		case <-timeout:
+			t.Fatalf("events %q, want three", got)
+		}
+	}
+	want := []string{"plan p1 of main made by bob", "plan p1 of main approved by carol", "plan p1 of main pushed"}
+	if len(got) != len(want) {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("event %d %q, want %q", i, got[i], want[i])
+		}
+	}
+}
